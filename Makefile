@@ -1,0 +1,126 @@
+# keyrole — plain GNU Makefile.
+#   make                 build build/keyrole and build/keyroled
+#   make check           install missing Debian packages, build, run every test
+#   make check SANITIZE=1  the same under ASan + UBSan (in build-san/)
+#   make install PREFIX=/usr DESTDIR=...   make uninstall   make clean
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(SANITIZE),1)
+B         := build-san
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT       := -O1 -g
+else
+B         := build
+SANFLAGS  :=
+OPT       := -O2 -g
+FORTIFY   := -D_FORTIFY_SOURCE=2
+endif
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wpointer-arith \
+             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings -Wundef \
+             -Wno-unused-parameter -Wimplicit-fallthrough -Wno-format-truncation
+HARDEN    := $(FORTIFY) -fstack-protector-strong -fstack-clash-protection -fPIE -fcf-protection
+CPPFLAGS  += -D_GNU_SOURCE -DKR_VERSION=\"$(VERSION)\" -iquote common
+CFLAGS    ?= $(OPT)
+CFLAGS    += -std=c11 $(WARN) $(HARDEN) $(SANFLAGS) -MMD -MP
+LDHARDEN  := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
+
+# pkg-config for every library; evaluated only when a target needs them.
+DAEMON_PKGS := libcrypto libcurl libcjson expat libsystemd libsecret-1 libkeyutils
+CLIENT_PKGS := libcjson
+pc_cflags = $(filter-out -I/usr/include/x86_64-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+COMMON_SRC := $(wildcard common/*.c)
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
+# Objects the client may link: libc and cJSON only (tests/scenario/test_client_deps.sh).
+CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/proto.o \
+                 $(B)/common/sockpath.o $(B)/common/shellquote.o
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(B)/%.o)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/%)
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+
+MAKEFLAGS += --no-print-directory
+
+all: $(B)/keyrole $(B)/keyroled
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS)) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+$(B)/libdaemon.a: $(DAEMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^ $(if $(DAEMON_OBJ),,$(B)/common/err.o)
+$(B)/libclient.a: $(CLIENT_OBJ) $(CLIENT_COMMON)
+	$(AR) rcs $@ $^
+
+$(B)/keyroled: $(B)/daemon/main.o $(B)/libdaemon.a $(B)/libcommon.a
+	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+$(B)/keyrole: $(B)/client/main.o $(B)/libclient.a
+	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(call pc_libs,$(CLIENT_PKGS))
+
+$(B)/tests/%: tests/unit/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -iquote daemon -iquote client $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) cmocka) \
+	  $(LDHARDEN) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
+	  $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
+
+# Test tools: drivers for scenario tests, linked like unit tests, not run directly.
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -iquote daemon -iquote client $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS)) \
+	  $(LDHARDEN) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
+	  $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+$(B)/tests/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDHARDEN) -o $@ $<
+
+$(B)/daemon/%.o: CPPFLAGS += -iquote daemon
+$(B)/client/%.o: CPPFLAGS += -iquote client
+
+deps:
+	@sh tests/deps.sh
+
+tests: all $(UNIT_BIN) $(HELPER_BIN) $(TOOL_BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@KR_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) sh tests/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(B)/keyrole $(B)/keyroled $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/keyrole $(DESTDIR)$(BINDIR)/keyroled
+
+format:
+	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/helpers/*.c)
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps tests check install uninstall format clean
+.DELETE_ON_ERROR:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,63 @@
+#include "err.h"
+
+#include <string.h>
+
+static const struct {
+	const char *name;
+	const char *text;
+} table[] = {
+	[0] = {"ok", "success"},
+	[1] = {"nomem", "out of memory"},
+	[2] = {"inval", "invalid argument"},
+	[3] = {"io", "input/output error"},
+	[4] = {"toobig", "message too large"},
+	[5] = {"proto", "protocol error"},
+	[6] = {"version", "unsupported protocol version"},
+	[7] = {"timeout", "timed out"},
+	[8] = {"nodaemon", "keyroled is not running"},
+	[9] = {"perm", "permission denied"},
+	[10] = {"busy", "too many connections"},
+	[11] = {"unknown_op", "unknown operation"},
+	[12] = {"noprofile", "profile not found"},
+	[13] = {"config", "configuration error"},
+	[14] = {"mfa", "MFA code required"},
+	[15] = {"aws", "AWS returned an error"},
+	[16] = {"network", "cannot reach STS"},
+	[17] = {"parse", "cannot parse response"},
+	[18] = {"keyring", "keyring error"},
+	[19] = {"process", "external process failed"},
+	[20] = {"unsupported", "not supported"},
+	[21] = {"nocreds", "no credentials found"},
+	[22] = {"internal", "internal error"},
+	[23] = {"expired", "credentials expired"},
+};
+
+_Static_assert(sizeof(table) / sizeof(table[0]) == (unsigned)-KR_ERR__LAST,
+	       "err table out of step with enum");
+
+static int index_of(int err)
+{
+	if (err > 0 || err <= KR_ERR__LAST)
+		return -KR_ERR_INTERNAL;
+	return -err;
+}
+
+const char *err_str(int err)
+{
+	return table[index_of(err)].text;
+}
+
+const char *err_name(int err)
+{
+	return table[index_of(err)].name;
+}
+
+int err_from_name(const char *name)
+{
+	if (!name)
+		return KR_ERR_INTERNAL;
+	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i].name, name) == 0)
+			return -(int)i;
+	return KR_ERR_INTERNAL;
+}

@@ -1,0 +1,240 @@
+/*
+ * keyroled: the per-user credential daemon.
+ *
+ * Hardening happens before any secret can exist: the process is made
+ * non-dumpable (no core files, no ptrace by same-uid processes), core size
+ * is 0 and the umask is 077.
+ */
+#include "err.h"
+#include "caps.h"
+#include "log.h"
+#include "mem.h"
+#include "server.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: keyroled [OPTIONS]\n"
+		   "The keyrole credential daemon: answers keyrole clients on a Unix socket.\n"
+		   "\n"
+		   "  -s, --socket PATH        listen on PATH (default: $KEYROLE_SOCKET, else\n"
+		   "                           $XDG_RUNTIME_DIR/keyrole/agent.sock); a socket passed\n"
+		   "                           by systemd (LISTEN_FDS) takes precedence\n"
+		   "  -c, --cache BACKEND      auto, secret-service, keyctl or memory (default auto)\n"
+		   "      --refresh-margin SECONDS\n"
+		   "                           refresh credentials this long before they expire\n"
+		   "                           (default 900, botocore's own margin)\n"
+		   "      --mfa-duration SECONDS\n"
+		   "                           lifetime of MFA sessions (default 43200)\n"
+		   "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
+		   "  -l, --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
+		   "      --config FILE        settings file (default ~/.config/keyrole/keyroled.conf)\n"
+		   "  -h, --help               show this help\n"
+		   "  -V, --version            show the version\n");
+}
+
+struct settings {
+	struct server_opts srv;
+	int log_level;
+	char cache[32];
+};
+
+static int parse_int(const char *s, long min, long max, int *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return KR_ERR_INVAL;
+	*ret = (int)v;
+	return KR_OK;
+}
+
+static int set_option(struct settings *st, const char *key, const char *val, const char *where)
+{
+	int r = KR_OK, lvl;
+
+	if (strcmp(key, "cache") == 0) {
+		if (strcmp(val, "auto") && strcmp(val, "secret-service") && strcmp(val, "keyctl") &&
+		    strcmp(val, "memory"))
+			r = KR_ERR_INVAL;
+		else
+			snprintf(st->cache, sizeof(st->cache), "%s", val);
+	} else if (strcmp(key, "refresh-margin") == 0)
+		r = parse_int(val, 60, 3600, &st->srv.agent.refresh_margin);
+	else if (strcmp(key, "mfa-duration") == 0)
+		r = parse_int(val, 900, 129600, &st->srv.agent.mfa_duration);
+	else if (strcmp(key, "idle-exit") == 0)
+		r = parse_int(val, 0, INT_MAX / 1000000, &st->srv.idle_exit);
+	else if (strcmp(key, "log-level") == 0) {
+		lvl = log_level_parse(val);
+		if (lvl < 0)
+			r = KR_ERR_INVAL;
+		else
+			st->log_level = lvl;
+	} else {
+		fprintf(stderr, "keyroled: %s: unknown setting '%s'\n", where, key);
+		return KR_ERR_INVAL;
+	}
+	if (r < 0)
+		fprintf(stderr, "keyroled: %s: invalid value '%s' for %s\n", where, val, key);
+	return r;
+}
+
+/* ~/.config/keyrole/keyroled.conf: "key = value" lines, '#' comments. */
+static int read_config(struct settings *st, const char *path, int required)
+{
+	char line[1024], where[KR_PATH_MAX + 32];
+	FILE *f = fopen(path, "re");
+	int lineno = 0, r = KR_OK;
+
+	if (!f) {
+		if (!required && errno == ENOENT)
+			return KR_OK;
+		fprintf(stderr, "keyroled: %s: %s\n", path, strerror(errno));
+		return KR_ERR_IO;
+	}
+	while (r == KR_OK && fgets(line, sizeof(line), f)) {
+		char *k = line, *v, *e;
+
+		lineno++;
+		k += strspn(k, " \t");
+		if (*k == '#' || *k == '\n' || *k == '\0')
+			continue;
+		v = strchr(k, '=');
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (!v) {
+			fprintf(stderr, "keyroled: %s: expected 'key = value'\n", where);
+			r = KR_ERR_INVAL;
+			break;
+		}
+		*v++ = '\0';
+		for (e = v + strlen(v); e > v && strchr(" \t\r\n", e[-1]); e--)
+			;
+		*e = '\0';
+		v += strspn(v, " \t");
+		for (e = k + strlen(k); e > k && strchr(" \t", e[-1]); e--)
+			;
+		*e = '\0';
+		r = set_option(st, k, v, where);
+	}
+	fclose(f);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"cache", required_argument, NULL, 'c'},
+		{"refresh-margin", required_argument, NULL, 'R'},
+		{"mfa-duration", required_argument, NULL, 'M'},
+		{"idle-exit", required_argument, NULL, 'I'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"config", required_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	struct settings st = {
+		.srv.agent.refresh_margin = KR_REFRESH_MARGIN_S,
+		.srv.agent.mfa_duration = 43200,
+		.log_level = LOG_LVL_INFO,
+		.cache = "auto",
+	};
+	const char *config = NULL;
+	char defconf[KR_PATH_MAX];
+	struct rlimit rl = {0, 0};
+	int c;
+
+	/* Before anything else: no core dumps, no ptrace, private files. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &rl);
+	umask(077);
+	mem_install_json_hooks();
+
+	/* First pass: only --config, --help and --version, so flags override the file. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "s:c:l:hV", longopts, NULL)) != -1) {
+		if (c == 'C')
+			config = optarg;
+		else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else if (c == 'V') {
+			printf("keyroled %s (protocol %d)\n", KR_VERSION, KR_PROTO_VERSION);
+			return 0;
+		}
+	}
+	if (config) {
+		if (read_config(&st, config, 1) < 0)
+			return 2;
+	} else {
+		const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+		int n = -1;
+		if (xdg && *xdg == '/')
+			n = snprintf(defconf, sizeof(defconf), "%s/keyrole/keyroled.conf", xdg);
+		else if (home && *home == '/')
+			n = snprintf(defconf, sizeof(defconf), "%s/.config/keyrole/keyroled.conf",
+				     home);
+		if (n > 0 && (size_t)n < sizeof(defconf) && read_config(&st, defconf, 0) < 0)
+			return 2;
+	}
+
+	opterr = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:c:l:hV", longopts, NULL)) != -1) {
+		int r = KR_OK;
+		switch (c) {
+		case 's':
+			st.srv.socket_path = optarg;
+			break;
+		case 'c':
+			r = set_option(&st, "cache", optarg, "--cache");
+			break;
+		case 'R':
+			r = set_option(&st, "refresh-margin", optarg, "--refresh-margin");
+			break;
+		case 'M':
+			r = set_option(&st, "mfa-duration", optarg, "--mfa-duration");
+			break;
+		case 'I':
+			r = set_option(&st, "idle-exit", optarg, "--idle-exit");
+			break;
+		case 'l':
+			r = set_option(&st, "log-level", optarg, "--log-level");
+			break;
+		case 'C':
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (r < 0)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "keyroled: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	/* More connections than the default soft limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	log_init(st.log_level);
+	st.srv.agent.cache = st.cache;
+	return server_run(&st.srv);
+}

@@ -1,0 +1,285 @@
+/*
+ * credential_process runner. Invariants: no shell (argv comes split); the
+ * child gets stdin from /dev/null and its own stdout/stderr pipes; output is
+ * capped at KR_PROC_OUT_MAX and wiped; a run past its deadline is killed
+ * with SIGKILL; the child is always reaped (pidfd on the loop).
+ */
+#include "proc.h"
+
+#include "buf.h"
+#include "err.h"
+#include "caps.h"
+#include "mem.h"
+#include "sts_xml.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct proc {
+	struct loop *loop;
+	pid_t pid;
+	int out_fd, err_fd, pid_fd;
+	struct loop_io *out_io, *err_io, *pid_io;
+	struct loop_timer *timer;
+	struct buf out, err;
+	int status, exited;
+	int timeout_ms;
+	proc_done_fn done;
+	void *userdata;
+	char prog[64];
+};
+
+static void proc_release(struct proc *p)
+{
+	loop_io_free(p->out_io);
+	loop_io_free(p->err_io);
+	loop_io_free(p->pid_io);
+	loop_timer_free(p->timer);
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	if (p->err_fd >= 0)
+		close(p->err_fd);
+	if (p->pid_fd >= 0)
+		close(p->pid_fd);
+	buf_free(&p->out);
+	buf_free(&p->err);
+	free(p);
+}
+
+void proc_cancel(struct proc *p)
+{
+	if (!p)
+		return;
+	if (!p->exited && p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0); /* SIGKILL: returns promptly */
+	}
+	proc_release(p);
+}
+
+static int json_str(const cJSON *o, const char *key, char **ret)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*ret = NULL;
+	if (!it)
+		return KR_OK;
+	if (!cJSON_IsString(it) || strlen(it->valuestring) > KR_VALUE_MAX)
+		return KR_ERR_PROCESS;
+	*ret = strdup(it->valuestring);
+	return *ret ? KR_OK : KR_ERR_NOMEM;
+}
+
+int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *errmsg,
+		     size_t errlen)
+{
+	struct sts_creds c = {0};
+	const cJSON *v;
+	char *exp = NULL;
+	cJSON *o;
+	int r = KR_ERR_PROCESS;
+
+	o = cJSON_ParseWithLength(json, len);
+	if (!o || !cJSON_IsObject(o)) {
+		snprintf(errmsg, errlen, "output is not a JSON object");
+		goto out;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(o, "Version");
+	if (!cJSON_IsNumber(v) || v->valuedouble != 1) {
+		snprintf(errmsg, errlen, "output has no \"Version\": 1");
+		goto out;
+	}
+	if (json_str(o, "AccessKeyId", &c.access_key_id) < 0 ||
+	    json_str(o, "SecretAccessKey", &c.secret_access_key) < 0 ||
+	    json_str(o, "SessionToken", &c.session_token) < 0 || json_str(o, "Expiration", &exp) < 0) {
+		snprintf(errmsg, errlen, "output has a member of the wrong type or size");
+		goto out;
+	}
+	if (!c.access_key_id || !*c.access_key_id || !c.secret_access_key ||
+	    !*c.secret_access_key) {
+		snprintf(errmsg, errlen, "output lacks AccessKeyId or SecretAccessKey");
+		goto out;
+	}
+	if (exp && sts_xml_parse_time(exp, &c.expiration) < 0) {
+		snprintf(errmsg, errlen, "output has an Expiration that is not an RFC 3339 time");
+		goto out;
+	}
+	*ret = c;
+	memset(&c, 0, sizeof(c));
+	r = KR_OK;
+out:
+	free(exp);
+	sts_creds_clear(&c);
+	cJSON_Delete(o);
+	return r;
+}
+
+static void proc_finish(struct proc *p)
+{
+	struct sts_creds c = {0};
+	char msg[512];
+	int r;
+
+	if (!p->exited || p->out_fd >= 0 || p->err_fd >= 0)
+		return; /* wait until the child is reaped and both pipes are drained */
+	if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
+		char *nl = p->err.data ? strchr(p->err.data, '\n') : NULL;
+		if (nl)
+			*nl = '\0';
+		if (WIFEXITED(p->status))
+			snprintf(msg, sizeof(msg), "%s exited with status %d%s%s", p->prog,
+				 WEXITSTATUS(p->status), p->err.len ? ": " : "",
+				 p->err.len ? p->err.data : "");
+		else
+			snprintf(msg, sizeof(msg), "%s was killed by signal %d", p->prog,
+				 WTERMSIG(p->status));
+		r = KR_ERR_PROCESS;
+	} else {
+		char why[256];
+		r = proc_parse_creds(p->out.data ? p->out.data : "", p->out.len, &c, why,
+				     sizeof(why));
+		snprintf(msg, sizeof(msg), "%s: %s", p->prog, r == 0 ? "ok" : why);
+	}
+	p->done(p->userdata, r, r == 0 ? &c : NULL, msg);
+	sts_creds_clear(&c);
+	proc_release(p);
+}
+
+static void drain(struct proc *p, int *fd, struct loop_io **io, struct buf *b)
+{
+	char tmp[4096];
+
+	for (;;) {
+		ssize_t n = read(*fd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n > 0 && buf_append(b, tmp, (size_t)n) == 0) {
+			mem_wipe(tmp, (size_t)n);
+			continue;
+		}
+		/* EOF, error, or over the cap: stop reading this pipe. */
+		mem_wipe(tmp, sizeof(tmp));
+		if (n > 0 && p->pid > 0 && !p->exited)
+			kill(p->pid, SIGKILL);
+		loop_io_free(*io);
+		*io = NULL;
+		close(*fd);
+		*fd = -1;
+		return;
+	}
+}
+
+static void on_out(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+	struct proc *p = userdata;
+
+	drain(p, &p->out_fd, &p->out_io, &p->out);
+	proc_finish(p);
+}
+
+static void on_err(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+	struct proc *p = userdata;
+
+	drain(p, &p->err_fd, &p->err_io, &p->err);
+	proc_finish(p);
+}
+
+static void on_exit_fd(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+	struct proc *p = userdata;
+
+	if (waitpid(p->pid, &p->status, WNOHANG) != p->pid)
+		return;
+	p->exited = 1;
+	loop_io_free(p->pid_io);
+	p->pid_io = NULL;
+	proc_finish(p);
+}
+
+static void on_timeout(struct loop_timer *t, void *userdata)
+{
+	struct proc *p = userdata;
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "%s did not finish in %d ms; killed", p->prog, p->timeout_ms);
+	p->done(p->userdata, KR_ERR_TIMEOUT, NULL, msg);
+	proc_cancel(p);
+}
+
+int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn done,
+	       void *userdata, struct proc **ret)
+{
+	posix_spawn_file_actions_t fa;
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = KR_ERR_PROCESS;
+	struct proc *p;
+	const char *base;
+
+	if (!argv || !argv[0])
+		return KR_ERR_INVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return KR_ERR_NOMEM;
+	p->loop = l;
+	p->out_fd = p->err_fd = p->pid_fd = -1;
+	p->done = done;
+	p->userdata = userdata;
+	p->timeout_ms = timeout_ms;
+	buf_init(&p->out, KR_PROC_OUT_MAX);
+	buf_init(&p->err, 1024);
+	base = strrchr(argv[0], '/');
+	snprintf(p->prog, sizeof(p->prog), "%s", base ? base + 1 : argv[0]);
+	if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0)
+		goto fail;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	r = posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	close(errp[1]);
+	out[1] = errp[1] = -1;
+	if (r != 0) {
+		r = KR_ERR_PROCESS;
+		p->pid = 0;
+		goto fail;
+	}
+	p->out_fd = out[0];
+	p->err_fd = errp[0];
+	out[0] = errp[0] = -1;
+	p->pid_fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	if (p->pid_fd < 0 ||
+	    loop_io_add(l, p->out_fd, LOOP_IN, on_out, p, &p->out_io) < 0 ||
+	    loop_io_add(l, p->err_fd, LOOP_IN, on_err, p, &p->err_io) < 0 ||
+	    loop_io_add(l, p->pid_fd, LOOP_IN, on_exit_fd, p, &p->pid_io) < 0 ||
+	    loop_timer_add(l, loop_now(l) + (uint64_t)timeout_ms * 1000, on_timeout, p, &p->timer) <
+		    0) {
+		proc_cancel(p);
+		return KR_ERR_PROCESS;
+	}
+	*ret = p;
+	return KR_OK;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	proc_release(p);
+	return r;
+}

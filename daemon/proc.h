@@ -1,0 +1,43 @@
+/*
+ * Running another tool's credential_process (and only that) without a
+ * shell, on the event loop: its stdout is read with a size cap, the whole
+ * run has a deadline after which the child is killed, and the JSON it
+ * prints is checked against the credential_process contract (Version 1,
+ * AccessKeyId, SecretAccessKey, optional SessionToken and Expiration).
+ *
+ * The output carries secrets: the buffer is wiped; nothing is logged but
+ * the first line of the tool's stderr on failure.
+ */
+#ifndef KR_PROC_H
+#define KR_PROC_H
+
+#include "loop.h"
+#include "sts.h"
+
+#include <stddef.h>
+
+struct proc;
+
+/*
+ * err: KR_OK (creds filled: the callee takes ownership of the strings by
+ * stealing them, the rest is wiped after the callback), KR_ERR_PROCESS
+ * (non-zero exit, bad output: errmsg says which), KR_ERR_TIMEOUT.
+ */
+typedef void (*proc_done_fn)(void *userdata, int err, struct sts_creds *creds,
+			     const char *errmsg);
+
+/* Start argv[0] (looked up in PATH) with stdin from /dev/null. */
+int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn done,
+	       void *userdata, struct proc **ret);
+
+/* Kill the child (if still running) and forget it; done is not called. NULL ok. */
+void proc_cancel(struct proc *p);
+
+/*
+ * Parse credential_process JSON v1. KR_ERR_PROCESS with a reason in errmsg
+ * for anything the contract does not allow. Exposed for tests and fuzzing.
+ */
+int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *errmsg,
+		     size_t errlen);
+
+#endif

@@ -1,0 +1,518 @@
+/*
+ * The socket side of keyroled.
+ *
+ * Invariants:
+ * - The peer's uid (SO_PEERCRED) is checked on accept, before a byte is
+ *   read; any other uid is closed and logged.
+ * - A request is bounded: its length is checked against KR_REQ_MAX before
+ *   the body is read, and the whole frame must arrive within
+ *   KR_CONN_READ_MS. Bad frames get an error reply and a close; nothing a
+ *   client sends can stop the daemon from serving the others.
+ * - At most KR_CONN_MAX connections; past that a "busy" reply and a close.
+ * - Reply buffers may hold credentials: struct buf wipes them.
+ */
+#include "server.h"
+
+#include "err.h"
+#include "caps.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "proto.h"
+#include "sockpath.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct server;
+
+struct conn {
+	struct server *srv;
+	struct conn *prev, *next;
+	int fd;
+	struct loop_io *io;
+	struct loop_timer *deadline;
+	struct buf in;  /* request frame (header + body) */
+	struct buf out; /* reply frame; may hold secrets */
+	size_t body_len;
+	size_t out_off;
+	struct agent_req *pending;
+	int state;       /* READING, WAITING, WRITING */
+	int dispatching; /* inside agent_handle(): a reply must not free us yet */
+};
+
+enum { READING, WAITING, WRITING };
+
+struct server {
+	struct loop *loop;
+	struct agent *agent;
+	int listen_fd;
+	int owns_path; /* we bound it: unlink on exit */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct loop_io *listen_io;
+	struct conn *conns;
+	unsigned n_conns;
+	unsigned long refused_uid, refused_busy, bad_frames;
+	int idle_exit;
+	struct loop_timer *idle_timer;
+	struct loop_timer *drain_timer;
+	int stopping;
+};
+
+static void conn_free(struct conn *c)
+{
+	struct server *s;
+
+	if (!c)
+		return;
+	s = c->srv;
+	if (c->pending)
+		agent_req_cancel(c->pending);
+	loop_io_free(c->io);
+	loop_timer_free(c->deadline);
+	if (c->fd >= 0)
+		close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	free(c);
+	if (s->stopping && s->n_conns == 0)
+		loop_exit(s->loop, 0);
+}
+
+static void conn_flush(struct conn *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			loop_io_set_events(c->io, LOOP_OUT);
+			return;
+		}
+		if (w <= 0)
+			break; /* peer gone: nothing more to do */
+		c->out_off += (size_t)w;
+	}
+	conn_free(c);
+}
+
+/* Queue reply (consumed) and start writing it. */
+static void conn_reply(struct conn *c, cJSON *reply)
+{
+	int r = reply ? proto_encode(reply, &c->out) : KR_ERR_NOMEM;
+
+	cJSON_Delete(reply);
+	if (r < 0) {
+		cJSON *e = proto_new_error(r, "reply could not be encoded");
+		buf_reset(&c->out);
+		if (!e || proto_encode(e, &c->out) < 0) {
+			cJSON_Delete(e);
+			conn_free(c);
+			return;
+		}
+		cJSON_Delete(e);
+	}
+	c->state = WRITING;
+	loop_timer_free(c->deadline);
+	c->deadline = NULL;
+	if (!c->dispatching)
+		conn_flush(c);
+}
+
+static void conn_error(struct conn *c, int err, const char *msg)
+{
+	c->srv->bad_frames++;
+	log_debug("connection: %s", msg);
+	conn_reply(c, proto_new_error(err, msg));
+}
+
+static void on_agent_reply(void *userdata, cJSON *reply)
+{
+	struct conn *c = userdata;
+
+	c->pending = NULL;
+	conn_reply(c, reply);
+}
+
+static void conn_dispatch(struct conn *c)
+{
+	struct agent_req *pending = NULL;
+	cJSON *req = NULL;
+	int r;
+
+	r = proto_decode(c->in.data + KR_FRAME_HDR, c->body_len, &req);
+	if (r == KR_ERR_VERSION) {
+		conn_error(c, r, "unsupported protocol version (upgrade keyrole and keyroled together)");
+		return;
+	}
+	if (r < 0) {
+		conn_error(c, r, "request is not a JSON object");
+		return;
+	}
+	buf_reset(&c->in); /* may carry an MFA code or keys: wipe now */
+	c->state = WAITING;
+	/* The read deadline no longer applies; the agent bounds its own work. */
+	loop_timer_free(c->deadline);
+	c->deadline = NULL;
+	c->dispatching = 1;
+	agent_handle(c->srv->agent, req, on_agent_reply, c, &pending);
+	c->dispatching = 0;
+	cJSON_Delete(req);
+	if (c->state == WRITING)
+		conn_flush(c); /* answered at once */
+	else
+		c->pending = pending;
+}
+
+static void conn_read(struct conn *c)
+{
+	unsigned char tmp[4096];
+
+	for (;;) {
+		size_t want;
+		ssize_t got;
+
+		if (c->in.len < KR_FRAME_HDR)
+			want = KR_FRAME_HDR - c->in.len;
+		else
+			want = KR_FRAME_HDR + c->body_len - c->in.len;
+		if (want > sizeof(tmp))
+			want = sizeof(tmp);
+		got = recv(c->fd, tmp, want, MSG_DONTWAIT);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (got <= 0) {
+			conn_free(c); /* closed or failed before a whole request */
+			return;
+		}
+		if (buf_append(&c->in, tmp, (size_t)got) < 0) {
+			conn_error(c, KR_ERR_NOMEM, "out of memory");
+			return;
+		}
+		mem_wipe(tmp, (size_t)got);
+		if (c->in.len == KR_FRAME_HDR) {
+			int r = proto_frame_len((unsigned char *)c->in.data, KR_REQ_MAX, &c->body_len);
+			if (r == KR_ERR_TOOBIG) {
+				conn_error(c, r, "request larger than the 64 KiB limit");
+				return;
+			}
+			if (r < 0) {
+				conn_error(c, r, "bad frame length");
+				return;
+			}
+		}
+		if (c->in.len >= KR_FRAME_HDR && c->in.len == KR_FRAME_HDR + c->body_len) {
+			conn_dispatch(c);
+			return;
+		}
+	}
+}
+
+static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+	struct conn *c = userdata;
+
+	switch (c->state) {
+	case READING:
+		conn_read(c);
+		break;
+	case WAITING: {
+		/* Only a hang-up is expected here: the client gave up waiting. */
+		char b;
+		ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT | MSG_PEEK);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_free(c);
+		else if (n > 0)
+			loop_io_set_events(c->io, 0); /* extra bytes: ignore, stop polling */
+		break;
+	}
+	case WRITING:
+		conn_flush(c);
+		break;
+	}
+}
+
+static void on_conn_deadline(struct loop_timer *t, void *userdata)
+{
+	struct conn *c = userdata;
+
+	log_debug("connection: request not complete within %d ms, closing", KR_CONN_READ_MS);
+	c->srv->bad_frames++;
+	conn_free(c);
+}
+
+static void refuse(int fd, int err, const char *msg)
+{
+	struct buf b;
+	cJSON *e = proto_new_error(err, msg);
+
+	buf_init(&b, KR_RESP_MAX);
+	if (e && proto_encode(e, &b) == 0)
+		(void)!send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	cJSON_Delete(e);
+	buf_free(&b);
+	close(fd);
+}
+
+static void arm_idle(struct server *s);
+
+static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userdata)
+{
+	struct server *s = userdata;
+
+	for (int i = 0; i < 64; i++) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct conn *c;
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warning("accept: %s", strerror(errno));
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		    cred.uid != getuid()) {
+			s->refused_uid++;
+			log_warning("refused a connection from uid %ld pid %ld (not our uid %ld)",
+				    (long)cred.uid, (long)cred.pid, (long)getuid());
+			close(fd);
+			continue;
+		}
+		if (s->n_conns >= KR_CONN_MAX) {
+			s->refused_busy++;
+			refuse(fd, KR_ERR_BUSY, "keyroled is at its connection limit; try again");
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		c->fd = fd;
+		buf_init(&c->in, KR_FRAME_HDR + KR_REQ_MAX);
+		buf_init(&c->out, KR_FRAME_HDR + KR_RESP_MAX);
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->n_conns++;
+		if (loop_io_add(s->loop, fd, LOOP_IN, on_conn_io, c, &c->io) < 0 ||
+		    loop_timer_add(s->loop, loop_now(s->loop) + (uint64_t)KR_CONN_READ_MS * 1000,
+				   on_conn_deadline, c, &c->deadline) < 0) {
+			conn_free(c);
+			continue;
+		}
+		arm_idle(s);
+	}
+}
+
+static void on_idle(struct loop_timer *t, void *userdata)
+{
+	struct server *s = userdata;
+
+	if (s->n_conns == 0 && !agent_busy(s->agent)) {
+		log_info("idle for %d s, exiting", s->idle_exit);
+		loop_exit(s->loop, 0);
+		return;
+	}
+	arm_idle(s);
+}
+
+static void arm_idle(struct server *s)
+{
+	uint64_t at;
+
+	if (!s->idle_exit)
+		return;
+	at = loop_now(s->loop) + (uint64_t)s->idle_exit * 1000000u;
+	if (!s->idle_timer)
+		loop_timer_add(s->loop, at, on_idle, s, &s->idle_timer);
+	else
+		loop_timer_set(s->idle_timer, at);
+}
+
+static void on_drain_timeout(struct loop_timer *t, void *userdata)
+{
+	struct server *s = userdata;
+
+	log_info("shutdown: %u connection(s) still open, exiting anyway", s->n_conns);
+	loop_exit(s->loop, 0);
+}
+
+static void on_stop_signal(int signo, void *userdata)
+{
+	struct server *s = userdata;
+
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	loop_notify("STOPPING=1");
+	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	/* Stop accepting; let the requests in progress finish, within bounds. */
+	loop_io_free(s->listen_io);
+	s->listen_io = NULL;
+	if (s->n_conns == 0) {
+		loop_exit(s->loop, 0);
+		return;
+	}
+	loop_timer_add(s->loop, loop_now(s->loop) + 5 * 1000000u, on_drain_timeout, s,
+		       &s->drain_timer);
+}
+
+static void on_hup(int signo, void *userdata)
+{
+	log_info("SIGHUP: configuration files are reread on every request; nothing to reload");
+}
+
+/* Is someone answering on path? Then it is a live daemon, not a stale file. */
+static int path_is_live(const char *path)
+{
+	struct sockaddr_un su = {.sun_family = AF_UNIX};
+	int fd, live;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	memcpy(su.sun_path, path, strlen(path) + 1);
+	live = connect(fd, (struct sockaddr *)&su, sizeof(su)) == 0;
+	close(fd);
+	return live;
+}
+
+static int listen_on_path(struct server *s, const char *path)
+{
+	struct sockaddr_un su = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd = -1, r;
+
+	if (strlen(path) >= sizeof(su.sun_path)) {
+		log_err("socket path too long: %s", path);
+		return KR_ERR_TOOBIG;
+	}
+	r = sockpath_prepare_dir(path);
+	if (r < 0) {
+		log_err("socket directory for %s: %s (it must be a directory of ours)", path,
+			err_str(r));
+		return r;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket; not touching it", path);
+			return KR_ERR_PERM;
+		}
+		if (path_is_live(path)) {
+			log_err("another keyroled already answers on %s", path);
+			return KR_ERR_BUSY;
+		}
+		unlink(path); /* stale socket of a daemon that died */
+	}
+	memcpy(su.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return KR_ERR_IO;
+	/* umask 077 makes the socket 0600 from the start; chmod to be explicit. */
+	if (bind(fd, (struct sockaddr *)&su, sizeof(su)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 512) < 0) {
+		log_err("cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return KR_ERR_IO;
+	}
+	memcpy(s->path, path, strlen(path) + 1);
+	s->owns_path = 1;
+	s->listen_fd = fd;
+	return KR_OK;
+}
+
+static int setup_listener(struct server *s, const char *path)
+{
+	char def[sizeof(s->path)];
+	int n = loop_listen_fds();
+
+	if (n > 0) {
+		if (n != 1 || !loop_is_unix_listener(3)) {
+			log_err("systemd passed %d socket(s); expected one listening AF_UNIX stream "
+				"socket",
+				n);
+			return KR_ERR_INVAL;
+		}
+		s->listen_fd = 3;
+		fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+		log_info("using the socket passed by systemd");
+		return KR_OK;
+	}
+	if (!path) {
+		if (sockpath_default(def, sizeof(def)) < 0) {
+			log_err("default socket path too long");
+			return KR_ERR_TOOBIG;
+		}
+		path = def;
+	}
+	return listen_on_path(s, path);
+}
+
+int server_run(const struct server_opts *opts)
+{
+	struct server s = {.listen_fd = -1, .idle_exit = opts->idle_exit};
+	char status[256];
+	int r, ret = 1;
+
+	r = loop_new(&s.loop);
+	if (r < 0)
+		goto out;
+	r = setup_listener(&s, opts->socket_path);
+	if (r < 0)
+		goto out;
+	r = agent_new(s.loop, &opts->agent, &s.agent);
+	if (r < 0) {
+		log_err("cannot start: %s", err_str(r));
+		goto out;
+	}
+	if (loop_io_add(s.loop, s.listen_fd, LOOP_IN, on_accept, &s, &s.listen_io) < 0 ||
+	    loop_signal_add(s.loop, SIGTERM, on_stop_signal, &s) < 0 ||
+	    loop_signal_add(s.loop, SIGINT, on_stop_signal, &s) < 0 ||
+	    loop_signal_add(s.loop, SIGHUP, on_hup, &s) < 0)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	loop_watchdog_enable(s.loop);
+	arm_idle(&s);
+	agent_status_line(s.agent, status, sizeof(status));
+	log_info("keyroled %s listening on %s", KR_VERSION, s.owns_path ? s.path : "fd 3");
+	loop_notify("READY=1\nSTATUS=%s", status);
+	r = loop_run(s.loop);
+	ret = r < 0 ? 1 : 0;
+out:
+	while (s.conns)
+		conn_free(s.conns);
+	loop_io_free(s.listen_io);
+	loop_timer_free(s.idle_timer);
+	loop_timer_free(s.drain_timer);
+	agent_free(s.agent);
+	if (s.listen_fd >= 0)
+		close(s.listen_fd);
+	if (s.owns_path)
+		unlink(s.path);
+	loop_free(s.loop);
+	return ret;
+}

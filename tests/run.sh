@@ -1,0 +1,58 @@
+#!/bin/sh
+# Run every test and print one closing line: "N passed, N failed, N skipped".
+# Unit tests are cmocka programs (TAP output); scenario tests are scripts in
+# tests/scenario/ that print TAP ("ok N - name", "not ok N - name",
+# "ok N - name # SKIP reason"). A program that exits non-zero without
+# reporting a failure counts as one failure.
+set -u
+: "${KR_BUILD:?KR_BUILD must point at the build directory}"
+export KR_BUILD
+export KR_SRC="$(cd "$(dirname "$0")/.." && pwd)"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+pass=0 fail=0 skip=0
+failed_names=""
+only="${TESTS:-}"
+
+run_one() {
+	name=$1
+	shift
+	case "$only" in "" | *"$name"*) ;; *) return ;; esac
+	out=$(mktemp)
+	start=$(date +%s)
+	"$@" >"$out" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	p=$(grep -cE '^ok ' "$out" | head -1)
+	s=$(grep -cE '^ok .*# (SKIP|skip)' "$out" | head -1)
+	f=$(grep -cE '^not ok ' "$out" | head -1)
+	p=$((p - s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "not ok - $name exited with status $rc" >>"$out"
+	fi
+	pass=$((pass + p)) skip=$((skip + s)) fail=$((fail + f))
+	if [ "$f" -ne 0 ]; then
+		failed_names="$failed_names $name"
+		echo "== $name: $p passed, $f failed, $s skipped (${secs}s)"
+		sed 's/^/    /' "$out" | tail -n 60
+	else
+		echo "== $name: $p passed, $s skipped (${secs}s)"
+		grep -E '# (SKIP|skip)' "$out" | sed 's/^/    /'
+	fi
+	rm -f "$out"
+}
+
+for t in "$KR_BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	run_one "$(basename "$t")" "$t"
+done
+for t in "$KR_SRC"/tests/scenario/test_*; do
+	case "$t" in
+	*.sh) run_one "$(basename "$t")" sh "$t" ;;
+	*.py) run_one "$(basename "$t")" python3 "$t" ;;
+	esac
+done
+
+[ -n "$failed_names" ] && echo "failed:$failed_names"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,218 @@
+"""keyroled's socket: modes, bad frames, idle connections, other uids,
+stale sockets, systemd socket activation and READY=1."""
+
+import json
+import os
+import shutil
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
+import krtest  # noqa: E402
+
+
+def raw(sock_path, data, timeout=3.0, shut=False):
+    """Send raw bytes; return (reply dict or None, closed_without_reply)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        hdr = b""
+        while len(hdr) < 4:
+            c = s.recv(4 - len(hdr))
+            if not c:
+                return None, True
+            hdr += c
+        (n,) = struct.unpack(">I", hdr)
+        body = b""
+        while len(body) < n:
+            c = s.recv(n - len(body))
+            if not c:
+                break
+            body += c
+        return json.loads(body), False
+
+
+def frame(obj):
+    b = json.dumps(obj).encode() if not isinstance(obj, bytes) else obj
+    return struct.pack(">I", len(b)) + b
+
+
+def ping_ms(path):
+    t = time.monotonic()
+    r = krtest.kr_request(path, {"v": 1, "op": "ping"}, timeout=5)
+    return r.get("ok") is True, (time.monotonic() - t) * 1000
+
+
+def main(tap, run):
+    home = run.home()
+    d = run.daemon(home)
+    sock = d.socket
+
+    with tap.test("socket is 0600 in a 0700 directory"):
+        st = os.stat(sock)
+        tap.ok(stat.S_ISSOCK(st.st_mode) and (st.st_mode & 0o777) == 0o600,
+               "socket mode is 0600", oct(st.st_mode & 0o777))
+        dst = os.stat(os.path.dirname(sock))
+        tap.is_(dst.st_mode & 0o777, 0o700, "socket directory mode is 0700")
+
+    with tap.test("default socket directory is created 0700 under XDG_RUNTIME_DIR"):
+        xdg = run.mkdtemp("xdg-")
+        p = subprocess.Popen([krtest.keyroled(), "--cache", "memory"],
+                             env=krtest.clean_env({"HOME": home, "XDG_RUNTIME_DIR": xdg}),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        path = os.path.join(xdg, "keyrole", "agent.sock")
+        up = krtest.wait_until(lambda: krtest.socket_accepts(path), 5)
+        tap.ok(up, "daemon listens on $XDG_RUNTIME_DIR/keyrole/agent.sock")
+        if up:
+            tap.is_(os.stat(os.path.dirname(path)).st_mode & 0o777, 0o700, "keyrole dir is 0700")
+        krtest.stop_process(p)
+        tap.ok(not os.path.exists(path), "socket removed on SIGTERM")
+
+    with tap.test("ping and version over the socket"):
+        r = d.request({"v": 1, "op": "ping"})
+        tap.ok(r.get("ok") is True, "ping answers ok")
+        r = d.request({"v": 1, "op": "version"})
+        tap.ok(r.get("ok") is True and r.get("protocol") == 1 and r.get("version"),
+               "version answers with version and protocol", json.dumps(r))
+
+    with tap.test("keyrole version talks to keyroled"):
+        p = krtest.run_client(["version"], env={"KEYROLE_SOCKET": sock, "HOME": home})
+        tap.is_(p.returncode, 0, "keyrole version exits 0", p.stderr)
+        tap.ok("keyrole " in p.stdout and "keyroled " in p.stdout,
+               "prints the client's and the daemon's versions", p.stdout)
+
+    with tap.test("oversized frame is refused before its body is read"):
+        r, closed = raw(sock, struct.pack(">I", 10 * 1024 * 1024) + b"{")
+        tap.ok(r is not None and r.get("error") == "toobig", "error reply 'toobig'", repr(r))
+        tap.ok(ping_ms(sock)[0], "daemon still answers")
+
+    with tap.test("bad frames get error replies"):
+        cases = [
+            (struct.pack(">I", 0), "proto", "zero length"),
+            (frame(b"this is not json"), "proto", "garbage body"),
+            (frame(b"[1,2,3]"), "proto", "JSON that is not an object"),
+            (frame({"v": 2, "op": "ping"}), "version", "another protocol version"),
+            (frame({"op": "ping"}), "version", "no version"),
+            (frame({"v": 1, "op": "launch-missiles"}), "unknown_op", "unknown operation"),
+            (frame({"v": 1}), "proto", "no operation"),
+            (frame({"v": 1, "op": "get"}), "inval", "get without a profile"),
+            (frame({"v": 1, "op": "get", "profile": "x", "env": "nope"}), "inval",
+             "env that is not an object"),
+        ]
+        for data, want, what in cases:
+            r, closed = raw(sock, data)
+            tap.ok(r is not None and r.get("ok") is False and r.get("error") == want,
+                   "%s -> error '%s'" % (what, want), repr(r))
+        tap.ok(ping_ms(sock)[0], "daemon still answers after bad frames")
+
+    with tap.test("half a frame and silence is closed by the read deadline"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(sock)
+            s.sendall(struct.pack(">I", 100) + b'{"v":1,')
+            t = time.monotonic()
+            ok, ms = ping_ms(sock)
+            tap.ok(ok and ms < 1000, "another client is answered meanwhile (%.1f ms)" % ms)
+            got = s.recv(4096)
+            waited = time.monotonic() - t
+            tap.ok(waited < 5, "stalled connection closed after %.1f s" % waited, repr(got[:40]))
+
+    with tap.test("1000 idle connections do not stop a new client"):
+        idle = []
+        try:
+            for _ in range(1000):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sock)
+                idle.append(s)
+            ok, ms = ping_ms(sock)
+            tap.ok(ok, "new client answered with 1000 idle connections open (%.1f ms)" % ms)
+        finally:
+            for s in idle:
+                s.close()
+        tap.ok(d.alive(), "daemon alive")
+
+    with tap.test("a live daemon's socket is not taken over"):
+        p = subprocess.run([krtest.keyroled(), "--socket", sock, "--cache", "memory"],
+                           env=krtest.clean_env({"HOME": home}), capture_output=True, text=True,
+                           timeout=10)
+        tap.ok(p.returncode != 0, "second daemon exits with an error", str(p.returncode))
+        tap.ok("already answers" in p.stderr, "it says another one answers", p.stderr[-300:])
+        tap.ok(ping_ms(sock)[0], "first daemon still answers")
+
+    with tap.test("a stale socket file is replaced"):
+        sd = run.mkdtemp("stale-")
+        stale = os.path.join(sd, "agent.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(stale)
+        s.close()  # left behind, nobody listening
+        d3 = krtest.Daemon(None, home, sd, run=run).start()
+        tap.ok(ping_ms(d3.socket)[0], "daemon started on a stale socket path")
+        d3.stop()
+
+    with tap.test("connections from another uid are refused"):
+        if not krtest.is_root():
+            raise krtest.Skip("needs root to run a client as another user")
+        user = krtest.ensure_test_user()
+        od = run.mkdtemp("open-")
+        os.chmod(run.dir, 0o711)
+        os.chmod(od, 0o711)
+        d4 = krtest.Daemon(None, home, os.path.join(od, "s"), run=run).start()
+        # Open the path up so only the SO_PEERCRED check stands in the way.
+        os.chmod(os.path.dirname(d4.socket), 0o711)
+        os.chmod(d4.socket, 0o666)
+        code = ("import socket,struct,sys\n"
+                "s=socket.socket(socket.AF_UNIX);s.settimeout(5);s.connect(sys.argv[1])\n"
+                "b=b'{\"v\":1,\"op\":\"ping\"}'\n"
+                "try:\n s.sendall(struct.pack('>I',len(b))+b);d=s.recv(100)\n"
+                "except OSError as e: d=b''\n"
+                "print('REPLY' if d else 'CLOSED')\n")
+        hh, xdg = krtest.user_dirs(run, user)
+        p = krtest.run_as_user(user, ["/usr/bin/python3", "-c", code, d4.socket], hh, xdg)
+        tap.ok("CLOSED" in p.stdout, "other uid gets no answer", p.stdout + p.stderr)
+        tap.ok("refused a connection from uid %d" % user[0] in d4.log_text(),
+               "refusal is logged with the uid")
+        tap.ok(ping_ms(d4.socket)[0], "own uid still served")
+        d4.stop()
+
+    with tap.test("socket activation and READY=1"):
+        sa = shutil.which("systemd-socket-activate")
+        if not sa:
+            raise krtest.Skip("systemd-socket-activate not installed")
+        sd = run.mkdtemp("sa-")
+        path = os.path.join(sd, "agent.sock")
+        nsock = os.path.join(sd, "notify")
+        n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        n.bind(nsock)
+        n.settimeout(10)
+        p = subprocess.Popen([sa, "-l", path, "--fdname=keyroled", "-E", "NOTIFY_SOCKET=" + nsock,
+                              "-E", "HOME=" + home, krtest.keyroled(), "--cache", "memory"],
+                             env=krtest.clean_env({"HOME": home}), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        try:
+            up = krtest.wait_until(lambda: os.path.exists(path), 5)
+            tap.ok(up, "systemd-socket-activate listens")
+            ok, ms = ping_ms(path)  # first connection starts keyroled
+            tap.ok(ok, "socket-activated daemon answers")
+            msgs = []
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not any(b"READY=1" in m for m in msgs):
+                try:
+                    msgs.append(n.recv(4096))
+                except socket.timeout:
+                    break
+            tap.ok(any(b"READY=1" in m for m in msgs), "READY=1 arrives on NOTIFY_SOCKET",
+                   repr(msgs))
+        finally:
+            krtest.stop_process(p)
+            n.close()
+
+
+krtest.main(main)

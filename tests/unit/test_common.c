@@ -1,0 +1,262 @@
+/* Unit tests for common/: error codes, the wiping buffer, frames. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "err.h"
+#include "caps.h"
+#include "mem.h"
+#include "proto.h"
+#include "sockpath.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void err_every_code_has_a_name_and_text(void **state)
+{
+	for (int e = 0; e > KR_ERR__LAST; e--) {
+		assert_non_null(err_str(e));
+		assert_non_null(err_name(e));
+		assert_int_equal(err_from_name(err_name(e)), e);
+	}
+}
+
+static void err_out_of_range_codes_are_internal(void **state)
+{
+	assert_string_equal(err_name(5), "internal");
+	assert_string_equal(err_name(-1000), "internal");
+	assert_int_equal(err_from_name("no-such-name"), KR_ERR_INTERNAL);
+	assert_int_equal(err_from_name(NULL), KR_ERR_INTERNAL);
+}
+
+static void buf_refuses_to_grow_past_its_cap(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 10);
+	assert_int_equal(buf_puts(&b, "0123456789"), KR_OK);
+	assert_int_equal(buf_putc(&b, 'x'), KR_ERR_TOOBIG);
+	assert_int_equal(b.len, 10);
+	assert_string_equal(b.data, "0123456789");
+	buf_free(&b);
+	assert_null(b.data);
+}
+
+static void buf_huge_append_does_not_overflow(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 100);
+	assert_int_equal(buf_puts(&b, "abc"), KR_OK);
+	assert_int_equal(buf_append(&b, "x", SIZE_MAX - 1), KR_ERR_TOOBIG);
+	assert_int_equal(b.len, 3);
+	buf_free(&b);
+}
+
+static void buf_printf_and_consume_keep_nul(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 1024);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(buf_printf(&b, "%d,", i), KR_OK);
+	assert_true(strncmp(b.data, "0,1,2,", 6) == 0);
+	buf_consume(&b, 2);
+	assert_true(strncmp(b.data, "1,2,", 4) == 0);
+	assert_int_equal(b.data[b.len], '\0');
+	buf_consume(&b, b.len);
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
+	buf_free(&b); /* twice is fine */
+}
+
+static void buf_steal_hands_over_a_string(void **state)
+{
+	struct buf b;
+	size_t n;
+	char *s;
+
+	buf_init(&b, 64);
+	s = buf_steal(&b, &n); /* empty buffer: still a string */
+	assert_non_null(s);
+	assert_int_equal(n, 0);
+	assert_string_equal(s, "");
+	free(s);
+	buf_puts(&b, "secret");
+	s = buf_steal(&b, &n);
+	assert_string_equal(s, "secret");
+	assert_null(b.data);
+	mem_free_str(s);
+}
+
+static void mem_strdup_max_refuses_long_strings(void **state)
+{
+	char *s = mem_strdup_max("hello", 5);
+
+	assert_string_equal(s, "hello");
+	free(s);
+	assert_null(mem_strdup_max("hello!", 5));
+	assert_true(mem_equal_ct("abc", "abc", 3));
+	assert_false(mem_equal_ct("abc", "abd", 3));
+}
+
+static void frame_length_zero_and_over_cap_are_rejected(void **state)
+{
+	const unsigned char zero[4] = {0, 0, 0, 0};
+	const unsigned char big[4] = {0xff, 0xff, 0xff, 0xff};
+	const unsigned char ok[4] = {0, 0, 1, 0};
+	size_t n = 0;
+
+	assert_int_equal(proto_frame_len(zero, KR_REQ_MAX, &n), KR_ERR_PROTO);
+	assert_int_equal(proto_frame_len(big, KR_REQ_MAX, &n), KR_ERR_TOOBIG);
+	assert_int_equal(n, 0);
+	assert_int_equal(proto_frame_len(ok, KR_REQ_MAX, &n), KR_OK);
+	assert_int_equal(n, 256);
+}
+
+static void frame_round_trips_through_a_socket(void **state)
+{
+	struct buf out, in;
+	cJSON *m = proto_new(), *got = NULL;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cJSON_AddStringToObject(m, "op", "ping");
+	buf_init(&out, KR_FRAME_HDR + KR_REQ_MAX);
+	buf_init(&in, KR_REQ_MAX);
+	assert_int_equal(proto_encode(m, &out), KR_OK);
+	assert_int_equal(proto_write_all(sv[0], out.data, out.len, proto_now_ms() + 1000), KR_OK);
+	assert_int_equal(proto_read_frame(sv[1], KR_REQ_MAX, proto_now_ms() + 1000, &in), KR_OK);
+	assert_int_equal(proto_decode(in.data, in.len, &got), KR_OK);
+	assert_string_equal(proto_get_str(got, "op"), "ping");
+	cJSON_Delete(m);
+	cJSON_Delete(got);
+	buf_free(&out);
+	buf_free(&in);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void frame_read_stops_at_the_cap_before_the_body(void **state)
+{
+	const unsigned char hdr[4] = {0, 0x10, 0, 0}; /* 1 MiB */
+	struct buf in;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	buf_init(&in, KR_REQ_MAX);
+	assert_int_equal(write(sv[0], hdr, 4), 4);
+	assert_int_equal(proto_read_frame(sv[1], KR_REQ_MAX, proto_now_ms() + 1000, &in),
+			 KR_ERR_TOOBIG);
+	assert_null(in.data); /* nothing was allocated for the body */
+	buf_free(&in);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void frame_read_times_out_on_half_a_frame(void **state)
+{
+	const unsigned char part[6] = {0, 0, 0, 10, '{', '"'};
+	struct buf in;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	buf_init(&in, KR_REQ_MAX);
+	assert_int_equal(write(sv[0], part, sizeof(part)), (ssize_t)sizeof(part));
+	assert_int_equal(proto_read_frame(sv[1], KR_REQ_MAX, proto_now_ms() + 100, &in),
+			 KR_ERR_TIMEOUT);
+	buf_free(&in);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void decode_rejects_non_objects_and_other_versions(void **state)
+{
+	cJSON *m = NULL;
+
+	assert_int_equal(proto_decode("[1]", 3, &m), KR_ERR_PROTO);
+	assert_int_equal(proto_decode("garbage", 7, &m), KR_ERR_PROTO);
+	assert_int_equal(proto_decode("{\"op\":\"ping\"}", 13, &m), KR_ERR_VERSION);
+	assert_int_equal(proto_decode("{\"v\":2}", 7, &m), KR_ERR_VERSION);
+	assert_null(m);
+	assert_int_equal(proto_decode("{\"v\":1}", 7, &m), KR_OK);
+	cJSON_Delete(m);
+}
+
+static void error_reply_names_the_error(void **state)
+{
+	cJSON *e = proto_new_error(KR_ERR_NOPROFILE, "profile 'x' not found");
+
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(e, "ok")));
+	assert_string_equal(proto_get_str(e, "error"), "noprofile");
+	assert_string_equal(proto_get_str(e, "message"), "profile 'x' not found");
+	cJSON_Delete(e);
+}
+
+static void sockpath_prefers_keyrole_socket_then_runtime_dir(void **state)
+{
+	char p[108];
+
+	setenv("KEYROLE_SOCKET", "/tmp/x/y.sock", 1);
+	assert_int_equal(sockpath_default(p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/tmp/x/y.sock");
+	unsetenv("KEYROLE_SOCKET");
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	assert_int_equal(sockpath_default(p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/run/user/1000/keyrole/agent.sock");
+	unsetenv("XDG_RUNTIME_DIR");
+	assert_int_equal(sockpath_default(p, sizeof(p)), KR_OK);
+	assert_true(strncmp(p, "/tmp/keyrole-", 13) == 0);
+}
+
+static void sockpath_makes_our_directory_0700(void **state)
+{
+	char tmpl[] = "/tmp/kr-test-XXXXXX", path[256];
+	struct stat st;
+
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(path, sizeof(path), "%s/keyrole/agent.sock", tmpl);
+	assert_int_equal(sockpath_prepare_dir(path), KR_OK);
+	snprintf(path, sizeof(path), "%s/keyrole", tmpl);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	chmod(path, 0755);
+	snprintf(path, sizeof(path), "%s/keyrole/agent.sock", tmpl);
+	assert_int_equal(sockpath_prepare_dir(path), KR_OK); /* repaired */
+	snprintf(path, sizeof(path), "%s/keyrole", tmpl);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	rmdir(path);
+	rmdir(tmpl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(err_every_code_has_a_name_and_text),
+		cmocka_unit_test(err_out_of_range_codes_are_internal),
+		cmocka_unit_test(buf_refuses_to_grow_past_its_cap),
+		cmocka_unit_test(buf_huge_append_does_not_overflow),
+		cmocka_unit_test(buf_printf_and_consume_keep_nul),
+		cmocka_unit_test(buf_steal_hands_over_a_string),
+		cmocka_unit_test(mem_strdup_max_refuses_long_strings),
+		cmocka_unit_test(frame_length_zero_and_over_cap_are_rejected),
+		cmocka_unit_test(frame_round_trips_through_a_socket),
+		cmocka_unit_test(frame_read_stops_at_the_cap_before_the_body),
+		cmocka_unit_test(frame_read_times_out_on_half_a_frame),
+		cmocka_unit_test(decode_rejects_non_objects_and_other_versions),
+		cmocka_unit_test(error_reply_names_the_error),
+		cmocka_unit_test(sockpath_prefers_keyrole_socket_then_runtime_dir),
+		cmocka_unit_test(sockpath_makes_our_directory_0700),
+	};
+
+	mem_install_json_hooks();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
