@@ -1,0 +1,65 @@
+/*
+ * HTTP POST over libcurl's multi interface, driven by the daemon's loop:
+ * curl's sockets become loop I/O watches and its timer a loop timer, so a
+ * transfer never blocks the loop. This is the only file that uses libcurl.
+ *
+ * Invariants:
+ * - TLS peer and host verification are always on; only the CA bundle can
+ *   be changed (per request, from the caller's AWS_CA_BUNDLE).
+ * - Proxies follow libcurl's usual environment variables (https_proxy,
+ *   no_proxy, ...), exactly as curl(1) would.
+ * - The request body and headers are copied at http_post() time and wiped
+ *   when the transfer ends; the response body lives in a struct buf (capped
+ *   at KR_HTTP_RESP_MAX while it arrives, wiped when freed).
+ */
+#ifndef KR_HTTP_H
+#define KR_HTTP_H
+
+#include "buf.h"
+#include "loop.h"
+
+#include <stddef.h>
+
+struct http;
+struct http_xfer;
+
+struct http_request {
+	const char *url;            /* http:// or https:// only */
+	const char *const *headers; /* "Name: value" lines, may hold secrets */
+	size_t n_headers;
+	const char *body; /* may hold secrets */
+	size_t body_len;
+	const char *ca_bundle; /* PEM file, or NULL for the system store */
+	long connect_ms;       /* 0 = KR_HTTP_CONNECT_MS */
+	long total_ms;         /* 0 = KR_HTTP_TOTAL_MS */
+};
+
+/*
+ * Completion. err is KR_OK when an HTTP response arrived (whatever its
+ * status), KR_ERR_NETWORK (connect/TLS/transfer failure), KR_ERR_TIMEOUT
+ * or KR_ERR_TOOBIG (response over KR_HTTP_RESP_MAX). status is the HTTP
+ * status, 0 when none. body is borrowed: the callback may take its
+ * contents with buf_steal(); whatever is left is wiped and freed after it
+ * returns. errmsg is a short line for a person (never NULL, "" on success).
+ * The transfer handle is dead once done runs.
+ */
+typedef void (*http_done_fn)(void *userdata, int err, long status, struct buf *body,
+                             const char *errmsg);
+
+int http_new(struct loop *l, struct http **ret);
+
+/* Aborts every transfer still running (their done does not run). NULL is a no-op. */
+void http_free(struct http *h);
+
+/*
+ * Start a POST. done is always called later from the loop, never from
+ * inside http_post(). KR_ERR_INVAL for a bad URL or oversized request.
+ * *ret (may be NULL) is valid until done runs.
+ */
+int http_post(struct http *h, const struct http_request *req, http_done_fn done, void *userdata,
+              struct http_xfer **ret);
+
+/* Abort a transfer whose done has not run yet; done will not run. NULL is a no-op. */
+void http_cancel(struct http_xfer *x);
+
+#endif
