@@ -1,0 +1,46 @@
+/*
+ * The keyrole command line: parse arguments, run one subcommand, return the
+ * exit status. main() only prepares the process and calls cmd_main().
+ *
+ * Exit status (also in `keyrole --help`; the man page copies it):
+ *   0    success
+ *   1    any other error; `check` found an error; nested `exec` refused
+ *   2    usage error (unknown command or option, bad argument)
+ *   3    keyroled not reachable (not running and autostart off or failed)
+ *   4    profile or configuration error (noprofile, config, nocreds,
+ *        unsupported)
+ *   5    AWS refused the request (aws)
+ *   6    an MFA code was needed and none could be obtained
+ *   7    STS unreachable or timed out (network, timeout)
+ *   126  exec: the command could not be run
+ *   127  exec: the command was not found
+ * `version` exits 3 after printing its own version when no daemon answers.
+ *
+ * Output contract: stdout is written completely or the status is non-zero
+ * (a write error such as EPIPE is a failure); on failure stdout is empty
+ * and stderr has exactly one line "keyrole: PROFILE: MESSAGE" (no profile
+ * part for commands without one).
+ */
+#ifndef KR_CMD_H
+#define KR_CMD_H
+
+enum {
+	CMD_EXIT_OK = 0,
+	CMD_EXIT_ERROR = 1,
+	CMD_EXIT_USAGE = 2,
+	CMD_EXIT_NODAEMON = 3,
+	CMD_EXIT_CONFIG = 4,
+	CMD_EXIT_AWS = 5,
+	CMD_EXIT_MFA = 6,
+	CMD_EXIT_NETWORK = 7,
+	CMD_EXIT_NOEXEC = 126,
+	CMD_EXIT_NOTFOUND = 127,
+};
+
+/* Run keyrole with argv; returns the exit status. */
+int cmd_main(int argc, char **argv);
+
+/* The exit status for a KR_ERR_* code (from the daemon or local). */
+int cmd_exit_code(int err);
+
+#endif

@@ -1,0 +1,184 @@
+#include "mfa.h"
+
+#include "buf.h"
+#include "err.h"
+#include "mem.h"
+#include "proto.h"
+#include "shellquote.h"
+#include "tty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int mfa_code_valid(const char *code)
+{
+	size_t n = strnlen(code, KR_MFA_CODE_MAX + 1);
+
+	if (n == 0 || n > KR_MFA_CODE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (code[i] <= ' ' || code[i] > '~')
+			return 0;
+	return 1;
+}
+
+/* Take the trimmed text of s (len bytes) as a code. */
+static int take_code(const char *s, size_t len, char ret_code[KR_MFA_CODE_BUF])
+{
+	char tmp[KR_MFA_CODE_BUF];
+	int r = KR_ERR_PARSE;
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' ||
+	                   s[len - 1] == '\t'))
+		len--;
+	while (len > 0 && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) {
+		s++;
+		len--;
+	}
+	if (len > 0 && len <= KR_MFA_CODE_MAX) {
+		memcpy(tmp, s, len);
+		tmp[len] = '\0';
+		if (mfa_code_valid(tmp) && strlen(tmp) == len) {
+			memcpy(ret_code, tmp, len + 1);
+			r = KR_OK;
+		}
+	}
+	mem_wipe(tmp, sizeof(tmp));
+	return r;
+}
+
+static void child_exec(char **argv, int outfd)
+{
+	sigset_t none;
+
+	if (dup2(outfd, 1) < 0)
+		_exit(127);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+/* Wait for pid, killing it first if r says we gave up or once limit passes. */
+static int reap(pid_t pid, int r, int64_t limit, int *status)
+{
+	pid_t w;
+
+	if (r < 0)
+		kill(pid, SIGKILL);
+	for (;;) {
+		w = waitpid(pid, status, r < 0 ? 0 : WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		if (w == 0 && proto_now_ms() >= limit) {
+			r = KR_ERR_TIMEOUT; /* closed stdout but did not exit */
+			kill(pid, SIGKILL);
+		} else if (w == 0) {
+			poll(NULL, 0, 5);
+		}
+	}
+	return r;
+}
+
+int mfa_from_process(const char *cmdline, int64_t deadline_ms, char ret_code[KR_MFA_CODE_BUF])
+{
+	int64_t limit = proto_now_ms() + KR_PROC_TIMEOUT_MS;
+	char **argv = NULL;
+	size_t argc = 0;
+	struct buf out;
+	int pfd[2] = {-1, -1}, status = 0, r;
+	pid_t pid = -1;
+
+	buf_init(&out, KR_PROC_OUT_MAX);
+	if (deadline_ms > 0 && deadline_ms < limit)
+		limit = deadline_ms;
+	r = shellquote_split(cmdline, KR_SHELL_WORDS_MAX, &argv, &argc);
+	if (r == KR_OK && argc == 0)
+		r = KR_ERR_PARSE;
+	if (r < 0)
+		goto out;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		r = KR_ERR_PROCESS;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = KR_ERR_PROCESS;
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(argv, pfd[1]);
+	close(pfd[1]);
+	pfd[1] = -1;
+	for (;;) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		int64_t left = limit - proto_now_ms();
+		char chunk[512];
+		ssize_t got;
+
+		if (left <= 0) {
+			r = KR_ERR_TIMEOUT;
+			break;
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			r = KR_ERR_PROCESS;
+			break;
+		}
+		if (!p.revents)
+			continue;
+		got = read(pfd[0], chunk, sizeof(chunk));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0) {
+			r = KR_ERR_PROCESS;
+			break;
+		}
+		if (got == 0)
+			break;
+		r = buf_append(&out, chunk, (size_t)got);
+		mem_wipe(chunk, sizeof(chunk));
+		if (r < 0)
+			break;
+	}
+	r = reap(pid, r, limit, &status);
+	if (r == KR_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		r = KR_ERR_PROCESS;
+	if (r == KR_OK)
+		r = take_code(out.data ? out.data : "", out.len, ret_code);
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	shellquote_argv_free(argv);
+	buf_free(&out);
+	return r;
+}
+
+int mfa_from_tty(const char *serial, int64_t deadline_ms, char ret_code[KR_MFA_CODE_BUF])
+{
+	char prompt[512], line[64];
+	int fd = -1, r;
+
+	r = tty_open(&fd);
+	if (r < 0)
+		return r;
+	snprintf(prompt, sizeof(prompt), "Enter MFA code for %s: ", serial);
+	/* The serial comes from the config via the daemon: no escape sequences. */
+	for (char *p = prompt; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
+	r = tty_read_line(fd, prompt, 0, deadline_ms, sizeof(line), line);
+	if (r == KR_OK)
+		r = take_code(line, strlen(line), ret_code);
+	mem_wipe(line, sizeof(line));
+	close(fd);
+	return r;
+}

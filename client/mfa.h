@@ -1,0 +1,38 @@
+/*
+ * Obtaining an MFA code for the daemon: from the profile's mfa_process
+ * (run without a shell) or from a prompt on the terminal.
+ *
+ * Invariants: a code lives only in the caller's buffer; every intermediate
+ * copy (process output, terminal line) is wiped. mfa_process runs with our
+ * stdin and stderr (it may prompt), its stdout captured and bounded by
+ * KR_PROC_OUT_MAX, and is killed at its deadline.
+ */
+#ifndef KR_MFA_H
+#define KR_MFA_H
+
+#include "caps.h"
+
+#include <stdint.h>
+
+#define KR_MFA_CODE_BUF (KR_MFA_CODE_MAX + 1)
+
+/* 1 if code looks like an MFA code: 1..KR_MFA_CODE_MAX printable, non-blank ASCII. */
+int mfa_code_valid(const char *code);
+
+/*
+ * Run cmdline (split by shellquote_split(), looked up on PATH) and take its
+ * trimmed stdout as the code. KR_ERR_PARSE for a bad command line or
+ * output that is not a code, KR_ERR_PROCESS if it cannot run or exits
+ * non-zero, KR_ERR_TIMEOUT past min(deadline_ms, KR_PROC_TIMEOUT_MS),
+ * KR_ERR_TOOBIG for too much output.
+ */
+int mfa_from_process(const char *cmdline, int64_t deadline_ms, char ret_code[KR_MFA_CODE_BUF]);
+
+/*
+ * Prompt "Enter MFA code for SERIAL: " on /dev/tty (no echo) and read the
+ * code. KR_ERR_IO when there is no terminal; KR_ERR_PARSE for an invalid
+ * code; KR_ERR_TIMEOUT past deadline_ms.
+ */
+int mfa_from_tty(const char *serial, int64_t deadline_ms, char ret_code[KR_MFA_CODE_BUF]);
+
+#endif

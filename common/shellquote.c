@@ -1,0 +1,135 @@
+#include "shellquote.h"
+
+#include "err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int shellquote_append(struct buf *out, const char *s)
+{
+	int r;
+
+	r = buf_putc(out, '\'');
+	for (const char *p = s; r == KR_OK && *p; p++) {
+		if (*p == '\'')
+			r = buf_puts(out, "'\\''"); /* close, escaped quote, reopen */
+		else
+			r = buf_putc(out, *p);
+	}
+	if (r == KR_OK)
+		r = buf_putc(out, '\'');
+	return r;
+}
+
+void shellquote_argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n';
+}
+
+/* Finish the word in cur: move it into argv[*argc]. */
+static int push_word(struct buf *cur, char **argv, size_t max_words, size_t *argc)
+{
+	char *w;
+
+	if (*argc >= max_words)
+		return KR_ERR_TOOBIG;
+	w = buf_steal(cur, NULL); /* "" for an empty quoted word ('') */
+	if (!w)
+		return KR_ERR_NOMEM;
+	argv[(*argc)++] = w;
+	return KR_OK;
+}
+
+int shellquote_split(const char *line, size_t max_words, char ***ret_argv, size_t *ret_argc)
+{
+	enum { OUT, WORD, SQ, DQ } st = OUT;
+	struct buf cur;
+	char **argv = NULL;
+	size_t argc = 0, len, slots;
+	int r = KR_OK;
+
+	buf_init(&cur, KR_SHELL_LINE_MAX);
+	len = strnlen(line, KR_SHELL_LINE_MAX + 1);
+	if (len > KR_SHELL_LINE_MAX || max_words > KR_SHELL_WORDS_MAX) {
+		r = KR_ERR_TOOBIG;
+		goto out;
+	}
+	/* A line of len bytes has at most len/2+1 words: no bigger array than that. */
+	slots = max_words < len / 2 + 1 ? max_words : len / 2 + 1;
+	argv = calloc(slots + 1, sizeof(*argv));
+	if (!argv) {
+		r = KR_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < len && r == KR_OK; i++) {
+		char c = line[i];
+
+		switch (st) {
+		case OUT:
+		case WORD:
+			if (is_blank(c)) {
+				if (st == WORD)
+					r = push_word(&cur, argv, slots, &argc);
+				st = OUT;
+			} else if (c == '\'') {
+				st = SQ;
+			} else if (c == '"') {
+				st = DQ;
+			} else if (c == '\\') {
+				if (i + 1 >= len) {
+					r = KR_ERR_PARSE;
+				} else if (line[i + 1] == '\n') {
+					i++; /* line continuation: removed */
+				} else {
+					r = buf_putc(&cur, line[++i]);
+					st = WORD;
+				}
+			} else {
+				r = buf_putc(&cur, c);
+				st = WORD;
+			}
+			break;
+		case SQ:
+			/* Nothing is special inside single quotes. */
+			if (c == '\'')
+				st = WORD;
+			else
+				r = buf_putc(&cur, c);
+			break;
+		case DQ:
+			if (c == '"') {
+				st = WORD;
+			} else if (c == '\\' && i + 1 < len &&
+			           strchr("$`\"\\\n", line[i + 1]) != NULL) {
+				/* POSIX: only these are escaped inside "..." */
+				if (line[++i] != '\n')
+					r = buf_putc(&cur, line[i]);
+			} else {
+				r = buf_putc(&cur, c);
+			}
+			break;
+		}
+	}
+	if (r == KR_OK && (st == SQ || st == DQ))
+		r = KR_ERR_PARSE;
+	if (r == KR_OK && st == WORD)
+		r = push_word(&cur, argv, slots, &argc);
+	if (r == KR_OK) {
+		*ret_argv = argv;
+		*ret_argc = argc;
+		argv = NULL;
+	}
+out:
+	shellquote_argv_free(argv);
+	buf_free(&cur);
+	return r;
+}

@@ -1,0 +1,41 @@
+/*
+ * Shell words in both directions, without ever running a shell.
+ *
+ * shellquote_append() makes a string safe to paste into POSIX sh or bash
+ * (`keyrole env` output is meant for eval): the value is wrapped in single
+ * quotes, inside which nothing is special, and each ' becomes '\''.
+ *
+ * shellquote_split() turns a command line such as a profile's mfa_process
+ * into an argv the way sh would split words, with quote removal but with no
+ * expansion at all: no $VAR, no `cmd`, no ~, no globbing, no operators
+ * (| ; & < > are ordinary characters). The same rules botocore applies to
+ * credential_process (shlex.split in POSIX mode).
+ */
+#ifndef KR_SHELLQUOTE_H
+#define KR_SHELLQUOTE_H
+
+#include "buf.h"
+
+#include <stddef.h>
+
+/* Words in one command line, and bytes in the line itself. */
+#define KR_SHELL_WORDS_MAX 256
+#define KR_SHELL_LINE_MAX  (16 * 1024)
+
+/* Append s, single-quoted, to out. KR_ERR_TOOBIG past out's cap. */
+int shellquote_append(struct buf *out, const char *s);
+
+/*
+ * Split line into words. On success *ret_argv is a NULL-terminated array
+ * (free it with shellquote_argv_free()) and *ret_argc its length, which may
+ * be 0 for a blank line.
+ * Errors: KR_ERR_PARSE for an unterminated quote or a trailing backslash,
+ * KR_ERR_TOOBIG past KR_SHELL_LINE_MAX bytes or max_words words,
+ * KR_ERR_NOMEM.
+ */
+int shellquote_split(const char *line, size_t max_words, char ***ret_argv, size_t *ret_argc);
+
+/* Free an argv from shellquote_split(); NULL is a no-op. */
+void shellquote_argv_free(char **argv);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * STS endpoint resolution with botocore's precedence; see endpoint.h.
+ * No secrets pass through here; inputs are config values already bounded
+ * by the INI parser and checked again below.
+ */
+#include "endpoint.h"
+
+#include "err.h"
+#include "caps.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* botocore args.LEGACY_GLOBAL_STS_REGIONS (1.43). */
+static const char *const legacy_global[] = {
+    "ap-northeast-1", "ap-south-1",   "ap-southeast-1", "ap-southeast-2",
+    "aws-global",     "ca-central-1", "eu-central-1",   "eu-north-1",
+    "eu-west-1",      "eu-west-2",    "eu-west-3",      "sa-east-1",
+    "us-east-1",      "us-east-2",    "us-west-1",      "us-west-2",
+};
+
+int endpoint_is_true(const char *s)
+{
+	return s && strcasecmp(s, "true") == 0;
+}
+
+int endpoint_region_valid(const char *r)
+{
+	size_t n;
+
+	if (!r)
+		return 0;
+	n = strlen(r);
+	if (n < 1 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = r[i];
+		int alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+			return 0;
+	}
+	return 1;
+}
+
+/* http(s)://HOST... with a non-empty host and no whitespace or controls. */
+static int url_valid(const char *u)
+{
+	const char *h;
+	size_t n = strlen(u);
+
+	if (n > KR_VALUE_MAX)
+		return 0;
+	if (strncasecmp(u, "https://", 8) == 0)
+		h = u + 8;
+	else if (strncasecmp(u, "http://", 7) == 0)
+		h = u + 7;
+	else
+		return 0;
+	if (*h == '\0' || *h == '/' || *h == ':' || *h == '?' || *h == '#')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static const char *partition_suffix(const char *region)
+{
+	if (strncmp(region, "cn-", 3) == 0)
+		return "amazonaws.com.cn";
+	if (strncmp(region, "us-isob-", 8) == 0)
+		return "sc2s.sgov.gov";
+	if (strncmp(region, "us-isof-", 8) == 0 || strncmp(region, "eu-isof-", 8) == 0)
+		return "csp.hci.ic.gov";
+	if (strncmp(region, "us-iso-", 7) == 0)
+		return "c2s.ic.gov";
+	if (strncmp(region, "eu-isoe-", 8) == 0)
+		return "cloud.adc-e.uk";
+	return "amazonaws.com";
+}
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
+                     char *errbuf, size_t errlen)
+{
+	const char *configured = NULL, *sre, *region;
+	char *url = NULL, *sign = NULL;
+	int global = 0, r = KR_OK;
+
+	if (!in || !ret_url || !ret_signing_region)
+		return KR_ERR_INVAL;
+	region = in->region && in->region[0] ? in->region : NULL;
+	if (region && !endpoint_region_valid(region)) {
+		seterr(errbuf, errlen,
+		       "region \"%s\" is not a valid region name (e.g. eu-west-1); fix the "
+		       "region key or AWS_REGION/AWS_DEFAULT_REGION",
+		       region);
+		r = KR_ERR_CONFIG;
+		goto out;
+	}
+	if (!endpoint_is_true(in->ignore_configured)) {
+		const char *order[] = {in->env_endpoint_url_sts, in->env_endpoint_url,
+		                       in->services_sts_url, in->profile_endpoint_url};
+
+		/* botocore skips empty values and takes the next. */
+		for (size_t i = 0; i < 4 && !configured; i++)
+			if (order[i] && order[i][0])
+				configured = order[i];
+	}
+	if (configured) {
+		if (!url_valid(configured)) {
+			seterr(errbuf, errlen,
+			       "endpoint URL \"%.200s\" is not a valid http:// or https:// URL",
+			       configured);
+			r = KR_ERR_CONFIG;
+			goto out;
+		}
+		url = strdup(configured);
+		sign = strdup(region ? region : "us-east-1");
+		goto out;
+	}
+	sre = in->sts_regional_endpoints;
+	if (sre && sre[0] && strcmp(sre, "legacy") != 0 && strcmp(sre, "regional") != 0) {
+		seterr(errbuf, errlen,
+		       "sts_regional_endpoints = \"%s\" is invalid: use \"regional\" or \"legacy\"",
+		       sre);
+		r = KR_ERR_CONFIG;
+		goto out;
+	}
+	if (!region || strcmp(region, "aws-global") == 0) {
+		global = 1;
+	} else if (sre && strcmp(sre, "legacy") == 0) {
+		for (size_t i = 0; i < sizeof(legacy_global) / sizeof(legacy_global[0]); i++)
+			if (strcmp(region, legacy_global[i]) == 0)
+				global = 1;
+	}
+	if (global) {
+		url = strdup("https://sts.amazonaws.com");
+		sign = strdup("us-east-1");
+	} else {
+		size_t n = strlen(region) + 64;
+
+		url = malloc(n);
+		if (url)
+			snprintf(url, n, "https://sts.%s.%s", region, partition_suffix(region));
+		sign = strdup(region);
+	}
+out:
+	if (r == KR_OK && (!url || !sign))
+		r = KR_ERR_NOMEM;
+	if (r == KR_OK) {
+		*ret_url = url;
+		*ret_signing_region = sign;
+	} else {
+		free(url);
+		free(sign);
+	}
+	return r;
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Differential test: keyrole's profile resolution against botocore's.
+
+For every case directory tests/data/config/NAME/ (files: config,
+credentials (optional), expected.json), each profile named in
+expected.json is resolved twice:
+
+ - by botocore (the installed one), through a real botocore Session built
+   with AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE. The STS client's
+   AssumeRole is intercepted (no network): every call is recorded in order
+   with RoleArn, ExternalId, SerialNumber, DurationSeconds, the endpoint URL,
+   the signing region and the access key id it was signed with, and fake
+   role credentials are returned. credential_process is intercepted too
+   (the command line is recorded, nothing runs).
+ - by keyrole: $KR_BUILD/tests/tools/profile_check PROFILE, the same JSON
+   that `keyrole check` prints.
+
+Then the role ARNs in order, their parameters, the endpoints, the source
+and error-or-not are compared. expected.json maps each profile to "same"
+or to the id of a documented difference (a "## id" heading in
+doc/botocore-differences.md); a listed difference must really occur, so
+the list cannot go stale. Output is TAP.
+
+expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | ID}}
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SRC = os.environ.get("KR_SRC") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("KR_BUILD") or os.path.join(SRC, "build")
+TOOL = os.path.join(BUILD, "tests", "tools", "profile_check")
+CASES = os.path.join(SRC, "tests", "data", "config")
+DOC = os.path.join(SRC, "doc", "botocore-differences.md")
+
+try:
+    import botocore
+    import botocore.client
+    import botocore.credentials
+    import botocore.session
+except ImportError:
+    botocore = None
+
+
+def clean_env(case_dir, extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = tempfile.gettempdir()  # no real ~/.aws is ever read
+    env["AWS_CONFIG_FILE"] = os.path.join(case_dir, "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(case_dir, "credentials")
+    env["AWS_EC2_METADATA_DISABLED"] = "true"  # never wait for IMDS
+    env.update(extra)
+    return env
+
+
+def botocore_resolve(case_dir, profile, extra_env):
+    """How botocore resolves profile: {"calls": [...], "source": ...} or
+    {"error": ...}."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(clean_env(case_dir, extra_env))
+    calls = []
+    orig_call = botocore.client.BaseClient._make_api_call
+    orig_proc = botocore.credentials.ProcessProvider._retrieve_credentials_using
+
+    def fake_call(self, operation_name, params):
+        if operation_name != "AssumeRole":
+            raise RuntimeError("unexpected STS call " + operation_name)
+        signer = self._request_signer
+        creds = signer._credentials.get_frozen_credentials()
+        calls.append({
+            "role_arn": params.get("RoleArn"),
+            "external_id": params.get("ExternalId"),
+            "mfa_serial": params.get("SerialNumber"),
+            "duration": params.get("DurationSeconds", 0),
+            "endpoint": self.meta.endpoint_url,
+            "region": signer._region_name,
+            "source": creds.access_key,
+        })
+        n = len(calls)
+        return {"Credentials": {
+            "AccessKeyId": "ASIAROLE%08d" % n, "SecretAccessKey": "s%d" % n,
+            "SessionToken": "t%d" % n, "Expiration": "2099-01-01T00:00:00Z"}}
+
+    def fake_proc(self, command):
+        return {"access_key": "PROCESS:" + command, "secret_key": "x",
+                "token": None, "expiry_time": None}
+
+    botocore.client.BaseClient._make_api_call = fake_call
+    botocore.credentials.ProcessProvider._retrieve_credentials_using = fake_proc
+    try:
+        session = botocore.session.Session(profile=profile)
+        resolver = session.get_component("credential_provider")
+        ar = resolver.get_provider("assume-role")
+        ar._prompter = lambda prompt: "123456"
+        creds = session.get_credentials()
+        if creds is None:
+            return {"none": True}
+        frozen = creds.get_frozen_credentials()
+        source = calls[0]["source"] if calls else frozen.access_key
+        return {"calls": calls, "source": source}
+    except Exception as e:  # botocore's errors are what we compare
+        return {"error": "%s: %s" % (type(e).__name__, e)}
+    finally:
+        botocore.client.BaseClient._make_api_call = orig_call
+        botocore.credentials.ProcessProvider._retrieve_credentials_using = orig_proc
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def keyrole_resolve(case_dir, profile, extra_env):
+    p = subprocess.run([TOOL, profile], env=clean_env(case_dir, extra_env),
+                       capture_output=True, text=True, timeout=30)
+    if p.returncode not in (0, 1):
+        return {"crash": "exit %d: %s" % (p.returncode, p.stderr.strip())}
+    rep = json.loads(p.stdout)
+    if len(rep) != 1:
+        return {"crash": "expected one report, got %d" % len(rep)}
+    rep = rep[0]
+    errors = [x for x in rep["problems"] if x["severity"] == "error"]
+    if errors:
+        return {"error": errors[0]["message"]}
+    steps = rep["steps"]
+    src = steps[0]
+    calls = [{"role_arn": s["role_arn"], "external_id": s.get("external_id"),
+              "mfa_serial": s.get("mfa_serial"), "duration": s["duration"],
+              "endpoint": s["endpoint"], "region": s.get("region")}
+             for s in steps[1:]]
+    return {"calls": calls, "source_step": src}
+
+
+def source_matches(bsource, step):
+    """Does botocore's source access key match keyrole's source step?"""
+    t = step["type"]
+    if t == "process":
+        return bsource == "PROCESS:" + step.get("command", "")
+    if t in ("static", "environment"):
+        masked = step.get("access_key_id", "")
+        return bsource is not None and masked == "****" + bsource[-4:]
+    return False
+
+
+def compare(b, k):
+    """None when equal, else a one-line description of the difference."""
+    if "crash" in k:
+        return "keyrole tool failed: " + k["crash"]
+    if "error" in b or "error" in k:
+        if "error" in b and "error" in k:
+            return None
+        if "error" in b:
+            return "botocore fails (%s), keyrole resolves" % b["error"]
+        return "keyrole fails (%s), botocore resolves" % k["error"]
+    if "none" in b:
+        return "botocore finds no credentials, keyrole resolves to %s" % (
+            k["source_step"]["type"])
+    if not source_matches(b["source"], k["source_step"]):
+        return "source differs: botocore %r, keyrole %s" % (
+            b["source"], json.dumps(k["source_step"]))
+    bc = [{x: c[x] for x in c if x != "source"} for c in b["calls"]]
+    if bc != k["calls"]:
+        return "AssumeRole calls differ: botocore %s, keyrole %s" % (
+            json.dumps(bc), json.dumps(k["calls"]))
+    return None
+
+
+def documented_ids():
+    ids = set()
+    try:
+        with open(DOC, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("## "):
+                    ids.add(line[3:].split()[0].strip("`"))
+    except OSError:
+        pass
+    return ids
+
+
+def main():
+    n = 0
+    failed = 0
+
+    def tap(ok, name, note=""):
+        nonlocal n, failed
+        n += 1
+        if not ok:
+            failed += 1
+        print("%s %d - %s%s" % ("ok" if ok else "not ok", n, name, note))
+        sys.stdout.flush()
+
+    cases = sorted(d for d in os.listdir(CASES)
+                   if os.path.isfile(os.path.join(CASES, d, "expected.json")))
+    if botocore is None:
+        print("1..1")
+        print("ok 1 - botocore differential # SKIP botocore is not installed "
+              "(pip install botocore)")
+        return 0
+    if not os.access(TOOL, os.X_OK):
+        print("1..1")
+        print("not ok 1 - %s is missing (run make tests)" % TOOL)
+        return 1
+    ids = documented_ids()
+    print("# botocore %s" % botocore.__version__)
+    for case in cases:
+        d = os.path.join(CASES, case)
+        with open(os.path.join(d, "expected.json"), encoding="utf-8") as f:
+            exp = json.load(f)
+        extra = exp.get("env", {})
+        for prof, want in exp["profiles"].items():
+            name = "%s/%s" % (case, prof)
+            b = botocore_resolve(d, prof, extra)
+            k = keyrole_resolve(d, prof, extra)
+            diff = compare(b, k)
+            if want == "same":
+                tap(diff is None, name, "" if diff is None else "")
+                if diff:
+                    print("#   " + diff)
+            elif want not in ids:
+                tap(False, name)
+                print("#   difference %r is not documented in %s" % (want, DOC))
+            elif diff is None:
+                tap(False, name)
+                print("#   listed as difference %r but botocore and keyrole agree" % want)
+            else:
+                tap(True, name, " # known difference: %s" % want)
+                print("#   " + diff)
+    print("1..%d" % n)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

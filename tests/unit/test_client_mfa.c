@@ -1,0 +1,136 @@
+/* MFA codes: validation, mfa_process, and the exit statuses of the client. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "cmd.h"
+#include "err.h"
+#include "mfa.h"
+#include "proto.h"
+
+#include <string.h>
+
+static int64_t soon(void)
+{
+	return proto_now_ms() + 10000;
+}
+
+static void test_code_valid_accepts_digits_and_printable(void **state)
+{
+	assert_true(mfa_code_valid("123456"));
+	assert_true(mfa_code_valid("A"));
+	assert_true(mfa_code_valid("1234567890123456"));
+}
+
+static void test_code_valid_rejects_empty_blank_control_and_long(void **state)
+{
+	assert_false(mfa_code_valid(""));
+	assert_false(mfa_code_valid("123 456"));
+	assert_false(mfa_code_valid("123456\n"));
+	assert_false(mfa_code_valid("12345678901234567"));
+}
+
+static void test_process_stdout_is_the_code_trimmed(void **state)
+{
+	char code[KR_MFA_CODE_BUF] = "";
+
+	assert_int_equal(mfa_from_process("printf '  654321\\n\\n'", soon(), code), KR_OK);
+	assert_string_equal(code, "654321");
+}
+
+static void test_process_runs_without_shell(void **state)
+{
+	char code[KR_MFA_CODE_BUF] = "";
+
+	/* A shell would expand $HOME; split words pass it through literally. */
+	assert_int_equal(mfa_from_process("echo $HOME", soon(), code), KR_OK);
+	assert_string_equal(code, "$HOME");
+}
+
+static void test_process_nonzero_exit_fails(void **state)
+{
+	char code[KR_MFA_CODE_BUF] = "untouched";
+
+	assert_int_equal(mfa_from_process("sh -c 'echo 123456; exit 3'", soon(), code),
+	                 KR_ERR_PROCESS);
+	assert_string_equal(code, "untouched");
+}
+
+static void test_process_missing_program_fails(void **state)
+{
+	char code[KR_MFA_CODE_BUF];
+
+	assert_int_equal(mfa_from_process("/nonexistent/keyrole-mfa", soon(), code),
+	                 KR_ERR_PROCESS);
+}
+
+static void test_process_output_that_is_not_a_code_fails(void **state)
+{
+	char code[KR_MFA_CODE_BUF];
+
+	assert_int_equal(mfa_from_process("echo 123 456", soon(), code), KR_ERR_PARSE);
+	assert_int_equal(mfa_from_process("echo 12345678901234567890", soon(), code), KR_ERR_PARSE);
+	assert_int_equal(mfa_from_process("true", soon(), code), KR_ERR_PARSE);
+}
+
+static void test_process_bad_command_line_fails(void **state)
+{
+	char code[KR_MFA_CODE_BUF];
+
+	assert_int_equal(mfa_from_process("echo 'unterminated", soon(), code), KR_ERR_PARSE);
+	assert_int_equal(mfa_from_process("   ", soon(), code), KR_ERR_PARSE);
+}
+
+static void test_process_past_deadline_is_killed(void **state)
+{
+	char code[KR_MFA_CODE_BUF];
+	int64_t start = proto_now_ms();
+
+	assert_int_equal(mfa_from_process("sleep 10", start + 200, code), KR_ERR_TIMEOUT);
+	assert_true(proto_now_ms() - start < 3000);
+}
+
+static void test_process_flood_of_output_is_refused(void **state)
+{
+	char code[KR_MFA_CODE_BUF];
+
+	assert_int_equal(mfa_from_process("head -c 200000 /dev/zero", soon(), code), KR_ERR_TOOBIG);
+}
+
+static void test_exit_codes_follow_the_documented_classes(void **state)
+{
+	assert_int_equal(cmd_exit_code(KR_OK), 0);
+	assert_int_equal(cmd_exit_code(KR_ERR_NODAEMON), 3);
+	assert_int_equal(cmd_exit_code(KR_ERR_NOPROFILE), 4);
+	assert_int_equal(cmd_exit_code(KR_ERR_CONFIG), 4);
+	assert_int_equal(cmd_exit_code(KR_ERR_NOCREDS), 4);
+	assert_int_equal(cmd_exit_code(KR_ERR_UNSUPPORTED), 4);
+	assert_int_equal(cmd_exit_code(KR_ERR_AWS), 5);
+	assert_int_equal(cmd_exit_code(KR_ERR_MFA), 6);
+	assert_int_equal(cmd_exit_code(KR_ERR_NETWORK), 7);
+	assert_int_equal(cmd_exit_code(KR_ERR_TIMEOUT), 7);
+	assert_int_equal(cmd_exit_code(KR_ERR_INTERNAL), 1);
+	assert_int_equal(cmd_exit_code(KR_ERR_KEYRING), 1);
+	assert_int_equal(cmd_exit_code(err_from_name("no-such-error")), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_code_valid_accepts_digits_and_printable),
+	    cmocka_unit_test(test_code_valid_rejects_empty_blank_control_and_long),
+	    cmocka_unit_test(test_process_stdout_is_the_code_trimmed),
+	    cmocka_unit_test(test_process_runs_without_shell),
+	    cmocka_unit_test(test_process_nonzero_exit_fails),
+	    cmocka_unit_test(test_process_missing_program_fails),
+	    cmocka_unit_test(test_process_output_that_is_not_a_code_fails),
+	    cmocka_unit_test(test_process_bad_command_line_fails),
+	    cmocka_unit_test(test_process_past_deadline_is_killed),
+	    cmocka_unit_test(test_process_flood_of_output_is_refused),
+	    cmocka_unit_test(test_exit_codes_follow_the_documented_classes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

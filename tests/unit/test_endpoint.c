@@ -1,0 +1,195 @@
+/* STS endpoint precedence (daemon/endpoint.c), as a table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "endpoint.h"
+#include "err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct row {
+	const char *name;
+	struct endpoint_in in;
+	int want_r;
+	const char *url, *sign;
+};
+
+static const struct row rows[] = {
+    {"no region is global", {0}, 0, "https://sts.amazonaws.com", "us-east-1"},
+    {"regional by default",
+     {.region = "eu-west-1"},
+     0,
+     "https://sts.eu-west-1.amazonaws.com",
+     "eu-west-1"},
+    {"explicit regional",
+     {.region = "us-east-1", .sts_regional_endpoints = "regional"},
+     0,
+     "https://sts.us-east-1.amazonaws.com",
+     "us-east-1"},
+    {"legacy + legacy region is global",
+     {.region = "eu-west-1", .sts_regional_endpoints = "legacy"},
+     0,
+     "https://sts.amazonaws.com",
+     "us-east-1"},
+    {"legacy + newer region stays regional",
+     {.region = "me-south-1", .sts_regional_endpoints = "legacy"},
+     0,
+     "https://sts.me-south-1.amazonaws.com",
+     "me-south-1"},
+    {"empty sts_regional_endpoints is regional",
+     {.region = "eu-west-1", .sts_regional_endpoints = ""},
+     0,
+     "https://sts.eu-west-1.amazonaws.com",
+     "eu-west-1"},
+    {"aws-global is global", {.region = "aws-global"}, 0, "https://sts.amazonaws.com", "us-east-1"},
+    {"china partition",
+     {.region = "cn-north-1"},
+     0,
+     "https://sts.cn-north-1.amazonaws.com.cn",
+     "cn-north-1"},
+    {"china + legacy stays regional",
+     {.region = "cn-northwest-1", .sts_regional_endpoints = "legacy"},
+     0,
+     "https://sts.cn-northwest-1.amazonaws.com.cn",
+     "cn-northwest-1"},
+    {"iso partition",
+     {.region = "us-iso-east-1"},
+     0,
+     "https://sts.us-iso-east-1.c2s.ic.gov",
+     "us-iso-east-1"},
+    {"env sts url wins over everything",
+     {.region = "eu-west-1",
+      .env_endpoint_url_sts = "http://a:1",
+      .env_endpoint_url = "http://b:2",
+      .services_sts_url = "http://c:3",
+      .profile_endpoint_url = "http://d:4"},
+     0,
+     "http://a:1",
+     "eu-west-1"},
+    {"env global url next",
+     {.region = "eu-west-1",
+      .env_endpoint_url = "http://b:2",
+      .services_sts_url = "http://c:3",
+      .profile_endpoint_url = "http://d:4"},
+     0,
+     "http://b:2",
+     "eu-west-1"},
+    {"services section next",
+     {.region = "eu-west-1",
+      .services_sts_url = "http://c:3",
+      .profile_endpoint_url = "http://d:4"},
+     0,
+     "http://c:3",
+     "eu-west-1"},
+    {"profile endpoint_url last",
+     {.region = "eu-west-1", .profile_endpoint_url = "http://d:4"},
+     0,
+     "http://d:4",
+     "eu-west-1"},
+    {"empty env url falls through",
+     {.region = "eu-west-1", .env_endpoint_url_sts = "", .profile_endpoint_url = "http://d:4"},
+     0,
+     "http://d:4",
+     "eu-west-1"},
+    {"ignore configured urls (any case)",
+     {.region = "eu-west-1",
+      .env_endpoint_url_sts = "http://a:1",
+      .profile_endpoint_url = "http://d:4",
+      .ignore_configured = "TRUE"},
+     0,
+     "https://sts.eu-west-1.amazonaws.com",
+     "eu-west-1"},
+    {"ignore = yes is not true",
+     {.region = "eu-west-1", .profile_endpoint_url = "http://d:4", .ignore_configured = "yes"},
+     0,
+     "http://d:4",
+     "eu-west-1"},
+    {"configured url without region signs us-east-1",
+     {.profile_endpoint_url = "https://x"},
+     0,
+     "https://x",
+     "us-east-1"},
+    {"configured url skips sts_regional_endpoints check",
+     {.region = "eu-west-1", .profile_endpoint_url = "http://d:4", .sts_regional_endpoints = "bad"},
+     0,
+     "http://d:4",
+     "eu-west-1"},
+    {"invalid sts_regional_endpoints",
+     {.region = "eu-west-1", .sts_regional_endpoints = "Legacy"},
+     KR_ERR_CONFIG,
+     NULL,
+     NULL},
+    {"invalid region", {.region = "eu_west_1"}, KR_ERR_CONFIG, NULL, NULL},
+    {"region with leading dash", {.region = "-eu"}, KR_ERR_CONFIG, NULL, NULL},
+    {"url without scheme",
+     {.region = "eu-west-1", .profile_endpoint_url = "localhost:5000"},
+     KR_ERR_CONFIG,
+     NULL,
+     NULL},
+    {"url with space",
+     {.region = "eu-west-1", .profile_endpoint_url = "http://a b"},
+     KR_ERR_CONFIG,
+     NULL,
+     NULL},
+    {"url with empty host",
+     {.region = "eu-west-1", .profile_endpoint_url = "http:///x"},
+     KR_ERR_CONFIG,
+     NULL,
+     NULL},
+};
+
+static void endpoint_precedence_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *url = NULL, *sign = NULL, err[256] = "";
+		int r = endpoint_resolve(&rows[i].in, &url, &sign, err, sizeof(err));
+
+		if (r != rows[i].want_r)
+			fail_msg("%s: r=%d want %d (%s)", rows[i].name, r, rows[i].want_r, err);
+		if (r == 0) {
+			if (strcmp(url, rows[i].url) != 0 || strcmp(sign, rows[i].sign) != 0)
+				fail_msg("%s: got %s / %s", rows[i].name, url, sign);
+		} else {
+			assert_null(url);
+			assert_true(err[0] != '\0');
+		}
+		free(url);
+		free(sign);
+	}
+}
+
+static void endpoint_rejects_null_arguments(void **state)
+{
+	char *u, *s;
+
+	(void)state;
+	assert_int_equal(endpoint_resolve(NULL, &u, &s, NULL, 0), KR_ERR_INVAL);
+}
+
+static void endpoint_region_names(void **state)
+{
+	(void)state;
+	assert_true(endpoint_region_valid("us-east-1"));
+	assert_true(endpoint_region_valid("a"));
+	assert_false(endpoint_region_valid(""));
+	assert_false(endpoint_region_valid("eu-"));
+	assert_false(endpoint_region_valid("eu.west"));
+	assert_false(endpoint_region_valid(
+	    "a123456789012345678901234567890123456789012345678901234567890123"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(endpoint_precedence_table),
+	    cmocka_unit_test(endpoint_rejects_null_arguments),
+	    cmocka_unit_test(endpoint_region_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,372 @@
+/* The botocore-compatible INI parser (daemon/ini.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "caps.h"
+#include "err.h"
+#include "ini.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct ini *parse_ok(const char *text)
+{
+	struct ini *ini = NULL;
+	char err[256] = "";
+	int r = ini_parse(text, strlen(text), "f", &ini, err, sizeof(err));
+
+	if (r != 0)
+		fail_msg("parse failed: %d %s", r, err);
+	return ini;
+}
+
+static int parse_err(const char *text, char *err, size_t errlen)
+{
+	struct ini *ini = NULL;
+	int r = ini_parse(text, strlen(text), "f", &ini, err, errlen);
+
+	assert_null(ini);
+	return r;
+}
+
+static const char *val(const struct ini *ini, const char *sec, const char *key)
+{
+	const struct ini_kv *kv = ini_get(ini_section(ini, sec), key);
+
+	return kv ? kv->value : NULL;
+}
+
+static void ini_parses_sections_keys_and_lines(void **state)
+{
+	struct ini *ini = parse_ok("[default]\nregion = eu-west-1\n\n[profile a]\nrole_arn=x\n");
+
+	(void)state;
+	assert_int_equal(ini->n_secs, 2);
+	assert_string_equal(val(ini, "default", "region"), "eu-west-1");
+	assert_string_equal(val(ini, "profile a", "role_arn"), "x");
+	assert_int_equal(ini_get(ini_section(ini, "profile a"), "role_arn")->line, 5);
+	assert_int_equal(ini_section(ini, "profile a")->line, 4);
+	ini_free(ini);
+}
+
+static void ini_lowercases_keys_but_not_sections(void **state)
+{
+	struct ini *ini = parse_ok("[Profile A]\nRole_ARN = x\n");
+
+	(void)state;
+	assert_non_null(ini_section(ini, "Profile A"));
+	assert_null(ini_section(ini, "profile a"));
+	assert_string_equal(val(ini, "Profile A", "role_arn"), "x");
+	ini_free(ini);
+}
+
+static void ini_has_no_inline_comments(void **state)
+{
+	struct ini *ini = parse_ok("[a]\nregion = x # y\nk = v ; w\n");
+
+	(void)state;
+	assert_string_equal(val(ini, "a", "region"), "x # y");
+	assert_string_equal(val(ini, "a", "k"), "v ; w");
+	ini_free(ini);
+}
+
+static void ini_skips_comment_lines_even_indented(void **state)
+{
+	struct ini *ini =
+	    parse_ok("# c\n; c\n[a]\nk = v\n    # not a continuation\n  ; nor this\n");
+
+	(void)state;
+	assert_string_equal(val(ini, "a", "k"), "v");
+	ini_free(ini);
+}
+
+static void ini_splits_at_first_equals_or_colon(void **state)
+{
+	struct ini *ini = parse_ok("[a]\nk: arn:aws:x\nm = a=b:c\nn:=v\n");
+
+	(void)state;
+	assert_string_equal(val(ini, "a", "k"), "arn:aws:x");
+	assert_string_equal(val(ini, "a", "m"), "a=b:c");
+	assert_string_equal(val(ini, "a", "n"), "=v");
+	ini_free(ini);
+}
+
+static void ini_joins_continuation_lines(void **state)
+{
+	struct ini *ini = parse_ok("[a]\nk = one\n  two\n\n   three\n\n\nz = 1\n");
+
+	(void)state;
+	assert_string_equal(val(ini, "a", "k"), "one\ntwo\n\nthree");
+	assert_string_equal(val(ini, "a", "z"), "1");
+	ini_free(ini);
+}
+
+static void ini_parses_nested_blocks(void **state)
+{
+	struct ini *ini =
+	    parse_ok("[services x]\nsts =\n  endpoint_url = http://h:1\n  Other= b\n");
+	const struct ini_kv *kv = ini_get(ini_section(ini, "services x"), "sts");
+
+	(void)state;
+	assert_non_null(kv);
+	assert_int_equal(kv->n_sub, 2);
+	assert_string_equal(ini_sub(kv, "endpoint_url")->value, "http://h:1");
+	assert_string_equal(ini_sub(kv, "Other")->value, "b");
+	ini_free(ini);
+}
+
+static void ini_nested_line_without_equals_is_error(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_err("[a]\ns3 =\n  bad\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:2:"));
+}
+
+static void ini_duplicate_section_is_error_with_line(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_err("[a]\nk=1\n[b]\n[a]\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:4:"));
+	assert_non_null(strstr(err, "[a]"));
+}
+
+static void ini_duplicate_key_is_error(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_err("[a]\nk=1\nK=2\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:3:"));
+}
+
+static void ini_text_before_section_is_error(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_err("\nk = v\n[a]\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:2:"));
+}
+
+static void ini_reports_first_bad_line(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_err("[a]\nk=v\njunk\n= x\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:3:"));
+	assert_int_equal(parse_err("[]\n", err, sizeof(err)), KR_ERR_CONFIG);
+}
+
+static void ini_accepts_crlf_and_cr(void **state)
+{
+	struct ini *ini = parse_ok("[a]\r\nk = v\r\n\r[b]\rm = w");
+
+	(void)state;
+	assert_string_equal(val(ini, "a", "k"), "v");
+	assert_string_equal(val(ini, "b", "m"), "w");
+	assert_int_equal(ini_get(ini_section(ini, "b"), "m")->line, 5);
+	ini_free(ini);
+}
+
+static void ini_default_section_is_inherited(void **state)
+{
+	struct ini *ini = parse_ok("[DEFAULT]\nx = 1\ny = 2\n[a]\ny = 3\n[b]\n");
+
+	(void)state;
+	assert_null(ini_section(ini, "DEFAULT"));
+	assert_string_equal(val(ini, "a", "x"), "1");
+	assert_string_equal(val(ini, "a", "y"), "3");
+	assert_string_equal(val(ini, "b", "y"), "2");
+	ini_free(ini);
+}
+
+static void ini_refuses_invalid_utf8_and_nul(void **state)
+{
+	struct ini *ini = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_err("[a]\nk = \xff\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:2:"));
+	assert_int_equal(parse_err("[a]\nk = \xed\xa0\x80\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_int_equal(ini_parse("[a]\0", 4, "f", &ini, err, sizeof(err)), KR_ERR_CONFIG);
+	assert_null(ini);
+}
+
+static void ini_refuses_long_lines_and_files(void **state)
+{
+	size_t n = KR_CONFIG_LINE_MAX + 10;
+	char *big = malloc(KR_CONFIG_FILE_MAX + 2);
+	struct ini *ini = NULL;
+	char err[256];
+
+	(void)state;
+	assert_non_null(big);
+	memcpy(big, "[a]\nk=", 6);
+	memset(big + 6, 'x', n);
+	assert_int_equal(ini_parse(big, n + 6, "f", &ini, err, sizeof(err)), KR_ERR_TOOBIG);
+	assert_non_null(strstr(err, "f:2:"));
+	assert_int_equal(ini_parse(big, KR_CONFIG_FILE_MAX + 1, "f", &ini, err, sizeof(err)),
+	                 KR_ERR_TOOBIG);
+	assert_null(ini);
+	free(big);
+}
+
+static void ini_empty_input_is_empty(void **state)
+{
+	struct ini *ini = parse_ok("");
+
+	(void)state;
+	assert_int_equal(ini->n_secs, 0);
+	ini_free(ini);
+}
+
+static void ini_strips_unicode_whitespace(void **state)
+{
+	/* U+00A0 and U+3000 are str.isspace() in Python. */
+	struct ini *ini = parse_ok("[a]\nk = \xc2\xa0v\xe3\x80\x80\n");
+
+	(void)state;
+	assert_string_equal(val(ini, "a", "k"), "v");
+	ini_free(ini);
+}
+
+static void ini_section_header_runs_to_last_bracket(void **state)
+{
+	struct ini *ini = parse_ok("[a] x]\nk=1\n  [b]\n");
+
+	(void)state;
+	assert_non_null(ini_section(ini, "a] x"));
+	/* An indented header after a key continues the key, as in configparser. */
+	assert_string_equal(val(ini, "a] x", "k"), "1\n[b]");
+	ini_free(ini);
+}
+
+static void ini_load_missing_file_is_empty(void **state)
+{
+	struct ini *ini = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(ini_load("/nonexistent/dir/config", &ini, err, sizeof(err)), 0);
+	assert_int_equal(ini->found, 0);
+	assert_int_equal(ini->n_secs, 0);
+	ini_free(ini);
+}
+
+static void ini_load_caches_until_file_changes(void **state)
+{
+	char path[] = "/tmp/kr_ini_XXXXXX";
+	int fd = mkstemp(path);
+	struct ini *a = NULL, *b = NULL, *c = NULL;
+	char err[256];
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "[a]\nk = 1\n", 10), 10);
+	close(fd);
+	assert_int_equal(ini_load(path, &a, err, sizeof(err)), 0);
+	assert_int_equal(ini_load(path, &b, err, sizeof(err)), 0);
+	assert_ptr_equal(a, b);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[a]\nk = 22\n", f);
+	fclose(f);
+	assert_int_equal(ini_load(path, &c, err, sizeof(err)), 0);
+	assert_ptr_not_equal(a, c);
+	assert_string_equal(val(c, "a", "k"), "22");
+	assert_string_equal(val(a, "a", "k"), "1"); /* old holders keep theirs */
+	ini_free(a);
+	ini_free(b);
+	ini_free(c);
+	ini_cache_clear();
+	unlink(path);
+}
+
+static void ini_shlex_splits_like_python(void **state)
+{
+	char **argv = NULL;
+	size_t argc = 0;
+
+	(void)state;
+	assert_int_equal(ini_shlex_split("profile  'a b' \"c\\\"d\" e\\ f ''", 10, &argv, &argc),
+	                 0);
+	assert_int_equal(argc, 5);
+	assert_string_equal(argv[0], "profile");
+	assert_string_equal(argv[1], "a b");
+	assert_string_equal(argv[2], "c\"d");
+	assert_string_equal(argv[3], "e f");
+	assert_string_equal(argv[4], "");
+	assert_null(argv[5]);
+	ini_argv_free(argv);
+	assert_int_equal(ini_shlex_split("\"a\\b\"", 10, &argv, &argc), 0);
+	assert_string_equal(argv[0], "a\\b");
+	ini_argv_free(argv);
+	assert_int_equal(ini_shlex_split("'open", 10, &argv, &argc), KR_ERR_PARSE);
+	assert_int_equal(ini_shlex_split("x\\", 10, &argv, &argc), KR_ERR_PARSE);
+	assert_int_equal(ini_shlex_split("a b c", 2, &argv, &argc), KR_ERR_TOOBIG);
+}
+
+static void ini_survives_random_input(void **state)
+{
+	static const char alphabet[] = "[]=:#; \t\r\n\\'\"abAB\xc2\xa0\xff";
+	char buf[512];
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t n = (size_t)(iter % (int)sizeof(buf));
+		struct ini *ini = NULL;
+		char err[128];
+
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		if (ini_parse(buf, n, "f", &ini, err, sizeof(err)) == 0)
+			ini_free(ini);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(ini_parses_sections_keys_and_lines),
+	    cmocka_unit_test(ini_lowercases_keys_but_not_sections),
+	    cmocka_unit_test(ini_has_no_inline_comments),
+	    cmocka_unit_test(ini_skips_comment_lines_even_indented),
+	    cmocka_unit_test(ini_splits_at_first_equals_or_colon),
+	    cmocka_unit_test(ini_joins_continuation_lines),
+	    cmocka_unit_test(ini_parses_nested_blocks),
+	    cmocka_unit_test(ini_nested_line_without_equals_is_error),
+	    cmocka_unit_test(ini_duplicate_section_is_error_with_line),
+	    cmocka_unit_test(ini_duplicate_key_is_error),
+	    cmocka_unit_test(ini_text_before_section_is_error),
+	    cmocka_unit_test(ini_reports_first_bad_line),
+	    cmocka_unit_test(ini_accepts_crlf_and_cr),
+	    cmocka_unit_test(ini_default_section_is_inherited),
+	    cmocka_unit_test(ini_refuses_invalid_utf8_and_nul),
+	    cmocka_unit_test(ini_refuses_long_lines_and_files),
+	    cmocka_unit_test(ini_empty_input_is_empty),
+	    cmocka_unit_test(ini_strips_unicode_whitespace),
+	    cmocka_unit_test(ini_section_header_runs_to_last_bracket),
+	    cmocka_unit_test(ini_load_missing_file_is_empty),
+	    cmocka_unit_test(ini_load_caches_until_file_changes),
+	    cmocka_unit_test(ini_shlex_splits_like_python),
+	    cmocka_unit_test(ini_survives_random_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

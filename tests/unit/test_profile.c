@@ -1,0 +1,666 @@
+/* Profile resolution, cache keys and check reports (daemon/profile.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "caps.h"
+#include "err.h"
+#include "ini.h"
+#include "profile.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fx {
+	char dir[64];
+	char config[128];
+	char creds[128];
+	struct profile_env env;
+};
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/kr_profile_XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	snprintf(fx->config, sizeof(fx->config), "%s/config", fx->dir);
+	snprintf(fx->creds, sizeof(fx->creds), "%s/credentials", fx->dir);
+	fx->env.home = fx->dir;
+	fx->env.config_file = fx->config;
+	fx->env.credentials_file = fx->creds;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	unlink(fx->config);
+	unlink(fx->creds);
+	rmdir(fx->dir);
+	ini_cache_clear();
+	free(fx);
+	return 0;
+}
+
+static const char base_cfg[] = "[profile base]\n"
+                               "aws_access_key_id = AKIABASE00000001\n"
+                               "aws_secret_access_key = basesecret\n";
+
+static struct profile_chain *resolve_ok(struct fx *fx, const char *name)
+{
+	struct profile_chain *c = NULL;
+	char err[512] = "";
+	int r = profile_resolve(&fx->env, name, &c, err, sizeof(err));
+
+	if (r != 0)
+		fail_msg("resolve %s: %d %s", name, r, err);
+	return c;
+}
+
+static int resolve_err(struct fx *fx, const char *name, char *err, size_t len)
+{
+	struct profile_chain *c = NULL;
+	int r = profile_resolve(&fx->env, name, &c, err, len);
+
+	assert_null(c);
+	return r;
+}
+
+static void profile_static_source_has_no_hops(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+
+	put(fx->config, base_cfg);
+	c = resolve_ok(fx, "base");
+	assert_int_equal(c->source.type, PROFILE_SRC_STATIC);
+	assert_string_equal(c->source.access_key_id, "AKIABASE00000001");
+	assert_string_equal(c->source.secret_access_key, "basesecret");
+	assert_int_equal(c->source.line, 2);
+	assert_int_equal(c->n_hops, 0);
+	profile_chain_free(c);
+}
+
+static void profile_chain_is_in_execution_order(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile a]\nrole_arn = arn:aws:iam::1:role/aaaaaa\nsource_profile = base\n"
+	         "[profile b]\nrole_arn = arn:aws:iam::1:role/bbbbbb\nsource_profile = a\n"
+	         "external_id = e\nmfa_serial = arn:aws:iam::1:mfa/m\nregion = eu-west-1\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	c = resolve_ok(fx, "b");
+	assert_int_equal(c->n_hops, 2);
+	assert_string_equal(c->source.profile, "base");
+	assert_string_equal(c->hops[0].role_arn, "arn:aws:iam::1:role/aaaaaa");
+	assert_false(c->hops[0].chained);
+	assert_string_equal(c->hops[1].role_arn, "arn:aws:iam::1:role/bbbbbb");
+	assert_true(c->hops[1].chained);
+	assert_string_equal(c->hops[1].external_id, "e");
+	assert_string_equal(c->hops[1].mfa_serial, "arn:aws:iam::1:mfa/m");
+	/* Every hop uses the requested profile's region and endpoint. */
+	assert_string_equal(c->hops[0].region, "eu-west-1");
+	assert_string_equal(c->hops[0].endpoint, "https://sts.eu-west-1.amazonaws.com");
+	assert_string_equal(c->region, "eu-west-1");
+	assert_int_equal(c->hops[1].line, 8);
+	profile_chain_free(c);
+}
+
+static void profile_credentials_file_keys_win(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+
+	put(fx->config, base_cfg);
+	put(fx->creds, "[base]\naws_access_key_id = AKIACREDS0000002\naws_secret_access_key = s2\n"
+	               "aws_session_token = tok\n");
+	c = resolve_ok(fx, "base");
+	assert_string_equal(c->source.access_key_id, "AKIACREDS0000002");
+	assert_string_equal(c->source.session_token, "tok");
+	assert_string_equal(c->source.file, fx->creds);
+	profile_chain_free(c);
+}
+
+static void profile_credential_process_beats_config_keys(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+
+	put(fx->config, "[profile p]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n"
+	                "credential_process = /bin/creds --x\n");
+	c = resolve_ok(fx, "p");
+	assert_int_equal(c->source.type, PROFILE_SRC_PROCESS);
+	assert_string_equal(c->source.command, "/bin/creds --x");
+	profile_chain_free(c);
+}
+
+static void profile_cycle_is_config_error_naming_path(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+
+	put(fx->config, "[profile a]\nrole_arn = arn:aws:iam::1:role/aaaaaa\nsource_profile = b\n"
+	                "[profile b]\nrole_arn = arn:aws:iam::1:role/bbbbbb\nsource_profile = a\n");
+	assert_int_equal(resolve_err(fx, "a", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "a -> b -> a"));
+	assert_non_null(strstr(err, ":6:"));
+}
+
+static void profile_self_source_needs_static_keys(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char err[512];
+
+	put(fx->config, "[profile s]\nrole_arn = arn:aws:iam::1:role/ssssss\nsource_profile = s\n"
+	                "aws_access_key_id = AKIASELF\naws_secret_access_key = x\n"
+	                "[profile n]\nrole_arn = arn:aws:iam::1:role/nnnnnn\nsource_profile = n\n");
+	c = resolve_ok(fx, "s");
+	assert_int_equal(c->n_hops, 1);
+	assert_string_equal(c->source.access_key_id, "AKIASELF");
+	profile_chain_free(c);
+	assert_int_equal(resolve_err(fx, "n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "n -> n"));
+}
+
+static void profile_missing_profile_is_noprofile(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+
+	put(fx->config, base_cfg);
+	assert_int_equal(resolve_err(fx, "nope", err, sizeof(err)), KR_ERR_NOPROFILE);
+	assert_non_null(strstr(err, "nope"));
+}
+
+static void profile_bad_source_settings_are_config_errors(void **state)
+{
+	struct fx *fx = *state;
+	char err[512], cfg[1024];
+
+	snprintf(
+	    cfg, sizeof(cfg),
+	    "%s[profile missing]\nrole_arn = arn:aws:iam::1:role/mmmmmm\nsource_profile = zz\n"
+	    "[profile both]\nrole_arn = arn:aws:iam::1:role/mmmmmm\nsource_profile = base\n"
+	    "credential_source = Environment\n"
+	    "[profile neither]\nrole_arn = arn:aws:iam::1:role/mmmmmm\n"
+	    "[profile bogus]\nrole_arn = arn:aws:iam::1:role/mmmmmm\ncredential_source = env\n",
+	    base_cfg);
+	put(fx->config, cfg);
+	assert_int_equal(resolve_err(fx, "missing", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "\"zz\""));
+	assert_int_equal(resolve_err(fx, "both", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "both source_profile and credential_source"));
+	assert_int_equal(resolve_err(fx, "neither", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_int_equal(resolve_err(fx, "bogus", err, sizeof(err)), KR_ERR_CONFIG);
+}
+
+static void profile_environment_source_uses_callers_env(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char err[512];
+
+	put(fx->config, "[profile e]\nrole_arn = arn:aws:iam::1:role/eeeeee\n"
+	                "credential_source = Environment\n");
+	assert_int_equal(resolve_err(fx, "e", err, sizeof(err)), KR_ERR_NOCREDS);
+	fx->env.access_key_id = "AKIAENV";
+	fx->env.secret_access_key = "envsecret";
+	fx->env.session_token = "envtoken";
+	c = resolve_ok(fx, "e");
+	assert_int_equal(c->source.type, PROFILE_SRC_ENV);
+	assert_string_equal(c->source.access_key_id, "AKIAENV");
+	assert_string_equal(c->source.session_token, "envtoken");
+	profile_chain_free(c);
+}
+
+static void profile_unsupported_sources_say_so(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+
+	put(fx->config, "[profile i]\nrole_arn = arn:aws:iam::1:role/iiiiii\n"
+	                "credential_source = Ec2InstanceMetadata\n"
+	                "[profile sso]\nsso_account_id = 1\nsso_role_name = r\n"
+	                "[profile w]\nrole_arn = arn:aws:iam::1:role/wwwwww\n"
+	                "web_identity_token_file = /t\n");
+	assert_int_equal(resolve_err(fx, "i", err, sizeof(err)), KR_ERR_UNSUPPORTED);
+	assert_non_null(strstr(err, "not support"));
+	assert_int_equal(resolve_err(fx, "sso", err, sizeof(err)), KR_ERR_UNSUPPORTED);
+	assert_int_equal(resolve_err(fx, "w", err, sizeof(err)), KR_ERR_UNSUPPORTED);
+}
+
+static void profile_without_keys_is_keyring_source(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+
+	put(fx->config, "[profile stored]\nregion = us-east-2\n[profile r]\n"
+	                "role_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = stored\n");
+	c = resolve_ok(fx, "r");
+	assert_int_equal(c->source.type, PROFILE_SRC_KEYRING);
+	assert_string_equal(c->source.profile, "stored");
+	assert_null(c->source.secret_access_key);
+	profile_chain_free(c);
+}
+
+static void profile_process_calling_keyrole_for_chain_is_error(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char err[512];
+
+	put(fx->config, "[profile x]\ncredential_process = keyrole get x\n"
+	                "[profile y]\nrole_arn = arn:aws:iam::1:role/yyyyyy\nsource_profile = h\n"
+	                "[profile h]\ncredential_process = /usr/bin/keyrole -q get y\n"
+	                "[profile ok]\ncredential_process = keyrole get other\n");
+	assert_int_equal(resolve_err(fx, "x", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "call itself"));
+	assert_int_equal(resolve_err(fx, "y", err, sizeof(err)), KR_ERR_CONFIG);
+	c = resolve_ok(fx, "ok");
+	profile_chain_free(c);
+}
+
+static void profile_duration_must_be_in_range(void **state)
+{
+	struct fx *fx = *state;
+	char err[512], cfg[512];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile d]\nrole_arn = arn:aws:iam::1:role/dddddd\nsource_profile = base\n"
+	         "duration_seconds = 899\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	assert_int_equal(resolve_err(fx, "d", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":7:"));
+	assert_non_null(strstr(err, "900"));
+}
+
+static void profile_chained_duration_is_capped(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile a]\nrole_arn = arn:aws:iam::1:role/aaaaaa\nsource_profile = base\n"
+	         "duration_seconds = 43200\n"
+	         "[profile b]\nrole_arn = arn:aws:iam::1:role/bbbbbb\nsource_profile = a\n"
+	         "duration_seconds = 7200\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	c = resolve_ok(fx, "b");
+	assert_int_equal(c->hops[0].duration, 43200);
+	assert_false(c->hops[0].duration_capped);
+	assert_int_equal(c->hops[1].duration, 3600);
+	assert_true(c->hops[1].duration_capped);
+	profile_chain_free(c);
+}
+
+static void profile_default_session_name_is_sanitised(void **state)
+{
+	struct fx *fx = *state;
+	char *s = profile_default_session_name("my prof/ä");
+	char *l = profile_default_session_name(
+	    "0123456789012345678901234567890123456789012345678901234567890123456789");
+
+	(void)fx;
+	assert_string_equal(s, "keyrole-my-prof---");
+	assert_int_equal(strlen(l), 64);
+	free(s);
+	free(l);
+}
+
+static void profile_session_tags_are_parsed(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char err[512], cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile t]\nrole_arn = arn:aws:iam::1:role/tttttt\nsource_profile = base\n"
+	         "session_tags = team = core, env=prod\ntransitive_session_tags = team, env\n"
+	         "source_identity = alice\nmfa_serial = arn:aws:iam::1:mfa/m\n"
+	         "mfa_process = otp\n"
+	         "[profile bad]\nrole_arn = arn:aws:iam::1:role/tttttt\nsource_profile = base\n"
+	         "session_tags = novalue\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	c = resolve_ok(fx, "t");
+	assert_int_equal(c->hops[0].n_tags, 2);
+	assert_string_equal(c->hops[0].tag_keys[0], "team");
+	assert_string_equal(c->hops[0].tag_values[0], "core");
+	assert_string_equal(c->hops[0].tag_values[1], "prod");
+	assert_int_equal(c->hops[0].n_transitive, 2);
+	assert_string_equal(c->hops[0].transitive_keys[1], "env");
+	assert_string_equal(c->hops[0].source_identity, "alice");
+	assert_string_equal(c->mfa_process, "otp");
+	profile_chain_free(c);
+	assert_int_equal(resolve_err(fx, "bad", err, sizeof(err)), KR_ERR_CONFIG);
+}
+
+static void profile_region_precedence(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char cfg[512];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile r]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
+	         "region = eu-west-2\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	c = resolve_ok(fx, "r");
+	assert_string_equal(c->hops[0].region, "eu-west-2");
+	profile_chain_free(c);
+	fx->env.default_region = "us-west-1";
+	c = resolve_ok(fx, "r");
+	assert_string_equal(c->hops[0].region, "us-west-1");
+	profile_chain_free(c);
+	fx->env.region = "ap-south-1";
+	c = resolve_ok(fx, "r");
+	assert_string_equal(c->hops[0].region, "ap-south-1");
+	assert_string_equal(c->region, "ap-south-1");
+	profile_chain_free(c);
+}
+
+static void profile_hop_keys_separate_sources_and_share_identical_chains(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *a, *b, *x;
+	struct buf ka, kb, kx;
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile other]\naws_access_key_id = AKIAOTHER0000003\n"
+	         "aws_secret_access_key = othersecret\n"
+	         "[profile a]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
+	         "[profile b]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
+	         "[profile x]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = other\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	a = resolve_ok(fx, "a");
+	b = resolve_ok(fx, "b");
+	x = resolve_ok(fx, "x");
+	buf_init(&ka, 8192);
+	buf_init(&kb, 8192);
+	buf_init(&kx, 8192);
+	assert_int_equal(profile_hop_key(a, 0, &ka), 0);
+	assert_int_equal(profile_hop_key(b, 0, &kb), 0);
+	assert_int_equal(profile_hop_key(x, 0, &kx), 0);
+	/* Session names differ by default ("keyrole-a" / "keyrole-b"). */
+	assert_string_not_equal(ka.data, kb.data);
+	assert_string_not_equal(ka.data, kx.data);
+	assert_null(strstr(ka.data, "basesecret"));
+	assert_null(strstr(kx.data, "othersecret"));
+	assert_non_null(strstr(ka.data, "AKIABASE00000001"));
+	assert_int_equal(profile_hop_key(a, 1, &ka), KR_ERR_INVAL);
+	buf_free(&ka);
+	buf_free(&kb);
+	buf_free(&kx);
+	profile_chain_free(a);
+	profile_chain_free(b);
+	profile_chain_free(x);
+}
+
+static void profile_identical_chains_share_a_key(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *a, *b;
+	struct buf ka, kb;
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile a]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
+	         "role_session_name = same\n"
+	         "[profile b]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
+	         "role_session_name = same\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	a = resolve_ok(fx, "a");
+	b = resolve_ok(fx, "b");
+	buf_init(&ka, 8192);
+	buf_init(&kb, 8192);
+	assert_int_equal(profile_hop_key(a, 0, &ka), 0);
+	assert_int_equal(profile_hop_key(b, 0, &kb), 0);
+	assert_string_equal(ka.data, kb.data);
+	buf_free(&ka);
+	buf_free(&kb);
+	profile_chain_free(a);
+	profile_chain_free(b);
+}
+
+static void profile_depth_limit_is_enforced(void **state)
+{
+	struct fx *fx = *state;
+	char cfg[8192], err[1024];
+	size_t off;
+
+	off = (size_t)snprintf(cfg, sizeof(cfg), "%s", base_cfg);
+	off += (size_t)snprintf(cfg + off, sizeof(cfg) - off,
+	                        "[profile p0]\nrole_arn = arn:aws:iam::1:role/r0000\n"
+	                        "source_profile = base\n");
+	for (int i = 1; i <= KR_CHAIN_MAX + 1; i++)
+		off += (size_t)snprintf(cfg + off, sizeof(cfg) - off,
+		                        "[profile p%d]\nrole_arn = arn:aws:iam::1:role/r%04d\n"
+		                        "source_profile = p%d\n",
+		                        i, i, i - 1);
+	put(fx->config, cfg);
+	assert_int_equal(resolve_err(fx, "p16", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "more than"));
+	{
+		struct profile_chain *c = resolve_ok(fx, "p15");
+
+		assert_int_equal(c->n_hops, KR_CHAIN_MAX);
+		profile_chain_free(c);
+	}
+}
+
+static void profile_edited_config_is_seen_next_time(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char err[512];
+
+	put(fx->config, base_cfg);
+	assert_int_equal(resolve_err(fx, "late", err, sizeof(err)), KR_ERR_NOPROFILE);
+	put(fx->config, "[profile late]\naws_access_key_id = AKIALATE\naws_secret_access_key = s\n"
+	                "region = eu-north-1\n");
+	c = resolve_ok(fx, "late");
+	assert_string_equal(c->source.access_key_id, "AKIALATE");
+	profile_chain_free(c);
+}
+
+static void profile_syntax_error_names_file_and_line(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+
+	put(fx->config, "[profile a]\nregion = x\n[profile a]\n");
+	assert_int_equal(resolve_err(fx, "a", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, fx->config));
+	assert_non_null(strstr(err, ":3:"));
+}
+
+static void profile_relative_config_path_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+
+	fx->env.config_file = "relative/config";
+	assert_int_equal(resolve_err(fx, "a", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "absolute"));
+}
+
+static void profile_tilde_paths_use_callers_home(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+
+	put(fx->config, base_cfg);
+	fx->env.config_file = "~/config";
+	c = resolve_ok(fx, "base");
+	profile_chain_free(c);
+	fx->env.config_file = NULL; /* default: HOME/.aws/config, which does not exist */
+	{
+		char err[256];
+
+		assert_int_equal(resolve_err(fx, "base", err, sizeof(err)), KR_ERR_NOPROFILE);
+	}
+}
+
+static const cJSON *first_problem(const cJSON *rep, const char *needle)
+{
+	const cJSON *p;
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "problems"))
+	{
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "message");
+
+		if (cJSON_IsString(m) && strstr(m->valuestring, needle))
+			return p;
+	}
+	return NULL;
+}
+
+static void profile_check_reports_traps_and_typos(void **state)
+{
+	struct fx *fx = *state;
+	cJSON *arr = NULL;
+	const cJSON *rep, *p;
+	char cfg[1024], *txt;
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile prod]\nrole_arn = arn:aws:iam::1:role/pppppp\nsource_profile = base\n"
+	         "credential_process = keyrole get prod\nmfa_seriall = x\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	assert_int_equal(profile_check(&fx->env, "prod", &arr), 0);
+	assert_int_equal(cJSON_GetArraySize(arr), 1);
+	rep = cJSON_GetArrayItem(arr, 0);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rep, "ok")));
+	p = first_problem(rep, "role_arn and credential_process");
+	assert_non_null(p);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(p, "line")->valueint, 7);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(p, "severity")->valuestring, "error");
+	p = first_problem(rep, "mfa_seriall");
+	assert_non_null(p);
+	assert_non_null(
+	    strstr(cJSON_GetObjectItemCaseSensitive(p, "fix")->valuestring, "\"mfa_serial\""));
+	txt = cJSON_PrintUnformatted(arr);
+	assert_null(strstr(txt, "basesecret"));
+	assert_null(strstr(txt, "AKIABASE00000001"));
+	assert_non_null(strstr(txt, "\"****0001\""));
+	cJSON_free(txt);
+	cJSON_Delete(arr);
+}
+
+static void profile_check_lists_every_profile_and_warns_on_cap(void **state)
+{
+	struct fx *fx = *state;
+	cJSON *arr = NULL;
+	const cJSON *rep;
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile a]\nrole_arn = arn:aws:iam::1:role/aaaaaa\nsource_profile = base\n"
+	         "[profile b]\nrole_arn = arn:aws:iam::1:role/bbbbbb\nsource_profile = a\n"
+	         "duration_seconds = 7200\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	put(fx->creds, "[only-creds]\naws_access_key_id = AKIAC\naws_secret_access_key = s\n");
+	assert_int_equal(profile_check(&fx->env, NULL, &arr), 0);
+	assert_int_equal(cJSON_GetArraySize(arr), 4);
+	assert_string_equal(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 3), "name")->valuestring,
+	    "only-creds");
+	rep = cJSON_GetArrayItem(arr, 2);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "ok")));
+	assert_non_null(first_problem(rep, "role chaining"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "steps")), 3);
+	cJSON_Delete(arr);
+}
+
+static void profile_check_of_broken_file_is_one_report(void **state)
+{
+	struct fx *fx = *state;
+	cJSON *arr = NULL;
+	const cJSON *rep;
+
+	put(fx->config, "key before section\n");
+	assert_int_equal(profile_check(&fx->env, NULL, &arr), 0);
+	assert_int_equal(cJSON_GetArraySize(arr), 1);
+	rep = cJSON_GetArrayItem(arr, 0);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(rep, "name")->valuestring, "*");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rep, "ok")));
+	cJSON_Delete(arr);
+}
+
+static void profile_chain_free_accepts_null(void **state)
+{
+	(void)state;
+	profile_chain_free(NULL);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(profile_static_source_has_no_hops),
+	    T(profile_chain_is_in_execution_order),
+	    T(profile_credentials_file_keys_win),
+	    T(profile_credential_process_beats_config_keys),
+	    T(profile_cycle_is_config_error_naming_path),
+	    T(profile_self_source_needs_static_keys),
+	    T(profile_missing_profile_is_noprofile),
+	    T(profile_bad_source_settings_are_config_errors),
+	    T(profile_environment_source_uses_callers_env),
+	    T(profile_unsupported_sources_say_so),
+	    T(profile_without_keys_is_keyring_source),
+	    T(profile_process_calling_keyrole_for_chain_is_error),
+	    T(profile_duration_must_be_in_range),
+	    T(profile_chained_duration_is_capped),
+	    T(profile_default_session_name_is_sanitised),
+	    T(profile_session_tags_are_parsed),
+	    T(profile_region_precedence),
+	    T(profile_hop_keys_separate_sources_and_share_identical_chains),
+	    T(profile_identical_chains_share_a_key),
+	    T(profile_depth_limit_is_enforced),
+	    T(profile_edited_config_is_seen_next_time),
+	    T(profile_syntax_error_names_file_and_line),
+	    T(profile_relative_config_path_is_refused),
+	    T(profile_tilde_paths_use_callers_home),
+	    T(profile_check_reports_traps_and_typos),
+	    T(profile_check_lists_every_profile_and_warns_on_cap),
+	    T(profile_check_of_broken_file_is_one_report),
+	    cmocka_unit_test(profile_chain_free_accepts_null),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
