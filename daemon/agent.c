@@ -16,14 +16,17 @@
  */
 #include "agent.h"
 
-#include "err.h"
 #include "caps.h"
+#include "endpoint.h"
+#include "err.h"
+#include "keyring.h"
 #include "log.h"
 #include "mem.h"
 #include "proc.h"
 #include "profile.h"
 #include "proto.h"
 #include "shellquote.h"
+#include "sigv4.h"
 #include "sts.h"
 #include "sts_req.h"
 
@@ -38,6 +41,7 @@
 #define STS_CODES_MAX   32    /* distinct AWS error codes counted */
 
 struct job;
+struct keyop;
 
 struct entry {
 	struct agent *a;
@@ -56,6 +60,8 @@ struct entry {
 	char *last_error;    /* the last failed refresh, one line */
 	struct sts_call *call;
 	struct proc *proc;   /* credential_process source in flight */
+	int kr_pending;      /* a keyring lookup for this entry is in flight */
+	int kr_checked;      /* the keyring was asked once since the entry was made */
 	uint64_t call_started;
 	struct job *waiters; /* jobs blocked on this entry */
 	struct loop_timer *timer; /* refresh / expiry / MFA wait */
@@ -79,6 +85,7 @@ struct job {
 	struct sts_creds cur; /* credentials of the last completed stage */
 	const char *from;
 	char *force_key;     /* background refresh: fetch this key even if fresh */
+	int stage;           /* the stage in progress: STAGE_* (resumed after a keyring miss) */
 	struct entry *waiting_on;
 	struct job *wnext;
 	char refresh_error[256];
@@ -90,13 +97,29 @@ struct job {
  */
 struct agent_req {
 	struct job *job;
+	struct keyop *op;
 	int registered;
+};
+
+/* An `add` or `remove` of long-term keys in progress. */
+struct keyop {
+	struct agent *a;
+	agent_reply_fn fn;
+	void *userdata;
+	struct agent_req *handle;
+	char *profile;
+	struct keyring_item *item; /* add: what to store (holds the secret) */
+	struct sts_call *call;     /* add --verify: GetCallerIdentity */
+	char *arn;                 /* add --verify: who the keys belong to */
 };
 
 struct agent {
 	struct loop *loop;
 	struct sts *sts;
 	struct agent_opts opts;
+	struct keyring *kr;   /* persistent layer; NULL only if even "memory" failed */
+	char kr_warning[256]; /* the keyring's failover warning, if any */
+	cJSON *stored;        /* names of profiles with long-term keys (snapshot) */
 	struct entry *entries;
 	unsigned n_entries;
 	unsigned n_jobs;
@@ -109,6 +132,8 @@ struct agent {
 		} sts_errors[STS_CODES_MAX];
 	} c;
 };
+
+enum { STAGE_PROCESS, STAGE_LONGTERM, STAGE_MFA, STAGE_HOP };
 
 static time_t now(const struct agent *a)
 {
@@ -126,6 +151,8 @@ static void entry_free(struct agent *a, struct entry *e)
 		return;
 	sts_call_cancel(e->call);
 	proc_cancel(e->proc);
+	if (e->kr_pending && a->kr)
+		keyring_cancel(a->kr, e);
 	loop_timer_free(e->timer);
 	sts_creds_clear(&e->creds);
 	free(e->key);
@@ -155,7 +182,7 @@ static struct entry *entry_find(struct agent *a, const char *key)
 
 static int entry_busy(const struct entry *e)
 {
-	return e->call || e->proc;
+	return e->call || e->proc || e->kr_pending;
 }
 
 static int entry_idle(const struct entry *e)
@@ -473,6 +500,122 @@ static void describe_failure(char *out, size_t n, const struct sts_result *res, 
 		snprintf(out, n, "%s: %s", what, res->errmsg[0] ? res->errmsg : err_str(res->err));
 }
 
+/* ---- the persistent layer (keyring) ---- */
+
+/* Items are named by a digest of the cache key: no profile data in the name. */
+static int store_key(const struct entry *e, char out[65])
+{
+	return sigv4_sha256_hex(e->key, strlen(e->key), out);
+}
+
+/* Compact JSON {"a","s","t","e"}; the caller wipes it (mem_free_str). */
+static char *creds_to_json(const struct sts_creds *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *out = NULL;
+
+	if (o && cJSON_AddStringToObject(o, "a", c->access_key_id) &&
+	    cJSON_AddStringToObject(o, "s", c->secret_access_key) &&
+	    (!c->session_token || cJSON_AddStringToObject(o, "t", c->session_token)) &&
+	    cJSON_AddNumberToObject(o, "e", (double)c->expiration))
+		out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return out;
+}
+
+static int creds_from_json(const char *json, struct sts_creds *ret)
+{
+	struct sts_creds c = {0};
+	cJSON *o = json ? cJSON_Parse(json) : NULL;
+	const char *ak = proto_get_str(o, "a"), *sk = proto_get_str(o, "s");
+	const char *tk = proto_get_str(o, "t");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "e");
+	int r = KR_ERR_KEYRING;
+
+	if (!ak || !sk || !*ak || !*sk)
+		goto out;
+	c.access_key_id = strdup(ak);
+	c.secret_access_key = strdup(sk);
+	c.session_token = tk ? strdup(tk) : NULL;
+	c.expiration = cJSON_IsNumber(e) ? (time_t)e->valuedouble : 0;
+	if (!c.access_key_id || !c.secret_access_key || (tk && !c.session_token)) {
+		r = KR_ERR_NOMEM;
+		goto out;
+	}
+	*ret = c;
+	memset(&c, 0, sizeof(c));
+	r = KR_OK;
+out:
+	sts_creds_clear(&c);
+	cJSON_Delete(o);
+	return r;
+}
+
+static void store_write(struct agent *a, const struct entry *e)
+{
+	struct keyring_item *it = NULL;
+	char *json, key[65];
+
+	if (!a->kr || !keyring_persistent(a->kr) || store_key(e, key) < 0)
+		return;
+	json = creds_to_json(&e->creds);
+	if (json && keyring_item_new(key, KEYRING_KIND_SESSION, e->profile ? e->profile : "-",
+				     e->role_arn, (int64_t)e->creds.expiration, json, &it) == 0)
+		keyring_store_async(a->kr, it, NULL, NULL);
+	keyring_item_free(it);
+	mem_free_str(json);
+}
+
+static void job_resume(struct job *j);
+
+static void on_store_lookup(void *userdata, int err, struct keyring_item *item)
+{
+	struct entry *e = userdata;
+	struct agent *a = e->a;
+	struct sts_creds c = {0};
+	struct job *w, *next;
+
+	e->kr_pending = 0;
+	if (err == KR_OK && item && creds_from_json(item->secret, &c) == 0 &&
+	    c.expiration > now(a) + KR_MIN_LEFT_S) {
+		sts_creds_clear(&e->creds);
+		e->creds = c;
+		memset(&c, 0, sizeof(c));
+		e->has_creds = 1;
+		e->obtained = now(a);
+		e->from = "keyring";
+		e->served = 0;
+		entry_schedule(a, e);
+		log_debug("%s: loaded from the keyring", e->role_arn ? e->role_arn : e->profile);
+	}
+	sts_creds_clear(&c);
+	keyring_item_free(item);
+	/* Every waiter takes it, or goes on to STS (the first one calls, the rest wait). */
+	w = entry_take_waiters(e);
+	for (; w; w = next) {
+		next = w->wnext;
+		w->wnext = NULL;
+		if (entry_fresh(a, e) && !(w->force_key && strcmp(w->force_key, e->key) == 0))
+			job_take(w, e, "keyring");
+		else
+			job_resume(w);
+	}
+}
+
+/* Ask the keyring for e once; 0 if a lookup was started (the job then waits). */
+static int store_lookup(struct agent *a, struct entry *e)
+{
+	char key[65];
+
+	e->kr_checked = 1;
+	if (!a->kr || !keyring_persistent(a->kr) || store_key(e, key) < 0)
+		return KR_ERR_UNSUPPORTED;
+	if (keyring_lookup_async(a->kr, key, on_store_lookup, e) < 0)
+		return KR_ERR_KEYRING;
+	e->kr_pending = 1;
+	return KR_OK;
+}
+
 /*
  * A fetch for e ended: hand the result to every waiter. On success the
  * credentials are stolen from *creds. On failure a still-valid entry keeps
@@ -501,10 +644,11 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 			job_take(w, e, "sts");
 		}
 		if (!e->creds.expiration) {
-			/* Long-term keys from a credential_process: not cached. */
+			/* Long-term keys (credential_process, keyring): not cached. */
 			sts_creds_clear(&e->creds);
 			e->has_creds = 0;
 		} else {
+			store_write(a, e);
 			entry_schedule(a, e);
 		}
 		return;
@@ -628,6 +772,10 @@ static int stage_lookup(struct job *j, struct entry *e, const char *mfa_serial)
 		job_wait(j, e);
 		return 1;
 	}
+	if (!forced && !e->kr_checked && store_lookup(a, e) == 0) {
+		job_wait(j, e); /* the keyring may have it (after a restart) */
+		return 1;
+	}
 	if (mfa_serial && !j->mfa_code) {
 		if (entry_usable(a, e) && !forced) {
 			job_take(j, e, "memory"); /* cannot refresh without a code */
@@ -678,6 +826,7 @@ static void stage_mfa_session(struct job *j)
 		job_fail(j, KR_ERR_NOMEM, NULL);
 		return;
 	}
+	j->stage = STAGE_MFA;
 	if (stage_lookup(j, e, h->mfa_serial))
 		return;
 	p.op = STS_GET_SESSION_TOKEN;
@@ -726,6 +875,7 @@ static void stage_hop(struct job *j, size_t i)
 		job_fail(j, r < 0 ? r : KR_ERR_NOMEM, NULL);
 		return;
 	}
+	j->stage = STAGE_HOP;
 	if (stage_lookup(j, e, serial))
 		return;
 	p.op = STS_ASSUME_ROLE;
@@ -873,6 +1023,7 @@ static void stage_process(struct job *j)
 		job_fail(j, r < 0 ? r : KR_ERR_NOMEM, NULL);
 		return;
 	}
+	j->stage = STAGE_PROCESS;
 	if (stage_lookup(j, e, NULL))
 		return;
 	r = shellquote_split(s->command ? s->command : "", 256, &argv, &argc);
@@ -889,6 +1040,72 @@ static void stage_process(struct job *j)
 		return;
 	}
 	job_wait(j, e);
+}
+
+static void on_longterm_lookup(void *userdata, int err, struct keyring_item *item)
+{
+	struct entry *e = userdata;
+	struct sts_creds c = {0};
+	struct job *w, *next;
+
+	e->kr_pending = 0;
+	w = entry_take_waiters(e);
+	if (err == KR_OK && item && creds_from_json(item->secret, &c) == 0) {
+		c.expiration = 0;
+		sts_creds_clear(&e->creds);
+		e->creds = c;
+		e->has_creds = 1;
+		for (; w; w = next) {
+			next = w->wnext;
+			w->wnext = NULL;
+			job_take(w, e, "keyring");
+		}
+		sts_creds_clear(&e->creds); /* long-term keys stay in the keyring only */
+		e->has_creds = 0;
+	} else {
+		for (; w; w = next) {
+			next = w->wnext;
+			w->wnext = NULL;
+			fail_nocreds(w);
+		}
+	}
+	keyring_item_free(item);
+}
+
+/* Long-term keys stored with `keyrole add`: looked up only when hop 0 needs them. */
+static void stage_longterm(struct job *j)
+{
+	const char *profile = j->chain->source.profile ? j->chain->source.profile : j->profile;
+	struct agent *a = j->a;
+	struct entry *e = NULL;
+	struct buf key;
+	int r;
+
+	j->stage = STAGE_LONGTERM;
+	buf_init(&key, KR_KEYRING_KEY_MAX + 16);
+	r = buf_printf(&key, "longterm\n%s", profile);
+	if (r == 0)
+		e = entry_get(a, key.data);
+	buf_free(&key);
+	if (!e || entry_label(e, profile, NULL, NULL, -1) < 0) {
+		job_fail(j, KR_ERR_NOMEM, NULL);
+		return;
+	}
+	if (entry_busy(e)) {
+		job_wait(j, e);
+		return;
+	}
+	buf_init(&key, KR_KEYRING_KEY_MAX + 1);
+	r = buf_printf(&key, "longterm:%s", profile);
+	if (r == 0 && a->kr && keyring_persistent(a->kr) &&
+	    keyring_lookup_async(a->kr, key.data, on_longterm_lookup, e) == 0) {
+		buf_free(&key);
+		e->kr_pending = 1;
+		job_wait(j, e);
+		return;
+	}
+	buf_free(&key);
+	fail_nocreds(j);
 }
 
 /* The chain's source: needed only when hop 0 (or the MFA session) must be fetched. */
@@ -915,7 +1132,7 @@ static void stage_source(struct job *j)
 		job_step(j);
 		return;
 	case PROFILE_SRC_KEYRING:
-		fail_nocreds(j);
+		stage_longterm(j);
 		return;
 	case PROFILE_SRC_PROCESS:
 		stage_process(j);
@@ -924,6 +1141,25 @@ static void stage_source(struct job *j)
 		break;
 	}
 	job_fail(j, KR_ERR_INTERNAL, NULL);
+}
+
+/* Go on with the stage a job was in (after the keyring had nothing). */
+static void job_resume(struct job *j)
+{
+	switch (j->stage) {
+	case STAGE_PROCESS:
+		stage_process(j);
+		break;
+	case STAGE_LONGTERM:
+		stage_longterm(j);
+		break;
+	case STAGE_MFA:
+		stage_mfa_session(j);
+		break;
+	default:
+		stage_hop(j, j->step - 1);
+		break;
+	}
 }
 
 /*
@@ -1137,7 +1373,14 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 	cJSON_AddStringToObject(r, "version", KR_VERSION);
 	cJSON_AddNumberToObject(r, "pid", (double)getpid());
 	cJSON_AddNumberToObject(r, "uptime", (double)(time(NULL) - a->started));
-	cJSON_AddStringToObject(r, "backend", "memory");
+	cJSON_AddStringToObject(r, "backend", a->kr ? keyring_backend_name(a->kr) : "memory");
+	cJSON_AddBoolToObject(r, "persistent", a->kr && keyring_persistent(a->kr));
+	if (a->kr_warning[0])
+		cJSON_AddStringToObject(r, "keyring_warning", a->kr_warning);
+	if (a->kr && strcmp(keyring_backend_name(a->kr), "keyctl") == 0)
+		cJSON_AddStringToObject(r, "note",
+					"the kernel keyring does not survive a reboot: long-term keys "
+					"stored with 'keyrole add' must be added again after one");
 	entries = cJSON_AddArrayToObject(r, "entries");
 	for (struct entry *e = a->entries; e && entries; e = e->next) {
 		cJSON *o;
@@ -1165,7 +1408,8 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 			cJSON_AddTrueToObject(o, "refreshing");
 		cJSON_AddItemToArray(entries, o);
 	}
-	cJSON_AddArrayToObject(r, "stored_keys");
+	cJSON_AddItemToObject(r, "stored_keys",
+			      a->stored ? cJSON_Duplicate(a->stored, 1) : cJSON_CreateArray());
 	counters = cJSON_AddObjectToObject(r, "counters");
 	if (counters) {
 		cJSON_AddNumberToObject(counters, "requests", (double)a->c.requests);
@@ -1205,6 +1449,11 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 			continue;
 		if (e->has_creds)
 			removed++;
+		if (a->kr && keyring_persistent(a->kr)) {
+			char key[65];
+			if (store_key(e, key) == 0)
+				keyring_remove_async(a->kr, key, NULL, NULL);
+		}
 		if (entry_idle(e)) {
 			entry_free(a, e);
 		} else {
@@ -1212,10 +1461,292 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 			e->has_creds = 0;
 		}
 	}
+	/* Queued before any later lookup: the worker runs calls in order. */
+	if (a->kr && keyring_persistent(a->kr))
+		keyring_remove_profile_async(a->kr, all ? NULL : profile, KEYRING_KIND_SESSION, NULL,
+					     NULL);
 	r = ok_reply();
 	if (r)
 		cJSON_AddNumberToObject(r, "removed", removed);
 	fn(userdata, r);
+}
+
+/* ---- long-term keys: add, remove ---- */
+
+static void stored_set(struct agent *a, const char *profile, int present)
+{
+	cJSON *it;
+	int i = 0;
+
+	if (!a->stored && !(a->stored = cJSON_CreateArray()))
+		return;
+	cJSON_ArrayForEach(it, a->stored)
+	{
+		if (cJSON_IsString(it) && strcmp(it->valuestring, profile) == 0) {
+			if (!present)
+				cJSON_DeleteItemFromArray(a->stored, i);
+			return;
+		}
+		i++;
+	}
+	if (present)
+		cJSON_AddItemToArray(a->stored, cJSON_CreateString(profile));
+}
+
+static void on_stored_list(void *userdata, int err, struct keyring_item **items, size_t n)
+{
+	struct agent *a = userdata;
+
+	for (size_t i = 0; err == KR_OK && i < n; i++)
+		if (items[i]->profile)
+			stored_set(a, items[i]->profile, 1);
+	keyring_items_free(items, n);
+}
+
+static void keyop_free(struct keyop *op)
+{
+	if (!op)
+		return;
+	sts_call_cancel(op->call);
+	if (op->a->kr)
+		keyring_cancel(op->a->kr, op);
+	if (op->handle) {
+		op->handle->op = NULL;
+		if (op->handle->registered)
+			free(op->handle);
+	}
+	keyring_item_free(op->item);
+	free(op->profile);
+	free(op->arn);
+	free(op);
+}
+
+static void keyop_finish(struct keyop *op, cJSON *reply)
+{
+	if (op->fn)
+		op->fn(op->userdata, reply);
+	else
+		cJSON_Delete(reply);
+	keyop_free(op);
+}
+
+static void on_add_stored(void *userdata, int err, struct keyring_item *item)
+{
+	struct keyop *op = userdata;
+	cJSON *r;
+
+	keyring_item_free(item);
+	if (err < 0) {
+		const char *why = keyring_last_error(op->a->kr);
+		keyop_finish(op, error_reply(err, op->profile, NULL,
+					     "cannot store the keys in the %s keyring: %s",
+					     keyring_backend_name(op->a->kr),
+					     why ? why : err_str(err)));
+		return;
+	}
+	stored_set(op->a, op->profile, 1);
+	log_info("long-term keys for profile %s stored in the %s keyring", op->profile,
+		 keyring_backend_name(op->a->kr));
+	r = ok_reply();
+	if (r && op->arn)
+		cJSON_AddStringToObject(r, "arn", op->arn);
+	if (r)
+		cJSON_AddStringToObject(r, "backend", keyring_backend_name(op->a->kr));
+	keyop_finish(op, r);
+}
+
+static void add_store(struct keyop *op)
+{
+	if (keyring_store_async(op->a->kr, op->item, on_add_stored, op) < 0)
+		keyop_finish(op, error_reply(KR_ERR_KEYRING, op->profile, NULL,
+					     "cannot store the keys: keyring unavailable"));
+}
+
+static void on_add_verified(void *userdata, struct sts_result *res)
+{
+	struct keyop *op = userdata;
+	char msg[768];
+
+	op->call = NULL;
+	if (res->err != KR_OK) {
+		cJSON *r;
+		describe_failure(msg, sizeof(msg), res, "GetCallerIdentity with the new keys",
+				 STS_GET_CALLER_IDENTITY);
+		r = error_reply(res->err, op->profile, NULL, "keys not stored: %s", msg);
+		if (r && res->aws_code)
+			cJSON_AddStringToObject(r, "aws_code", res->aws_code);
+		keyop_finish(op, r);
+		return;
+	}
+	if (res->creds.arn)
+		op->arn = strdup(res->creds.arn);
+	add_store(op);
+}
+
+static int key_id_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 16 || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+static int secret_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static struct keyop *keyop_new(struct agent *a, const char *profile, agent_reply_fn fn,
+			       void *userdata, struct agent_req **ret_pending)
+{
+	struct keyop *op = calloc(1, sizeof(*op));
+	struct agent_req *h = calloc(1, sizeof(*h));
+
+	if (!op || !h || !(op->profile = strdup(profile))) {
+		free(op);
+		free(h);
+		fn(userdata, proto_new_error(KR_ERR_NOMEM, NULL));
+		return NULL;
+	}
+	op->a = a;
+	op->fn = fn;
+	op->userdata = userdata;
+	op->handle = h;
+	h->op = op;
+	h->registered = 1; /* answered from the loop only, never at once */
+	*ret_pending = h;
+	return op;
+}
+
+static int verify_start(struct keyop *op, const cJSON *req, const char *ak, const char *sk)
+{
+	struct profile_env penv = {0};
+	struct endpoint_in in = {0};
+	struct sts_params p = {0};
+	char *url = NULL, *region = NULL, errbuf[256];
+	cJSON *env = NULL;
+	int r;
+
+	r = env_parse(req, &env, &penv);
+	if (r < 0)
+		return r;
+	in.region = penv.region ? penv.region : penv.default_region;
+	in.env_endpoint_url_sts = penv.endpoint_url_sts;
+	in.env_endpoint_url = penv.endpoint_url;
+	in.sts_regional_endpoints = penv.sts_regional_endpoints;
+	in.ignore_configured = penv.ignore_configured_endpoint_urls;
+	r = endpoint_resolve(&in, &url, &region, errbuf, sizeof(errbuf));
+	if (r == 0) {
+		p.op = STS_GET_CALLER_IDENTITY;
+		p.endpoint = url;
+		p.region = region;
+		p.ca_bundle = penv.ca_bundle;
+		p.source.access_key_id = ak;
+		p.source.secret_access_key = sk;
+		r = sts_call(op->a->sts, &p, on_add_verified, op, &op->call);
+		if (r == 0)
+			op->a->c.sts_calls++;
+	}
+	free(url);
+	free(region);
+	cJSON_Delete(env);
+	return r;
+}
+
+static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
+		   struct agent_req **ret_pending)
+{
+	const char *profile = proto_get_str(req, "profile");
+	const char *ak = proto_get_str(req, "access_key_id");
+	const char *sk = proto_get_str(req, "secret_access_key");
+	char key[KR_KEYRING_KEY_MAX + 1];
+	struct keyop *op;
+	struct sts_creds c = {0};
+	char *json = NULL;
+	int r;
+
+	if (!valid_profile_name(profile) || !key_id_valid(ak) || !secret_valid(sk)) {
+		fn(userdata, error_reply(KR_ERR_INVAL, profile, NULL,
+					 "add needs a profile, an access key id ([A-Z0-9]{16,128}) "
+					 "and a secret access key (no spaces)"));
+		return;
+	}
+	if (!a->kr || !keyring_persistent(a->kr)) {
+		fn(userdata, error_reply(KR_ERR_KEYRING, profile, NULL,
+					 "no persistent keyring (backend: memory): start keyroled "
+					 "with --cache secret-service or --cache keyctl"));
+		return;
+	}
+	snprintf(key, sizeof(key), "longterm:%s", profile);
+	c.access_key_id = (char *)ak;
+	c.secret_access_key = (char *)sk;
+	json = creds_to_json(&c);
+	op = keyop_new(a, profile, fn, userdata, ret_pending);
+	if (!op) {
+		mem_free_str(json);
+		return;
+	}
+	r = json ? keyring_item_new(key, KEYRING_KIND_LONGTERM, profile, NULL, 0, json, &op->item)
+		 : KR_ERR_NOMEM;
+	mem_free_str(json);
+	if (r == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "verify")))
+		r = verify_start(op, req, ak, sk);
+	else if (r == 0)
+		add_store(op);
+	if (r < 0)
+		keyop_finish(op, error_reply(r, profile, NULL, "keys not stored: %s", err_str(r)));
+}
+
+static void on_removed(void *userdata, int err, int count)
+{
+	struct keyop *op = userdata;
+	cJSON *r;
+
+	if (err < 0) {
+		keyop_finish(op, error_reply(err, op->profile, NULL, "cannot remove the keys: %s",
+					     err_str(err)));
+		return;
+	}
+	stored_set(op->a, op->profile, 0);
+	r = ok_reply();
+	if (r)
+		cJSON_AddNumberToObject(r, "removed", count);
+	keyop_finish(op, r);
+}
+
+static void op_remove(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
+		      struct agent_req **ret_pending)
+{
+	const char *profile = proto_get_str(req, "profile");
+	struct keyop *op;
+
+	if (!valid_profile_name(profile)) {
+		fn(userdata, error_reply(KR_ERR_INVAL, NULL, NULL, "remove needs a profile"));
+		return;
+	}
+	if (!a->kr || !keyring_persistent(a->kr)) {
+		cJSON *r = ok_reply();
+		if (r)
+			cJSON_AddNumberToObject(r, "removed", 0);
+		fn(userdata, r);
+		return;
+	}
+	op = keyop_new(a, profile, fn, userdata, ret_pending);
+	if (op && keyring_remove_profile_async(a->kr, profile, KEYRING_KIND_LONGTERM, on_removed,
+					       op) < 0)
+		keyop_finish(op, error_reply(KR_ERR_KEYRING, profile, NULL,
+					     "cannot remove the keys: keyring unavailable"));
 }
 
 static void op_check(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata)
@@ -1272,9 +1803,10 @@ void agent_handle(struct agent *a, const cJSON *req, agent_reply_fn fn, void *us
 		op_forget(a, req, fn, userdata);
 	} else if (strcmp(op, "check") == 0) {
 		op_check(a, req, fn, userdata);
-	} else if (strcmp(op, "add") == 0 || strcmp(op, "remove") == 0) {
-		fn(userdata, error_reply(KR_ERR_UNSUPPORTED, NULL, NULL,
-					 "long-term keys need a keyring backend (not built yet)"));
+	} else if (strcmp(op, "add") == 0) {
+		op_add(a, req, fn, userdata, ret_pending);
+	} else if (strcmp(op, "remove") == 0) {
+		op_remove(a, req, fn, userdata, ret_pending);
 	} else {
 		fn(userdata, error_reply(KR_ERR_UNKNOWN_OP, NULL, NULL, "unknown operation \"%.64s\"", op));
 	}
@@ -1288,12 +1820,25 @@ void agent_req_cancel(struct agent_req *r)
 		r->job->fn = NULL; /* the work goes on (others may wait for it); nobody is told */
 		r->job->handle = NULL;
 	}
+	if (r->op) {
+		r->op->handle = NULL;
+		keyop_free(r->op);
+	}
 	free(r);
+}
+
+static void on_keyring_warning(void *userdata, const char *message)
+{
+	struct agent *a = userdata;
+
+	log_warning("keyring: %s", message);
+	snprintf(a->kr_warning, sizeof(a->kr_warning), "%s", message);
 }
 
 int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 {
 	struct agent *a = calloc(1, sizeof(*a));
+	char errbuf[512] = "";
 	int r;
 
 	if (!a)
@@ -1305,10 +1850,26 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	if (a->opts.mfa_duration <= 0)
 		a->opts.mfa_duration = 43200;
 	a->started = time(NULL);
-	r = sts_new(l, NULL, &a->sts);
+	r = sts_new(l, a->opts.sts_ops, &a->sts);
 	if (r < 0) {
 		free(a);
 		return r;
+	}
+	r = keyring_open(a->opts.cache ? a->opts.cache : "auto", l, &a->kr, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		/* A named backend that does not work: say why, keep serving from memory. */
+		log_warning("keyring '%s' unavailable (%s); caching in memory only", a->opts.cache,
+			    errbuf);
+		snprintf(a->kr_warning, sizeof(a->kr_warning), "%s: %s", a->opts.cache, errbuf);
+		if (keyring_open("memory", l, &a->kr, errbuf, sizeof(errbuf)) < 0)
+			a->kr = NULL;
+	}
+	if (a->kr) {
+		keyring_set_warn_fn(a->kr, on_keyring_warning, a);
+		log_info("cache backend: %s%s", keyring_backend_name(a->kr),
+			 keyring_persistent(a->kr) ? "" : " (nothing persists)");
+		if (keyring_persistent(a->kr))
+			keyring_list_async(a->kr, KEYRING_KIND_LONGTERM, on_stored_list, a);
 	}
 	*ret = a;
 	return KR_OK;
@@ -1329,7 +1890,10 @@ void agent_free(struct agent *a)
 	}
 	while (a->entries)
 		entry_free(a, a->entries);
+	/* Queued stores are still written (bounded); no callback runs after this. */
+	keyring_free(a->kr);
 	sts_free(a->sts);
+	cJSON_Delete(a->stored);
 	free(a);
 }
 

@@ -8,6 +8,7 @@
 #define KR_AGENT_H
 
 #include "loop.h"
+#include "sts.h"
 
 #include <cjson/cJSON.h>
 #include <time.h>
@@ -20,6 +21,7 @@ struct agent_opts {
 	int refresh_margin;       /* seconds; botocore re-runs below 15 min */
 	int mfa_duration;         /* GetSessionToken duration for MFA sessions */
 	time_t (*now)(void);      /* wall clock (test seam); NULL = time() */
+	const struct sts_ops *sts_ops; /* STS transport (test seam); NULL = real HTTP */
 };
 
 int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret);

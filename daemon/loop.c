@@ -75,6 +75,13 @@ int loop_run(struct loop *l)
 	return r < 0 ? from_errno(r) : r;
 }
 
+int loop_run_once(struct loop *l, uint64_t timeout_us)
+{
+	int r = sd_event_run(l->ev, timeout_us);
+
+	return r < 0 ? from_errno(r) : KR_OK;
+}
+
 void loop_exit(struct loop *l, int code)
 {
 	sd_event_exit(l->ev, code);

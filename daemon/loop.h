@@ -33,6 +33,9 @@ void loop_free(struct loop *l);
 int loop_run(struct loop *l);
 void loop_exit(struct loop *l, int code);
 
+/* Run one iteration, waiting at most timeout_us for something to happen (tests, tools). */
+int loop_run_once(struct loop *l, uint64_t timeout_us);
+
 /* Microseconds on CLOCK_BOOTTIME (counts across suspend). */
 uint64_t loop_now(struct loop *l);
 

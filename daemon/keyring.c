@@ -1,0 +1,1262 @@
+/*
+ * The keyring front: backend selection, and an asynchronous layer that runs
+ * every backend call on one worker thread and hands results back to the
+ * event loop through an eventfd.
+ *
+ * Invariants:
+ * - The loop thread never calls a backend (except the in-memory no-op
+ *   after a failover, which cannot block).
+ * - Every call has a deadline. A call still waiting at its deadline ends in
+ *   KR_ERR_TIMEOUT. A backend call that runs longer than the timeout makes
+ *   the front give up on the backend: it switches to memory with one
+ *   warning, and every later call is answered at once.
+ * - Each callback runs exactly once, on the loop thread, never from inside
+ *   the call that queued it; or never, after keyring_cancel()/keyring_free().
+ * - Jobs that carried secrets (stores, lookup results) are wiped when freed.
+ *
+ * Ownership: a job is freed by the front thread (after delivery, or when a
+ * sync caller is done with it), or by the worker once the front is gone.
+ * The state shared by both (struct shared) is reference-counted, so a
+ * worker detached while stuck in D-Bus can still finish safely.
+ */
+#include "keyring.h"
+
+#include "err.h"
+#include "caps.h"
+#include "loop.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+enum job_op {
+	JOB_OPEN,
+	JOB_LOOKUP,
+	JOB_STORE,
+	JOB_REMOVE,
+	JOB_REMOVE_PROFILE,
+	JOB_LIST,
+};
+
+struct job {
+	struct job *next;
+	enum job_op op;
+	char *key;                 /* lookup, remove */
+	char *profile;             /* remove_profile (NULL = all) */
+	char *kind;                /* remove_profile, list (NULL = all) */
+	struct keyring_item *item; /* store: our copy; lookup: the result (secret) */
+	struct keyring_item **items;
+	size_t n;
+	int count;
+	int err;
+	keyring_done_fn done;
+	keyring_count_fn count_done;
+	keyring_list_fn list_done;
+	void *userdata;
+	uint64_t deadline; /* CLOCK_BOOTTIME microseconds */
+	bool sync;
+	bool finished;  /* sync: the worker is done with it */
+	bool abandoned; /* sync: the caller stopped waiting */
+	bool delivered; /* async: callback ran or was cancelled */
+	char errbuf[256];
+};
+
+struct shared {
+	pthread_mutex_t mu;
+	pthread_cond_t work;     /* the worker waits for jobs */
+	pthread_cond_t finished; /* sync callers wait for their job */
+	int refs;
+	const struct keyring_ops *ops;
+	void *state; /* touched by the worker only */
+	struct job *q_head, *q_tail;
+	size_t q_len;
+	struct job *current; /* running on the worker */
+	uint64_t current_started;
+	struct job *done_head, *done_tail; /* finished, for the front */
+	int efd;
+	bool stop;       /* worker: finish the queue, then exit */
+	bool front_gone; /* worker frees what it finishes */
+};
+
+struct keyring {
+	struct shared *sh;
+	pthread_t thread;
+	bool thread_running;
+	struct loop *loop;
+	struct loop_io *io;
+	struct loop_timer *timer;
+	uint64_t timeout_us;
+	bool failed; /* switched to memory */
+	char warning[320];
+	char last_error[320];
+	keyring_warn_fn warn;
+	void *warn_ud;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- items ---- */
+
+void keyring_item_free(struct keyring_item *it)
+{
+	if (!it)
+		return;
+	free(it->key);
+	free(it->kind);
+	free(it->profile);
+	free(it->role_arn);
+	mem_free_str(it->secret);
+	free(it);
+}
+
+void keyring_items_free(struct keyring_item **items, size_t n)
+{
+	if (!items)
+		return;
+	for (size_t i = 0; i < n; i++)
+		keyring_item_free(items[i]);
+	free(items);
+}
+
+static int check_text(const char *s, size_t max, bool required)
+{
+	size_t n;
+
+	if (!s)
+		return required ? KR_ERR_INVAL : KR_OK;
+	n = strnlen(s, max + 1);
+	if (n > max)
+		return KR_ERR_TOOBIG;
+	if (n == 0 && required)
+		return KR_ERR_INVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return KR_ERR_INVAL;
+	return KR_OK;
+}
+
+int keyring_item_check(const struct keyring_item *it, int need_secret)
+{
+	bool session, longterm;
+	size_t n;
+	int r = KR_ERR_INVAL;
+
+	if (!it || !it->kind)
+		goto out;
+	if ((r = check_text(it->key, KR_KEYRING_KEY_MAX, true)) < 0 ||
+	    (r = check_text(it->profile, KR_NAME_MAX, true)) < 0 ||
+	    (r = check_text(it->role_arn, KR_KEYRING_ROLE_MAX, false)) < 0)
+		goto out;
+	r = KR_ERR_INVAL;
+	session = strcmp(it->kind, KEYRING_KIND_SESSION) == 0;
+	longterm = strcmp(it->kind, KEYRING_KIND_LONGTERM) == 0;
+	/* A session always expires; a long-term key may (0 = never). */
+	if ((!session && !longterm) || (session && it->expiration <= 0) || it->expiration < 0)
+		goto out;
+	if (!it->secret) {
+		r = need_secret ? KR_ERR_INVAL : KR_OK;
+		goto out;
+	}
+	n = strnlen(it->secret, KR_KEYRING_SECRET_MAX + 1);
+	r = n > KR_KEYRING_SECRET_MAX ? KR_ERR_TOOBIG : n == 0 ? KR_ERR_INVAL : KR_OK;
+out:
+	return r;
+}
+
+int keyring_item_new(const char *key, const char *kind, const char *profile, const char *role_arn,
+                     int64_t expiration, const char *secret, struct keyring_item **ret)
+{
+	/* Check the borrowed strings first, so a cap gives TOOBIG, not NOMEM. */
+	const struct keyring_item view = {
+	    .key = (char *)key,
+	    .kind = (char *)kind,
+	    .profile = (char *)profile,
+	    .role_arn = (char *)role_arn,
+	    .expiration = expiration,
+	    .secret = (char *)secret,
+	};
+	struct keyring_item *it = NULL;
+	int r;
+
+	if ((r = keyring_item_check(&view, 0)) < 0)
+		goto out;
+	r = KR_ERR_NOMEM;
+	if (!(it = calloc(1, sizeof(*it))))
+		goto out;
+	it->expiration = expiration;
+	if (!(it->key = strdup(key)) || !(it->kind = strdup(kind)) ||
+	    !(it->profile = strdup(profile)))
+		goto out;
+	if (role_arn && !(it->role_arn = strdup(role_arn)))
+		goto out;
+	if (secret && !(it->secret = strdup(secret)))
+		goto out;
+	*ret = it;
+	it = NULL;
+	r = KR_OK;
+out:
+	keyring_item_free(it);
+	return r;
+}
+
+int keyring_item_dup(const struct keyring_item *it, struct keyring_item **ret)
+{
+	if (!it)
+		return KR_ERR_INVAL;
+	return keyring_item_new(it->key, it->kind, it->profile, it->role_arn, it->expiration,
+	                        it->secret, ret);
+}
+
+int keyring_item_label(const struct keyring_item *it, char *buf, size_t len)
+{
+	char until[64] = "";
+	struct tm tm;
+	time_t t;
+	int n;
+
+	if (!it || !it->profile || !it->kind || !buf || len == 0)
+		return KR_ERR_INVAL;
+	if (strcmp(it->kind, KEYRING_KIND_LONGTERM) == 0) {
+		n = snprintf(buf, len, "keyrole: long-term keys for %s", it->profile);
+	} else {
+		t = (time_t)it->expiration;
+		if (gmtime_r(&t, &tm))
+			strftime(until, sizeof(until), " until %Y-%m-%d %H:%M UTC", &tm);
+		if (it->role_arn)
+			n = snprintf(buf, len, "keyrole: %s session (%s)%s", it->profile,
+			             it->role_arn, until);
+		else
+			n = snprintf(buf, len, "keyrole: %s session%s", it->profile, until);
+	}
+	if (n < 0 || (size_t)n >= len)
+		return KR_ERR_TOOBIG;
+	return KR_OK;
+}
+
+/* ---- jobs ---- */
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->key);
+	free(j->profile);
+	free(j->kind);
+	keyring_item_free(j->item);
+	keyring_items_free(j->items, j->n);
+	free(j);
+}
+
+static void jobs_free(struct job *j)
+{
+	while (j) {
+		struct job *next = j->next;
+		job_free(j);
+		j = next;
+	}
+}
+
+/* Run one job on a backend. Results stay in the job. */
+static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
+{
+	struct keyring_item *it = NULL;
+	struct keyring_item **items = NULL;
+	size_t n = 0, kept = 0;
+	int count = 0;
+
+	switch (j->op) {
+	case JOB_OPEN:
+		j->err = KR_ERR_INTERNAL; /* handled by the worker itself */
+		break;
+	case JOB_LOOKUP:
+		j->err = ops->lookup(state, j->key, &it);
+		if (j->err == KR_OK &&
+		    (keyring_item_check(it, 1) < 0 || strcmp(it->key, j->key) != 0)) {
+			/* What a backend hands back is untrusted: never pass on junk. */
+			keyring_item_free(it);
+			it = NULL;
+			j->err = KR_ERR_KEYRING;
+		}
+		if (j->err == KR_OK)
+			j->item = it;
+		break;
+	case JOB_STORE:
+		j->err = ops->store(state, j->item);
+		break;
+	case JOB_REMOVE:
+		j->err = ops->remove(state, j->key);
+		break;
+	case JOB_REMOVE_PROFILE:
+		j->err = ops->remove_profile(state, j->profile, j->kind, &count);
+		if (j->err == KR_OK)
+			j->count = count;
+		break;
+	case JOB_LIST:
+		j->err = ops->list(state, j->kind, &items, &n);
+		if (j->err != KR_OK)
+			break;
+		/* Keep only well-formed items, metadata only, at most the cap. */
+		for (size_t i = 0; i < n; i++) {
+			if (kept < KR_KEYRING_ITEMS_MAX && keyring_item_check(items[i], 0) == 0) {
+				mem_free_str(items[i]->secret);
+				items[i]->secret = NULL;
+				items[kept++] = items[i];
+			} else {
+				keyring_item_free(items[i]);
+			}
+		}
+		j->items = items;
+		j->n = kept;
+		break;
+	}
+}
+
+/* ---- shared state and the worker ---- */
+
+static void shared_unref(struct shared *sh)
+{
+	bool last;
+
+	if (!sh)
+		return;
+	pthread_mutex_lock(&sh->mu);
+	last = --sh->refs == 0;
+	pthread_mutex_unlock(&sh->mu);
+	if (!last)
+		return;
+	jobs_free(sh->q_head);
+	jobs_free(sh->done_head);
+	if (sh->efd >= 0)
+		close(sh->efd);
+	pthread_cond_destroy(&sh->work);
+	pthread_cond_destroy(&sh->finished);
+	pthread_mutex_destroy(&sh->mu);
+	free(sh);
+}
+
+static int shared_new(const struct keyring_ops *ops, struct shared **ret)
+{
+	struct shared *sh = calloc(1, sizeof(*sh));
+	pthread_condattr_t ca;
+	int r = KR_ERR_NOMEM;
+
+	if (!sh)
+		goto out;
+	sh->efd = -1;
+	sh->refs = 1;
+	sh->ops = ops;
+	pthread_mutex_init(&sh->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sh->work, NULL);
+	pthread_cond_init(&sh->finished, &ca);
+	pthread_condattr_destroy(&ca);
+	sh->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sh->efd < 0) {
+		r = KR_ERR_IO;
+		goto out;
+	}
+	*ret = sh;
+	sh = NULL;
+	r = KR_OK;
+out:
+	shared_unref(sh);
+	return r;
+}
+
+/* Under sh->mu. */
+static void done_push(struct shared *sh, struct job *j)
+{
+	uint64_t one = 1;
+
+	j->next = NULL;
+	if (sh->done_tail)
+		sh->done_tail->next = j;
+	else
+		sh->done_head = j;
+	sh->done_tail = j;
+	/* The eventfd cannot fill up (its counter is 64 bits); EAGAIN is harmless. */
+	if (write(sh->efd, &one, sizeof(one)) < 0) {
+		/* nothing to do: the loop is already woken */
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct shared *sh = arg;
+	struct job *j;
+
+	pthread_mutex_lock(&sh->mu);
+	for (;;) {
+		while (!sh->q_head && !sh->stop)
+			pthread_cond_wait(&sh->work, &sh->mu);
+		if (!sh->q_head)
+			break;
+		j = sh->q_head;
+		sh->q_head = j->next;
+		if (!sh->q_head)
+			sh->q_tail = NULL;
+		sh->q_len--;
+		j->next = NULL;
+		sh->current = j;
+		sh->current_started = now_us();
+		pthread_mutex_unlock(&sh->mu);
+
+		if (j->op == JOB_OPEN) {
+			void *state = NULL;
+			j->err = sh->ops->open(&state, j->errbuf, sizeof(j->errbuf));
+			if (j->err == KR_OK)
+				sh->state = state;
+		} else if (sh->state) {
+			const char *why;
+			job_run(sh->ops, sh->state, j);
+			if (j->err < 0 && sh->ops->last_error &&
+			    (why = sh->ops->last_error(sh->state)))
+				snprintf(j->errbuf, sizeof(j->errbuf), "%s", why);
+		} else {
+			j->err = KR_ERR_KEYRING; /* not opened */
+		}
+
+		pthread_mutex_lock(&sh->mu);
+		sh->current = NULL;
+		if (sh->front_gone) {
+			job_free(j);
+		} else if (j->sync && !j->abandoned) {
+			j->finished = true;
+			pthread_cond_broadcast(&sh->finished);
+		} else {
+			done_push(sh, j);
+		}
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (sh->state)
+		sh->ops->close(sh->state);
+	sh->state = NULL;
+	shared_unref(sh);
+	return NULL;
+}
+
+/* Under sh->mu. */
+static void queue_push(struct shared *sh, struct job *j)
+{
+	j->next = NULL;
+	if (sh->q_tail)
+		sh->q_tail->next = j;
+	else
+		sh->q_head = j;
+	sh->q_tail = j;
+	sh->q_len++;
+	pthread_cond_signal(&sh->work);
+}
+
+/* Under sh->mu: take j out of the queue; false if it is not queued. */
+static bool queue_remove(struct shared *sh, struct job *j)
+{
+	struct job *prev = NULL;
+
+	for (struct job *p = sh->q_head; p; prev = p, p = p->next) {
+		if (p != j)
+			continue;
+		if (prev)
+			prev->next = p->next;
+		else
+			sh->q_head = p->next;
+		if (sh->q_tail == p)
+			sh->q_tail = prev;
+		sh->q_len--;
+		p->next = NULL;
+		return true;
+	}
+	return false;
+}
+
+/* ---- delivery on the loop thread ---- */
+
+static void note_error(struct keyring *k, const struct job *j)
+{
+	if (j->err < 0 && j->err != KR_ERR_NOCREDS)
+		snprintf(k->last_error, sizeof(k->last_error), "%s: %s", k->sh->ops->name,
+		         j->errbuf[0] ? j->errbuf : err_str(j->err));
+}
+
+static void deliver(struct keyring *k, struct job *j)
+{
+	struct keyring_item *it;
+	struct keyring_item **items;
+	size_t n;
+
+	if (j->delivered)
+		return;
+	j->delivered = true;
+	note_error(k, j);
+	switch (j->op) {
+	case JOB_LOOKUP:
+	case JOB_STORE:
+	case JOB_REMOVE:
+		if (!j->done)
+			break;
+		/* A lookup's item passes to the callee; a store's copy stays ours. */
+		it = j->op == JOB_LOOKUP ? j->item : NULL;
+		if (j->op == JOB_LOOKUP)
+			j->item = NULL;
+		j->done(j->userdata, j->err, it);
+		break;
+	case JOB_REMOVE_PROFILE:
+		if (j->count_done)
+			j->count_done(j->userdata, j->err, j->err == KR_OK ? j->count : 0);
+		break;
+	case JOB_LIST:
+		if (!j->list_done)
+			break;
+		items = j->err == KR_OK ? j->items : NULL;
+		n = j->err == KR_OK ? j->n : 0;
+		if (j->err == KR_OK) {
+			j->items = NULL;
+			j->n = 0;
+		}
+		j->list_done(j->userdata, j->err, items, n);
+		break;
+	case JOB_OPEN:
+		break;
+	}
+}
+
+static void rearm(struct keyring *k);
+static void failover(struct keyring *k, const char *why);
+
+/* Deliver everything the worker (or a failover) finished. */
+static void drain_done(struct keyring *k, bool run_callbacks)
+{
+	struct job *list, *j;
+
+	pthread_mutex_lock(&k->sh->mu);
+	list = k->sh->done_head;
+	k->sh->done_head = k->sh->done_tail = NULL;
+	pthread_mutex_unlock(&k->sh->mu);
+	while ((j = list)) {
+		list = j->next;
+		if (run_callbacks && !j->sync)
+			deliver(k, j);
+		job_free(j);
+	}
+}
+
+static void on_eventfd(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+	struct keyring *k = userdata;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: a previous read already took the count */
+	}
+	drain_done(k, true);
+	rearm(k);
+}
+
+/* Give a timed-out or failed-over async job its answer. */
+static void on_timer(struct loop_timer *t, void *userdata)
+{
+	struct keyring *k = userdata;
+	struct shared *sh = k->sh;
+	struct job *expired = NULL, **tail = &expired, *j, *next;
+	keyring_done_fn cur_done = NULL;
+	keyring_count_fn cur_count = NULL;
+	keyring_list_fn cur_list = NULL;
+	void *cur_ud = NULL;
+	bool stuck = false;
+	uint64_t now = now_us();
+
+	pthread_mutex_lock(&sh->mu);
+	for (j = sh->q_head; j; j = next) {
+		next = j->next;
+		if (j->sync || j->deadline > now)
+			continue;
+		queue_remove(sh, j);
+		j->err = KR_ERR_TIMEOUT;
+		*tail = j;
+		tail = &j->next;
+	}
+	j = sh->current;
+	if (j && !j->sync && !j->delivered && j->deadline <= now) {
+		/* The worker still owns the job: take the callback out of it. */
+		j->delivered = true;
+		cur_done = j->done;
+		cur_count = j->count_done;
+		cur_list = j->list_done;
+		cur_ud = j->userdata;
+	}
+	if (j && now - sh->current_started >= k->timeout_us)
+		stuck = true;
+	pthread_mutex_unlock(&sh->mu);
+
+	while ((j = expired)) {
+		expired = j->next;
+		deliver(k, j);
+		job_free(j);
+	}
+	if (cur_done)
+		cur_done(cur_ud, KR_ERR_TIMEOUT, NULL);
+	if (cur_count)
+		cur_count(cur_ud, KR_ERR_TIMEOUT, 0);
+	if (cur_list)
+		cur_list(cur_ud, KR_ERR_TIMEOUT, NULL, 0);
+	if (stuck && !k->failed)
+		failover(k, "did not answer in time");
+	rearm(k);
+}
+
+/* Arm the timer for the next deadline of an async job (loop thread only). */
+static void rearm(struct keyring *k)
+{
+	struct shared *sh = k->sh;
+	uint64_t at = UINT64_MAX;
+
+	if (!k->loop)
+		return;
+	pthread_mutex_lock(&sh->mu);
+	for (struct job *j = sh->q_head; j; j = j->next)
+		if (!j->sync && j->deadline < at)
+			at = j->deadline;
+	if (sh->current && !k->failed) {
+		uint64_t stuck_at = sh->current_started + k->timeout_us;
+		if (!sh->current->sync && !sh->current->delivered && sh->current->deadline < at)
+			at = sh->current->deadline;
+		if (stuck_at < at)
+			at = stuck_at;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (at == UINT64_MAX)
+		return; /* a fired one-shot timer stays off; a pending one fires harmlessly */
+	/*
+	 * loop_now() and now_us() read the same clock (CLOCK_BOOTTIME); the
+	 * handler re-checks every deadline, so an early wake-up costs nothing.
+	 */
+	if (!k->timer) {
+		if (loop_timer_add(k->loop, at, on_timer, k, &k->timer) < 0)
+			k->timer = NULL; /* deadlines are then enforced on the next event */
+	} else {
+		loop_timer_set(k->timer, at);
+	}
+}
+
+/*
+ * Give up on the backend: from now on every call is answered by the
+ * memory backend on this thread. Queued async jobs get memory answers.
+ */
+static void failover(struct keyring *k, const char *why)
+{
+	struct shared *sh = k->sh;
+	struct job *stolen, *j;
+
+	pthread_mutex_lock(&sh->mu);
+	k->failed = true;
+	stolen = sh->q_head;
+	sh->q_head = sh->q_tail = NULL;
+	sh->q_len = 0;
+	pthread_mutex_unlock(&sh->mu);
+
+	snprintf(k->warning, sizeof(k->warning),
+	         "keyring backend %s %s; using memory only (nothing persists)", sh->ops->name, why);
+	while ((j = stolen)) {
+		stolen = j->next;
+		if (j->sync) {
+			/* Only the caller of this very failover can be waiting on it. */
+			j->err = KR_ERR_TIMEOUT;
+			j->abandoned = true;
+			job_free(j);
+			continue;
+		}
+		job_run(&keyring_memory_ops, NULL, j);
+		pthread_mutex_lock(&sh->mu);
+		done_push(sh, j);
+		pthread_mutex_unlock(&sh->mu);
+	}
+	if (k->warn)
+		k->warn(k->warn_ud, k->warning);
+}
+
+/* ---- open / free ---- */
+
+static void wait_thread(struct keyring *k)
+{
+	struct timespec ts;
+
+	if (!k->thread_running)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += KR_KEYRING_JOIN_MS / 1000;
+	ts.tv_nsec += (long)(KR_KEYRING_JOIN_MS % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	/* A worker stuck in D-Bus must not hang shutdown: detach it. */
+	if (pthread_timedjoin_np(k->thread, NULL, &ts) != 0)
+		pthread_detach(k->thread);
+	k->thread_running = false;
+}
+
+void keyring_free(struct keyring *k)
+{
+	struct shared *sh;
+	struct job *j, *next, *keep = NULL, **tail = &keep;
+
+	if (!k)
+		return;
+	sh = k->sh;
+	loop_io_free(k->io);
+	loop_timer_free(k->timer);
+	if (!sh) {
+		free(k);
+		return;
+	}
+	pthread_mutex_lock(&sh->mu);
+	/* Queued stores still reach the backend; nothing else is worth doing. */
+	for (j = sh->q_head; j; j = next) {
+		next = j->next;
+		j->delivered = true;
+		if (j->op == JOB_STORE && !k->failed) {
+			*tail = j;
+			tail = &j->next;
+		} else {
+			job_free(j);
+		}
+	}
+	*tail = NULL;
+	sh->q_head = keep;
+	sh->q_tail = NULL;
+	sh->q_len = 0;
+	for (j = keep; j; j = j->next) {
+		sh->q_tail = j;
+		sh->q_len++;
+	}
+	sh->front_gone = true;
+	sh->stop = true;
+	pthread_cond_broadcast(&sh->work);
+	pthread_mutex_unlock(&sh->mu);
+	drain_done(k, false);
+	if (k->failed && k->thread_running) {
+		/* The worker overran a call: do not wait for it at all. */
+		pthread_detach(k->thread);
+		k->thread_running = false;
+	}
+	wait_thread(k);
+	shared_unref(sh);
+	mem_wipe(k->warning, sizeof(k->warning));
+	free(k);
+}
+
+static int start_worker(struct keyring *k)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int r;
+
+	pthread_attr_init(&attr);
+	/* Signals belong to the loop thread (sd-event signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&k->sh->mu);
+	k->sh->refs++; /* the worker's reference */
+	pthread_mutex_unlock(&k->sh->mu);
+	r = pthread_create(&k->thread, &attr, worker_main, k->sh);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		pthread_mutex_lock(&k->sh->mu);
+		k->sh->refs--;
+		pthread_mutex_unlock(&k->sh->mu);
+		return KR_ERR_NOMEM;
+	}
+	k->thread_running = true;
+	return KR_OK;
+}
+
+/*
+ * Queue a sync job and wait for it: until its deadline while queued, and
+ * until the backend call has run for the timeout once it started. On a
+ * timeout the job is left to the worker, and a call that overran makes
+ * the front fail over. On return *j is still ours, or NULL if abandoned.
+ */
+static int run_sync(struct keyring *k, struct job **jp, uint64_t timeout_us)
+{
+	struct shared *sh = k->sh;
+	struct job *j = *jp;
+	int r = KR_OK;
+	bool stuck = false, abandoned = false;
+
+	j->sync = true;
+	j->deadline = now_us() + timeout_us;
+	pthread_mutex_lock(&sh->mu);
+	if (sh->q_len >= KR_KEYRING_QUEUE_MAX)
+		r = KR_ERR_BUSY;
+	else
+		queue_push(sh, j);
+	while (r == KR_OK && !j->finished) {
+		uint64_t now = now_us(), until = j->deadline;
+		struct timespec ts;
+
+		if (sh->current == j && sh->current_started + timeout_us > until)
+			until = sh->current_started + timeout_us;
+		if (now >= until) {
+			if (!queue_remove(sh, j))
+				abandoned = j->abandoned = true; /* the worker hands it back */
+			stuck = sh->current && now - sh->current_started >= timeout_us;
+			r = KR_ERR_TIMEOUT;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		until -= now;
+		ts.tv_sec += (time_t)(until / 1000000u);
+		ts.tv_nsec += (long)(until % 1000000u) * 1000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sh->finished, &sh->mu, &ts);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (r == KR_ERR_TIMEOUT) {
+		if (abandoned)
+			*jp = NULL; /* no longer ours: freed from the done list */
+		if (stuck && !k->failed)
+			failover(k, "did not answer in time");
+	}
+	return r;
+}
+
+int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned timeout_ms,
+                     struct keyring **ret, char *errbuf, size_t errlen)
+{
+	struct keyring *k = NULL;
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (!ops || !ops->open || !ops->close || !ops->store || !ops->lookup || !ops->remove ||
+	    !ops->remove_profile || !ops->list || !ops->name)
+		goto out;
+	r = KR_ERR_NOMEM;
+	if (!(k = calloc(1, sizeof(*k))) || !(j = calloc(1, sizeof(*j))))
+		goto out;
+	k->loop = l;
+	k->timeout_us = (uint64_t)(timeout_ms ? timeout_ms : KR_KEYRING_TIMEOUT_MS) * 1000u;
+	if ((r = shared_new(ops, &k->sh)) < 0)
+		goto out;
+	if ((r = start_worker(k)) < 0)
+		goto out;
+	j->op = JOB_OPEN;
+	r = run_sync(k, &j, (uint64_t)KR_KEYRING_OPEN_MS * 1000u);
+	if (r == KR_ERR_TIMEOUT) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s: no answer within %d ms", ops->name,
+			         KR_KEYRING_OPEN_MS);
+		goto out;
+	}
+	if ((r = j->err) < 0) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s: %s", ops->name,
+			         j->errbuf[0] ? j->errbuf : err_str(r));
+		goto out;
+	}
+	if (l) {
+		r = loop_io_add(l, k->sh->efd, LOOP_IN, on_eventfd, k, &k->io);
+		if (r < 0)
+			goto out;
+	}
+	*ret = k;
+	k = NULL;
+	r = KR_OK;
+out:
+	job_free(j);
+	keyring_free(k);
+	return r;
+}
+
+int keyring_open_first(const struct keyring_ops *const *candidates, size_t n, struct loop *l,
+                       unsigned timeout_ms, struct keyring **ret, char *errbuf, size_t errlen)
+{
+	char one[256];
+	size_t used = 0;
+	int r = KR_ERR_INVAL;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		r = keyring_open_ops(candidates[i], l, timeout_ms, ret, one, sizeof(one));
+		if (r == KR_OK)
+			break;
+		/* Collect why each candidate failed: "a: why; b: why". */
+		if (errbuf && used < errlen) {
+			int w =
+			    snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", one);
+			if (w > 0)
+				used += (size_t)w < errlen - used ? (size_t)w : errlen - used - 1;
+		}
+	}
+	return r;
+}
+
+int keyring_open(const char *which, struct loop *l, struct keyring **ret, char *errbuf,
+                 size_t errlen)
+{
+	static const struct keyring_ops *const auto_order[] = {
+	    &keyring_secret_ops,
+	    &keyring_kernel_ops,
+	    &keyring_memory_ops,
+	};
+
+	if (!which || strcmp(which, "auto") == 0)
+		return keyring_open_first(auto_order, 3, l, 0, ret, errbuf, errlen);
+	for (size_t i = 0; i < 3; i++)
+		if (strcmp(which, auto_order[i]->name) == 0)
+			return keyring_open_ops(auto_order[i], l, 0, ret, errbuf, errlen);
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen,
+		         "unknown keyring backend (use auto, secret-service, keyctl or memory)");
+	return KR_ERR_INVAL;
+}
+
+const char *keyring_backend_name(const struct keyring *k)
+{
+	return k->failed ? keyring_memory_ops.name : k->sh->ops->name;
+}
+
+int keyring_persistent(const struct keyring *k)
+{
+	return k->failed ? keyring_memory_ops.persistent : k->sh->ops->persistent;
+}
+
+const char *keyring_last_error(const struct keyring *k)
+{
+	return k->last_error[0] ? k->last_error : NULL;
+}
+
+const char *keyring_warning(const struct keyring *k)
+{
+	return k->failed ? k->warning : NULL;
+}
+
+void keyring_set_warn_fn(struct keyring *k, keyring_warn_fn fn, void *userdata)
+{
+	k->warn = fn;
+	k->warn_ud = userdata;
+}
+
+/* ---- calls ---- */
+
+/* Hand an async job to the worker, or answer it from memory after a failover. */
+static int submit(struct keyring *k, struct job *j)
+{
+	struct shared *sh = k->sh;
+	int r = KR_ERR_INVAL;
+
+	if (!k->loop)
+		goto out;
+	j->deadline = now_us() + k->timeout_us;
+	if (k->failed)
+		job_run(&keyring_memory_ops, NULL, j); /* cannot block */
+	pthread_mutex_lock(&sh->mu);
+	if (k->failed) {
+		done_push(sh, j); /* delivered on the next loop iteration */
+		r = KR_OK;
+	} else if (sh->q_len >= KR_KEYRING_QUEUE_MAX) {
+		r = KR_ERR_BUSY;
+	} else {
+		queue_push(sh, j);
+		r = KR_OK;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (r == KR_OK && !k->failed)
+		rearm(k);
+out:
+	return r;
+}
+
+static int job_new(enum job_op op, const char *key, const char *profile, const char *kind,
+                   struct job **ret)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int r = KR_ERR_NOMEM;
+
+	if (!j)
+		goto out;
+	j->op = op;
+	r = KR_ERR_INVAL;
+	if (key && check_text(key, KR_KEYRING_KEY_MAX, true) < 0)
+		goto out;
+	if (profile && check_text(profile, KR_NAME_MAX, true) < 0)
+		goto out;
+	if (kind && strcmp(kind, KEYRING_KIND_SESSION) != 0 &&
+	    strcmp(kind, KEYRING_KIND_LONGTERM) != 0)
+		goto out;
+	r = KR_ERR_NOMEM;
+	if ((key && !(j->key = strdup(key))) || (profile && !(j->profile = strdup(profile))) ||
+	    (kind && !(j->kind = strdup(kind))))
+		goto out;
+	*ret = j;
+	j = NULL;
+	r = KR_OK;
+out:
+	job_free(j);
+	return r;
+}
+
+static int store_job(const struct keyring_item *item, struct job **ret)
+{
+	struct job *j = NULL;
+	int r;
+
+	if ((r = keyring_item_check(item, 1)) < 0)
+		goto out;
+	/* Never persist what is already dead: keyctl could not even time it out. */
+	if (item->expiration != 0 && item->expiration <= (int64_t)time(NULL)) {
+		r = KR_ERR_EXPIRED;
+		goto out;
+	}
+	if ((r = job_new(JOB_STORE, NULL, NULL, NULL, &j)) < 0)
+		goto out;
+	if ((r = keyring_item_dup(item, &j->item)) < 0)
+		goto out;
+	*ret = j;
+	j = NULL;
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_lookup_async(struct keyring *k, const char *key, keyring_done_fn done, void *userdata)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k || !key || !done)
+		goto out;
+	if ((r = job_new(JOB_LOOKUP, key, NULL, NULL, &j)) < 0)
+		goto out;
+	j->done = done;
+	j->userdata = userdata;
+	if ((r = submit(k, j)) == KR_OK)
+		j = NULL;
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_store_async(struct keyring *k, const struct keyring_item *item,
+                        keyring_done_fn done_or_null, void *userdata)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k)
+		goto out;
+	if ((r = store_job(item, &j)) < 0)
+		goto out;
+	j->done = done_or_null;
+	j->userdata = userdata;
+	if ((r = submit(k, j)) == KR_OK)
+		j = NULL;
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_remove_async(struct keyring *k, const char *key, keyring_done_fn done_or_null,
+                         void *userdata)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k || !key)
+		goto out;
+	if ((r = job_new(JOB_REMOVE, key, NULL, NULL, &j)) < 0)
+		goto out;
+	j->done = done_or_null;
+	j->userdata = userdata;
+	if ((r = submit(k, j)) == KR_OK)
+		j = NULL;
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_remove_profile_async(struct keyring *k, const char *profile_or_null,
+                                 const char *kind_or_null, keyring_count_fn done_or_null,
+                                 void *userdata)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k)
+		goto out;
+	if ((r = job_new(JOB_REMOVE_PROFILE, NULL, profile_or_null, kind_or_null, &j)) < 0)
+		goto out;
+	j->count_done = done_or_null;
+	j->userdata = userdata;
+	if ((r = submit(k, j)) == KR_OK)
+		j = NULL;
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_list_async(struct keyring *k, const char *kind_or_null, keyring_list_fn done,
+                       void *userdata)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k || !done)
+		goto out;
+	if ((r = job_new(JOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
+		goto out;
+	j->list_done = done;
+	j->userdata = userdata;
+	if ((r = submit(k, j)) == KR_OK)
+		j = NULL;
+out:
+	job_free(j);
+	return r;
+}
+
+void keyring_cancel(struct keyring *k, void *userdata)
+{
+	struct shared *sh;
+
+	if (!k)
+		return;
+	sh = k->sh;
+	pthread_mutex_lock(&sh->mu);
+	for (struct job *j = sh->q_head; j; j = j->next)
+		if (!j->sync && j->userdata == userdata)
+			j->delivered = true;
+	if (sh->current && !sh->current->sync && sh->current->userdata == userdata)
+		sh->current->delivered = true;
+	for (struct job *j = sh->done_head; j; j = j->next)
+		if (!j->sync && j->userdata == userdata)
+			j->delivered = true;
+	pthread_mutex_unlock(&sh->mu);
+}
+
+/* Run a job synchronously: on the worker, or in memory after a failover. */
+static int sync_call(struct keyring *k, struct job **jp)
+{
+	int r;
+
+	if (k->loop == NULL)
+		drain_done(k, false); /* only abandoned sync jobs can be there */
+	if (k->failed) {
+		job_run(&keyring_memory_ops, NULL, *jp);
+		return (*jp)->err;
+	}
+	r = run_sync(k, jp, k->timeout_us);
+	if (r == KR_OK) {
+		r = (*jp)->err;
+		note_error(k, *jp);
+	}
+	return r;
+}
+
+int keyring_lookup_sync(struct keyring *k, const char *key, struct keyring_item **ret)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k || !key)
+		goto out;
+	if ((r = job_new(JOB_LOOKUP, key, NULL, NULL, &j)) < 0)
+		goto out;
+	if ((r = sync_call(k, &j)) < 0)
+		goto out;
+	*ret = j->item;
+	j->item = NULL;
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_store_sync(struct keyring *k, const struct keyring_item *item)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k)
+		goto out;
+	if ((r = store_job(item, &j)) < 0)
+		goto out;
+	r = sync_call(k, &j);
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_remove_sync(struct keyring *k, const char *key)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k || !key)
+		goto out;
+	if ((r = job_new(JOB_REMOVE, key, NULL, NULL, &j)) < 0)
+		goto out;
+	r = sync_call(k, &j);
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_remove_profile_sync(struct keyring *k, const char *profile_or_null,
+                                const char *kind_or_null, int *ret_count)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k)
+		goto out;
+	if ((r = job_new(JOB_REMOVE_PROFILE, NULL, profile_or_null, kind_or_null, &j)) < 0)
+		goto out;
+	if ((r = sync_call(k, &j)) < 0)
+		goto out;
+	if (ret_count)
+		*ret_count = j->count;
+out:
+	job_free(j);
+	return r;
+}
+
+int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyring_item ***ret_items,
+                      size_t *ret_n)
+{
+	struct job *j = NULL;
+	int r = KR_ERR_INVAL;
+
+	if (!k || !ret_items || !ret_n)
+		goto out;
+	if ((r = job_new(JOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
+		goto out;
+	if ((r = sync_call(k, &j)) < 0)
+		goto out;
+	*ret_items = j->items;
+	*ret_n = j->n;
+	j->items = NULL;
+	j->n = 0;
+out:
+	job_free(j);
+	return r;
+}
