@@ -502,6 +502,12 @@ static void describe_failure(char *out, size_t n, const struct sts_result *res, 
 
 /* ---- the persistent layer (keyring) ---- */
 
+/* Is there a keyring behind the memory cache (it may still not survive a reboot)? */
+static int store_on(const struct agent *a)
+{
+	return a->kr && strcmp(keyring_backend_name(a->kr), "memory") != 0;
+}
+
 /* Items are named by a digest of the cache key: no profile data in the name. */
 static int store_key(const struct entry *e, char out[65])
 {
@@ -556,7 +562,7 @@ static void store_write(struct agent *a, const struct entry *e)
 	struct keyring_item *it = NULL;
 	char *json, key[65];
 
-	if (!a->kr || !keyring_persistent(a->kr) || store_key(e, key) < 0)
+	if (!store_on(a) || store_key(e, key) < 0)
 		return;
 	json = creds_to_json(&e->creds);
 	if (json && keyring_item_new(key, KEYRING_KIND_SESSION, e->profile ? e->profile : "-",
@@ -608,7 +614,7 @@ static int store_lookup(struct agent *a, struct entry *e)
 	char key[65];
 
 	e->kr_checked = 1;
-	if (!a->kr || !keyring_persistent(a->kr) || store_key(e, key) < 0)
+	if (!store_on(a) || store_key(e, key) < 0)
 		return KR_ERR_UNSUPPORTED;
 	if (keyring_lookup_async(a->kr, key, on_store_lookup, e) < 0)
 		return KR_ERR_KEYRING;
@@ -1097,7 +1103,7 @@ static void stage_longterm(struct job *j)
 	}
 	buf_init(&key, KR_KEYRING_KEY_MAX + 1);
 	r = buf_printf(&key, "longterm:%s", profile);
-	if (r == 0 && a->kr && keyring_persistent(a->kr) &&
+	if (r == 0 && store_on(a) &&
 	    keyring_lookup_async(a->kr, key.data, on_longterm_lookup, e) == 0) {
 		buf_free(&key);
 		e->kr_pending = 1;
@@ -1374,7 +1380,7 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 	cJSON_AddNumberToObject(r, "pid", (double)getpid());
 	cJSON_AddNumberToObject(r, "uptime", (double)(time(NULL) - a->started));
 	cJSON_AddStringToObject(r, "backend", a->kr ? keyring_backend_name(a->kr) : "memory");
-	cJSON_AddBoolToObject(r, "persistent", a->kr && keyring_persistent(a->kr));
+	cJSON_AddBoolToObject(r, "survives_reboot", a->kr && keyring_persistent(a->kr));
 	if (a->kr_warning[0])
 		cJSON_AddStringToObject(r, "keyring_warning", a->kr_warning);
 	if (a->kr && strcmp(keyring_backend_name(a->kr), "keyctl") == 0)
@@ -1449,7 +1455,7 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 			continue;
 		if (e->has_creds)
 			removed++;
-		if (a->kr && keyring_persistent(a->kr)) {
+		if (store_on(a)) {
 			char key[65];
 			if (store_key(e, key) == 0)
 				keyring_remove_async(a->kr, key, NULL, NULL);
@@ -1462,7 +1468,7 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 		}
 	}
 	/* Queued before any later lookup: the worker runs calls in order. */
-	if (a->kr && keyring_persistent(a->kr))
+	if (store_on(a))
 		keyring_remove_profile_async(a->kr, all ? NULL : profile, KEYRING_KIND_SESSION, NULL,
 					     NULL);
 	r = ok_reply();
@@ -1682,7 +1688,7 @@ static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 					 "and a secret access key (no spaces)"));
 		return;
 	}
-	if (!a->kr || !keyring_persistent(a->kr)) {
+	if (!store_on(a)) {
 		fn(userdata, error_reply(KR_ERR_KEYRING, profile, NULL,
 					 "no persistent keyring (backend: memory): start keyroled "
 					 "with --cache secret-service or --cache keyctl"));
@@ -1735,7 +1741,7 @@ static void op_remove(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 		fn(userdata, error_reply(KR_ERR_INVAL, NULL, NULL, "remove needs a profile"));
 		return;
 	}
-	if (!a->kr || !keyring_persistent(a->kr)) {
+	if (!store_on(a)) {
 		cJSON *r = ok_reply();
 		if (r)
 			cJSON_AddNumberToObject(r, "removed", 0);
@@ -1867,8 +1873,8 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	if (a->kr) {
 		keyring_set_warn_fn(a->kr, on_keyring_warning, a);
 		log_info("cache backend: %s%s", keyring_backend_name(a->kr),
-			 keyring_persistent(a->kr) ? "" : " (nothing persists)");
-		if (keyring_persistent(a->kr))
+			 store_on(a) ? "" : " (nothing persists)");
+		if (store_on(a))
 			keyring_list_async(a->kr, KEYRING_KIND_LONGTERM, on_stored_list, a);
 	}
 	*ret = a;

@@ -1,0 +1,213 @@
+"""keyroled with real keyrings: the cache survives a SIGKILL (Secret Service
+on a private D-Bus, the kernel keyring as root and as an ordinary user),
+long-term keys from `keyrole add` serve as a chain's source, a locked or
+missing keyring falls back to memory, the kernel quota is survived, and no
+secret lands in a file or a log line."""
+
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
+import krtest  # noqa: E402
+
+SESSION = "kr-test"
+
+
+def get(d, env, profile):
+    return d.request({"v": 1, "op": "get", "profile": profile, "env": env}, timeout=60)
+
+
+def brief(r):
+    return json.dumps({k: r.get(k) for k in ("ok", "error", "message", "from")})
+
+
+def restart(run, d):
+    """SIGKILL the daemon (no chance to clean up) and start it again.
+    Keyring writes are asynchronous: give them a moment to land first."""
+    time.sleep(1.0)
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(10)
+    d.proc = None
+    return d.start()
+
+
+def survives_restart(tap, run, d, env, proxy, label):
+    r = get(d, env, "prod-admin")
+    tap.ok(r.get("ok"), "%s: first fetch" % label, brief(r))
+    ak = r.get("AccessKeyId")
+    restart(run, d)
+    proxy.reset_counts()
+    r = get(d, env, "prod-admin")
+    tap.ok(r.get("ok"), "%s: fetch after SIGKILL and restart" % label, brief(r))
+    tap.is_(r.get("AccessKeyId"), ak, "%s: same access key id" % label)
+    tap.is_(r.get("from"), "keyring", "%s: served from the keyring" % label)
+    tap.is_(proxy.counts().get("total", 0), 0, "%s: zero STS calls" % label)
+    return r
+
+
+def scan_for(secrets, roots):
+    """Files under roots containing any of the secrets (bytes)."""
+    hits = []
+    for root in roots:
+        for dirpath, dirnames, files in os.walk(root):
+            dirnames[:] = [x for x in dirnames if not os.path.islink(os.path.join(dirpath, x))]
+            for f in files:
+                p = os.path.join(dirpath, f)
+                try:
+                    if os.path.islink(p) or os.path.getsize(p) > 50 * 1024 * 1024:
+                        continue
+                    with open(p, "rb") as fh:
+                        data = fh.read()
+                except OSError:
+                    continue
+                for s in secrets:
+                    if s and s.encode() in data:
+                        hits.append(p)
+                        break
+    return hits
+
+
+def main(tap, run):
+    moto = run.moto()
+    seed = krtest.seed_chain(moto, session_names=[SESSION] + ["s%02d" % i for i in range(60)])
+    proxy = run.proxy(moto.url)
+    cfg, creds = krtest.chain_config(seed, process_profiles=False)
+    secrets = [seed["secret_access_key"]]
+
+    with tap.test("secret-service: cache survives SIGKILL"):
+        ks = run.keyring()
+        home = run.home()
+        krtest.write_aws_config(home, cfg, creds)
+        env = krtest.aws_env(home, None, proxy.url)
+        d = run.daemon(home, cache="secret-service", env=ks.env())
+        st = d.request({"v": 1, "op": "status"})
+        tap.is_(st.get("backend"), "secret-service", "backend is secret-service")
+        r = survives_restart(tap, run, d, env, proxy, "secret-service")
+        secrets += [r.get("SecretAccessKey"), r.get("SessionToken")]
+        items = ks.secret_tool(["search", "--all", "kind", "session"])
+        tap.ok("keyrole:" in items.stdout + items.stderr, "items carry readable labels")
+
+    with tap.test("long-term keys from keyrole add serve as a chain's source"):
+        kcfg = cfg + ("\n[profile stored]\nregion = us-east-1\n\n[profile via-stored]\n"
+                      "role_arn = %s\nsource_profile = stored\nrole_session_name = %s\n"
+                      % (seed["roles"]["prod"], SESSION))
+        krtest.write_aws_config(home, kcfg, creds)
+        cenv = dict(env, KEYROLE_SOCKET=d.socket, KEYROLE_NO_AUTOSTART="1")
+        r = get(d, env, "via-stored")
+        tap.is_(r.get("error"), "nocreds", "no keys yet: nocreds", brief(r))
+        tap.ok("keyrole add stored" in r.get("message", ""), "message says how to add them")
+        p = krtest.run_client(["add", "stored", "--verify"], env=cenv,
+                              input="%s\n%s\n" % (seed["access_key_id"],
+                                                  seed["secret_access_key"]))
+        tap.is_(p.returncode, 0, "keyrole add --verify succeeds", p.stderr)
+        tap.ok(seed["user_arn"] in p.stdout + p.stderr, "it names the verified identity",
+               p.stdout)
+        st = d.request({"v": 1, "op": "status"})
+        tap.ok("stored" in st.get("stored_keys", []), "status lists the profile with keys")
+        tap.ok(seed["secret_access_key"] not in json.dumps(st), "status shows no key")
+        r = get(d, env, "via-stored")
+        tap.ok(r.get("ok"), "chain from stored keys works", brief(r))
+        restart(run, d)
+        d.request({"v": 1, "op": "forget", "all": True})
+        r = get(d, env, "via-stored")
+        tap.ok(r.get("ok"), "stored keys survive a restart", brief(r))
+        p = krtest.run_client(["remove", "stored"], env=cenv)
+        tap.is_(p.returncode, 0, "keyrole remove succeeds", p.stderr)
+        d.request({"v": 1, "op": "forget", "all": True})
+        r = get(d, env, "via-stored")
+        tap.is_(r.get("error"), "nocreds", "after remove: nocreds again", brief(r))
+        p = krtest.run_client(["add", "stored"], env=cenv, input="not-a-key\nx y\n")
+        tap.ok(p.returncode != 0 and p.stdout == "", "malformed keys are refused", p.stderr)
+
+    with tap.test("a locked collection falls back to memory with a warning"):
+        ks2 = run.keyring(locked=True)
+        h2 = run.home("locked")
+        krtest.write_aws_config(h2, cfg, creds)
+        d2 = run.daemon(h2, cache="secret-service", env=ks2.env())
+        st = d2.request({"v": 1, "op": "status"})
+        tap.is_(st.get("backend"), "memory", "backend memory")
+        tap.ok(st.get("keyring_warning"), "status carries the warning", st.get("keyring_warning"))
+        tap.ok("unavailable" in d2.log_text(), "warning logged")
+        r = get(d2, krtest.aws_env(h2, None, proxy.url), "prod-admin")
+        tap.ok(r.get("ok"), "fetch still succeeds", brief(r))
+        d2.stop()
+
+    with tap.test("no session bus falls back to memory with a warning"):
+        h3 = run.home("nobus")
+        krtest.write_aws_config(h3, cfg, creds)
+        d3 = run.daemon(h3, cache="secret-service",
+                        env={"DBUS_SESSION_BUS_ADDRESS": None, "DISPLAY": None})
+        st = d3.request({"v": 1, "op": "status"})
+        tap.is_(st.get("backend"), "memory", "backend memory")
+        r = get(d3, krtest.aws_env(h3, None, proxy.url), "prod-admin")
+        tap.ok(r.get("ok"), "fetch still succeeds", brief(r))
+        d3.stop()
+
+    with tap.test("keyctl as root: cache survives SIGKILL"):
+        if not krtest.is_root():
+            raise krtest.Skip("not root")
+        h4 = run.home("keyctl")
+        krtest.write_aws_config(h4, cfg, creds)
+        d4 = run.daemon(h4, cache="keyctl")
+        env4 = krtest.aws_env(h4, None, proxy.url)
+        tap.is_(d4.request({"v": 1, "op": "status"}).get("backend"), "keyctl", "backend keyctl")
+        r = survives_restart(tap, run, d4, env4, proxy, "keyctl/root")
+        secrets += [r.get("SecretAccessKey"), r.get("SessionToken")]
+        d4.request({"v": 1, "op": "forget", "all": True})
+        d4.stop()
+
+    with tap.test("keyctl as an ordinary user: restart and the quota"):
+        if not krtest.is_root():
+            raise krtest.Skip("needs root to create and switch to a test user")
+        user = krtest.ensure_test_user()
+        uhome, urt = krtest.user_dirs(run, user)
+        many = "".join("\n[profile many%02d]\nrole_arn = %s\nsource_profile = dev\n"
+                       "role_session_name = s%02d\nregion = us-east-1\n"
+                       % (i, seed["roles"]["prod"], i) for i in range(60))
+        krtest.write_aws_config(uhome, cfg + many, creds, owner=(user[0], user[1]))
+        sockdir = os.path.join(urt, "kr")
+        d5 = krtest.Daemon(None, uhome, sockdir, cache="keyctl", user=(user[0], user[1]),
+                           runtime_dir=urt, run=run)
+        run.adopt(d5)
+        d5.start()
+        uenv = {"KEYROLE_SOCKET": d5.socket, "KEYROLE_NO_AUTOSTART": "1",
+                "AWS_CONFIG_FILE": os.path.join(uhome, ".aws", "config"),
+                "AWS_SHARED_CREDENTIALS_FILE": os.path.join(uhome, ".aws", "credentials"),
+                "AWS_ENDPOINT_URL_STS": proxy.url}
+
+        def uget(profile):
+            return krtest.run_as_user(user, [krtest.keyrole(), "get", profile], uhome, urt,
+                                      env=uenv)
+
+        p = uget("prod-admin")
+        tap.is_(p.returncode, 0, "user: first fetch", p.stderr)
+        ak = json.loads(p.stdout or "{}").get("AccessKeyId")
+        restart(run, d5)
+        proxy.reset_counts()
+        p = uget("prod-admin")
+        tap.is_(p.returncode, 0, "user: fetch after SIGKILL", p.stderr)
+        tap.is_(json.loads(p.stdout or "{}").get("AccessKeyId"), ak, "user: same access key id")
+        tap.is_(proxy.counts().get("total", 0), 0, "user: zero STS calls")
+        fails = []
+        for i in range(60):
+            p = uget("many%02d" % i)
+            if p.returncode != 0:
+                fails.append(p.stderr.strip())
+        tap.is_(len(fails), 0, "60 profiles past the kernel quota all succeed",
+                fails[0] if fails else None)
+        tap.ok(d5.alive(), "daemon alive after the quota was hit")
+        d5.stop()
+
+    with tap.test("no secret in files or logs"):
+        secrets = [s for s in secrets if s]
+        roots = [run.dir, "/tmp"]
+        # The test's own ~/.aws/credentials files hold the IAM user's key by design.
+        hits = [h for h in scan_for(secrets, roots) if not h.endswith("/.aws/credentials")]
+        tap.is_(hits, [], "no file under the test dirs or /tmp holds a secret or token")
+
+
+krtest.main(main)
