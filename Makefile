@@ -8,6 +8,11 @@ VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
+# systemd's own answer for this PREFIX (/usr -> /usr/lib/systemd/user), else the usual place.
+SYSTEMDUSERUNITDIR ?= $(or $(shell $(PKG_CONFIG) --define-variable=prefix=$(PREFIX) \
+                        --variable=systemduserunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/user)
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
 DESTDIR   ?=
 
 CC        ?= cc
@@ -108,11 +113,27 @@ check: deps
 	@KR_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(B)/keyrole $(B)/keyroled $(DESTDIR)$(BINDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/keyroled.service >$(DESTDIR)$(SYSTEMDUSERUNITDIR)/keyroled.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUSERUNITDIR)/keyroled.service
+	install -m 0644 systemd/keyroled.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/
+	install -m 0644 man/keyrole.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/keyrole-config.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/keyroled.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 completions/keyrole.bash $(DESTDIR)$(BASHCOMPDIR)/keyrole
+	install -m 0644 completions/_keyrole $(DESTDIR)$(ZSHCOMPDIR)/_keyrole
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/keyrole $(DESTDIR)$(BINDIR)/keyroled
+	rm -f $(DESTDIR)$(BINDIR)/keyrole $(DESTDIR)$(BINDIR)/keyroled \
+	  $(DESTDIR)$(SYSTEMDUSERUNITDIR)/keyroled.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/keyroled.socket \
+	  $(DESTDIR)$(MANDIR)/man1/keyrole.1 $(DESTDIR)$(MANDIR)/man5/keyrole-config.5 \
+	  $(DESTDIR)$(MANDIR)/man8/keyroled.8 $(DESTDIR)$(BASHCOMPDIR)/keyrole $(DESTDIR)$(ZSHCOMPDIR)/_keyrole
+
+# A guided tour against a local moto STS: tests/demo.sh (installs packages, builds, runs).
+demo:
+	@KR_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) sh tests/demo.sh
 
 format:
 	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/helpers/*.c)
@@ -120,7 +141,7 @@ format:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps tests check install uninstall format clean
+.PHONY: all deps tests check install uninstall demo format clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
