@@ -200,6 +200,24 @@ static int emit(struct ctx *x)
 
 /* ---- requests ---- */
 
+/*
+ * File paths are relative to the caller's directory, which the daemon does
+ * not share: send them absolute, as botocore would resolve them.
+ */
+static int add_env(cJSON *env, const char *key, const char *v)
+{
+	char cwd[KR_PATH_MAX], abs[2 * KR_PATH_MAX + 2];
+	int is_path = strcmp(key, "AWS_CONFIG_FILE") == 0 ||
+		      strcmp(key, "AWS_SHARED_CREDENTIALS_FILE") == 0 ||
+		      strcmp(key, "AWS_CA_BUNDLE") == 0;
+
+	if (is_path && *v && *v != '/' && *v != '~' && getcwd(cwd, sizeof(cwd))) {
+		snprintf(abs, sizeof(abs), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", v);
+		v = abs;
+	}
+	return cJSON_AddStringToObject(env, key, v) != NULL;
+}
+
 static cJSON *new_request(const struct ctx *x, const char *op, int with_env)
 {
 	cJSON *req = proto_new(), *env;
@@ -217,7 +235,7 @@ static cJSON *new_request(const struct ctx *x, const char *op, int with_env)
 			const char *v = getenv(env_keys[i]);
 
 			if (v)
-				ok = cJSON_AddStringToObject(env, env_keys[i], v) != NULL;
+				ok = add_env(env, env_keys[i], v);
 		}
 	}
 	if (!ok) {

@@ -25,9 +25,11 @@ expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | ID}}
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 SRC = os.environ.get("KR_SRC") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -110,12 +112,56 @@ def botocore_resolve(case_dir, profile, extra_env):
         os.environ.update(saved)
 
 
-def keyrole_resolve(case_dir, profile, extra_env):
+class Daemon:
+    """A keyroled for `keyrole check --json` (the path users take)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="kr-diff-")
+        self.socket = os.path.join(self.dir, "s", "agent.sock")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env["HOME"] = self.dir
+        self.proc = subprocess.Popen([os.path.join(BUILD, "keyroled"), "--socket", self.socket,
+                                      "--cache", "memory"], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            if os.path.exists(self.socket) or self.proc.poll() is not None:
+                break
+            time.sleep(0.01)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def keyrole_check(daemon, case_dir, profile, extra_env):
+    """`keyrole check PROFILE --json` through the daemon -> the report list."""
+    env = clean_env(case_dir, extra_env)
+    env["KEYROLE_SOCKET"] = daemon.socket
+    env["KEYROLE_NO_AUTOSTART"] = "1"
+    p = subprocess.run([os.path.join(BUILD, "keyrole"), "check", profile, "--json"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        return {"crash": "exit %d: %s" % (p.returncode, p.stderr.strip())}
+
+
+def keyrole_resolve(case_dir, profile, extra_env, daemon=None):
     p = subprocess.run([TOOL, profile], env=clean_env(case_dir, extra_env),
                        capture_output=True, text=True, timeout=30)
     if p.returncode not in (0, 1):
         return {"crash": "exit %d: %s" % (p.returncode, p.stderr.strip())}
     rep = json.loads(p.stdout)
+    if daemon is not None:
+        via = keyrole_check(daemon, case_dir, profile, extra_env)
+        if via != rep:
+            return {"crash": "keyrole check --json differs from the library's report: %s"
+                    % json.dumps(via)[:300]}
     if len(rep) != 1:
         return {"crash": "expected one report, got %d" % len(rep)}
     rep = rep[0]
@@ -202,6 +248,14 @@ def main():
         return 1
     ids = documented_ids()
     print("# botocore %s" % botocore.__version__)
+    daemon = Daemon()
+    try:
+        return run_cases(cases, ids, daemon, tap, lambda: (n, failed))
+    finally:
+        daemon.stop()
+
+
+def run_cases(cases, ids, daemon, tap, counts):
     for case in cases:
         d = os.path.join(CASES, case)
         with open(os.path.join(d, "expected.json"), encoding="utf-8") as f:
@@ -210,7 +264,7 @@ def main():
         for prof, want in exp["profiles"].items():
             name = "%s/%s" % (case, prof)
             b = botocore_resolve(d, prof, extra)
-            k = keyrole_resolve(d, prof, extra)
+            k = keyrole_resolve(d, prof, extra, daemon)
             diff = compare(b, k)
             if want == "same":
                 tap(diff is None, name, "" if diff is None else "")
@@ -225,6 +279,7 @@ def main():
             else:
                 tap(True, name, " # known difference: %s" % want)
                 print("#   " + diff)
+    n, failed = counts()
     print("1..%d" % n)
     return 1 if failed else 0
 

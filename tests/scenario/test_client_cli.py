@@ -280,6 +280,16 @@ def main(tap, run):
                 "env has the set documented keys only")
         tap.ok("mfa_code" not in req, "no mfa_code unless asked for")
 
+    with tap.test("relative file paths are sent absolute (the daemon has another cwd)"):
+        use(default_handler)
+        env = dict(base, AWS_CONFIG_FILE="x/config", AWS_SHARED_CREDENTIALS_FILE="creds",
+                   AWS_CA_BUNDLE="/abs/ca.pem")
+        client(["get", PROFILE], env)  # runs in /
+        got = fake.take()[0].get("env", {})
+        tap.is_((got.get("AWS_CONFIG_FILE"), got.get("AWS_SHARED_CREDENTIALS_FILE"),
+                 got.get("AWS_CA_BUNDLE")), ("/x/config", "/creds", "/abs/ca.pem"),
+                "relative paths made absolute, absolute ones unchanged")
+
     with tap.test("get of a reply without keys fails"):
         use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001"))
         rc, out, err = client(["get", PROFILE], base)
