@@ -1908,6 +1908,14 @@ int agent_busy(const struct agent *a)
 	return a->n_jobs > 0;
 }
 
+void agent_reconfigure(struct agent *a, const struct agent_opts *opts)
+{
+	if (opts->refresh_margin > 0)
+		a->opts.refresh_margin = opts->refresh_margin;
+	if (opts->mfa_duration > 0)
+		a->opts.mfa_duration = opts->mfa_duration;
+}
+
 void agent_status_line(const struct agent *a, char *out, size_t n)
 {
 	snprintf(out, n, "%u cached, %lu requests, %lu STS calls", a->n_entries, a->c.requests,

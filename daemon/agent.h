@@ -47,6 +47,9 @@ void agent_req_cancel(struct agent_req *r);
 /* True while STS calls or other work are in flight (idle exit waits). */
 int agent_busy(const struct agent *a);
 
+/* Take new settings (refresh margin, MFA duration) after a reload. */
+void agent_reconfigure(struct agent *a, const struct agent_opts *opts);
+
 /* A one-line summary for sd_notify STATUS=. */
 void agent_status_line(const struct agent *a, char *out, size_t n);
 

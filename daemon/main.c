@@ -133,52 +133,55 @@ static int read_config(struct settings *st, const char *path, int required)
 	return r;
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{"socket", required_argument, NULL, 's'},
+	{"cache", required_argument, NULL, 'c'},
+	{"refresh-margin", required_argument, NULL, 'R'},
+	{"mfa-duration", required_argument, NULL, 'M'},
+	{"idle-exit", required_argument, NULL, 'I'},
+	{"log-level", required_argument, NULL, 'l'},
+	{"config", required_argument, NULL, 'C'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{0},
+};
+
+struct args {
+	int argc;
+	char **argv;
+};
+
+/*
+ * Settings = defaults, then the config file, then the flags (so flags win).
+ * Returns -1 to go on, else the exit status (0 after --help/--version).
+ */
+static int load_settings(struct settings *st, const struct args *a, int quiet_help)
 {
-	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"cache", required_argument, NULL, 'c'},
-		{"refresh-margin", required_argument, NULL, 'R'},
-		{"mfa-duration", required_argument, NULL, 'M'},
-		{"idle-exit", required_argument, NULL, 'I'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"config", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
-	};
-	struct settings st = {
+	char defconf[KR_PATH_MAX];
+	const char *config = NULL;
+	int c;
+
+	*st = (struct settings){
 		.srv.agent.refresh_margin = KR_REFRESH_MARGIN_S,
 		.srv.agent.mfa_duration = 43200,
 		.log_level = LOG_LVL_INFO,
 		.cache = "auto",
 	};
-	const char *config = NULL;
-	char defconf[KR_PATH_MAX];
-	struct rlimit rl = {0, 0};
-	int c;
-
-	/* Before anything else: no core dumps, no ptrace, private files. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	setrlimit(RLIMIT_CORE, &rl);
-	umask(077);
-	mem_install_json_hooks();
-
-	/* First pass: only --config, --help and --version, so flags override the file. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:c:l:hV", longopts, NULL)) != -1) {
+	optind = 0; /* glibc: full re-initialisation, for SIGHUP */
+	while ((c = getopt_long(a->argc, a->argv, "s:c:l:hV", longopts, NULL)) != -1) {
 		if (c == 'C')
 			config = optarg;
-		else if (c == 'h') {
+		else if (c == 'h' && !quiet_help) {
 			usage(stdout);
 			return 0;
-		} else if (c == 'V') {
+		} else if (c == 'V' && !quiet_help) {
 			printf("keyroled %s (protocol %d)\n", KR_VERSION, KR_PROTO_VERSION);
 			return 0;
 		}
 	}
 	if (config) {
-		if (read_config(&st, config, 1) < 0)
+		if (read_config(st, config, 1) < 0)
 			return 2;
 	} else {
 		const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
@@ -188,34 +191,35 @@ int main(int argc, char **argv)
 		else if (home && *home == '/')
 			n = snprintf(defconf, sizeof(defconf), "%s/.config/keyrole/keyroled.conf",
 				     home);
-		if (n > 0 && (size_t)n < sizeof(defconf) && read_config(&st, defconf, 0) < 0)
+		if (n > 0 && (size_t)n < sizeof(defconf) && read_config(st, defconf, 0) < 0)
 			return 2;
 	}
-
 	opterr = 1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:c:l:hV", longopts, NULL)) != -1) {
+	optind = 0;
+	while ((c = getopt_long(a->argc, a->argv, "s:c:l:hV", longopts, NULL)) != -1) {
 		int r = KR_OK;
 		switch (c) {
 		case 's':
-			st.srv.socket_path = optarg;
+			st->srv.socket_path = optarg;
 			break;
 		case 'c':
-			r = set_option(&st, "cache", optarg, "--cache");
+			r = set_option(st, "cache", optarg, "--cache");
 			break;
 		case 'R':
-			r = set_option(&st, "refresh-margin", optarg, "--refresh-margin");
+			r = set_option(st, "refresh-margin", optarg, "--refresh-margin");
 			break;
 		case 'M':
-			r = set_option(&st, "mfa-duration", optarg, "--mfa-duration");
+			r = set_option(st, "mfa-duration", optarg, "--mfa-duration");
 			break;
 		case 'I':
-			r = set_option(&st, "idle-exit", optarg, "--idle-exit");
+			r = set_option(st, "idle-exit", optarg, "--idle-exit");
 			break;
 		case 'l':
-			r = set_option(&st, "log-level", optarg, "--log-level");
+			r = set_option(st, "log-level", optarg, "--log-level");
 			break;
 		case 'C':
+		case 'h':
+		case 'V':
 			break;
 		default:
 			usage(stderr);
@@ -224,11 +228,44 @@ int main(int argc, char **argv)
 		if (r < 0)
 			return 2;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "keyroled: unexpected argument '%s'\n", argv[optind]);
+	if (optind < a->argc) {
+		fprintf(stderr, "keyroled: unexpected argument '%s'\n", a->argv[optind]);
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* SIGHUP: the same sources again; only what can change at run time is taken. */
+static int reload(void *userdata, struct server_opts *ret)
+{
+	struct settings st;
+
+	if (load_settings(&st, userdata, 1) >= 0)
+		return KR_ERR_CONFIG;
+	log_init(st.log_level);
+	ret->idle_exit = st.srv.idle_exit;
+	ret->agent.refresh_margin = st.srv.agent.refresh_margin;
+	ret->agent.mfa_duration = st.srv.agent.mfa_duration;
+	return KR_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct args args = {argc, argv};
+	struct settings st;
+	struct rlimit rl = {0, 0};
+	int r;
+
+	/* Before anything else: no core dumps, no ptrace, private files. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &rl);
+	umask(077);
+	mem_install_json_hooks();
+
+	r = load_settings(&st, &args, 0);
+	if (r >= 0)
+		return r;
 	/* More connections than the default soft limit allows. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
@@ -236,5 +273,7 @@ int main(int argc, char **argv)
 	}
 	log_init(st.log_level);
 	st.srv.agent.cache = st.cache;
+	st.srv.reload = reload;
+	st.srv.reload_userdata = &args;
 	return server_run(&st.srv);
 }

@@ -61,8 +61,10 @@ struct server {
 	struct conn *conns;
 	unsigned n_conns;
 	unsigned long refused_uid, refused_busy, bad_frames;
+	const struct server_opts *opts;
 	int idle_exit;
 	struct loop_timer *idle_timer;
+	struct loop_timer *status_timer;
 	struct loop_timer *drain_timer;
 	int stopping;
 };
@@ -380,9 +382,38 @@ static void on_stop_signal(int signo, void *userdata)
 		       &s->drain_timer);
 }
 
+
 static void on_hup(int signo, void *userdata)
 {
-	log_info("SIGHUP: configuration files are reread on every request; nothing to reload");
+	struct server *s = userdata;
+	struct server_opts o;
+
+	if (!s->opts->reload) {
+		log_info("SIGHUP: nothing to reload (~/.aws files are reread on every request)");
+		return;
+	}
+	o = *s->opts;
+	if (s->opts->reload(s->opts->reload_userdata, &o) < 0) {
+		log_warning("SIGHUP: settings not reloaded (see above); keeping the old ones");
+		return;
+	}
+	agent_reconfigure(s->agent, &o.agent);
+	s->idle_exit = o.idle_exit;
+	arm_idle(s);
+	log_info("SIGHUP: settings reloaded (refresh margin %d s, MFA sessions %d s, idle exit "
+		 "%d s)",
+		 o.agent.refresh_margin, o.agent.mfa_duration, o.idle_exit);
+}
+
+/* Keep systemd's STATUS= line current while anybody listens. */
+static void on_status_timer(struct loop_timer *t, void *userdata)
+{
+	struct server *s = userdata;
+	char status[256];
+
+	agent_status_line(s->agent, status, sizeof(status));
+	loop_notify("STATUS=%u connections, %s", s->n_conns, status);
+	loop_timer_set(t, loop_now(s->loop) + 10 * 1000000u);
 }
 
 /* Is someone answering on path? Then it is a live daemon, not a stale file. */
@@ -474,7 +505,7 @@ static int setup_listener(struct server *s, const char *path)
 
 int server_run(const struct server_opts *opts)
 {
-	struct server s = {.listen_fd = -1, .idle_exit = opts->idle_exit};
+	struct server s = {.listen_fd = -1, .idle_exit = opts->idle_exit, .opts = opts};
 	char status[256];
 	int r, ret = 1;
 
@@ -500,6 +531,9 @@ int server_run(const struct server_opts *opts)
 	agent_status_line(s.agent, status, sizeof(status));
 	log_info("keyroled %s listening on %s", KR_VERSION, s.owns_path ? s.path : "fd 3");
 	loop_notify("READY=1\nSTATUS=%s", status);
+	if (getenv("NOTIFY_SOCKET"))
+		loop_timer_add(s.loop, loop_now(s.loop) + 10 * 1000000u, on_status_timer, &s,
+			       &s.status_timer);
 	r = loop_run(s.loop);
 	ret = r < 0 ? 1 : 0;
 out:
@@ -508,6 +542,7 @@ out:
 	loop_io_free(s.listen_io);
 	loop_timer_free(s.idle_timer);
 	loop_timer_free(s.drain_timer);
+	loop_timer_free(s.status_timer);
 	agent_free(s.agent);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);

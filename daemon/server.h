@@ -7,6 +7,12 @@ struct server_opts {
 	const char *socket_path; /* NULL: default (common/sockpath.h) */
 	int idle_exit;           /* seconds without clients or work; 0 = never */
 	struct agent_opts agent;
+	/*
+	 * SIGHUP: reread the settings into *ret (the cache backend and socket
+	 * stay as they are). NULL: nothing to reload. Returns 0 or KR_ERR_*.
+	 */
+	int (*reload)(void *userdata, struct server_opts *ret);
+	void *reload_userdata;
 };
 
 /* Listen, serve until SIGTERM/SIGINT or idle exit; returns an exit status. */

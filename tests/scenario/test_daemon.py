@@ -4,6 +4,7 @@ stale sockets, systemd socket activation and READY=1."""
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -193,6 +194,7 @@ def main(tap, run):
         n.bind(nsock)
         n.settimeout(10)
         p = subprocess.Popen([sa, "-l", path, "--fdname=keyroled", "-E", "NOTIFY_SOCKET=" + nsock,
+                              "-E", "WATCHDOG_USEC=300000",
                               "-E", "HOME=" + home, krtest.keyroled(), "--cache", "memory"],
                              env=krtest.clean_env({"HOME": home}), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
@@ -210,9 +212,64 @@ def main(tap, run):
                     break
             tap.ok(any(b"READY=1" in m for m in msgs), "READY=1 arrives on NOTIFY_SOCKET",
                    repr(msgs))
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and not any(b"WATCHDOG=1" in m for m in msgs):
+                try:
+                    msgs.append(n.recv(4096))
+                except socket.timeout:
+                    break
+            tap.ok(any(b"WATCHDOG=1" in m for m in msgs), "the watchdog is fed", repr(msgs))
+            p.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and not any(b"STOPPING=1" in m for m in msgs):
+                try:
+                    msgs.append(n.recv(4096))
+                except socket.timeout:
+                    break
+            tap.ok(any(b"STOPPING=1" in m for m in msgs), "STOPPING=1 on SIGTERM")
         finally:
             krtest.stop_process(p)
             n.close()
 
 
-krtest.main(main)
+def more(tap, run):
+    home = run.home("more")
+    with tap.test("--idle-exit ends an idle daemon"):
+        d = krtest.Daemon(None, home, run.mkdtemp("idle-"), args=["--idle-exit", "1"], run=run)
+        run.adopt(d)
+        d.start()
+        exited = krtest.wait_until(lambda: d.proc.poll() is not None, 6)
+        tap.ok(exited and d.proc.returncode == 0, "exited 0 after 1 s without clients")
+        tap.ok("idle" in d.log_text(), "says why", d.log_text()[-200:])
+
+    with tap.test("SIGHUP rereads the settings file"):
+        conf = run.path("keyroled.conf")
+        with open(conf, "w") as f:
+            f.write("# keyroled settings\nrefresh-margin = 600\n")
+        d = krtest.Daemon(None, home, run.mkdtemp("hup-"), args=["--config", conf], run=run)
+        run.adopt(d)
+        d.start()
+        with open(conf, "w") as f:
+            f.write("refresh-margin = 300\nidle-exit = 0\n")
+        d.proc.send_signal(signal.SIGHUP)
+        tap.ok(krtest.wait_until(lambda: "refresh margin 300 s" in d.log_text(), 5),
+               "new margin in effect", d.log_text()[-300:])
+        with open(conf, "w") as f:
+            f.write("no-such-setting = 1\n")
+        d.proc.send_signal(signal.SIGHUP)
+        tap.ok(krtest.wait_until(lambda: "not reloaded" in d.log_text(), 5),
+               "a bad file is refused and the old settings kept")
+        tap.ok(ping_ms(d.socket)[0], "still serving")
+
+    with tap.test("bad settings stop the start with a clear message"):
+        p = subprocess.run([krtest.keyroled(), "--cache", "floppy"], capture_output=True,
+                           text=True, env=krtest.clean_env({"HOME": home}), timeout=10)
+        tap.ok(p.returncode == 2 and "floppy" in p.stderr, "exit 2 naming the value", p.stderr)
+
+
+def all_tests(tap, run):
+    main(tap, run)
+    more(tap, run)
+
+
+krtest.main(all_tests)
