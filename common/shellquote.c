@@ -32,7 +32,7 @@ void shellquote_argv_free(char **argv)
 
 static int is_blank(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n';
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* Finish the word in cur: move it into argv[*argc]. */
@@ -85,10 +85,9 @@ int shellquote_split(const char *line, size_t max_words, char ***ret_argv, size_
 			} else if (c == '"') {
 				st = DQ;
 			} else if (c == '\\') {
+				/* shlex: any next character, newline included, is literal */
 				if (i + 1 >= len) {
 					r = KR_ERR_PARSE;
-				} else if (line[i + 1] == '\n') {
-					i++; /* line continuation: removed */
 				} else {
 					r = buf_putc(&cur, line[++i]);
 					st = WORD;
@@ -108,11 +107,9 @@ int shellquote_split(const char *line, size_t max_words, char ***ret_argv, size_
 		case DQ:
 			if (c == '"') {
 				st = WORD;
-			} else if (c == '\\' && i + 1 < len &&
-			           strchr("$`\"\\\n", line[i + 1]) != NULL) {
-				/* POSIX: only these are escaped inside "..." */
-				if (line[++i] != '\n')
-					r = buf_putc(&cur, line[i]);
+			} else if (c == '\\' && i + 1 < len && (line[i + 1] == '"' || line[i + 1] == '\\')) {
+				/* shlex: inside "..." only \" and \\ are escapes */
+				r = buf_putc(&cur, line[++i]);
 			} else {
 				r = buf_putc(&cur, c);
 			}

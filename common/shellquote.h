@@ -5,11 +5,13 @@
  * (`keyrole env` output is meant for eval): the value is wrapped in single
  * quotes, inside which nothing is special, and each ' becomes '\''.
  *
- * shellquote_split() turns a command line such as a profile's mfa_process
- * into an argv the way sh would split words, with quote removal but with no
- * expansion at all: no $VAR, no `cmd`, no ~, no globbing, no operators
- * (| ; & < > are ordinary characters). The same rules botocore applies to
- * credential_process (shlex.split in POSIX mode).
+ * shellquote_split() turns a command line (credential_process,
+ * mfa_process, a config section header) into words exactly as Python's
+ * shlex.split() does in POSIX mode, which is what botocore applies to
+ * credential_process: blanks are space, tab, CR and LF; '...' is literal;
+ * inside "..." only \" and \\ are escapes; outside quotes a backslash makes
+ * any next character literal. No expansion at all: no $VAR, no `cmd`, no ~,
+ * no globbing, no operators (| ; & < > are ordinary characters).
  */
 #ifndef KR_SHELLQUOTE_H
 #define KR_SHELLQUOTE_H

@@ -94,14 +94,4 @@ const struct ini_kv *ini_get(const struct ini_section *s, const char *key);
 /* A nested key (verbatim), or NULL. kv may be NULL. */
 const struct ini_kv *ini_sub(const struct ini_kv *kv, const char *key);
 
-/*
- * Split s like Python's shlex.split(s) (POSIX mode, no comments): words
- * separated by space/tab/CR/LF, '...' literal, "..." with \" and \\
- * escapes, \ escaping any character outside quotes. KR_ERR_PARSE for an
- * unclosed quote or trailing backslash. At most max words (KR_ERR_TOOBIG).
- * *ret_argv is a NULL-terminated array; free with ini_argv_free().
- */
-int ini_shlex_split(const char *s, size_t max, char ***ret_argv, size_t *ret_argc);
-void ini_argv_free(char **argv);
-
 #endif

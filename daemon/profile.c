@@ -14,6 +14,8 @@
  */
 #include "profile.h"
 
+#include "shellquote.h"
+
 #include "endpoint.h"
 #include "err.h"
 #include "ini.h"
@@ -128,7 +130,7 @@ static int section_word(const char *header, char **ret)
 	int r;
 
 	*ret = NULL;
-	r = ini_shlex_split(header, 3, &argv, &argc);
+	r = shellquote_split(header, 3, &argv, &argc);
 	if (r == KR_ERR_PARSE || r == KR_ERR_TOOBIG)
 		return KR_OK; /* not a profile, as in botocore */
 	if (r < 0)
@@ -142,7 +144,7 @@ static int section_word(const char *header, char **ret)
 			r = KR_ERR_NOMEM;
 		}
 	}
-	ini_argv_free(argv);
+	shellquote_argv_free(argv);
 	return r;
 }
 
@@ -802,7 +804,7 @@ static const char *calls_keyrole(const char *command, char *const *visited, size
 	size_t argc = 0, i = 1;
 	const char *base, *hit = NULL;
 
-	if (ini_shlex_split(command, KR_PROFILE_ARGV_MAX, &argv, &argc) < 0 || argc < 3)
+	if (shellquote_split(command, KR_PROFILE_ARGV_MAX, &argv, &argc) < 0 || argc < 3)
 		goto out;
 	base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
@@ -820,7 +822,7 @@ static const char *calls_keyrole(const char *command, char *const *visited, size
 		if (strcmp(visited[k], argv[i]) == 0)
 			hit = visited[k];
 out:
-	ini_argv_free(argv);
+	shellquote_argv_free(argv);
 	return hit;
 }
 
@@ -1528,11 +1530,11 @@ static int lint_profile(const struct cfg *c, const struct pent *pe, cJSON *probl
 		size_t argc = 0;
 		int keyrole = 0;
 
-		if (ini_shlex_split(cp.v, KR_PROFILE_ARGV_MAX, &argv, &argc) == KR_OK && argc > 0) {
+		if (shellquote_split(cp.v, KR_PROFILE_ARGV_MAX, &argv, &argc) == KR_OK && argc > 0) {
 			argv0 = strrchr(argv[0], '/');
 			keyrole = strcmp(argv0 ? argv0 + 1 : argv[0], "keyrole") == 0;
 		}
-		ini_argv_free(argv);
+		shellquote_argv_free(argv);
 		snprintf(msg, sizeof(msg),
 		         "profile \"%s\" has both role_arn and credential_process: botocore and "
 		         "the AWS CLI ignore credential_process there and call AssumeRole "

@@ -131,6 +131,7 @@ def main(tap, run):
         tap.is_(r.get("error"), "noprofile", "error noprofile", json.dumps(r))
 
     with tap.test("forget drops a profile's entries"):
+        get(d, env, "prod-admin")
         r = d.request({"v": 1, "op": "forget", "profile": "prod-admin"})
         tap.ok(r.get("ok") and r.get("removed", 0) >= 1, "forget removed entries", json.dumps(r))
         proxy.reset_counts()

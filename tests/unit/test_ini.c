@@ -295,29 +295,6 @@ static void ini_load_caches_until_file_changes(void **state)
 	unlink(path);
 }
 
-static void ini_shlex_splits_like_python(void **state)
-{
-	char **argv = NULL;
-	size_t argc = 0;
-
-	(void)state;
-	assert_int_equal(ini_shlex_split("profile  'a b' \"c\\\"d\" e\\ f ''", 10, &argv, &argc),
-	                 0);
-	assert_int_equal(argc, 5);
-	assert_string_equal(argv[0], "profile");
-	assert_string_equal(argv[1], "a b");
-	assert_string_equal(argv[2], "c\"d");
-	assert_string_equal(argv[3], "e f");
-	assert_string_equal(argv[4], "");
-	assert_null(argv[5]);
-	ini_argv_free(argv);
-	assert_int_equal(ini_shlex_split("\"a\\b\"", 10, &argv, &argc), 0);
-	assert_string_equal(argv[0], "a\\b");
-	ini_argv_free(argv);
-	assert_int_equal(ini_shlex_split("'open", 10, &argv, &argc), KR_ERR_PARSE);
-	assert_int_equal(ini_shlex_split("x\\", 10, &argv, &argc), KR_ERR_PARSE);
-	assert_int_equal(ini_shlex_split("a b c", 2, &argv, &argc), KR_ERR_TOOBIG);
-}
 
 static void ini_survives_random_input(void **state)
 {
@@ -364,7 +341,6 @@ int main(void)
 	    cmocka_unit_test(ini_section_header_runs_to_last_bracket),
 	    cmocka_unit_test(ini_load_missing_file_is_empty),
 	    cmocka_unit_test(ini_load_caches_until_file_changes),
-	    cmocka_unit_test(ini_shlex_splits_like_python),
 	    cmocka_unit_test(ini_survives_random_input),
 	};
 

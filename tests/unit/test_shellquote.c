@@ -1,4 +1,4 @@
-/* Shell quoting (keyrole env) and word splitting (mfa_process). */
+/* Shell quoting (keyrole env) and shlex word splitting (credential_process, mfa_process). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -123,14 +123,15 @@ static void test_split_single_quotes_keep_everything_literal(void **state)
 	expect_words("echo 'a \\ \"b\" $c'", 2, "echo", "a \\ \"b\" $c");
 }
 
-static void test_split_double_quotes_escape_only_dollar_backquote_quote_backslash(void **state)
+/* Expected values below are what Python's shlex.split() gives. */
+static void test_split_double_quotes_escape_only_quote_and_backslash(void **state)
 {
-	expect_words("\"\\$ \\` \\\" \\\\ \\n \\a\"", 1, "$ ` \" \\ \\n \\a");
+	expect_words("\"\\$ \\` \\\" \\\\ \\n \\a\"", 1, "\\$ \\` \" \\ \\n \\a");
 }
 
-static void test_split_double_quotes_remove_backslash_newline(void **state)
+static void test_split_double_quotes_keep_backslash_newline(void **state)
 {
-	expect_words("\"ab\\\ncd\"", 1, "abcd");
+	expect_words("\"ab\\\ncd\"", 1, "ab\\\ncd");
 }
 
 static void test_split_unquoted_backslash_escapes_next_character(void **state)
@@ -138,9 +139,17 @@ static void test_split_unquoted_backslash_escapes_next_character(void **state)
 	expect_words("a\\ b \\'c \\\\", 3, "a b", "'c", "\\");
 }
 
-static void test_split_unquoted_backslash_newline_joins_lines(void **state)
+static void test_split_unquoted_backslash_makes_newline_literal(void **state)
 {
-	expect_words("ab\\\ncd", 1, "abcd");
+	expect_words("ab\\\ncd", 1, "ab\ncd");
+	expect_words("a\rb", 2, "a", "b");
+}
+
+static void test_split_matches_python_shlex(void **state)
+{
+	/* shlex.split("profile  'a b' \"c\\\"d\" e\\ f ''") */
+	expect_words("profile  'a b' \"c\\\"d\" e\\ f ''", 5, "profile", "a b", "c\"d", "e f", "");
+	expect_words("\"a\\b\"", 1, "a\\b");
 }
 
 static void test_split_does_no_expansion(void **state)
@@ -214,10 +223,11 @@ int main(void)
 	    cmocka_unit_test(test_split_separates_words_on_blanks),
 	    cmocka_unit_test(test_split_blank_line_gives_no_words),
 	    cmocka_unit_test(test_split_single_quotes_keep_everything_literal),
-	    cmocka_unit_test(test_split_double_quotes_escape_only_dollar_backquote_quote_backslash),
-	    cmocka_unit_test(test_split_double_quotes_remove_backslash_newline),
+	    cmocka_unit_test(test_split_double_quotes_escape_only_quote_and_backslash),
+	    cmocka_unit_test(test_split_double_quotes_keep_backslash_newline),
 	    cmocka_unit_test(test_split_unquoted_backslash_escapes_next_character),
-	    cmocka_unit_test(test_split_unquoted_backslash_newline_joins_lines),
+	    cmocka_unit_test(test_split_unquoted_backslash_makes_newline_literal),
+	    cmocka_unit_test(test_split_matches_python_shlex),
 	    cmocka_unit_test(test_split_does_no_expansion),
 	    cmocka_unit_test(test_split_treats_shell_operators_as_ordinary_characters),
 	    cmocka_unit_test(test_split_keeps_empty_quoted_words),
