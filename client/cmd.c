@@ -208,8 +208,8 @@ static int add_env(cJSON *env, const char *key, const char *v)
 {
 	char cwd[KR_PATH_MAX], abs[2 * KR_PATH_MAX + 2];
 	int is_path = strcmp(key, "AWS_CONFIG_FILE") == 0 ||
-		      strcmp(key, "AWS_SHARED_CREDENTIALS_FILE") == 0 ||
-		      strcmp(key, "AWS_CA_BUNDLE") == 0;
+	              strcmp(key, "AWS_SHARED_CREDENTIALS_FILE") == 0 ||
+	              strcmp(key, "AWS_CA_BUNDLE") == 0;
 
 	if (is_path && *v && *v != '/' && *v != '~' && getcwd(cwd, sizeof(cwd))) {
 		snprintf(abs, sizeof(abs), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", v);
@@ -394,6 +394,15 @@ static int get_creds(struct ctx *x, cJSON **ret_reply)
 		rc = fail(x, KR_ERR_PROTO, "keyroled's answer has no AccessKeyId/SecretAccessKey");
 		goto out;
 	}
+	/* Served, but a refresh failed: the SDKs ignore stderr on success, people do not. */
+	if (proto_get_str(reply, "refresh_error"))
+		fprintf(stderr,
+		        "keyrole: %s: warning: refresh failed, serving credentials valid until %s: "
+		        "%s\n",
+		        x->profile,
+		        proto_get_str(reply, "Expiration") ? proto_get_str(reply, "Expiration")
+		                                           : "?",
+		        proto_get_str(reply, "refresh_error"));
 	*ret_reply = reply;
 	reply = NULL;
 out:

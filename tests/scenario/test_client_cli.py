@@ -280,6 +280,16 @@ def main(tap, run):
                 "env has the set documented keys only")
         tap.ok("mfa_code" not in req, "no mfa_code unless asked for")
 
+    with tap.test("a failed refresh is reported on stderr while the credentials are served"):
+        use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="x",
+                               Expiration="2030-01-01T00:00:00Z",
+                               refresh_error="AssumeRole arn:aws:iam::1:role/r: Throttling"))
+        rc, out, err = client(["get", PROFILE], base)
+        tap.is_(rc, 0, "exit 0")
+        tap.ok(json.loads(out).get("AccessKeyId"), "credentials on stdout")
+        tap.ok("warning" in err and "Throttling" in err and "2030-01-01T00:00:00Z" in err,
+               "one warning line naming the error and the expiry", err)
+
     with tap.test("relative file paths are sent absolute (the daemon has another cwd)"):
         use(default_handler)
         env = dict(base, AWS_CONFIG_FILE="x/config", AWS_SHARED_CREDENTIALS_FILE="creds",
