@@ -117,6 +117,7 @@ int cmd_exit_code(int err)
 	case KR_ERR_MFA:
 		return CMD_EXIT_MFA;
 	case KR_ERR_NETWORK:
+	case KR_ERR_TLS:
 	case KR_ERR_TIMEOUT:
 		return CMD_EXIT_NETWORK;
 	default:
@@ -1164,7 +1165,7 @@ static const char help_main[] =
     "       no credentials, unsupported credential source)\n"
     "  5    AWS refused the request (e.g. AccessDenied)\n"
     "  6    an MFA code was needed and none could be obtained\n"
-    "  7    STS unreachable or timed out\n"
+    "  7    STS unreachable, timed out, or its certificate not trusted\n"
     "  126  exec: COMMAND cannot be run\n"
     "  127  exec: COMMAND not found\n";
 

@@ -11,7 +11,8 @@
  *        unsupported)
  *   5    AWS refused the request (aws)
  *   6    an MFA code was needed and none could be obtained
- *   7    STS unreachable or timed out (network, timeout)
+ *   7    STS unreachable, timed out, or its certificate not trusted
+ *        (network, timeout, tls)
  *   126  exec: the command could not be run
  *   127  exec: the command was not found
  * `version` exits 3 after printing its own version when no daemon answers.

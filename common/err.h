@@ -9,30 +9,31 @@
 
 enum {
 	KR_OK = 0,
-	KR_ERR_NOMEM = -1,       /* out of memory */
-	KR_ERR_INVAL = -2,       /* invalid argument or request */
-	KR_ERR_IO = -3,          /* read/write/socket failure */
-	KR_ERR_TOOBIG = -4,      /* input over its size cap */
-	KR_ERR_PROTO = -5,       /* malformed frame or message */
-	KR_ERR_VERSION = -6,     /* unsupported protocol version */
-	KR_ERR_TIMEOUT = -7,     /* a deadline passed */
-	KR_ERR_NODAEMON = -8,    /* no daemon answers on the socket */
-	KR_ERR_PERM = -9,        /* permission denied (peer uid, file mode) */
-	KR_ERR_BUSY = -10,       /* too many connections */
-	KR_ERR_UNKNOWN_OP = -11, /* request names an unknown operation */
-	KR_ERR_NOPROFILE = -12,  /* profile not found */
-	KR_ERR_CONFIG = -13,     /* config file invalid for this profile */
-	KR_ERR_MFA = -14,        /* an MFA code is required */
-	KR_ERR_AWS = -15,        /* AWS answered with an error code */
-	KR_ERR_NETWORK = -16,    /* STS could not be reached */
-	KR_ERR_PARSE = -17,      /* response could not be parsed */
-	KR_ERR_KEYRING = -18,    /* keyring backend failure */
-	KR_ERR_PROCESS = -19,    /* credential_process/mfa_process failed */
-	KR_ERR_UNSUPPORTED = -20,/* feature not supported */
-	KR_ERR_NOCREDS = -21,    /* no credentials for a source profile */
-	KR_ERR_INTERNAL = -22,   /* a bug: should not happen */
-	KR_ERR_EXPIRED = -23,    /* credentials expired and not refreshable */
-	KR_ERR__LAST = -24
+	KR_ERR_NOMEM = -1,        /* out of memory */
+	KR_ERR_INVAL = -2,        /* invalid argument or request */
+	KR_ERR_IO = -3,           /* read/write/socket failure */
+	KR_ERR_TOOBIG = -4,       /* input over its size cap */
+	KR_ERR_PROTO = -5,        /* malformed frame or message */
+	KR_ERR_VERSION = -6,      /* unsupported protocol version */
+	KR_ERR_TIMEOUT = -7,      /* a deadline passed */
+	KR_ERR_NODAEMON = -8,     /* no daemon answers on the socket */
+	KR_ERR_PERM = -9,         /* permission denied (peer uid, file mode) */
+	KR_ERR_BUSY = -10,        /* too many connections */
+	KR_ERR_UNKNOWN_OP = -11,  /* request names an unknown operation */
+	KR_ERR_NOPROFILE = -12,   /* profile not found */
+	KR_ERR_CONFIG = -13,      /* config file invalid for this profile */
+	KR_ERR_MFA = -14,         /* an MFA code is required */
+	KR_ERR_AWS = -15,         /* AWS answered with an error code */
+	KR_ERR_NETWORK = -16,     /* STS could not be reached */
+	KR_ERR_PARSE = -17,       /* response could not be parsed */
+	KR_ERR_KEYRING = -18,     /* keyring backend failure */
+	KR_ERR_PROCESS = -19,     /* credential_process/mfa_process failed */
+	KR_ERR_UNSUPPORTED = -20, /* feature not supported */
+	KR_ERR_NOCREDS = -21,     /* no credentials for a source profile */
+	KR_ERR_INTERNAL = -22,    /* a bug: should not happen */
+	KR_ERR_EXPIRED = -23,     /* credentials expired and not refreshable */
+	KR_ERR_TLS = -24,         /* TLS failed: certificate not trusted, handshake */
+	KR_ERR__LAST = -25
 };
 
 /* A short, static, human-readable description; never NULL. */

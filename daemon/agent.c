@@ -36,9 +36,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#define ENTRIES_MAX     10000 /* cached hops; the oldest unused go first */
-#define MFA_WAIT_S      90    /* others wait this long for one prompt's code */
-#define STS_CODES_MAX   32    /* distinct AWS error codes counted */
+#define ENTRIES_MAX   10000 /* cached hops; the oldest unused go first */
+#define MFA_WAIT_S    90    /* others wait this long for one prompt's code */
+#define STS_CODES_MAX 32    /* distinct AWS error codes counted */
 
 struct job;
 struct keyop;
@@ -46,46 +46,46 @@ struct keyop;
 struct entry {
 	struct agent *a;
 	struct entry *prev, *next;
-	char *key;           /* cache key text (no secrets) */
-	char *profile;       /* the profile that holds the role (or the MFA source) */
-	char *requested_by;  /* the last profile whose chain used this entry */
-	char *role_arn;      /* NULL for an MFA session */
-	char *mfa_serial;    /* the device whose code this entry needs, if any */
-	int hop;             /* index in the requesting chain; -1 for an MFA session */
+	char *key;          /* cache key text (no secrets) */
+	char *profile;      /* the profile that holds the role (or the MFA source) */
+	char *requested_by; /* the last profile whose chain used this entry */
+	char *role_arn;     /* NULL for an MFA session */
+	char *mfa_serial;   /* the device whose code this entry needs, if any */
+	int hop;            /* index in the requesting chain; -1 for an MFA session */
 	struct sts_creds creds;
 	int has_creds;
 	time_t obtained;
-	const char *from;    /* "sts" or "keyring" */
-	int served;          /* handed out since it was obtained */
-	char *last_error;    /* the last failed refresh, one line */
+	const char *from; /* "sts" or "keyring" */
+	int served;       /* handed out since it was obtained */
+	char *last_error; /* the last failed refresh, one line */
 	struct sts_call *call;
-	struct proc *proc;   /* credential_process source in flight */
-	int kr_pending;      /* a keyring lookup for this entry is in flight */
-	int kr_checked;      /* the keyring was asked once since the entry was made */
+	struct proc *proc; /* credential_process source in flight */
+	int kr_pending;    /* a keyring lookup for this entry is in flight */
+	int kr_checked;    /* the keyring was asked once since the entry was made */
 	uint64_t call_started;
-	struct job *waiters; /* jobs blocked on this entry */
+	struct job *waiters;      /* jobs blocked on this entry */
 	struct loop_timer *timer; /* refresh / expiry / MFA wait */
-	time_t mfa_wait_until; /* a client is prompting for this entry's code */
-	cJSON *last_env;     /* env of the last request: refreshes run with it */
+	time_t mfa_wait_until;    /* a client is prompting for this entry's code */
+	cJSON *last_env;          /* env of the last request: refreshes run with it */
 };
 
 struct job {
 	struct agent *a;
-	agent_reply_fn fn;   /* NULL for a background refresh */
+	agent_reply_fn fn; /* NULL for a background refresh */
 	void *userdata;
 	struct agent_req *handle;
 	char *profile;
-	cJSON *env;          /* owned copy of the request's env */
+	cJSON *env; /* owned copy of the request's env */
 	struct profile_env penv;
-	char *mfa_code;      /* wiped */
+	char *mfa_code; /* wiped */
 	struct profile_chain *chain;
-	size_t step;         /* next hop */
-	int via_session;     /* hop 0 is assumed from an MFA session (GetSessionToken) */
-	int mfa_done;        /* the MFA session stage ran */
+	size_t step;          /* next hop */
+	int via_session;      /* hop 0 is assumed from an MFA session (GetSessionToken) */
+	int mfa_done;         /* the MFA session stage ran */
 	struct sts_creds cur; /* credentials of the last completed stage */
 	const char *from;
-	char *force_key;     /* background refresh: fetch this key even if fresh */
-	int stage;           /* the stage in progress: STAGE_* (resumed after a keyring miss) */
+	char *force_key; /* background refresh: fetch this key even if fresh */
+	int stage;       /* the stage in progress: STAGE_* (resumed after a keyring miss) */
 	struct entry *waiting_on;
 	struct job *wnext;
 	char refresh_error[256];
@@ -310,7 +310,8 @@ static void counters_sts_error(struct agent *a, const char *code)
 		code = "(none)";
 	for (int i = 0; i < STS_CODES_MAX; i++) {
 		if (a->c.sts_errors[i].code[0] == '\0')
-			snprintf(a->c.sts_errors[i].code, sizeof(a->c.sts_errors[i].code), "%s", code);
+			snprintf(a->c.sts_errors[i].code, sizeof(a->c.sts_errors[i].code), "%s",
+			         code);
 		if (strcmp(a->c.sts_errors[i].code, code) == 0) {
 			a->c.sts_errors[i].n++;
 			return;
@@ -321,7 +322,7 @@ static void counters_sts_error(struct agent *a, const char *code)
 /* ---- replies ---- */
 
 static cJSON *error_reply(int err, const char *profile, const char *role, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static cJSON *error_reply(int err, const char *profile, const char *role, const char *fmt, ...)
 {
@@ -420,7 +421,7 @@ static void job_fail(struct job *j, int err, cJSON *reply)
 	if (!j->fn) {
 		const char *m = proto_get_str(reply, "message");
 		log_warning("background refresh of profile %s failed: %s", j->profile,
-			    m ? m : err_str(err));
+		            m ? m : err_str(err));
 	}
 	job_finish(j, reply);
 }
@@ -488,14 +489,20 @@ struct fetch {
 };
 
 static void describe_failure(char *out, size_t n, const struct sts_result *res, const char *what,
-			     int op)
+                             int op)
 {
 	const char *hint = res->aws_code ? sts_req_hint(res->aws_code, op) : NULL;
 
 	if (res->err == KR_ERR_AWS)
 		snprintf(out, n, "%s: %s: %s%s%s", what, res->aws_code ? res->aws_code : "error",
-			 res->aws_message ? res->aws_message : "(no message)", hint ? " — " : "",
-			 hint ? hint : "");
+		         res->aws_message ? res->aws_message : "(no message)", hint ? " — " : "",
+		         hint ? hint : "");
+	else if (res->err == KR_ERR_TLS)
+		snprintf(
+		    out, n,
+		    "%s: %s — the STS endpoint's certificate is not trusted: point AWS_CA_BUNDLE "
+		    "(or ca_bundle in the profile) at your CA's PEM file",
+		    what, res->errmsg[0] ? res->errmsg : err_str(res->err));
 	else
 		snprintf(out, n, "%s: %s", what, res->errmsg[0] ? res->errmsg : err_str(res->err));
 }
@@ -566,7 +573,7 @@ static void store_write(struct agent *a, const struct entry *e)
 		return;
 	json = creds_to_json(&e->creds);
 	if (json && keyring_item_new(key, KEYRING_KIND_SESSION, e->profile ? e->profile : "-",
-				     e->role_arn, (int64_t)e->creds.expiration, json, &it) == 0)
+	                             e->role_arn, (int64_t)e->creds.expiration, json, &it) == 0)
 		keyring_store_async(a->kr, it, NULL, NULL);
 	keyring_item_free(it);
 	mem_free_str(json);
@@ -628,7 +635,7 @@ static int store_lookup(struct agent *a, struct entry *e)
  * being served (with the error noted), otherwise every waiter fails.
  */
 static void entry_complete(struct entry *e, int err, struct sts_creds *creds, const char *msg,
-			   const char *aws_code, const char *aws_message)
+                           const char *aws_code, const char *aws_message)
 {
 	struct agent *a = e->a;
 	struct job *w = entry_take_waiters(e), *next;
@@ -692,16 +699,16 @@ static void on_sts_done(void *userdata, struct sts_result *res)
 
 	e->call = NULL;
 	log_info("%s %s: %s%s%s after %ld ms, %d attempt(s)", sts_op_name(op),
-		 e->role_arn ? e->role_arn : (e->mfa_serial ? e->mfa_serial : e->profile),
-		 res->err == KR_OK ? "ok" : err_str(res->err), res->aws_code ? " " : "",
-		 res->aws_code ? res->aws_code : "", ms, res->attempts);
+	         e->role_arn ? e->role_arn : (e->mfa_serial ? e->mfa_serial : e->profile),
+	         res->err == KR_OK ? "ok" : err_str(res->err), res->aws_code ? " " : "",
+	         res->aws_code ? res->aws_code : "", ms, res->attempts);
 	if (res->err != KR_OK) {
 		counters_sts_error(a, res->aws_code);
 		if (e->role_arn)
 			snprintf(what, sizeof(what), "AssumeRole %s", e->role_arn);
 		else
 			snprintf(what, sizeof(what), "GetSessionToken (MFA %s)",
-				 e->mfa_serial ? e->mfa_serial : "");
+			         e->mfa_serial ? e->mfa_serial : "");
 		describe_failure(msg, sizeof(msg), res, what, op);
 	}
 	entry_complete(e, res->err, &res->creds, msg, res->aws_code, res->aws_message);
@@ -732,7 +739,7 @@ static int fetch_start(struct job *j, struct entry *e, const struct sts_params *
 	if (!j->fn)
 		a->c.refreshes++;
 	log_info("profile %s: %s %s via %s", j->profile, sts_op_name(p->op),
-		 p->role_arn ? p->role_arn : (p->mfa_serial ? p->mfa_serial : ""), p->endpoint);
+	         p->role_arn ? p->role_arn : (p->mfa_serial ? p->mfa_serial : ""), p->endpoint);
 	return KR_OK;
 }
 
@@ -750,9 +757,9 @@ static void job_need_mfa(struct job *j, struct entry *e, const char *serial)
 	e->mfa_wait_until = now(a) + MFA_WAIT_S;
 	entry_arm(a, e, e->mfa_wait_until);
 	r = error_reply(KR_ERR_MFA, j->profile, e->role_arn,
-			"MFA code required for %s: run 'keyrole get %s' in a terminal (or pass "
-			"--mfa-code) once; the session is then cached",
-			serial, j->profile);
+	                "MFA code required for %s: run 'keyrole get %s' in a terminal (or pass "
+	                "--mfa-code) once; the session is then cached",
+	                serial, j->profile);
 	if (r)
 		cJSON_AddStringToObject(r, "mfa_serial", serial);
 	if (r && j->chain->mfa_process)
@@ -798,7 +805,7 @@ static int stage_lookup(struct job *j, struct entry *e, const char *mfa_serial)
 }
 
 static int entry_label(struct entry *e, const char *profile, const char *role_arn,
-		       const char *mfa_serial, int hop)
+                       const char *mfa_serial, int hop)
 {
 	if (mfa_serial && !e->mfa_serial)
 		e->mfa_serial = strdup(mfa_serial);
@@ -823,12 +830,12 @@ static void stage_mfa_session(struct job *j)
 
 	buf_init(&key, 8192);
 	r = buf_printf(&key, "mfa-session\n%d\n%s\n%s\n%s\n%s\n%d", (int)c->source.type,
-		       c->source.profile ? c->source.profile : "", j->cur.access_key_id,
-		       h->mfa_serial, h->endpoint ? h->endpoint : "", j->a->opts.mfa_duration);
+	               c->source.profile ? c->source.profile : "", j->cur.access_key_id,
+	               h->mfa_serial, h->endpoint ? h->endpoint : "", j->a->opts.mfa_duration);
 	e = r == 0 ? entry_get(j->a, key.data) : NULL;
 	buf_free(&key);
-	if (!e || entry_label(e, c->source.profile ? c->source.profile : j->profile, NULL, h->mfa_serial,
-				 -1) < 0) {
+	if (!e || entry_label(e, c->source.profile ? c->source.profile : j->profile, NULL,
+	                      h->mfa_serial, -1) < 0) {
 		job_fail(j, KR_ERR_NOMEM, NULL);
 		return;
 	}
@@ -907,10 +914,11 @@ static void stage_hop(struct job *j, size_t i)
 	r = fetch_start(j, e, &p);
 	if (r < 0) {
 		job_fail(j, r,
-			 error_reply(r, j->profile, h->role_arn, "AssumeRole %s: %s", h->role_arn,
-				     r == KR_ERR_INVAL ? "invalid parameters (check the profile with "
-							 "'keyrole check')"
-						       : err_str(r)));
+		         error_reply(r, j->profile, h->role_arn, "AssumeRole %s: %s", h->role_arn,
+		                     r == KR_ERR_INVAL
+		                         ? "invalid parameters (check the profile with "
+		                           "'keyrole check')"
+		                         : err_str(r)));
 		return;
 	}
 	job_wait(j, e);
@@ -935,10 +943,19 @@ static void job_step(struct job *j)
 }
 
 static const char *const env_keys[] = {
-	"HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION",
-	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS",
-	"AWS_STS_REGIONAL_ENDPOINTS", "AWS_CA_BUNDLE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "HOME",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+    "AWS_CA_BUNDLE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
 };
 
 /* Copy the honoured members of the request's env (bounded) and point penv at them. */
@@ -1004,10 +1021,10 @@ static void fail_nocreds(struct job *j)
 	const char *p = s->profile ? s->profile : j->profile;
 
 	job_fail(j, KR_ERR_NOCREDS,
-		 error_reply(KR_ERR_NOCREDS, j->profile, NULL,
-			     "no credentials for source profile '%s': put its keys in "
-			     "~/.aws/credentials or store them with 'keyrole add %s'",
-			     p, p));
+	         error_reply(KR_ERR_NOCREDS, j->profile, NULL,
+	                     "no credentials for source profile '%s': put its keys in "
+	                     "~/.aws/credentials or store them with 'keyrole add %s'",
+	                     p, p));
 }
 
 /* Another tool's credential_process: one run at a time per command line. */
@@ -1040,9 +1057,9 @@ static void stage_process(struct job *j)
 	shellquote_argv_free(argv);
 	if (r < 0) {
 		job_fail(j, KR_ERR_PROCESS,
-			 error_reply(KR_ERR_PROCESS, j->profile, NULL,
-				     "credential_process of profile '%s' cannot be started: %s",
-				     s->profile ? s->profile : j->profile, err_str(r)));
+		         error_reply(KR_ERR_PROCESS, j->profile, NULL,
+		                     "credential_process of profile '%s' cannot be started: %s",
+		                     s->profile ? s->profile : j->profile, err_str(r)));
 		return;
 	}
 	job_wait(j, e);
@@ -1198,7 +1215,8 @@ static void job_start(struct job *j)
 			r = copy_creds(&j->cur, &e->creds);
 			e->served = 1;
 			if (e->last_error)
-				snprintf(j->refresh_error, sizeof(j->refresh_error), "%s", e->last_error);
+				snprintf(j->refresh_error, sizeof(j->refresh_error), "%s",
+				         e->last_error);
 			start = i + 1;
 			break;
 		}
@@ -1227,7 +1245,7 @@ static void job_start(struct job *j)
 
 /* Start a job for profile; fn NULL = background refresh of force_key. */
 static struct job *job_new(struct agent *a, const char *profile, const cJSON *req,
-			   const char *mfa_code, agent_reply_fn fn, void *userdata)
+                           const char *mfa_code, agent_reply_fn fn, void *userdata)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	const struct profile_source *s;
@@ -1250,8 +1268,8 @@ static struct job *job_new(struct agent *a, const char *profile, const cJSON *re
 	}
 	if (mfa_code) {
 		if (strlen(mfa_code) > KR_MFA_CODE_MAX) {
-			job_fail(j, KR_ERR_INVAL, error_reply(KR_ERR_INVAL, profile, NULL,
-							      "MFA code too long"));
+			job_fail(j, KR_ERR_INVAL,
+			         error_reply(KR_ERR_INVAL, profile, NULL, "MFA code too long"));
 			return NULL;
 		}
 		j->mfa_code = strdup(mfa_code);
@@ -1265,15 +1283,15 @@ static struct job *job_new(struct agent *a, const char *profile, const cJSON *re
 	r = profile_resolve(&j->penv, profile, &j->chain, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		job_fail(j, r,
-			 error_reply(r, profile, NULL, "%s", errbuf[0] ? errbuf : err_str(r)));
+		         error_reply(r, profile, NULL, "%s", errbuf[0] ? errbuf : err_str(r)));
 		return NULL;
 	}
 	/* Only long-term keys may call GetSessionToken; temporary ones use SerialNumber. */
 	s = &j->chain->source;
 	j->via_session = j->chain->n_hops > 0 && j->chain->hops[0].mfa_serial &&
-			 (s->type == PROFILE_SRC_STATIC || s->type == PROFILE_SRC_ENV ||
-			  s->type == PROFILE_SRC_KEYRING) &&
-			 !(s->session_token && *s->session_token);
+	                 (s->type == PROFILE_SRC_STATIC || s->type == PROFILE_SRC_ENV ||
+	                  s->type == PROFILE_SRC_KEYRING) &&
+	                 !(s->session_token && *s->session_token);
 	return j;
 }
 
@@ -1335,7 +1353,7 @@ static cJSON *ok_reply(void)
 }
 
 static void op_get(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
-		   struct agent_req **ret_pending)
+                   struct agent_req **ret_pending)
 {
 	const char *profile = proto_get_str(req, "profile");
 	const char *code = proto_get_str(req, "mfa_code");
@@ -1343,7 +1361,8 @@ static void op_get(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 	struct job *j;
 
 	if (!valid_profile_name(profile)) {
-		fn(userdata, error_reply(KR_ERR_INVAL, NULL, NULL, "missing or invalid profile name"));
+		fn(userdata,
+		   error_reply(KR_ERR_INVAL, NULL, NULL, "missing or invalid profile name"));
 		return;
 	}
 	h = calloc(1, sizeof(*h));
@@ -1384,9 +1403,10 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 	if (a->kr_warning[0])
 		cJSON_AddStringToObject(r, "keyring_warning", a->kr_warning);
 	if (a->kr && strcmp(keyring_backend_name(a->kr), "keyctl") == 0)
-		cJSON_AddStringToObject(r, "note",
-					"the kernel keyring does not survive a reboot: long-term keys "
-					"stored with 'keyrole add' must be added again after one");
+		cJSON_AddStringToObject(
+		    r, "note",
+		    "the kernel keyring does not survive a reboot: long-term keys "
+		    "stored with 'keyrole add' must be added again after one");
 	entries = cJSON_AddArrayToObject(r, "entries");
 	for (struct entry *e = a->entries; e && entries; e = e->next) {
 		cJSON *o;
@@ -1395,7 +1415,8 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 		o = cJSON_CreateObject();
 		if (!o)
 			break;
-		cJSON_AddStringToObject(o, "profile", e->requested_by ? e->requested_by : e->profile);
+		cJSON_AddStringToObject(o, "profile",
+		                        e->requested_by ? e->requested_by : e->profile);
 		if (e->role_arn)
 			cJSON_AddStringToObject(o, "role", e->role_arn);
 		else
@@ -1415,7 +1436,7 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 		cJSON_AddItemToArray(entries, o);
 	}
 	cJSON_AddItemToObject(r, "stored_keys",
-			      a->stored ? cJSON_Duplicate(a->stored, 1) : cJSON_CreateArray());
+	                      a->stored ? cJSON_Duplicate(a->stored, 1) : cJSON_CreateArray());
 	counters = cJSON_AddObjectToObject(r, "counters");
 	if (counters) {
 		cJSON_AddNumberToObject(counters, "requests", (double)a->c.requests);
@@ -1427,7 +1448,7 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 		codes = cJSON_AddObjectToObject(counters, "sts_errors");
 		for (int i = 0; codes && i < STS_CODES_MAX && a->c.sts_errors[i].code[0]; i++)
 			cJSON_AddNumberToObject(codes, a->c.sts_errors[i].code,
-						(double)a->c.sts_errors[i].n);
+			                        (double)a->c.sts_errors[i].n);
 	}
 	fn(userdata, r);
 }
@@ -1446,7 +1467,8 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 	cJSON *r;
 
 	if (!all && !valid_profile_name(profile)) {
-		fn(userdata, error_reply(KR_ERR_INVAL, NULL, NULL, "forget needs a profile or \"all\""));
+		fn(userdata,
+		   error_reply(KR_ERR_INVAL, NULL, NULL, "forget needs a profile or \"all\""));
 		return;
 	}
 	for (struct entry *e = a->entries, *n; e; e = n) {
@@ -1469,8 +1491,8 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 	}
 	/* Queued before any later lookup: the worker runs calls in order. */
 	if (store_on(a))
-		keyring_remove_profile_async(a->kr, all ? NULL : profile, KEYRING_KIND_SESSION, NULL,
-					     NULL);
+		keyring_remove_profile_async(a->kr, all ? NULL : profile, KEYRING_KIND_SESSION,
+		                             NULL, NULL);
 	r = ok_reply();
 	if (r)
 		cJSON_AddNumberToObject(r, "removed", removed);
@@ -1545,14 +1567,14 @@ static void on_add_stored(void *userdata, int err, struct keyring_item *item)
 	if (err < 0) {
 		const char *why = keyring_last_error(op->a->kr);
 		keyop_finish(op, error_reply(err, op->profile, NULL,
-					     "cannot store the keys in the %s keyring: %s",
-					     keyring_backend_name(op->a->kr),
-					     why ? why : err_str(err)));
+		                             "cannot store the keys in the %s keyring: %s",
+		                             keyring_backend_name(op->a->kr),
+		                             why ? why : err_str(err)));
 		return;
 	}
 	stored_set(op->a, op->profile, 1);
 	log_info("long-term keys for profile %s stored in the %s keyring", op->profile,
-		 keyring_backend_name(op->a->kr));
+	         keyring_backend_name(op->a->kr));
 	r = ok_reply();
 	if (r && op->arn)
 		cJSON_AddStringToObject(r, "arn", op->arn);
@@ -1565,7 +1587,7 @@ static void add_store(struct keyop *op)
 {
 	if (keyring_store_async(op->a->kr, op->item, on_add_stored, op) < 0)
 		keyop_finish(op, error_reply(KR_ERR_KEYRING, op->profile, NULL,
-					     "cannot store the keys: keyring unavailable"));
+		                             "cannot store the keys: keyring unavailable"));
 }
 
 static void on_add_verified(void *userdata, struct sts_result *res)
@@ -1577,7 +1599,7 @@ static void on_add_verified(void *userdata, struct sts_result *res)
 	if (res->err != KR_OK) {
 		cJSON *r;
 		describe_failure(msg, sizeof(msg), res, "GetCallerIdentity with the new keys",
-				 STS_GET_CALLER_IDENTITY);
+		                 STS_GET_CALLER_IDENTITY);
 		r = error_reply(res->err, op->profile, NULL, "keys not stored: %s", msg);
 		if (r && res->aws_code)
 			cJSON_AddStringToObject(r, "aws_code", res->aws_code);
@@ -1614,7 +1636,7 @@ static int secret_valid(const char *s)
 }
 
 static struct keyop *keyop_new(struct agent *a, const char *profile, agent_reply_fn fn,
-			       void *userdata, struct agent_req **ret_pending)
+                               void *userdata, struct agent_req **ret_pending)
 {
 	struct keyop *op = calloc(1, sizeof(*op));
 	struct agent_req *h = calloc(1, sizeof(*h));
@@ -1671,7 +1693,7 @@ static int verify_start(struct keyop *op, const cJSON *req, const char *ak, cons
 }
 
 static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
-		   struct agent_req **ret_pending)
+                   struct agent_req **ret_pending)
 {
 	const char *profile = proto_get_str(req, "profile");
 	const char *ak = proto_get_str(req, "access_key_id");
@@ -1684,14 +1706,14 @@ static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 
 	if (!valid_profile_name(profile) || !key_id_valid(ak) || !secret_valid(sk)) {
 		fn(userdata, error_reply(KR_ERR_INVAL, profile, NULL,
-					 "add needs a profile, an access key id ([A-Z0-9]{16,128}) "
-					 "and a secret access key (no spaces)"));
+		                         "add needs a profile, an access key id ([A-Z0-9]{16,128}) "
+		                         "and a secret access key (no spaces)"));
 		return;
 	}
 	if (!store_on(a)) {
 		fn(userdata, error_reply(KR_ERR_KEYRING, profile, NULL,
-					 "no persistent keyring (backend: memory): start keyroled "
-					 "with --cache secret-service or --cache keyctl"));
+		                         "no persistent keyring (backend: memory): start keyroled "
+		                         "with --cache secret-service or --cache keyctl"));
 		return;
 	}
 	snprintf(key, sizeof(key), "longterm:%s", profile);
@@ -1704,7 +1726,7 @@ static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 		return;
 	}
 	r = json ? keyring_item_new(key, KEYRING_KIND_LONGTERM, profile, NULL, 0, json, &op->item)
-		 : KR_ERR_NOMEM;
+	         : KR_ERR_NOMEM;
 	mem_free_str(json);
 	if (r == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "verify")))
 		r = verify_start(op, req, ak, sk);
@@ -1721,7 +1743,7 @@ static void on_removed(void *userdata, int err, int count)
 
 	if (err < 0) {
 		keyop_finish(op, error_reply(err, op->profile, NULL, "cannot remove the keys: %s",
-					     err_str(err)));
+		                             err_str(err)));
 		return;
 	}
 	stored_set(op->a, op->profile, 0);
@@ -1732,7 +1754,7 @@ static void on_removed(void *userdata, int err, int count)
 }
 
 static void op_remove(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
-		      struct agent_req **ret_pending)
+                      struct agent_req **ret_pending)
 {
 	const char *profile = proto_get_str(req, "profile");
 	struct keyop *op;
@@ -1749,10 +1771,10 @@ static void op_remove(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 		return;
 	}
 	op = keyop_new(a, profile, fn, userdata, ret_pending);
-	if (op && keyring_remove_profile_async(a->kr, profile, KEYRING_KIND_LONGTERM, on_removed,
-					       op) < 0)
+	if (op &&
+	    keyring_remove_profile_async(a->kr, profile, KEYRING_KIND_LONGTERM, on_removed, op) < 0)
 		keyop_finish(op, error_reply(KR_ERR_KEYRING, profile, NULL,
-					     "cannot remove the keys: keyring unavailable"));
+		                             "cannot remove the keys: keyring unavailable"));
 }
 
 static void op_check(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata)
@@ -1783,7 +1805,7 @@ static void op_check(struct agent *a, const cJSON *req, agent_reply_fn fn, void 
 }
 
 void agent_handle(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
-		  struct agent_req **ret_pending)
+                  struct agent_req **ret_pending)
 {
 	const char *op = proto_get_str(req, "op");
 	cJSON *r;
@@ -1814,7 +1836,8 @@ void agent_handle(struct agent *a, const cJSON *req, agent_reply_fn fn, void *us
 	} else if (strcmp(op, "remove") == 0) {
 		op_remove(a, req, fn, userdata, ret_pending);
 	} else {
-		fn(userdata, error_reply(KR_ERR_UNKNOWN_OP, NULL, NULL, "unknown operation \"%.64s\"", op));
+		fn(userdata,
+		   error_reply(KR_ERR_UNKNOWN_OP, NULL, NULL, "unknown operation \"%.64s\"", op));
 	}
 }
 
@@ -1865,7 +1888,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	if (r < 0) {
 		/* A named backend that does not work: say why, keep serving from memory. */
 		log_warning("keyring '%s' unavailable (%s); caching in memory only", a->opts.cache,
-			    errbuf);
+		            errbuf);
 		snprintf(a->kr_warning, sizeof(a->kr_warning), "%s: %s", a->opts.cache, errbuf);
 		if (keyring_open("memory", l, &a->kr, errbuf, sizeof(errbuf)) < 0)
 			a->kr = NULL;
@@ -1873,7 +1896,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	if (a->kr) {
 		keyring_set_warn_fn(a->kr, on_keyring_warning, a);
 		log_info("cache backend: %s%s", keyring_backend_name(a->kr),
-			 store_on(a) ? "" : " (nothing persists)");
+		         store_on(a) ? "" : " (nothing persists)");
 		if (store_on(a))
 			keyring_list_async(a->kr, KEYRING_KIND_LONGTERM, on_stored_list, a);
 	}
@@ -1919,5 +1942,5 @@ void agent_reconfigure(struct agent *a, const struct agent_opts *opts)
 void agent_status_line(const struct agent *a, char *out, size_t n)
 {
 	snprintf(out, n, "%u cached, %lu requests, %lu STS calls", a->n_entries, a->c.requests,
-		 a->c.sts_calls);
+	         a->c.sts_calls);
 }

@@ -151,6 +151,15 @@ static void check_done(struct http *h)
 		case CURLE_WRITE_ERROR:
 			err = x->toobig ? KR_ERR_TOOBIG : KR_ERR_NETWORK;
 			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+			/* Retrying does not make a certificate trusted. */
+			err = KR_ERR_TLS;
+			break;
 		default:
 			err = KR_ERR_NETWORK;
 			break;

@@ -307,7 +307,7 @@ def main(tap, run):
 
     # ---- error classes ----
     classes = [("noprofile", 4), ("config", 4), ("nocreds", 4), ("unsupported", 4),
-               ("aws", 5), ("network", 7), ("timeout", 7), ("internal", 1), ("keyring", 1),
+               ("aws", 5), ("network", 7), ("timeout", 7), ("tls", 7), ("internal", 1), ("keyring", 1),
                ("process", 1), ("expired", 1), ("no-such-error-name", 1)]
     for name, code in classes:
         with tap.test("error %s exits %d with one stderr line" % (name, code)):

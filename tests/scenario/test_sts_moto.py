@@ -255,8 +255,9 @@ def main(tap, run):
         ctx.load_cert_chain(cert, key)
         tls = run.adopt(CannedServer(GCI_XML, tls_ctx=ctx))
         r = probe(seed, ["--op", "caller-identity"], endpoint=tls.url)
-        tap.is_(r[1] and r[1].get("error"), "network",
+        tap.is_(r[1] and r[1].get("error"), "tls",
                 "self-signed certificate refused without a CA bundle", summary(r[1], r[3]))
+        tap.is_(r[1] and r[1].get("attempts"), 1, "a certificate error is not retried")
         r = probe(seed, ["--op", "caller-identity", "--ca-bundle", cert], endpoint=tls.url)
         tap.ok(r[0] == 0 and r[1] and r[1].get("arn") == "arn:aws:iam::123456789012:user/tls",
                "accepted with --ca-bundle (AWS_CA_BUNDLE)", summary(r[1], r[3]))
