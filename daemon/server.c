@@ -512,6 +512,15 @@ int server_run(const struct server_opts *opts)
 	r = loop_new(&s.loop);
 	if (r < 0)
 		goto out;
+	/*
+	 * Signals first: once the socket listens, a client or a supervisor may
+	 * signal us at once, and SIGHUP's default action would kill the daemon.
+	 * They wait in the signalfd until the loop runs.
+	 */
+	if (loop_signal_add(s.loop, SIGTERM, on_stop_signal, &s) < 0 ||
+	    loop_signal_add(s.loop, SIGINT, on_stop_signal, &s) < 0 ||
+	    loop_signal_add(s.loop, SIGHUP, on_hup, &s) < 0)
+		goto out;
 	r = setup_listener(&s, opts->socket_path);
 	if (r < 0)
 		goto out;
@@ -520,10 +529,7 @@ int server_run(const struct server_opts *opts)
 		log_err("cannot start: %s", err_str(r));
 		goto out;
 	}
-	if (loop_io_add(s.loop, s.listen_fd, LOOP_IN, on_accept, &s, &s.listen_io) < 0 ||
-	    loop_signal_add(s.loop, SIGTERM, on_stop_signal, &s) < 0 ||
-	    loop_signal_add(s.loop, SIGINT, on_stop_signal, &s) < 0 ||
-	    loop_signal_add(s.loop, SIGHUP, on_hup, &s) < 0)
+	if (loop_io_add(s.loop, s.listen_fd, LOOP_IN, on_accept, &s, &s.listen_io) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	loop_watchdog_enable(s.loop);
