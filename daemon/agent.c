@@ -119,6 +119,7 @@ struct agent {
 	struct agent_opts opts;
 	struct keyring *kr;   /* persistent layer; NULL only if even "memory" failed */
 	char kr_warning[256]; /* the keyring's failover warning, if any */
+	int kr_store_warned;  /* a failed store was reported once */
 	cJSON *stored;        /* names of profiles with long-term keys (snapshot) */
 	struct entry *entries;
 	unsigned n_entries;
@@ -564,6 +565,23 @@ out:
 	return r;
 }
 
+/* A store that fails (quota full, keyring gone) leaves the entry in memory only: say so once. */
+static void on_store_written(void *userdata, int err, struct keyring_item *item)
+{
+	struct agent *a = userdata;
+	const char *why;
+
+	keyring_item_free(item);
+	if (err == KR_OK || a->kr_store_warned)
+		return;
+	a->kr_store_warned = 1;
+	why = keyring_last_error(a->kr);
+	log_warning("keyring: a session could not be stored (%s); such sessions stay in memory "
+		    "only and do not survive a restart",
+		    why ? why : err_str(err));
+	snprintf(a->kr_warning, sizeof(a->kr_warning), "store failed: %s", why ? why : err_str(err));
+}
+
 static void store_write(struct agent *a, const struct entry *e)
 {
 	struct keyring_item *it = NULL;
@@ -574,7 +592,7 @@ static void store_write(struct agent *a, const struct entry *e)
 	json = creds_to_json(&e->creds);
 	if (json && keyring_item_new(key, KEYRING_KIND_SESSION, e->profile ? e->profile : "-",
 	                             e->role_arn, (int64_t)e->creds.expiration, json, &it) == 0)
-		keyring_store_async(a->kr, it, NULL, NULL);
+		keyring_store_async(a->kr, it, on_store_written, a);
 	keyring_item_free(it);
 	mem_free_str(json);
 }

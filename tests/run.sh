@@ -34,7 +34,10 @@ run_one() {
 	if [ "$f" -ne 0 ]; then
 		failed_names="$failed_names $name"
 		echo "== $name: $p passed, $f failed, $s skipped (${secs}s)"
-		sed 's/^/    /' "$out" | tail -n 60
+		# Every failure with its diagnostics, then the end of the output.
+		grep -A 12 -E '^not ok ' "$out" | sed 's/^/    /' | head -n 200
+		echo "    -- last lines:"
+		sed 's/^/    /' "$out" | tail -n 15
 	else
 		echo "== $name: $p passed, $s skipped (${secs}s)"
 		grep -E '# (SKIP|skip)' "$out" | sed 's/^/    /'
