@@ -62,6 +62,7 @@ struct entry {
 	struct proc *proc; /* credential_process source in flight */
 	int kr_pending;    /* a keyring lookup for this entry is in flight */
 	int kr_checked;    /* the keyring was asked once since the entry was made */
+	int pinned;        /* handing its result to waiters: must not be freed */
 	uint64_t call_started;
 	struct job *waiters;      /* jobs blocked on this entry */
 	struct loop_timer *timer; /* refresh / expiry / MFA wait */
@@ -188,7 +189,7 @@ static int entry_busy(const struct entry *e)
 
 static int entry_idle(const struct entry *e)
 {
-	return !entry_busy(e) && !e->waiters;
+	return !entry_busy(e) && !e->waiters && !e->pinned;
 }
 
 /* Make room: drop expired entries, then the least recently obtained idle one. */
@@ -419,7 +420,7 @@ static void job_fail(struct job *j, int err, cJSON *reply)
 	j->a->c.errors++;
 	if (!reply)
 		reply = proto_new_error(err, NULL);
-	if (!j->fn) {
+	if (!j->fn && j->force_key) {
 		const char *m = proto_get_str(reply, "message");
 		log_warning("background refresh of profile %s failed: %s", j->profile,
 		            m ? m : err_str(err));
@@ -577,9 +578,10 @@ static void on_store_written(void *userdata, int err, struct keyring_item *item)
 	a->kr_store_warned = 1;
 	why = keyring_last_error(a->kr);
 	log_warning("keyring: a session could not be stored (%s); such sessions stay in memory "
-		    "only and do not survive a restart",
-		    why ? why : err_str(err));
-	snprintf(a->kr_warning, sizeof(a->kr_warning), "store failed: %s", why ? why : err_str(err));
+	            "only and do not survive a restart",
+	            why ? why : err_str(err));
+	snprintf(a->kr_warning, sizeof(a->kr_warning), "store failed: %s",
+	         why ? why : err_str(err));
 }
 
 static void store_write(struct agent *a, const struct entry *e)
@@ -658,6 +660,8 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 	struct agent *a = e->a;
 	struct job *w = entry_take_waiters(e), *next;
 
+	/* Waiters go on to other entries, which may trim the cache: keep e. */
+	e->pinned = 1;
 	if (err == KR_OK) {
 		sts_creds_clear(&e->creds);
 		e->creds = *creds;
@@ -682,6 +686,7 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 			store_write(a, e);
 			entry_schedule(a, e);
 		}
+		e->pinned = 0;
 		return;
 	}
 	free(e->last_error);
@@ -705,6 +710,7 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 			cJSON_AddStringToObject(r, "aws_message", aws_message);
 		job_fail(w, err, r);
 	}
+	e->pinned = 0;
 }
 
 static void on_sts_done(void *userdata, struct sts_result *res)
