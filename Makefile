@@ -135,6 +135,60 @@ uninstall:
 demo:
 	@KR_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) sh tests/demo.sh
 
+# Fuzzing (libFuzzer + ASan + UBSan, clang): each tests/fuzz/fuzz_NAME.c becomes
+# $(B)/fuzz/fuzz_NAME, linked with every common/ and daemon/ source (main.c excepted)
+# compiled for fuzzing into $(B)/fuzz/obj/. `make fuzzers` builds them; `make fuzz` runs
+# each for FUZZ_SECONDS on the seeds in tests/fuzz/corpus/NAME/ (and the test data of the
+# same parser), growing its corpus in $(B)/fuzz/corpus/NAME/; crashing inputs are saved in
+# $(B)/fuzz/artifacts/.
+# `make check` runs them briefly through tests/scenario/test_fuzz.sh.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -O1 -g $(filter-out -Werror,$(WARN)) -Wno-unknown-warning-option $(FUZZ_SAN)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_OBJ     := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(COMMON_SRC) $(DAEMON_SRC))
+
+# Project sources: warnings shown but not fatal here (clang may warn where gcc does not).
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -iquote daemon $(FUZZ_CFLAGS) -Wno-format-nonliteral \
+	  -fsanitize=fuzzer-no-link -MMD -MP \
+	  $(call pc_cflags,$(DAEMON_PKGS)) -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(CPPFLAGS) -iquote daemon $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer \
+	  $(call pc_cflags,$(DAEMON_PKGS)) -o $@ $< $(FUZZ_OBJ) $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+fuzzers: $(FUZZ_BIN)
+
+# The seeds each harness starts from are listed once, in test_fuzz.sh.
+fuzz: fuzzers
+	@KR_BUILD=$(abspath $(B)) KR_SRC=$(CURDIR) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_KEEP=1 \
+	  sh tests/scenario/test_fuzz.sh
+
+.PHONY: fuzz fuzzers
+.SECONDARY: $(FUZZ_OBJ)
+
+# Benchmarks (not tests, not in `make check`): tests/bench/bench.py starts moto, a counting
+# proxy and keyroled, measures keyrole against its baselines side by side in one run, prints
+# one table and writes it to doc/bench.md. BENCH_ARGS=--quick for a short trial run. Its C
+# helpers (tests/bench/*.c: libc and pthreads only) are built into $(B)/bench/.
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+BENCH_ARGS ?=
+
+$(B)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDHARDEN) -o $@ $< -lpthread
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@KR_BUILD=$(abspath $(B)) KR_SRC=$(CURDIR) python3 tests/bench/bench.py $(BENCH_ARGS)
+
+.PHONY: bench
+
 format:
 	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/helpers/*.c)
 
