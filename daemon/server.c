@@ -61,6 +61,7 @@ struct server {
 	struct conn *conns;
 	unsigned n_conns;
 	unsigned long refused_uid, refused_busy, bad_frames;
+	uid_t uid; /* ours: the only one served */
 	const struct server_opts *opts;
 	int idle_exit;
 	struct loop_timer *idle_timer;
@@ -96,26 +97,43 @@ static void conn_free(struct conn *c)
 		loop_exit(s->loop, 0);
 }
 
-static void conn_flush(struct conn *c)
+static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userdata);
+static void on_conn_deadline(struct loop_timer *t, void *userdata);
+
+/* Watch the connection for ev, registering it with the loop on first need. */
+static int conn_watch(struct conn *c, uint32_t ev)
+{
+	if (!c->io)
+		return loop_io_add(c->srv->loop, c->fd, ev, on_conn_io, c, &c->io);
+	return loop_io_set_events(c->io, ev);
+}
+
+/*
+ * The connection functions below return 1 when they freed c (done or
+ * failed) and 0 when c waits for the loop: callers must not touch c after 1.
+ */
+static int conn_flush(struct conn *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			loop_io_set_events(c->io, LOOP_OUT);
-			return;
+			if (conn_watch(c, LOOP_OUT) < 0)
+				break;
+			return 0;
 		}
 		if (w <= 0)
 			break; /* peer gone: nothing more to do */
 		c->out_off += (size_t)w;
 	}
 	conn_free(c);
+	return 1;
 }
 
 /* Queue reply (consumed) and start writing it. */
-static void conn_reply(struct conn *c, cJSON *reply)
+static int conn_reply(struct conn *c, cJSON *reply)
 {
 	int r = reply ? proto_encode(reply, &c->out) : KR_ERR_NOMEM;
 
@@ -126,22 +144,23 @@ static void conn_reply(struct conn *c, cJSON *reply)
 		if (!e || proto_encode(e, &c->out) < 0) {
 			cJSON_Delete(e);
 			conn_free(c);
-			return;
+			return 1;
 		}
 		cJSON_Delete(e);
 	}
 	c->state = WRITING;
 	loop_timer_free(c->deadline);
 	c->deadline = NULL;
-	if (!c->dispatching)
-		conn_flush(c);
+	if (c->dispatching)
+		return 0; /* conn_dispatch() flushes when agent_handle() returns */
+	return conn_flush(c);
 }
 
-static void conn_error(struct conn *c, int err, const char *msg)
+static int conn_error(struct conn *c, int err, const char *msg)
 {
 	c->srv->bad_frames++;
 	log_debug("connection: %s", msg);
-	conn_reply(c, proto_new_error(err, msg));
+	return conn_reply(c, proto_new_error(err, msg));
 }
 
 static void on_agent_reply(void *userdata, cJSON *reply)
@@ -152,21 +171,19 @@ static void on_agent_reply(void *userdata, cJSON *reply)
 	conn_reply(c, reply);
 }
 
-static void conn_dispatch(struct conn *c)
+static int conn_dispatch(struct conn *c)
 {
 	struct agent_req *pending = NULL;
 	cJSON *req = NULL;
 	int r;
 
 	r = proto_decode(c->in.data + KR_FRAME_HDR, c->body_len, &req);
-	if (r == KR_ERR_VERSION) {
-		conn_error(c, r, "unsupported protocol version (upgrade keyrole and keyroled together)");
-		return;
-	}
-	if (r < 0) {
-		conn_error(c, r, "request is not a JSON object");
-		return;
-	}
+	if (r == KR_ERR_VERSION)
+		return conn_error(c, r,
+		                  "unsupported protocol version (upgrade keyrole and keyroled "
+		                  "together)");
+	if (r < 0)
+		return conn_error(c, r, "request is not a JSON object");
 	buf_reset(&c->in); /* may carry an MFA code or keys: wipe now */
 	c->state = WAITING;
 	/* The read deadline no longer applies; the agent bounds its own work. */
@@ -177,54 +194,63 @@ static void conn_dispatch(struct conn *c)
 	c->dispatching = 0;
 	cJSON_Delete(req);
 	if (c->state == WRITING)
-		conn_flush(c); /* answered at once */
-	else
-		c->pending = pending;
+		return conn_flush(c); /* answered at once: the cache hit path */
+	c->pending = pending;
+	/* Only a hang-up is expected from here: the client gave up waiting. */
+	if (conn_watch(c, LOOP_IN) < 0) {
+		conn_free(c);
+		return 1;
+	}
+	return 0;
 }
 
-static void conn_read(struct conn *c)
+static int conn_read(struct conn *c)
 {
 	unsigned char tmp[4096];
 
 	for (;;) {
-		size_t want;
 		ssize_t got;
+		size_t use;
 
-		if (c->in.len < KR_FRAME_HDR)
-			want = KR_FRAME_HDR - c->in.len;
-		else
-			want = KR_FRAME_HDR + c->body_len - c->in.len;
-		if (want > sizeof(tmp))
-			want = sizeof(tmp);
-		got = recv(c->fd, tmp, want, MSG_DONTWAIT);
+		/* One request per connection: read what is there in one call. */
+		got = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
+			return 0;
 		if (got <= 0) {
 			conn_free(c); /* closed or failed before a whole request */
-			return;
+			return 1;
 		}
-		if (buf_append(&c->in, tmp, (size_t)got) < 0) {
-			conn_error(c, KR_ERR_NOMEM, "out of memory");
-			return;
+		for (size_t off = 0; off < (size_t)got; off += use) {
+			size_t want = c->in.len < KR_FRAME_HDR
+			                  ? KR_FRAME_HDR - c->in.len
+			                  : KR_FRAME_HDR + c->body_len - c->in.len;
+
+			use = (size_t)got - off < want ? (size_t)got - off : want;
+			if (buf_append(&c->in, tmp + off, use) < 0) {
+				mem_wipe(tmp, sizeof(tmp));
+				return conn_error(c, KR_ERR_NOMEM, "out of memory");
+			}
+			if (c->in.len == KR_FRAME_HDR) {
+				int r = proto_frame_len((unsigned char *)c->in.data, KR_REQ_MAX,
+				                        &c->body_len);
+				if (r < 0) {
+					mem_wipe(tmp, sizeof(tmp));
+					return conn_error(
+					    c, r,
+					    r == KR_ERR_TOOBIG
+					        ? "request larger than the 64 KiB limit"
+					        : "bad frame length");
+				}
+			}
+			if (c->in.len > KR_FRAME_HDR && c->in.len == KR_FRAME_HDR + c->body_len) {
+				/* Whatever follows the one request is ignored. */
+				mem_wipe(tmp, sizeof(tmp));
+				return conn_dispatch(c);
+			}
 		}
 		mem_wipe(tmp, (size_t)got);
-		if (c->in.len == KR_FRAME_HDR) {
-			int r = proto_frame_len((unsigned char *)c->in.data, KR_REQ_MAX, &c->body_len);
-			if (r == KR_ERR_TOOBIG) {
-				conn_error(c, r, "request larger than the 64 KiB limit");
-				return;
-			}
-			if (r < 0) {
-				conn_error(c, r, "bad frame length");
-				return;
-			}
-		}
-		if (c->in.len >= KR_FRAME_HDR && c->in.len == KR_FRAME_HDR + c->body_len) {
-			conn_dispatch(c);
-			return;
-		}
 	}
 }
 
@@ -293,10 +319,10 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 			return;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-		    cred.uid != getuid()) {
+		    cred.uid != s->uid) {
 			s->refused_uid++;
 			log_warning("refused a connection from uid %ld pid %ld (not our uid %ld)",
-				    (long)cred.uid, (long)cred.pid, (long)getuid());
+			            (long)cred.uid, (long)cred.pid, (long)s->uid);
 			close(fd);
 			continue;
 		}
@@ -319,13 +345,19 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 			s->conns->prev = c;
 		s->conns = c;
 		s->n_conns++;
-		if (loop_io_add(s->loop, fd, LOOP_IN, on_conn_io, c, &c->io) < 0 ||
-		    loop_timer_add(s->loop, loop_now(s->loop) + (uint64_t)KR_CONN_READ_MS * 1000,
-				   on_conn_deadline, c, &c->deadline) < 0) {
-			conn_free(c);
-			continue;
-		}
 		arm_idle(s);
+		/*
+		 * Fast path: a client sends its request right after connecting, so
+		 * it is usually there already, and a cached answer completes here
+		 * without the connection ever entering the event loop.
+		 */
+		if (conn_read(c))
+			continue;
+		if (c->state == READING &&
+		    (conn_watch(c, LOOP_IN) < 0 ||
+		     loop_timer_add(s->loop, loop_now(s->loop) + (uint64_t)KR_CONN_READ_MS * 1000,
+		                    on_conn_deadline, c, &c->deadline) < 0))
+			conn_free(c);
 	}
 }
 
@@ -379,9 +411,8 @@ static void on_stop_signal(int signo, void *userdata)
 		return;
 	}
 	loop_timer_add(s->loop, loop_now(s->loop) + 5 * 1000000u, on_drain_timeout, s,
-		       &s->drain_timer);
+	               &s->drain_timer);
 }
-
 
 static void on_hup(int signo, void *userdata)
 {
@@ -401,8 +432,8 @@ static void on_hup(int signo, void *userdata)
 	s->idle_exit = o.idle_exit;
 	arm_idle(s);
 	log_info("SIGHUP: settings reloaded (refresh margin %d s, MFA sessions %d s, idle exit "
-		 "%d s)",
-		 o.agent.refresh_margin, o.agent.mfa_duration, o.idle_exit);
+	         "%d s)",
+	         o.agent.refresh_margin, o.agent.mfa_duration, o.idle_exit);
 }
 
 /* Keep systemd's STATUS= line current while anybody listens. */
@@ -444,7 +475,7 @@ static int listen_on_path(struct server *s, const char *path)
 	r = sockpath_prepare_dir(path);
 	if (r < 0) {
 		log_err("socket directory for %s: %s (it must be a directory of ours)", path,
-			err_str(r));
+		        err_str(r));
 		return r;
 	}
 	if (lstat(path, &st) == 0) {
@@ -482,9 +513,10 @@ static int setup_listener(struct server *s, const char *path)
 
 	if (n > 0) {
 		if (n != 1 || !loop_is_unix_listener(3)) {
-			log_err("systemd passed %d socket(s); expected one listening AF_UNIX stream "
-				"socket",
-				n);
+			log_err(
+			    "systemd passed %d socket(s); expected one listening AF_UNIX stream "
+			    "socket",
+			    n);
 			return KR_ERR_INVAL;
 		}
 		s->listen_fd = 3;
@@ -505,7 +537,8 @@ static int setup_listener(struct server *s, const char *path)
 
 int server_run(const struct server_opts *opts)
 {
-	struct server s = {.listen_fd = -1, .idle_exit = opts->idle_exit, .opts = opts};
+	struct server s = {
+	    .listen_fd = -1, .idle_exit = opts->idle_exit, .opts = opts, .uid = getuid()};
 	char status[256];
 	int r, ret = 1;
 
@@ -539,7 +572,7 @@ int server_run(const struct server_opts *opts)
 	loop_notify("READY=1\nSTATUS=%s", status);
 	if (getenv("NOTIFY_SOCKET"))
 		loop_timer_add(s.loop, loop_now(s.loop) + 10 * 1000000u, on_status_timer, &s,
-			       &s.status_timer);
+		               &s.status_timer);
 	r = loop_run(s.loop);
 	ret = r < 0 ? 1 : 0;
 out:
