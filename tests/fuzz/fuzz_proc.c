@@ -1,0 +1,50 @@
+/*
+ * libFuzzer harness: the JSON another tool's credential_process prints
+ * (proc_parse_creds() in daemon/proc.c). Anything a configured command can
+ * print reaches this parser.
+ *
+ * Contracts checked, beyond "no crash, no leak, no UB":
+ * - success means an access key id and a secret key are present;
+ * - failure leaves *ret untouched and a NUL-terminated reason in errmsg;
+ * - sts_creds_clear() leaves the struct zeroed.
+ */
+#include "err.h"
+#include "mem.h"
+#include "proc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	mem_install_json_hooks();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct sts_creds zero;
+	struct sts_creds creds;
+	char errmsg[256];
+	int r;
+
+	memset(&creds, 0, sizeof(creds));
+	memset(errmsg, 'x', sizeof(errmsg));
+	r = proc_parse_creds((const char *)data, size, &creds, errmsg, sizeof(errmsg));
+	if (r < 0) {
+		if (memcmp(&creds, &zero, sizeof(creds)) != 0 ||
+		    strnlen(errmsg, sizeof(errmsg)) == sizeof(errmsg))
+			abort();
+		return 0;
+	}
+	if (!creds.access_key_id || !creds.secret_access_key)
+		abort();
+	sts_creds_clear(&creds);
+	if (memcmp(&creds, &zero, sizeof(creds)) != 0)
+		abort();
+	return 0;
+}

@@ -1,0 +1,157 @@
+"""No definite leaks of ours in keyroled through a full scenario.
+
+The daemon runs against moto behind the fault proxy and serves: a cold
+two-hop chain, a cache hit, a retried Throttling, an AWS error, a bad
+frame, check, status, forget, a missing profile, then SIGTERM.
+
+- Plain build: under valgrind (--leak-check=full, definite leaks are
+  errors), with GLib's suppressions (GDBus keeps a worker thread) and our
+  own small tests/valgrind.supp. The run is repeated with the Secret
+  Service backend, whose code paths differ most.
+- Sanitizer build (SANITIZE=1, ASan cannot run under valgrind): LeakSanitizer
+  checks at exit instead.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
+import krtest  # noqa: E402
+
+GLIB_SUPP = "/usr/share/glib-2.0/valgrind/glib.supp"
+OUR_SUPP = os.path.join(krtest.repo_root(), "tests", "valgrind.supp")
+
+
+def is_sanitized():
+    with open(krtest.keyroled(), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+class ValgrindDaemon(krtest.Daemon):
+    """keyroled under valgrind; the report goes to vg_log."""
+
+    def __init__(self, *a, vg_log=None, **kw):
+        super().__init__(*a, **kw)
+        self.vg_log = vg_log
+
+    def argv(self):
+        vg = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite",
+              "--errors-for-leak-kinds=definite", "--error-exitcode=99",
+              "--num-callers=30", "--log-file=" + self.vg_log]
+        for s in (GLIB_SUPP, OUR_SUPP):
+            if os.path.exists(s):
+                vg.append("--suppressions=" + s)
+        return vg + super().argv()
+
+
+def scenario(tap, d, env, proxy, label):
+    """Drive the daemon through most of its paths; report only hard failures."""
+    def get(profile, **kw):
+        req = {"v": 1, "op": "get", "profile": profile, "env": env}
+        req.update(kw)
+        return d.request(req, timeout=90)
+
+    r = get("prod-admin")
+    tap.ok(r.get("ok") is True, "%s: cold two-hop chain" % label,
+           json.dumps({k: r.get(k) for k in ("error", "message")}))
+    get("prod-admin")  # hit
+    d.request({"v": 1, "op": "forget", "profile": "prod"})
+    proxy.fail_next(1, "throttle")
+    get("prod")  # retried
+    get("denied")  # AWS error
+    get("no-such-profile")
+    d.request({"v": 1, "op": "check", "env": env}, timeout=30)
+    d.request({"v": 1, "op": "status"})
+    d.request({"v": 1, "op": "add", "profile": "stored", "access_key_id": "AKIALEAKTEST00000000",
+               "secret_access_key": "x" * 40, "env": env}, timeout=30)
+    d.request({"v": 1, "op": "remove", "profile": "stored"}, timeout=30)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # a bad frame
+        s.settimeout(10)
+        s.connect(d.socket)
+        s.sendall(struct.pack(">I", 5) + b"{nope")
+        s.shutdown(socket.SHUT_WR)
+        s.recv(4096)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # a client that gives up
+        s.connect(d.socket)
+        body = json.dumps({"v": 1, "op": "get", "profile": "ops-admin", "env": env}).encode()
+        s.sendall(struct.pack(">I", len(body)) + body)
+    get("ops-admin")  # waits on the abandoned request's STS call: it ends before SIGTERM
+    r = d.request({"v": 1, "op": "forget", "all": True})
+    tap.ok(r.get("ok") is True, "%s: forget all" % label)
+
+
+def definite_lines(text):
+    return [ln for ln in text.splitlines() if "definitely lost" in ln and
+            "definitely lost: 0 bytes" not in ln]
+
+
+def run_valgrind(tap, run, seed, proxy, cache, extra_env=None):
+    label = "valgrind, --cache %s" % cache
+    home = run.home("vg")
+    cfg, creds = krtest.chain_config(seed)
+    krtest.write_aws_config(home, cfg, creds)
+    vg_log = run.path("valgrind-%s.log" % cache)
+    d = ValgrindDaemon(None, home, run.mkdtemp("sock-vg-"), run=run, cache=cache,
+                       log_level="info", env=extra_env, vg_log=vg_log)
+    d.start(timeout=60)
+    run.adopt(d)
+    env = krtest.aws_env(home, d.socket, proxy.url)
+    scenario(tap, d, env, proxy, label)
+    rc = d.stop(timeout=60)
+    try:
+        with open(vg_log, errors="replace") as f:
+            report = f.read()
+    except OSError:
+        report = ""
+    tap.is_(rc, 0, "%s: exits 0 on SIGTERM (99 = valgrind found errors)" % label,
+            "\n".join(report.splitlines()[-60:]))
+    lost = definite_lines(report)
+    tap.ok(not lost and "ERROR SUMMARY: 0 errors" in report,
+           "%s: no definite leaks, no memory errors" % label,
+           "\n".join(report.splitlines()[-80:]))
+
+
+def run_lsan(tap, run, seed, proxy):
+    label = "LeakSanitizer"
+    home = run.home("lsan")
+    cfg, creds = krtest.chain_config(seed)
+    krtest.write_aws_config(home, cfg, creds)
+    opts = "detect_leaks=1:" + krtest.CALLER_ENV.get("ASAN_OPTIONS", "")
+    d = run.adopt(krtest.Daemon(None, home, run.mkdtemp("sock-lsan-"), run=run,
+                                log_level="info", env={"ASAN_OPTIONS": opts}).start())
+    env = krtest.aws_env(home, d.socket, proxy.url)
+    scenario(tap, d, env, proxy, label)
+    rc = d.stop(timeout=60)
+    log = d.log_text()
+    tap.is_(rc, 0, "%s: exits 0 on SIGTERM (non-zero = leaks found)" % label,
+            "\n".join(log.splitlines()[-60:]))
+    tap.ok("LeakSanitizer" not in log and "AddressSanitizer" not in log,
+           "%s: no leak or error report at exit" % label, "\n".join(log.splitlines()[-80:]))
+
+
+def main(tap, run):
+    krtest.require_file(krtest.keyroled(), "keyroled")
+    moto = run.moto()
+    seed = krtest.seed_chain(moto, session_names=["kr-test"])
+    proxy = run.proxy(moto.url)
+
+    if is_sanitized():
+        with tap.test("LeakSanitizer: a full scenario leaks nothing"):
+            run_lsan(tap, run, seed, proxy)
+        return
+    if not shutil.which("valgrind", path=krtest.CALLER_ENV.get("PATH")):
+        raise krtest.Skip("valgrind not installed (apt-get install valgrind)")
+    with tap.test("valgrind: a full scenario with the memory cache leaks nothing"):
+        run_valgrind(tap, run, seed, proxy, "memory")
+    with tap.test("valgrind: a full scenario with the Secret Service cache leaks nothing"):
+        ks = run.keyring()
+        run_valgrind(tap, run, seed, proxy, "secret-service", extra_env=ks.env())
+
+
+krtest.main(main)
