@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 struct buf {
-	char *data;  /* NULL until the first append */
-	size_t len;  /* bytes used */
-	size_t cap;  /* bytes allocated (excluding the NUL slot) */
-	size_t max;  /* hard cap on len */
+	char *data; /* NULL until the first append */
+	size_t len; /* bytes used */
+	size_t cap; /* bytes allocated (excluding the NUL slot) */
+	size_t max; /* hard cap on len */
 };
 
 /* Initialise an empty buffer that refuses to grow past max bytes. */

@@ -7,47 +7,47 @@
 #define KR_CAPS_H
 
 /* Wire protocol (doc/protocol.txt). */
-#define KR_PROTO_VERSION       1
-#define KR_FRAME_HDR           4                /* big-endian u32 length */
-#define KR_REQ_MAX             (64 * 1024)      /* request body cap */
-#define KR_RESP_MAX            (4 * 1024 * 1024) /* response body cap */
+#define KR_PROTO_VERSION 1
+#define KR_FRAME_HDR     4                 /* big-endian u32 length */
+#define KR_REQ_MAX       (64 * 1024)       /* request body cap */
+#define KR_RESP_MAX      (4 * 1024 * 1024) /* response body cap */
 
 /* Daemon connections. */
-#define KR_CONN_MAX            1024             /* open connections */
-#define KR_CONN_READ_MS        2000             /* whole request must arrive in this */
-#define KR_CONN_IDLE_MS        (5 * 60 * 1000)  /* a waiting request (MFA, STS) gives up */
+#define KR_CONN_MAX     1024            /* open connections */
+#define KR_CONN_READ_MS 2000            /* whole request must arrive in this */
+#define KR_CONN_IDLE_MS (5 * 60 * 1000) /* a waiting request (MFA, STS) gives up */
 
 /* Client. */
-#define KR_CLIENT_CONNECT_MS   3000             /* wait for an autostarted daemon */
-#define KR_CLIENT_REPLY_MS     (120 * 1000)     /* whole answer, STS retries included */
+#define KR_CLIENT_CONNECT_MS 3000         /* wait for an autostarted daemon */
+#define KR_CLIENT_REPLY_MS   (120 * 1000) /* whole answer, STS retries included */
 
 /* Strings inside messages and config. */
-#define KR_NAME_MAX            256              /* profile name */
-#define KR_VALUE_MAX           4096             /* one config value */
-#define KR_PATH_MAX            4096
-#define KR_ENV_MAX             32               /* environment entries in a request */
-#define KR_MFA_CODE_MAX        16
+#define KR_NAME_MAX     256  /* profile name */
+#define KR_VALUE_MAX    4096 /* one config value */
+#define KR_PATH_MAX     4096
+#define KR_ENV_MAX      32 /* environment entries in a request */
+#define KR_MFA_CODE_MAX 16
 
 /* Config files. */
-#define KR_CONFIG_FILE_MAX     (4 * 1024 * 1024)
-#define KR_CONFIG_LINE_MAX     (64 * 1024)
-#define KR_CHAIN_MAX           16               /* hops in one chain (depth limit) */
+#define KR_CONFIG_FILE_MAX (4 * 1024 * 1024)
+#define KR_CONFIG_LINE_MAX (64 * 1024)
+#define KR_CHAIN_MAX       16 /* hops in one chain (depth limit) */
 
 /* STS over HTTP. */
-#define KR_HTTP_RESP_MAX       (256 * 1024)     /* STS response body cap */
-#define KR_HTTP_CONNECT_MS     5000
-#define KR_HTTP_TOTAL_MS       15000            /* one attempt */
-#define KR_STS_DEADLINE_MS     60000            /* all attempts of one call */
-#define KR_STS_RETRIES         4                /* extra attempts after the first */
-#define KR_STS_BACKOFF_MS      200              /* first backoff; doubles, jittered */
+#define KR_HTTP_RESP_MAX   (256 * 1024) /* STS response body cap */
+#define KR_HTTP_CONNECT_MS 5000
+#define KR_HTTP_TOTAL_MS   15000 /* one attempt */
+#define KR_STS_DEADLINE_MS 60000 /* all attempts of one call */
+#define KR_STS_RETRIES     4     /* extra attempts after the first */
+#define KR_STS_BACKOFF_MS  200   /* first backoff; doubles, jittered */
 
 /* credential_process / mfa_process. */
-#define KR_PROC_OUT_MAX        (64 * 1024)
-#define KR_PROC_TIMEOUT_MS     60000
+#define KR_PROC_OUT_MAX    (64 * 1024)
+#define KR_PROC_TIMEOUT_MS 60000
 
 /* Credentials. */
-#define KR_REFRESH_MARGIN_S    (15 * 60)        /* botocore refreshes below this */
-#define KR_MIN_LEFT_S          60               /* never hand out less than this */
-#define KR_CHAINED_MAX_S       3600             /* STS cap for role chaining */
+#define KR_REFRESH_MARGIN_S (15 * 60) /* botocore refreshes below this */
+#define KR_MIN_LEFT_S       60        /* never hand out less than this */
+#define KR_CHAINED_MAX_S    3600      /* STS cap for role chaining */
 
 #endif

@@ -12,7 +12,7 @@
 int proto_frame_len(const unsigned char hdr[4], size_t max, size_t *ret_len)
 {
 	uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
-		     (uint32_t)hdr[3];
+	             (uint32_t)hdr[3];
 
 	if (n == 0)
 		return KR_ERR_PROTO;
@@ -87,7 +87,8 @@ cJSON *proto_new_error(int err, const char *message)
 
 	if (!m)
 		return NULL;
-	if (!cJSON_AddFalseToObject(m, "ok") || !cJSON_AddStringToObject(m, "error", err_name(err)) ||
+	if (!cJSON_AddFalseToObject(m, "ok") ||
+	    !cJSON_AddStringToObject(m, "error", err_name(err)) ||
 	    !cJSON_AddStringToObject(m, "message", message ? message : err_str(err))) {
 		cJSON_Delete(m);
 		return NULL;

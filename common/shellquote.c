@@ -107,7 +107,8 @@ int shellquote_split(const char *line, size_t max_words, char ***ret_argv, size_
 		case DQ:
 			if (c == '"') {
 				st = WORD;
-			} else if (c == '\\' && i + 1 < len && (line[i + 1] == '"' || line[i + 1] == '\\')) {
+			} else if (c == '\\' && i + 1 < len &&
+			           (line[i + 1] == '"' || line[i + 1] == '\\')) {
 				/* shlex: inside "..." only \" and \\ are escapes */
 				r = buf_putc(&cur, line[++i]);
 			} else {

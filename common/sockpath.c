@@ -56,7 +56,8 @@ int sockpath_prepare_dir(const char *path)
 		return (st.st_mode & S_ISVTX) ? KR_OK : KR_ERR_PERM;
 	/* Our own keyrole directory is always 0700; a user's chosen one is left alone. */
 	slash = strrchr(dir, '/');
-	if (strncmp(slash + 1, "keyrole", 7) == 0 && (st.st_mode & 077) != 0 && chmod(dir, 0700) < 0)
+	if (strncmp(slash + 1, "keyrole", 7) == 0 && (st.st_mode & 077) != 0 &&
+	    chmod(dir, 0700) < 0)
 		return KR_ERR_PERM;
 	return KR_OK;
 }

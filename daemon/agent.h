@@ -17,10 +17,10 @@ struct agent;
 struct agent_req;
 
 struct agent_opts {
-	const char *cache;        /* auto|secret-service|keyctl|memory */
-	int refresh_margin;       /* seconds; botocore re-runs below 15 min */
-	int mfa_duration;         /* GetSessionToken duration for MFA sessions */
-	time_t (*now)(void);      /* wall clock (test seam); NULL = time() */
+	const char *cache;             /* auto|secret-service|keyctl|memory */
+	int refresh_margin;            /* seconds; botocore re-runs below 15 min */
+	int mfa_duration;              /* GetSessionToken duration for MFA sessions */
+	time_t (*now)(void);           /* wall clock (test seam); NULL = time() */
 	const struct sts_ops *sts_ops; /* STS transport (test seam); NULL = real HTTP */
 };
 
@@ -39,7 +39,7 @@ typedef void (*agent_reply_fn)(void *userdata, cJSON *reply);
  * handle for agent_req_cancel, valid until fn runs).
  */
 void agent_handle(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
-		  struct agent_req **ret_pending);
+                  struct agent_req **ret_pending);
 
 /* The client went away: drop the request without calling its callback. */
 void agent_req_cancel(struct agent_req *r);

@@ -10,8 +10,8 @@ static int max_level = LOG_LVL_INFO;
 static int journal;
 
 static const char *const names[] = {
-	[LOG_LVL_ERR] = "error",	 [LOG_LVL_WARNING] = "warning", [LOG_LVL_NOTICE] = "notice",
-	[LOG_LVL_INFO] = "info",	 [LOG_LVL_DEBUG] = "debug",
+    [LOG_LVL_ERR] = "error", [LOG_LVL_WARNING] = "warning", [LOG_LVL_NOTICE] = "notice",
+    [LOG_LVL_INFO] = "info", [LOG_LVL_DEBUG] = "debug",
 };
 
 void log_init(int level)
@@ -23,7 +23,7 @@ void log_init(int level)
 	max_level = level;
 	/* Only when stderr really is the journal stream systemd gave us. */
 	journal = js && sscanf(js, "%lu:%lu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
-		  st.st_dev == dev && st.st_ino == ino;
+	          st.st_dev == dev && st.st_ino == ino;
 }
 
 int log_level_parse(const char *s)

@@ -7,7 +7,13 @@
 #ifndef KR_LOG_H
 #define KR_LOG_H
 
-enum { LOG_LVL_ERR = 3, LOG_LVL_WARNING = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+enum {
+	LOG_LVL_ERR = 3,
+	LOG_LVL_WARNING = 4,
+	LOG_LVL_NOTICE = 5,
+	LOG_LVL_INFO = 6,
+	LOG_LVL_DEBUG = 7
+};
 
 void log_init(int max_level);
 /* "error", "warning", "notice", "info", "debug" -> level; -1 if unknown. */

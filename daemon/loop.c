@@ -120,7 +120,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 }
 
 int loop_io_add(struct loop *l, int fd, uint32_t events, loop_io_fn fn, void *userdata,
-		struct loop_io **ret)
+                struct loop_io **ret)
 {
 	struct loop_io *io = calloc(1, sizeof(*io));
 	int r;
@@ -169,7 +169,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 int loop_timer_add(struct loop *l, uint64_t at, loop_timer_fn fn, void *userdata,
-		   struct loop_timer **ret)
+                   struct loop_timer **ret)
 {
 	struct loop_timer *t = calloc(1, sizeof(*t));
 	int r;

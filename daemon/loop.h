@@ -40,13 +40,13 @@ int loop_run_once(struct loop *l, uint64_t timeout_us);
 uint64_t loop_now(struct loop *l);
 
 int loop_io_add(struct loop *l, int fd, uint32_t events, loop_io_fn fn, void *userdata,
-		struct loop_io **ret);
+                struct loop_io **ret);
 int loop_io_set_events(struct loop_io *io, uint32_t events);
 void loop_io_free(struct loop_io *io);
 
 /* A one-shot timer that fires at absolute time `at` (loop_now() units). */
 int loop_timer_add(struct loop *l, uint64_t at, loop_timer_fn fn, void *userdata,
-		   struct loop_timer **ret);
+                   struct loop_timer **ret);
 /* Re-arm (or arm again after it fired) for absolute time `at`. */
 int loop_timer_set(struct loop_timer *t, uint64_t at);
 void loop_timer_free(struct loop_timer *t);

@@ -23,23 +23,25 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: keyroled [OPTIONS]\n"
-		   "The keyrole credential daemon: answers keyrole clients on a Unix socket.\n"
-		   "\n"
-		   "  -s, --socket PATH        listen on PATH (default: $KEYROLE_SOCKET, else\n"
-		   "                           $XDG_RUNTIME_DIR/keyrole/agent.sock); a socket passed\n"
-		   "                           by systemd (LISTEN_FDS) takes precedence\n"
-		   "  -c, --cache BACKEND      auto, secret-service, keyctl or memory (default auto)\n"
-		   "      --refresh-margin SECONDS\n"
-		   "                           refresh credentials this long before they expire\n"
-		   "                           (default 900, botocore's own margin)\n"
-		   "      --mfa-duration SECONDS\n"
-		   "                           lifetime of MFA sessions (default 43200)\n"
-		   "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
-		   "  -l, --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
-		   "      --config FILE        settings file (default ~/.config/keyrole/keyroled.conf)\n"
-		   "  -h, --help               show this help\n"
-		   "  -V, --version            show the version\n");
+	fprintf(
+	    f,
+	    "Usage: keyroled [OPTIONS]\n"
+	    "The keyrole credential daemon: answers keyrole clients on a Unix socket.\n"
+	    "\n"
+	    "  -s, --socket PATH        listen on PATH (default: $KEYROLE_SOCKET, else\n"
+	    "                           $XDG_RUNTIME_DIR/keyrole/agent.sock); a socket passed\n"
+	    "                           by systemd (LISTEN_FDS) takes precedence\n"
+	    "  -c, --cache BACKEND      auto, secret-service, keyctl or memory (default auto)\n"
+	    "      --refresh-margin SECONDS\n"
+	    "                           refresh credentials this long before they expire\n"
+	    "                           (default 900, botocore's own margin)\n"
+	    "      --mfa-duration SECONDS\n"
+	    "                           lifetime of MFA sessions (default 43200)\n"
+	    "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
+	    "  -l, --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
+	    "      --config FILE        settings file (default ~/.config/keyrole/keyroled.conf)\n"
+	    "  -h, --help               show this help\n"
+	    "  -V, --version            show the version\n");
 }
 
 struct settings {
@@ -134,16 +136,16 @@ static int read_config(struct settings *st, const char *path, int required)
 }
 
 static const struct option longopts[] = {
-	{"socket", required_argument, NULL, 's'},
-	{"cache", required_argument, NULL, 'c'},
-	{"refresh-margin", required_argument, NULL, 'R'},
-	{"mfa-duration", required_argument, NULL, 'M'},
-	{"idle-exit", required_argument, NULL, 'I'},
-	{"log-level", required_argument, NULL, 'l'},
-	{"config", required_argument, NULL, 'C'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{0},
+    {"socket", required_argument, NULL, 's'},
+    {"cache", required_argument, NULL, 'c'},
+    {"refresh-margin", required_argument, NULL, 'R'},
+    {"mfa-duration", required_argument, NULL, 'M'},
+    {"idle-exit", required_argument, NULL, 'I'},
+    {"log-level", required_argument, NULL, 'l'},
+    {"config", required_argument, NULL, 'C'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {0},
 };
 
 struct args {
@@ -162,10 +164,10 @@ static int load_settings(struct settings *st, const struct args *a, int quiet_he
 	int c;
 
 	*st = (struct settings){
-		.srv.agent.refresh_margin = KR_REFRESH_MARGIN_S,
-		.srv.agent.mfa_duration = 43200,
-		.log_level = LOG_LVL_INFO,
-		.cache = "auto",
+	    .srv.agent.refresh_margin = KR_REFRESH_MARGIN_S,
+	    .srv.agent.mfa_duration = 43200,
+	    .log_level = LOG_LVL_INFO,
+	    .cache = "auto",
 	};
 	opterr = 0;
 	optind = 0; /* glibc: full re-initialisation, for SIGHUP */
@@ -190,7 +192,7 @@ static int load_settings(struct settings *st, const struct args *a, int quiet_he
 			n = snprintf(defconf, sizeof(defconf), "%s/keyrole/keyroled.conf", xdg);
 		else if (home && *home == '/')
 			n = snprintf(defconf, sizeof(defconf), "%s/.config/keyrole/keyroled.conf",
-				     home);
+			             home);
 		if (n > 0 && (size_t)n < sizeof(defconf) && read_config(st, defconf, 0) < 0)
 			return 2;
 	}

@@ -82,7 +82,7 @@ static int json_str(const cJSON *o, const char *key, char **ret)
 }
 
 int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *errmsg,
-		     size_t errlen)
+                     size_t errlen)
 {
 	struct sts_creds c = {0};
 	const cJSON *v;
@@ -102,7 +102,8 @@ int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *
 	}
 	if (json_str(o, "AccessKeyId", &c.access_key_id) < 0 ||
 	    json_str(o, "SecretAccessKey", &c.secret_access_key) < 0 ||
-	    json_str(o, "SessionToken", &c.session_token) < 0 || json_str(o, "Expiration", &exp) < 0) {
+	    json_str(o, "SessionToken", &c.session_token) < 0 ||
+	    json_str(o, "Expiration", &exp) < 0) {
 		snprintf(errmsg, errlen, "output has a member of the wrong type or size");
 		goto out;
 	}
@@ -139,16 +140,16 @@ static void proc_finish(struct proc *p)
 			*nl = '\0';
 		if (WIFEXITED(p->status))
 			snprintf(msg, sizeof(msg), "%s exited with status %d%s%s", p->prog,
-				 WEXITSTATUS(p->status), p->err.len ? ": " : "",
-				 p->err.len ? p->err.data : "");
+			         WEXITSTATUS(p->status), p->err.len ? ": " : "",
+			         p->err.len ? p->err.data : "");
 		else
 			snprintf(msg, sizeof(msg), "%s was killed by signal %d", p->prog,
-				 WTERMSIG(p->status));
+			         WTERMSIG(p->status));
 		r = KR_ERR_PROCESS;
 	} else {
 		char why[256];
 		r = proc_parse_creds(p->out.data ? p->out.data : "", p->out.len, &c, why,
-				     sizeof(why));
+		                     sizeof(why));
 		snprintf(msg, sizeof(msg), "%s: %s", p->prog, r == 0 ? "ok" : why);
 	}
 	p->done(p->userdata, r, r == 0 ? &c : NULL, msg);
@@ -221,7 +222,7 @@ static void on_timeout(struct loop_timer *t, void *userdata)
 }
 
 int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn done,
-	       void *userdata, struct proc **ret)
+               void *userdata, struct proc **ret)
 {
 	posix_spawn_file_actions_t fa;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = KR_ERR_PROCESS;
@@ -262,12 +263,11 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	p->err_fd = errp[0];
 	out[0] = errp[0] = -1;
 	p->pid_fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	if (p->pid_fd < 0 ||
-	    loop_io_add(l, p->out_fd, LOOP_IN, on_out, p, &p->out_io) < 0 ||
+	if (p->pid_fd < 0 || loop_io_add(l, p->out_fd, LOOP_IN, on_out, p, &p->out_io) < 0 ||
 	    loop_io_add(l, p->err_fd, LOOP_IN, on_err, p, &p->err_io) < 0 ||
 	    loop_io_add(l, p->pid_fd, LOOP_IN, on_exit_fd, p, &p->pid_io) < 0 ||
 	    loop_timer_add(l, loop_now(l) + (uint64_t)timeout_ms * 1000, on_timeout, p, &p->timer) <
-		    0) {
+	        0) {
 		proc_cancel(p);
 		return KR_ERR_PROCESS;
 	}

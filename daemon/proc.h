@@ -23,12 +23,11 @@ struct proc;
  * stealing them, the rest is wiped after the callback), KR_ERR_PROCESS
  * (non-zero exit, bad output: errmsg says which), KR_ERR_TIMEOUT.
  */
-typedef void (*proc_done_fn)(void *userdata, int err, struct sts_creds *creds,
-			     const char *errmsg);
+typedef void (*proc_done_fn)(void *userdata, int err, struct sts_creds *creds, const char *errmsg);
 
 /* Start argv[0] (looked up in PATH) with stdin from /dev/null. */
 int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn done,
-	       void *userdata, struct proc **ret);
+               void *userdata, struct proc **ret);
 
 /* Kill the child (if still running) and forget it; done is not called. NULL ok. */
 void proc_cancel(struct proc *p);
@@ -38,6 +37,6 @@ void proc_cancel(struct proc *p);
  * for anything the contract does not allow. Exposed for tests and fuzzing.
  */
 int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *errmsg,
-		     size_t errlen);
+                     size_t errlen);
 
 #endif

@@ -1530,7 +1530,8 @@ static int lint_profile(const struct cfg *c, const struct pent *pe, cJSON *probl
 		size_t argc = 0;
 		int keyrole = 0;
 
-		if (shellquote_split(cp.v, KR_PROFILE_ARGV_MAX, &argv, &argc) == KR_OK && argc > 0) {
+		if (shellquote_split(cp.v, KR_PROFILE_ARGV_MAX, &argv, &argc) == KR_OK &&
+		    argc > 0) {
 			argv0 = strrchr(argv[0], '/');
 			keyrole = strcmp(argv0 ? argv0 + 1 : argv[0], "keyrole") == 0;
 		}

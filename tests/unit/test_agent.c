@@ -63,16 +63,16 @@ static void deliver(struct loop_timer *t, void *userdata)
 	buf_init(&body, 1 << 20);
 	if (fake.fail) {
 		buf_puts(&body, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no"
-				"</Message></Error></ErrorResponse>");
+		                "</Message></Error></ErrorResponse>");
 		done(p->userdata, KR_OK, 403, &body, NULL);
 	} else {
 		snprintf(xml, sizeof(xml),
-			 "<AssumeRoleResponse><AssumeRoleResult><Credentials>"
-			 "<AccessKeyId>ASIAFAKE%08d</AccessKeyId><SecretAccessKey>s%d"
-			 "</SecretAccessKey><SessionToken>t%d</SessionToken><Expiration>%s"
-			 "</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::1:assumed-"
-			 "role/r/s</Arn></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>",
-			 fake.calls, fake.calls, fake.calls, exp);
+		         "<AssumeRoleResponse><AssumeRoleResult><Credentials>"
+		         "<AccessKeyId>ASIAFAKE%08d</AccessKeyId><SecretAccessKey>s%d"
+		         "</SecretAccessKey><SessionToken>t%d</SessionToken><Expiration>%s"
+		         "</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::1:assumed-"
+		         "role/r/s</Arn></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>",
+		         fake.calls, fake.calls, fake.calls, exp);
 		buf_puts(&body, xml);
 		done(p->userdata, KR_OK, 200, &body, NULL);
 	}
@@ -80,7 +80,7 @@ static void deliver(struct loop_timer *t, void *userdata)
 }
 
 static int fake_post(void *hu, const struct http_request *req, http_done_fn done, void *userdata,
-		     struct http_xfer **ret)
+                     struct http_xfer **ret)
 {
 	for (int i = 0; i < 8; i++) {
 		struct pending *p = &fake.p[i];
@@ -112,9 +112,9 @@ static time_t sts_wall(void *u)
 }
 
 static const struct sts_ops ops = {
-	.http_post = fake_post,
-	.http_cancel = fake_cancel,
-	.wall_now = sts_wall,
+    .http_post = fake_post,
+    .http_cancel = fake_cancel,
+    .wall_now = sts_wall,
 };
 
 struct ctx {
@@ -156,7 +156,7 @@ static cJSON *get(struct ctx *c, const char *profile)
 	assert_non_null(ans.reply);
 	if (!cJSON_IsTrue(cJSON_GetObjectItem(ans.reply, "ok")))
 		print_message("# reply: %s: %s\n", proto_get_str(ans.reply, "error"),
-			      proto_get_str(ans.reply, "message"));
+		              proto_get_str(ans.reply, "message"));
 	return ans.reply;
 }
 
@@ -189,12 +189,12 @@ static int setup(void **state)
 	snprintf(c->config, sizeof(c->config), "%s/config", c->dir);
 	snprintf(c->creds, sizeof(c->creds), "%s/credentials", c->dir);
 	write_file(c->config, "[profile dev]\nregion = us-east-1\n"
-			      "[profile a]\nrole_arn = arn:aws:iam::111111111111:role/a\n"
-			      "source_profile = dev\nrole_session_name = tt\nregion = us-east-1\n"
-			      "[profile b]\nrole_arn = arn:aws:iam::222222222222:role/b\n"
-			      "source_profile = a\nrole_session_name = tt\nregion = us-east-1\n");
+	                      "[profile a]\nrole_arn = arn:aws:iam::111111111111:role/a\n"
+	                      "source_profile = dev\nrole_session_name = tt\nregion = us-east-1\n"
+	                      "[profile b]\nrole_arn = arn:aws:iam::222222222222:role/b\n"
+	                      "source_profile = a\nrole_session_name = tt\nregion = us-east-1\n");
 	write_file(c->creds, "[dev]\naws_access_key_id = AKIAEXAMPLEEXAMPLE01\n"
-			     "aws_secret_access_key = secretsecretsecret\n");
+	                     "aws_secret_access_key = secretsecretsecret\n");
 	assert_int_equal(loop_new(&c->loop), 0);
 	memset(&fake, 0, sizeof(fake));
 	fake.loop = c->loop;
@@ -297,13 +297,12 @@ static void failed_refresh_serves_still_valid_credentials(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(cached_answer_makes_no_sts_call, setup, teardown),
-		cmocka_unit_test_setup_teardown(never_hands_out_expired_credentials, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(long_lived_credentials_have_botocores_margin, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(failed_refresh_serves_still_valid_credentials, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(cached_answer_makes_no_sts_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(never_hands_out_expired_credentials, setup, teardown),
+	    cmocka_unit_test_setup_teardown(long_lived_credentials_have_botocores_margin, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(failed_refresh_serves_still_valid_credentials, setup,
+	                                    teardown),
 	};
 
 	mem_install_json_hooks();

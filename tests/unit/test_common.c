@@ -154,7 +154,7 @@ static void frame_read_stops_at_the_cap_before_the_body(void **state)
 	buf_init(&in, KR_REQ_MAX);
 	assert_int_equal(write(sv[0], hdr, 4), 4);
 	assert_int_equal(proto_read_frame(sv[1], KR_REQ_MAX, proto_now_ms() + 1000, &in),
-			 KR_ERR_TOOBIG);
+	                 KR_ERR_TOOBIG);
 	assert_null(in.data); /* nothing was allocated for the body */
 	buf_free(&in);
 	close(sv[0]);
@@ -171,7 +171,7 @@ static void frame_read_times_out_on_half_a_frame(void **state)
 	buf_init(&in, KR_REQ_MAX);
 	assert_int_equal(write(sv[0], part, sizeof(part)), (ssize_t)sizeof(part));
 	assert_int_equal(proto_read_frame(sv[1], KR_REQ_MAX, proto_now_ms() + 100, &in),
-			 KR_ERR_TIMEOUT);
+	                 KR_ERR_TIMEOUT);
 	buf_free(&in);
 	close(sv[0]);
 	close(sv[1]);
@@ -240,21 +240,21 @@ static void sockpath_makes_our_directory_0700(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(err_every_code_has_a_name_and_text),
-		cmocka_unit_test(err_out_of_range_codes_are_internal),
-		cmocka_unit_test(buf_refuses_to_grow_past_its_cap),
-		cmocka_unit_test(buf_huge_append_does_not_overflow),
-		cmocka_unit_test(buf_printf_and_consume_keep_nul),
-		cmocka_unit_test(buf_steal_hands_over_a_string),
-		cmocka_unit_test(mem_strdup_max_refuses_long_strings),
-		cmocka_unit_test(frame_length_zero_and_over_cap_are_rejected),
-		cmocka_unit_test(frame_round_trips_through_a_socket),
-		cmocka_unit_test(frame_read_stops_at_the_cap_before_the_body),
-		cmocka_unit_test(frame_read_times_out_on_half_a_frame),
-		cmocka_unit_test(decode_rejects_non_objects_and_other_versions),
-		cmocka_unit_test(error_reply_names_the_error),
-		cmocka_unit_test(sockpath_prefers_keyrole_socket_then_runtime_dir),
-		cmocka_unit_test(sockpath_makes_our_directory_0700),
+	    cmocka_unit_test(err_every_code_has_a_name_and_text),
+	    cmocka_unit_test(err_out_of_range_codes_are_internal),
+	    cmocka_unit_test(buf_refuses_to_grow_past_its_cap),
+	    cmocka_unit_test(buf_huge_append_does_not_overflow),
+	    cmocka_unit_test(buf_printf_and_consume_keep_nul),
+	    cmocka_unit_test(buf_steal_hands_over_a_string),
+	    cmocka_unit_test(mem_strdup_max_refuses_long_strings),
+	    cmocka_unit_test(frame_length_zero_and_over_cap_are_rejected),
+	    cmocka_unit_test(frame_round_trips_through_a_socket),
+	    cmocka_unit_test(frame_read_stops_at_the_cap_before_the_body),
+	    cmocka_unit_test(frame_read_times_out_on_half_a_frame),
+	    cmocka_unit_test(decode_rejects_non_objects_and_other_versions),
+	    cmocka_unit_test(error_reply_names_the_error),
+	    cmocka_unit_test(sockpath_prefers_keyrole_socket_then_runtime_dir),
+	    cmocka_unit_test(sockpath_makes_our_directory_0700),
 	};
 
 	mem_install_json_hooks();

@@ -295,7 +295,6 @@ static void ini_load_caches_until_file_changes(void **state)
 	unlink(path);
 }
 
-
 static void ini_survives_random_input(void **state)
 {
 	static const char alphabet[] = "[]=:#; \t\r\n\\'\"abAB\xc2\xa0\xff";
