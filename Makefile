@@ -190,7 +190,7 @@ bench: deps
 .PHONY: bench
 
 format:
-	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/helpers/*.c)
+	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c tests/bench/*.c tests/helpers/*.c)
 
 clean:
 	rm -rf build build-san
