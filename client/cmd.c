@@ -690,6 +690,12 @@ static int status_text(struct ctx *x, const cJSON *reply)
 	r = buf_printf(&x->out, "keyroled %s, pid %ld, up %s, cache %s\n",
 	               str_or(reply, "version", "?"), num(reply, "pid", 0), up,
 	               str_or(reply, "backend", "?"));
+	/* The keyring's state matters as much as the cache: say when it failed. */
+	if (r == KR_OK && proto_get_str(reply, "keyring_warning"))
+		r = buf_printf(&x->out, "keyring warning: %s\n",
+		               proto_get_str(reply, "keyring_warning"));
+	if (r == KR_OK && proto_get_str(reply, "note"))
+		r = buf_printf(&x->out, "note: %s\n", proto_get_str(reply, "note"));
 	if (r == KR_OK)
 		r = status_entries(x, cJSON_GetObjectItemCaseSensitive(reply, "entries"));
 	if (r == KR_OK)

@@ -543,6 +543,8 @@ def main(tap, run):
 
     # ---- status / forget / remove / add / check / version ----
     status = {"version": "9.9.9", "pid": 4242, "uptime": 3725, "backend": "keyctl",
+              "keyring_warning": "store failed: add_key: Disk quota exceeded",
+              "note": "the kernel keyring does not survive a reboot",
               "entries": [{"profile": "prod", "role": "arn:aws:iam::123456789012:role/prod",
                            "hop": 1, "expiration": "2099-01-01T00:00:00Z", "from": "sts"},
                           {"profile": "prod-admin",
@@ -564,7 +566,7 @@ def main(tap, run):
         for part in ("keyroled 9.9.9", "pid 4242", "up 1h02m", "keyctl", "prod-admin",
                      "arn:aws:iam::123456789012:role/prod", "expired", "in ",
                      "refresh failed: AccessDenied", "dev, ops", "requests 10",
-                     "Throttling 3"):
+                     "Throttling 3", "keyring warning: store failed", "does not survive"):
             tap.ok(part in out, "status shows %r" % part, out)
 
     with tap.test("forget PROFILE, forget --all and remove send the right request"):
