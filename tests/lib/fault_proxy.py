@@ -345,6 +345,7 @@ class FaultProxy:
     def down(self, is_down=True, mode="close"):
         """Make the upstream look unreachable.
 
+        Either way, connections already open (kept alive) are cut.
         mode "close": connections are accepted and closed at once, unread.
         mode "refuse": the listening socket is closed (ECONNREFUSED); the same
         port is bound again by down(False).
@@ -354,6 +355,13 @@ class FaultProxy:
         with self._lock:
             was = self._down_mode
             self._down_mode = mode if is_down else None
+            live = list(self._conns) if is_down else []
+        # A kept-alive connection would go on answering (curl reuses it): cut it.
+        for c in live:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if is_down and mode == "refuse" and was != "refuse":
             self._stop_server()
         elif not is_down and was == "refuse":

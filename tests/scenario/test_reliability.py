@@ -79,18 +79,9 @@ def client_success(res):
 
 
 def sts_down(proxy):
-    """Make STS unreachable: refuse new connections AND cut the kept-alive
-    ones. FaultProxy.down() alone leaves an established keep-alive
-    connection working, and curl reuses it, so without this the "down" STS
-    would keep answering through the old connection."""
+    """Make STS unreachable: refuse new connections; down() also cuts the
+    kept-alive ones, which curl would otherwise reuse."""
     proxy.down(True, mode="refuse")
-    with proxy._lock:  # noqa: SLF001 - no public way to cut live connections
-        conns = list(proxy._conns)  # noqa: SLF001
-    for c in conns:
-        try:
-            c.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------------------
