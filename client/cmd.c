@@ -84,22 +84,6 @@ struct command {
 	const char *help;
 };
 
-static const char *const env_keys[] = {
-    "HOME",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_STS_REGIONAL_ENDPOINTS",
-    "AWS_CA_BUNDLE",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-};
-
 int cmd_exit_code(int err)
 {
 	switch (err) {
@@ -232,11 +216,11 @@ static cJSON *new_request(const struct ctx *x, const char *op, int with_env)
 	if (ok && with_env) {
 		env = cJSON_AddObjectToObject(req, "env");
 		ok = env != NULL;
-		for (size_t i = 0; ok && i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
-			const char *v = getenv(env_keys[i]);
+		for (size_t i = 0; ok && proto_env_keys[i]; i++) {
+			const char *v = getenv(proto_env_keys[i]);
 
 			if (v)
-				ok = add_env(env, env_keys[i], v);
+				ok = add_env(env, proto_env_keys[i], v);
 		}
 	}
 	if (!ok) {

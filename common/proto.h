@@ -45,6 +45,13 @@ int proto_read_frame(int fd, size_t max, int64_t deadline_ms, struct buf *out);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t proto_now_ms(void);
 
+/*
+ * The environment variables a request's "env" may carry (doc/protocol.txt):
+ * the client sends those that are set, the daemon honours only these.
+ * NULL-terminated.
+ */
+extern const char *const proto_env_keys[];
+
 /* Read a string member; NULL if missing or not a string. */
 const char *proto_get_str(const cJSON *msg, const char *key);
 

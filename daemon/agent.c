@@ -966,22 +966,6 @@ static void job_step(struct job *j)
 	stage_hop(j, j->step - 1);
 }
 
-static const char *const env_keys[] = {
-    "HOME",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_STS_REGIONAL_ENDPOINTS",
-    "AWS_CA_BUNDLE",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-};
-
 /* Copy the honoured members of the request's env (bounded) and point penv at them. */
 static int env_parse(const cJSON *req, cJSON **ret_env, struct profile_env *penv)
 {
@@ -1003,8 +987,8 @@ static int env_parse(const cJSON *req, cJSON **ret_env, struct profile_env *penv
 			cJSON_Delete(env);
 			return KR_ERR_INVAL;
 		}
-		for (size_t k = 0; k < sizeof(env_keys) / sizeof(env_keys[0]); k++)
-			if (strcmp(it->string, env_keys[k]) == 0 &&
+		for (size_t k = 0; proto_env_keys[k]; k++)
+			if (strcmp(it->string, proto_env_keys[k]) == 0 &&
 			    !cJSON_GetObjectItemCaseSensitive(env, it->string))
 				cJSON_AddStringToObject(env, it->string, it->valuestring);
 	}
