@@ -1,0 +1,50 @@
+"""`keyrole check` through the real client and daemon catches each trap of
+issue 4 with file:line and a fix, and exits non-zero on errors."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
+import krtest  # noqa: E402
+
+
+def main(tap, run):
+    home = run.home()
+    src = os.path.join(krtest.repo_root(), "tests", "data", "check", "traps.config")
+    with open(src) as f:
+        krtest.write_aws_config(home, f.read(), "")
+    cfg = os.path.join(home, ".aws", "config")
+    d = run.daemon(home)
+    env = krtest.aws_env(home, d.socket, None, {"KEYROLE_NO_AUTOSTART": "1"})
+    p = krtest.run_client(["check"], env=env)
+    tap.is_(p.returncode, 1, "exit 1 when a profile has an error", p.stderr)
+    out = p.stdout
+    cases = [
+        ("role_arn and credential_process in one profile", cfg + ":7: error",
+         "ignore credential_process there"),
+        ("a profile that points at keyrole for itself", cfg + ":14: error", "call itself"),
+        ("an unknown key with the nearest known key", cfg + ":18: warning",
+         'did you mean "source_profile"'),
+        ("a cycle, listing the visited profiles", "error: source_profile loop",
+         "cyc-a -> cyc-b -> cyc-a"),
+        ("a missing source profile", cfg + ":30: error", '"nowhere"'),
+        ("an invalid duration", cfg + ":35: error", "from 900 to 43200"),
+        ("a chained role's duration capped to one hour", cfg + ":40: warning",
+         "at most 3600 seconds"),
+    ]
+    for name, where, what in cases:
+        lines = [line for line in out.splitlines() if where in line]
+        tap.ok(any(what in line and "(fix: " in line for line in lines),
+               "%s: %s ... %s" % (name, where.replace(home, "~"), what))
+    p = krtest.run_client(["check", "trap2"], env=env)
+    tap.is_(p.returncode, 0, "a single good profile checks clean", p.stdout)
+    p = krtest.run_client(["check", "chained", "--json"], env=env)
+    rep = json.loads(p.stdout or "[]")
+    hops = [s for s in rep[0]["steps"] if s["kind"] == "role"] if rep else []
+    tap.ok(len(hops) == 2 and hops[1]["duration"] == 3600 and hops[1]["duration_capped"],
+           "--json shows the capped duration", p.stdout[:300])
+
+
+krtest.main(main)
