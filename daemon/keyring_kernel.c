@@ -315,16 +315,31 @@ static int kernel_open(void **ret_state, char *errbuf, size_t errlen)
 		goto out;
 	}
 	/* Possess @u through our process keyring (see the invariants). */
-	if (keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) < 0) {
-		snprintf(errbuf, errlen, "cannot link the user keyring: %s", strerror(errno));
-		goto out;
+	/*
+	 * Both steps need quota (the process keyring is a key too). A quota
+	 * full of old keyrole sessions must not cost the backend: evict once.
+	 */
+	for (int tries = 0;; tries++) {
+		if (keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == 0)
+			break;
+		if (errno != EDQUOT || tries > 0) {
+			snprintf(errbuf, errlen, "cannot link the user keyring: %s",
+			         strerror(errno));
+			goto out;
+		}
+		evict(4096);
 	}
 	/* Probe: what we store we must be able to read back. */
-	probe = add_key("user", KR_KCTL_DESC_PREFIX "probe", "1", 1, KEY_SPEC_USER_KEYRING);
-	if (probe < 0) {
-		snprintf(errbuf, errlen, "cannot add a key to the user keyring: %s",
-		         strerror(errno));
-		goto out;
+	for (int tries = 0;; tries++) {
+		probe = add_key("user", KR_KCTL_DESC_PREFIX "probe", "1", 1, KEY_SPEC_USER_KEYRING);
+		if (probe >= 0)
+			break;
+		if (errno != EDQUOT || tries > 0) {
+			snprintf(errbuf, errlen, "cannot add a key to the user keyring: %s",
+			         strerror(errno));
+			goto out;
+		}
+		evict(4096);
 	}
 	n = keyctl_read_alloc(probe, &back);
 	if (n != 1) {
