@@ -306,10 +306,11 @@ static void entry_schedule(struct agent *a, struct entry *e)
 	entry_arm(a, e, when);
 }
 
-static void counters_sts_error(struct agent *a, const char *code)
+/* Count a failed STS call by its AWS code, or by our error name (network, tls...). */
+static void counters_sts_error(struct agent *a, const struct sts_result *res)
 {
-	if (!code || !*code)
-		code = "(none)";
+	const char *code = res->aws_code && *res->aws_code ? res->aws_code : err_name(res->err);
+
 	for (int i = 0; i < STS_CODES_MAX; i++) {
 		if (a->c.sts_errors[i].code[0] == '\0')
 			snprintf(a->c.sts_errors[i].code, sizeof(a->c.sts_errors[i].code), "%s",
@@ -462,13 +463,13 @@ static struct job *entry_take_waiters(struct entry *e)
 	return w;
 }
 
-/* The entry is usable: the job takes its credentials and moves on. */
-static void job_take(struct job *j, struct entry *e, const char *from)
+/*
+ * A client was answered from e: refresh it in the background while it is
+ * used, with the requester's profile and environment. Background refreshes
+ * do not count as use, or an entry would be refreshed forever.
+ */
+static void entry_mark_served(struct entry *e, const struct job *j)
 {
-	if (copy_creds(&j->cur, &e->creds) < 0) {
-		job_fail(j, KR_ERR_NOMEM, NULL);
-		return;
-	}
 	e->served = 1;
 	free(e->requested_by);
 	e->requested_by = strdup(j->profile);
@@ -479,6 +480,17 @@ static void job_take(struct job *j, struct entry *e, const char *from)
 			e->last_env = dup;
 		}
 	}
+}
+
+/* The entry is usable: the job takes its credentials and moves on. */
+static void job_take(struct job *j, struct entry *e, const char *from)
+{
+	if (copy_creds(&j->cur, &e->creds) < 0) {
+		job_fail(j, KR_ERR_NOMEM, NULL);
+		return;
+	}
+	if (j->fn)
+		entry_mark_served(e, j);
 	if (e->last_error)
 		snprintf(j->refresh_error, sizeof(j->refresh_error), "%s", e->last_error);
 	j->from = from;
@@ -727,7 +739,7 @@ static void on_sts_done(void *userdata, struct sts_result *res)
 	         res->err == KR_OK ? "ok" : err_str(res->err), res->aws_code ? " " : "",
 	         res->aws_code ? res->aws_code : "", ms, res->attempts);
 	if (res->err != KR_OK) {
-		counters_sts_error(a, res->aws_code);
+		counters_sts_error(a, res);
 		if (e->role_arn)
 			snprintf(what, sizeof(what), "AssumeRole %s", e->role_arn);
 		else
@@ -1221,7 +1233,9 @@ static void job_start(struct job *j)
 		e = r == 0 ? entry_find(j->a, key.data) : NULL;
 		if (e && entry_fresh(j->a, e)) {
 			r = copy_creds(&j->cur, &e->creds);
-			e->served = 1;
+			if (j->fn)
+				e->served =
+				    1; /* requested_by and last_env are kept from the fetch */
 			if (e->last_error)
 				snprintf(j->refresh_error, sizeof(j->refresh_error), "%s",
 				         e->last_error);

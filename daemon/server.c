@@ -307,7 +307,7 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 	struct server *s = userdata;
 
 	for (int i = 0; i < 64; i++) {
-		struct ucred cred;
+		struct ucred cred = {.pid = -1, .uid = (uid_t)-1};
 		socklen_t len = sizeof(cred);
 		struct conn *c;
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -377,8 +377,12 @@ static void arm_idle(struct server *s)
 {
 	uint64_t at;
 
-	if (!s->idle_exit)
+	if (!s->idle_exit) {
+		/* Off (perhaps since a reload): no timer may fire. */
+		loop_timer_free(s->idle_timer);
+		s->idle_timer = NULL;
 		return;
+	}
 	at = loop_now(s->loop) + (uint64_t)s->idle_exit * 1000000u;
 	if (!s->idle_timer)
 		loop_timer_add(s->loop, at, on_idle, s, &s->idle_timer);

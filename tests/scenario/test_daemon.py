@@ -261,6 +261,22 @@ def more(tap, run):
                "a bad file is refused and the old settings kept")
         tap.ok(ping_ms(d.socket)[0], "still serving")
 
+    with tap.test("SIGHUP can turn idle exit off"):
+        conf = run.path("keyroled-idle.conf")
+        with open(conf, "w") as f:
+            f.write("idle-exit = 2\n")
+        d = krtest.Daemon(None, home, run.mkdtemp("hup-idle-"), args=["--config", conf], run=run)
+        run.adopt(d)
+        d.start()
+        with open(conf, "w") as f:
+            f.write("idle-exit = 0\n")
+        d.proc.send_signal(signal.SIGHUP)
+        tap.ok(krtest.wait_until(lambda: "idle exit 0 s" in d.log_text(), 5),
+               "reloaded with idle exit off", d.log_text()[-300:])
+        time.sleep(3)
+        tap.ok(d.alive(), "still running 3 s later: the old 2 s idle timer is gone",
+               d.log_text()[-300:])
+
     with tap.test("bad settings stop the start with a clear message"):
         p = subprocess.run([krtest.keyroled(), "--cache", "floppy"], capture_output=True,
                            text=True, env=krtest.clean_env({"HOME": home}), timeout=10)

@@ -84,6 +84,11 @@ def sts_down(proxy):
     proxy.down(True, mode="refuse")
 
 
+def sts_errors(d):
+    """The daemon's count of failed STS calls by AWS code or error name."""
+    return d.request({"v": 1, "op": "status"}).get("counters", {}).get("sts_errors", {})
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -135,6 +140,7 @@ def sts_faults(tap, run, seed, proxy, d, env):
 
     with tap.test("STS unreachable ends in one clear error"):
         fresh()
+        before = sts_errors(d)
         sts_down(proxy)
         try:
             r, secs = get(d, env, "prod")
@@ -151,6 +157,10 @@ def sts_faults(tap, run, seed, proxy, d, env):
             tap.is_(p.returncode, 7, "unreachable: keyrole get exits 7 (network)", p.stderr)
             tap.is_(p.stdout, "", "unreachable: keyrole get prints nothing on stdout")
             tap.is_(len(p.stderr.splitlines()), 1, "unreachable: one line on stderr", p.stderr)
+            errs = sts_errors(d)
+            new = {k: v - before.get(k, 0) for k, v in errs.items() if v != before.get(k, 0)}
+            tap.ok(bool(new) and set(new) <= {"network", "timeout"},
+                   "unreachable: status counts the failures by error name", errs)
         finally:
             proxy.down(False)
 

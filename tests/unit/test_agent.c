@@ -1,8 +1,9 @@
 /*
  * The agent with a fake wall clock and a fake STS transport: the cache
  * never hands out expired credentials, hits make no STS call, a failed
- * refresh keeps serving still-valid credentials, and expired ones that
- * cannot be refreshed give an error.
+ * refresh keeps serving still-valid credentials, expired ones that cannot
+ * be refreshed give an error, and background refreshes stop when nobody
+ * uses an entry.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -294,6 +295,41 @@ static void failed_refresh_serves_still_valid_credentials(void **state)
 	cJSON_Delete(r);
 }
 
+/* Run the loop for ms milliseconds of real time (the refresh timers are real). */
+static void run_for(struct ctx *c, int ms)
+{
+	uint64_t end = loop_now(c->loop) + (uint64_t)ms * 1000;
+
+	while (loop_now(c->loop) < end)
+		loop_run_once(c->loop, end - loop_now(c->loop));
+}
+
+/*
+ * Entries a client used are refreshed in the background once, and a
+ * refresh is not "use": without new requests the refreshing stops.
+ * Credentials of 90 s put each refresh ~1 s of real time ahead.
+ */
+static void background_refresh_stops_without_clients(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r;
+	int after;
+
+	fake.lifetime = 90;
+	r = get(c, "b");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	cJSON_Delete(r);
+	assert_int_equal(fake.calls, 2);
+	run_for(c, 2500);
+	after = fake.calls;
+	assert_int_equal(after, 4); /* each hop refreshed once, in the background */
+	run_for(c, 2500);
+	assert_int_equal(fake.calls, after); /* nobody asked since: no more STS calls */
+	r = get(c, "b");                     /* the refreshed credentials serve without a call */
+	assert_int_equal(fake.calls, after);
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +338,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(long_lived_credentials_have_botocores_margin, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(failed_refresh_serves_still_valid_credentials, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(background_refresh_stops_without_clients, setup,
 	                                    teardown),
 	};
 
