@@ -51,13 +51,19 @@ int sockpath_prepare_dir(const char *path)
 		return KR_ERR_IO;
 	if (!S_ISDIR(st.st_mode))
 		return KR_ERR_PERM;
+	/*
+	 * Whoever owns the directory, or may write to it, can remove or replace
+	 * the socket and squat the autostart lock, even in a sticky one such as
+	 * /tmp (another user could make /tmp/keyrole-UID before us).
+	 */
 	if (st.st_uid != getuid())
-		/* Someone else's directory: only a sticky one such as /tmp. */
-		return (st.st_mode & S_ISVTX) ? KR_OK : KR_ERR_PERM;
-	/* Our own keyrole directory is always 0700; a user's chosen one is left alone. */
+		return KR_ERR_PERM;
+	/* Our own keyrole directory is always 0700; a user's chosen one must not be writable. */
 	slash = strrchr(dir, '/');
-	if (strncmp(slash + 1, "keyrole", 7) == 0 && (st.st_mode & 077) != 0 &&
-	    chmod(dir, 0700) < 0)
+	if (strncmp(slash + 1, "keyrole", 7) == 0) {
+		if ((st.st_mode & 077) != 0 && chmod(dir, 0700) < 0)
+			return KR_ERR_PERM;
+	} else if ((st.st_mode & 022) != 0)
 		return KR_ERR_PERM;
 	return KR_OK;
 }

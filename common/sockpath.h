@@ -13,8 +13,10 @@ int sockpath_default(char *out, size_t n);
 
 /*
  * Create the parent directory of path (mode 0700) if missing, and check
- * that it is a directory owned by us with no group/other access.
- * KR_ERR_PERM if it is not; KR_ERR_IO on other failures.
+ * that it is a directory owned by us that nobody else may write to: a
+ * keyrole* directory is made 0700, any other (a user's --socket choice)
+ * is refused when group or others may write to it (even if sticky).
+ * KR_ERR_PERM if it is unusable; KR_ERR_IO on other failures.
  */
 int sockpath_prepare_dir(const char *path);
 

@@ -29,8 +29,9 @@ static void usage(FILE *f)
 	    "The keyrole credential daemon: answers keyrole clients on a Unix socket.\n"
 	    "\n"
 	    "  -s, --socket PATH        listen on PATH (default: $KEYROLE_SOCKET, else\n"
-	    "                           $XDG_RUNTIME_DIR/keyrole/agent.sock); a socket passed\n"
-	    "                           by systemd (LISTEN_FDS) takes precedence\n"
+	    "                           $XDG_RUNTIME_DIR/keyrole/agent.sock, else\n"
+	    "                           /tmp/keyrole-UID/agent.sock); a socket passed by\n"
+	    "                           systemd (LISTEN_FDS) takes precedence\n"
 	    "  -c, --cache BACKEND      auto, secret-service, keyctl or memory (default auto)\n"
 	    "      --refresh-margin SECONDS\n"
 	    "                           refresh credentials this long before they expire\n"
@@ -39,7 +40,9 @@ static void usage(FILE *f)
 	    "                           lifetime of MFA sessions (default 43200)\n"
 	    "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
 	    "  -l, --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
-	    "      --config FILE        settings file (default ~/.config/keyrole/keyroled.conf)\n"
+	    "      --config FILE        settings file (default\n"
+	    "                           $XDG_CONFIG_HOME/keyrole/keyroled.conf, else\n"
+	    "                           ~/.config/keyrole/keyroled.conf)\n"
 	    "  -h, --help               show this help\n"
 	    "  -V, --version            show the version\n");
 }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -466,11 +467,37 @@ static int path_is_live(const char *path)
 	return live;
 }
 
+/*
+ * Two daemons starting at once must not both decide the socket is stale:
+ * the check, the unlink and the bind happen under an exclusive lock on
+ * PATH.lock (left in place: removing a lock file races with its next user).
+ */
+static int lock_socket_path(const char *path)
+{
+	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+	int fd;
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		log_err("cannot open %s: %s", lock, strerror(errno));
+		return KR_ERR_IO;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			log_err("cannot lock %s: %s", lock, strerror(errno));
+			close(fd);
+			return KR_ERR_IO;
+		}
+	}
+	return fd;
+}
+
 static int listen_on_path(struct server *s, const char *path)
 {
 	struct sockaddr_un su = {.sun_family = AF_UNIX};
 	struct stat st;
-	int fd = -1, r;
+	int fd = -1, lock_fd = -1, r;
 
 	if (strlen(path) >= sizeof(su.sun_path)) {
 		log_err("socket path too long: %s", path);
@@ -478,36 +505,49 @@ static int listen_on_path(struct server *s, const char *path)
 	}
 	r = sockpath_prepare_dir(path);
 	if (r < 0) {
-		log_err("socket directory for %s: %s (it must be a directory of ours)", path,
-		        err_str(r));
+		log_err("socket directory for %s: %s (it must be a directory of ours that "
+		        "nobody else may write to)",
+		        path, err_str(r));
 		return r;
 	}
+	r = lock_socket_path(path);
+	if (r < 0)
+		return r;
+	lock_fd = r;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_err("%s exists and is not a socket; not touching it", path);
-			return KR_ERR_PERM;
+			r = KR_ERR_PERM;
+			goto out;
 		}
 		if (path_is_live(path)) {
 			log_err("another keyroled already answers on %s", path);
-			return KR_ERR_BUSY;
+			r = KR_ERR_BUSY;
+			goto out;
 		}
 		unlink(path); /* stale socket of a daemon that died */
 	}
 	memcpy(su.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return KR_ERR_IO;
+	if (fd < 0) {
+		r = KR_ERR_IO;
+		goto out;
+	}
 	/* umask 077 makes the socket 0600 from the start; chmod to be explicit. */
 	if (bind(fd, (struct sockaddr *)&su, sizeof(su)) < 0 || chmod(path, 0600) < 0 ||
 	    listen(fd, 512) < 0) {
 		log_err("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
-		return KR_ERR_IO;
+		r = KR_ERR_IO;
+		goto out;
 	}
 	memcpy(s->path, path, strlen(path) + 1);
 	s->owns_path = 1;
 	s->listen_fd = fd;
-	return KR_OK;
+	r = KR_OK;
+out:
+	close(lock_fd); /* releases the lock: the socket now answers for us */
+	return r;
 }
 
 static int setup_listener(struct server *s, const char *path)

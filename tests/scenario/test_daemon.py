@@ -158,6 +158,32 @@ def main(tap, run):
         tap.ok(ping_ms(d3.socket)[0], "daemon started on a stale socket path")
         d3.stop()
 
+    with tap.test("two daemons starting at once on a stale path: one serves"):
+        rounds, good = 8, 0
+        for i in range(rounds):
+            sd = run.mkdtemp("race-")
+            path = os.path.join(sd, "agent.sock")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.close()
+            argv = [krtest.keyroled(), "--socket", path, "--cache", "memory"]
+            ps = [subprocess.Popen(argv, env=krtest.clean_env({"HOME": home}),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                  for _ in range(2)]
+            krtest.wait_until(lambda: any(p.poll() is not None for p in ps), 5)
+            time.sleep(0.2)
+            alive = [p for p in ps if p.poll() is None]
+            dead = [p for p in ps if p.poll() is not None]
+            msg = "".join(p.stderr.read() for p in dead)
+            if len(alive) == 1 and ping_ms(path)[0] and "already answers" in msg:
+                good += 1
+            else:
+                tap.diag("round %d: %d alive; %s" % (i, len(alive), msg.strip()[-200:]))
+            for p in ps:
+                krtest.stop_process(p)
+                p.stderr.close()
+        tap.is_(good, rounds, "each round: one daemon serves, the other says another answers")
+
     with tap.test("connections from another uid are refused"):
         if not krtest.is_root():
             raise krtest.Skip("needs root to run a client as another user")

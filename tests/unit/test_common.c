@@ -237,6 +237,34 @@ static void sockpath_makes_our_directory_0700(void **state)
 	rmdir(tmpl);
 }
 
+/* Someone else's directory, or one others may write to, could lose us the socket. */
+static void sockpath_refuses_directories_others_control(void **state)
+{
+	char tmpl[] = "/tmp/kr-test-XXXXXX", dir[256], path[256];
+
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(dir, sizeof(dir), "%s/mine", tmpl);
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(sockpath_prepare_dir(path), KR_OK); /* readable is fine */
+	chmod(dir, 01777);
+	assert_int_equal(sockpath_prepare_dir(path), KR_ERR_PERM); /* sticky, world-writable */
+	chmod(dir, 0775);
+	assert_int_equal(sockpath_prepare_dir(path), KR_ERR_PERM); /* group-writable */
+	rmdir(dir);
+	if (getuid() == 0) {
+		/* Another user made /tmp/keyrole-UID first, sticky and open to all. */
+		snprintf(dir, sizeof(dir), "%s/keyrole-0", tmpl);
+		snprintf(path, sizeof(path), "%s/agent.sock", dir);
+		assert_int_equal(mkdir(dir, 01777), 0);
+		chmod(dir, 01777);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		assert_int_equal(sockpath_prepare_dir(path), KR_ERR_PERM);
+		rmdir(dir);
+	}
+	rmdir(tmpl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +283,7 @@ int main(void)
 	    cmocka_unit_test(error_reply_names_the_error),
 	    cmocka_unit_test(sockpath_prefers_keyrole_socket_then_runtime_dir),
 	    cmocka_unit_test(sockpath_makes_our_directory_0700),
+	    cmocka_unit_test(sockpath_refuses_directories_others_control),
 	};
 
 	mem_install_json_hooks();
