@@ -13,9 +13,10 @@
 #define KR_RESP_MAX      (4 * 1024 * 1024) /* response body cap */
 
 /* Daemon connections. */
-#define KR_CONN_MAX     1024            /* open connections */
-#define KR_CONN_READ_MS 2000            /* whole request must arrive in this */
-#define KR_CONN_IDLE_MS (5 * 60 * 1000) /* a waiting request (MFA, STS) gives up */
+#define KR_CONN_MAX      1024            /* open connections */
+#define KR_CONN_READ_MS  2000            /* whole request must arrive in this */
+#define KR_CONN_IDLE_MS  (5 * 60 * 1000) /* backstop: a waiting request (MFA, STS) gives up */
+#define KR_CONN_WRITE_MS 10000           /* a reply must be taken within this */
 
 /* Client. */
 #define KR_CLIENT_CONNECT_MS 3000         /* wait for an autostarted daemon */

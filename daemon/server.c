@@ -9,6 +9,9 @@
  *   KR_CONN_READ_MS. Bad frames get an error reply and a close; nothing a
  *   client sends can stop the daemon from serving the others.
  * - At most KR_CONN_MAX connections; past that a "busy" reply and a close.
+ * - Every state has a deadline: reading (KR_CONN_READ_MS), waiting for the
+ *   agent (KR_CONN_IDLE_MS, a backstop: the agent bounds its own work) and
+ *   writing (KR_CONN_WRITE_MS, a client that does not read its reply).
  * - Reply buffers may hold credentials: struct buf wipes them.
  */
 #include "server.h"
@@ -109,6 +112,16 @@ static int conn_watch(struct conn *c, uint32_t ev)
 	return loop_io_set_events(c->io, ev);
 }
 
+/* (Re)arm the connection's one deadline, ms from now. */
+static int conn_deadline(struct conn *c, int ms)
+{
+	uint64_t at = loop_now(c->srv->loop) + (uint64_t)ms * 1000;
+
+	if (!c->deadline)
+		return loop_timer_add(c->srv->loop, at, on_conn_deadline, c, &c->deadline);
+	return loop_timer_set(c->deadline, at);
+}
+
 /*
  * The connection functions below return 1 when they freed c (done or
  * failed) and 0 when c waits for the loop: callers must not touch c after 1.
@@ -121,7 +134,8 @@ static int conn_flush(struct conn *c)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (conn_watch(c, LOOP_OUT) < 0)
+			if (conn_watch(c, LOOP_OUT) < 0 ||
+			    (!c->deadline && conn_deadline(c, KR_CONN_WRITE_MS) < 0))
 				break;
 			return 0;
 		}
@@ -198,7 +212,7 @@ static int conn_dispatch(struct conn *c)
 		return conn_flush(c); /* answered at once: the cache hit path */
 	c->pending = pending;
 	/* Only a hang-up is expected from here: the client gave up waiting. */
-	if (conn_watch(c, LOOP_IN) < 0) {
+	if (conn_watch(c, LOOP_IN) < 0 || conn_deadline(c, KR_CONN_IDLE_MS) < 0) {
 		conn_free(c);
 		return 1;
 	}
@@ -283,9 +297,24 @@ static void on_conn_deadline(struct loop_timer *t, void *userdata)
 {
 	struct conn *c = userdata;
 
-	log_debug("connection: request not complete within %d ms, closing", KR_CONN_READ_MS);
-	c->srv->bad_frames++;
-	conn_free(c);
+	switch (c->state) {
+	case READING:
+		log_debug("connection: request not complete within %d ms, closing",
+		          KR_CONN_READ_MS);
+		c->srv->bad_frames++;
+		conn_free(c);
+		break;
+	case WAITING:
+		log_warning("connection: no answer within %d s, giving up", KR_CONN_IDLE_MS / 1000);
+		agent_req_cancel(c->pending);
+		c->pending = NULL;
+		conn_reply(c, proto_new_error(KR_ERR_TIMEOUT, "keyroled found no answer in time"));
+		break;
+	case WRITING:
+		log_debug("connection: reply not taken within %d ms, closing", KR_CONN_WRITE_MS);
+		conn_free(c);
+		break;
+	}
 }
 
 static void refuse(int fd, int err, const char *msg)
@@ -355,9 +384,7 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 		if (conn_read(c))
 			continue;
 		if (c->state == READING &&
-		    (conn_watch(c, LOOP_IN) < 0 ||
-		     loop_timer_add(s->loop, loop_now(s->loop) + (uint64_t)KR_CONN_READ_MS * 1000,
-		                    on_conn_deadline, c, &c->deadline) < 0))
+		    (conn_watch(c, LOOP_IN) < 0 || conn_deadline(c, KR_CONN_READ_MS) < 0))
 			conn_free(c);
 	}
 }

@@ -140,6 +140,38 @@ def main(tap, run):
                 s.close()
         tap.ok(d.alive(), "daemon alive")
 
+    with tap.test("a client that does not read its reply is dropped"):
+        big = run.home("big")
+        krtest.write_aws_config(big, "[profile base]\nregion = eu-west-1\n" + "".join(
+            "[profile p%04d]\nrole_arn = arn:aws:iam::123456789012:role/r%04d\n"
+            "source_profile = base\n" % (i, i) for i in range(6000)),
+            "[base]\naws_access_key_id = AKIAEXAMPLEEXAMPLE00\n"
+            "aws_secret_access_key = not-a-real-secret\n")
+        req = {"v": 1, "op": "check", "env": krtest.aws_env(big)}
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(30)
+        s.connect(sock)
+        s.sendall(frame(req))
+        hdr = s.recv(4, socket.MSG_WAITALL)
+        size = struct.unpack(">I", hdr)[0] if len(hdr) == 4 else 0
+        tap.ok(size > 1 << 20, "the reply is larger than the socket buffers (%d bytes)" % size)
+        t0 = time.monotonic()
+        tap.ok(krtest.wait_until(lambda: "reply not taken" in d.log_text(), 15),
+               "the daemon gives up on the reader after its write deadline (%.1f s)"
+               % (time.monotonic() - t0))
+        got, n = 4, 1
+        while n:
+            try:
+                n = len(s.recv(1 << 16))
+            except (ConnectionResetError, socket.timeout):
+                break
+            got += n
+        s.close()
+        tap.ok(got < 4 + size, "the connection was closed before the whole reply (%d of %d)"
+               % (got, 4 + size))
+        tap.ok(ping_ms(sock)[0], "daemon still answers")
+
     with tap.test("a live daemon's socket is not taken over"):
         p = subprocess.run([krtest.keyroled(), "--socket", sock, "--cache", "memory"],
                            env=krtest.clean_env({"HOME": home}), capture_output=True, text=True,
