@@ -33,9 +33,10 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security -Wpoint
              -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wwrite-strings -Wundef \
              -Wno-unused-parameter -Wimplicit-fallthrough -Wno-format-truncation
 HARDEN    := $(FORTIFY) -fstack-protector-strong -fstack-clash-protection -fPIE -fcf-protection
-CPPFLAGS  += -D_GNU_SOURCE -DKR_VERSION=\"$(VERSION)\" -iquote common
+override CPPFLAGS += -D_GNU_SOURCE -DKR_VERSION=\"$(VERSION)\" -iquote common
+# The build's own flags are appended even to a CFLAGS given on the command line.
 CFLAGS    ?= $(OPT)
-CFLAGS    += -std=c11 $(WARN) $(HARDEN) $(SANFLAGS) -MMD -MP
+override CFLAGS += -std=c11 $(WARN) $(HARDEN) $(SANFLAGS) -MMD -MP
 LDHARDEN  := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
 
 # pkg-config for every library; evaluated only when a target needs them.
@@ -100,8 +101,8 @@ $(B)/tests/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDHARDEN) -o $@ $<
 
-$(B)/daemon/%.o: CPPFLAGS += -iquote daemon
-$(B)/client/%.o: CPPFLAGS += -iquote client
+$(B)/daemon/%.o: override CPPFLAGS += -iquote daemon
+$(B)/client/%.o: override CPPFLAGS += -iquote client
 
 deps:
 	@sh tests/deps.sh
