@@ -21,6 +21,7 @@
 #include "ini.h"
 #include "caps.h"
 #include "mem.h"
+#include "sigv4.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -1210,6 +1211,34 @@ static int kput(struct buf *b, const char *tag, const char *v)
 	return buf_printf(b, "%s%zu:%s;", tag, strlen(v), v);
 }
 
+/*
+ * Keys with the same id but another secret (a typo, a rotated secret, a
+ * new session token) are another source: they must not be answered from
+ * the sessions the right ones made. The key text names them by a
+ * truncated, domain-separated SHA-256, never by the secret itself.
+ */
+static int kput_secret(struct buf *b, const struct profile_source *s)
+{
+	struct buf m;
+	char hex[65];
+	int r;
+
+	buf_init(&m, 2 * KR_VALUE_MAX + 64);
+	r = buf_puts(&m, "keyrole source secret\n");
+	if (r == KR_OK)
+		r = kput(&m, "", s->secret_access_key);
+	if (r == KR_OK)
+		r = kput(&m, "", s->session_token);
+	if (r == KR_OK)
+		r = sigv4_sha256_hex(m.data, m.len, hex);
+	buf_free(&m); /* wipes */
+	if (r == KR_OK) {
+		hex[16] = '\0';
+		r = kput(b, "sec=", hex);
+	}
+	return r;
+}
+
 int profile_hop_key(const struct profile_chain *c, size_t i, struct buf *out)
 {
 	const struct profile_source *s;
@@ -1218,15 +1247,19 @@ int profile_hop_key(const struct profile_chain *c, size_t i, struct buf *out)
 	if (!c || !out || i >= c->n_hops)
 		return KR_ERR_INVAL;
 	s = &c->source;
-	r = buf_puts(out, "kr1;");
+	r = buf_puts(out, "kr2;");
 	switch (s->type) {
 	case PROFILE_SRC_STATIC:
 		if (r == KR_OK)
 			r = kput(out, "static=", s->access_key_id);
+		if (r == KR_OK)
+			r = kput_secret(out, s);
 		break;
 	case PROFILE_SRC_ENV:
 		if (r == KR_OK)
 			r = kput(out, "env=", s->access_key_id);
+		if (r == KR_OK)
+			r = kput_secret(out, s);
 		break;
 	case PROFILE_SRC_PROCESS:
 		if (r == KR_OK)

@@ -25,6 +25,8 @@ sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(HERE, ".."
 import krtest  # noqa: E402
 
 SESSION = "kr-test"
+# The JS SDK v3 release the test installs from npm (pinned: the same test every run).
+JS_SDK_VERSION = "3.1178.0"
 
 JS_TEST = r"""
 const { fromProcess, fromIni } = require("@aws-sdk/credential-providers");
@@ -54,13 +56,21 @@ def js_deps(tap):
         raise krtest.Skip("node/npm not installed (apt-get install nodejs npm)")
     d = os.path.join(krtest.build_dir(), "jsdeps")
     mods = os.path.join(d, "node_modules", "@aws-sdk")
-    if not (os.path.isdir(os.path.join(mods, "credential-providers"))
-            and os.path.isdir(os.path.join(mods, "client-sts"))):
+
+    def installed(name):
+        try:
+            with open(os.path.join(mods, name, "package.json")) as f:
+                return json.load(f).get("version") == JS_SDK_VERSION
+        except (OSError, ValueError):
+            return False
+
+    if not (installed("credential-providers") and installed("client-sts")):
         os.makedirs(d, exist_ok=True)
         p = subprocess.run([npm, "install", "--prefix", d, "--no-audit", "--no-fund",
-                            "--loglevel=error", "@aws-sdk/credential-providers@3",
-                            "@aws-sdk/client-sts@3"], capture_output=True, timeout=300,
-                           stdin=subprocess.DEVNULL)
+                            "--loglevel=error",
+                            "@aws-sdk/credential-providers@" + JS_SDK_VERSION,
+                            "@aws-sdk/client-sts@" + JS_SDK_VERSION],
+                           capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
         if p.returncode != 0:
             raise krtest.Skip("cannot install the JS SDK from npm: %s"
                               % p.stderr.decode(errors="replace").strip()[-200:])
@@ -91,6 +101,11 @@ def main(tap, run):
     seed = krtest.seed_chain(moto, session_names=[SESSION])
     home = run.home()
     cfg, creds = krtest.chain_config(seed, session_name=SESSION)
+    # A source whose secret does not match its key id, for the error cases.
+    cfg += ("\n[profile badsecret]\nrole_arn = %s\nsource_profile = wrongkey\n"
+            "role_session_name = %s\nregion = us-east-1\n" % (seed["roles"]["prod"], SESSION))
+    creds += ("[wrongkey]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+              % (seed["access_key_id"], "x" * 40))
     krtest.write_aws_config(home, cfg, creds)
     daemon = run.daemon(home)
     env = krtest.aws_env(home, socket_path=daemon.socket, endpoint_url=moto.url,
@@ -144,11 +159,13 @@ def main(tap, run):
         with open(script, "w") as f:
             f.write(JS_TEST)
         jenv = dict(env, NODE_PATH=os.path.join(d, "node_modules"), KR_MOTO_URL=moto.url)
-        rc, out, err = sh([node, script, "kr-prod"], jenv, timeout=120)
-        tap.is_(rc, 0, "node exits 0", err.strip()[-300:])
-        doc = json.loads(out) if rc == 0 else {}
-        tap.is_(doc.get("arn"), prod_arn, "fromIni resolves to the prod session")
-        tap.ok(doc.get("akid") and doc.get("expiration"), "fromProcess has keys and expiry")
+        for prof, want in (("kr-prod", prod_arn), ("kr-prod-admin", admin_arn)):
+            rc, out, err = sh([node, script, prof], jenv, timeout=120)
+            tap.is_(rc, 0, "%s: node exits 0" % prof, err.strip()[-300:])
+            doc = json.loads(out) if rc == 0 else {}
+            tap.is_(doc.get("arn"), want, "%s: fromIni resolves to %s" % (prof, want))
+            tap.ok(doc.get("akid") and doc.get("expiration"),
+                   "%s: fromProcess has keys and expiry" % prof)
 
     with tap.test("an AWS refusal reaches the CLI as keyrole's one line"):
         rc, out, err = sh([krtest.keyrole(), "get", "denied"], env)
@@ -159,6 +176,30 @@ def main(tap, run):
                            "--endpoint-url", moto.url], env)
         tap.ok(rc != 0 and "keyrole: denied: " in err, "the CLI shows it", (rc, err[-300:]))
         tap.ok(seed["secret_access_key"] not in err, "no secret in the message")
+
+    with tap.test("each failure has its own clear line and exit status"):
+        stopped = dict(env, KEYROLE_SOCKET=os.path.join(run.mkdir("nobody"), "agent.sock"))
+        cases = (
+            ("a missing profile", "no-such-profile", env, 4,
+             ("no-such-profile", "not found")),
+            ("a denied role", "denied", env, 5,
+             ("AccessDenied", "trust policy", seed["roles"]["denied"])),
+            ("a wrong secret", "badsecret", env, 5,
+             ("SignatureDoesNotMatch", "secret access key does not match")),
+            ("a stopped daemon (autostart off)", "prod", stopped, 3,
+             ("keyroled", "not", "running")),
+        )
+        for what, prof, cenv, code, words in cases:
+            rc, out, err = sh([krtest.keyrole(), "get", prof], cenv)
+            tap.ok(rc == code and out == "" and err.count("\n") == 1
+                   and err.startswith("keyrole: "),
+                   "%s: exit %d, nothing on stdout, one line on stderr" % (what, code),
+                   (rc, out[:80], err))
+            low = err.lower()
+            tap.ok(all(w.lower() in low for w in words),
+                   "%s: the line names %s" % (what, ", ".join(words)), err.strip())
+            tap.ok(seed["secret_access_key"] not in err and "x" * 40 not in err,
+                   "%s: no secret in the message" % what)
 
     with tap.test("100 clients at once autostart exactly one keyroled"):
         sock = os.path.join(run.mkdir("auto"), "agent.sock")
