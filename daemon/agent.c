@@ -734,10 +734,10 @@ static void on_sts_done(void *userdata, struct sts_result *res)
 	long ms = (long)((loop_now(a->loop) - e->call_started) / 1000);
 
 	e->call = NULL;
-	log_info("%s %s: %s%s%s after %ld ms, %d attempt(s)", sts_op_name(op),
+	log_info("profile %s: %s %s: %s after %ld ms, %d attempt(s)", e->profile, sts_op_name(op),
 	         e->role_arn ? e->role_arn : (e->mfa_serial ? e->mfa_serial : e->profile),
-	         res->err == KR_OK ? "ok" : err_str(res->err), res->aws_code ? " " : "",
-	         res->aws_code ? res->aws_code : "", ms, res->attempts);
+	         res->err == KR_OK ? "ok" : (res->aws_code ? res->aws_code : err_str(res->err)), ms,
+	         res->attempts);
 	if (res->err != KR_OK) {
 		counters_sts_error(a, res);
 		if (e->role_arn)

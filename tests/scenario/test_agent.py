@@ -5,6 +5,8 @@ waiter, and one MFA code for two roles."""
 
 import json
 import os
+import re
+import signal
 import sys
 import threading
 import time
@@ -194,6 +196,31 @@ def main(tap, run):
         moto.enable_auth()
 
     tap.ok(d.alive(), "daemon survived everything")
+
+    with tap.test("each STS call is logged with profile, role, result and latency"):
+        log = d.log_text()
+        tap.ok(re.search(r"profile prod-admin: AssumeRole %s: ok after \d+ ms, 1 attempt"
+                         % re.escape(seed["roles"]["prod-admin"]), log),
+               "a successful AssumeRole line", log[-400:])
+        tap.ok(re.search(r"profile denied: AssumeRole \S+/denied: AccessDenied after \d+ ms",
+                         log), "a refused one, with the AWS code", log[-400:])
+
+    with tap.test("SIGTERM lets a request in flight finish, then exits"):
+        d.request({"v": 1, "op": "forget", "all": True})
+        proxy.reset_counts()
+        proxy.delay(1.5)
+        out = {}
+        t = threading.Thread(target=lambda: out.setdefault("r", get(d, env, "prod")))
+        t.start()
+        proxy.wait_for(1, timeout=5)
+        d.proc.send_signal(signal.SIGTERM)
+        t.join(30)
+        proxy.delay(0)
+        tap.ok(out.get("r", {}).get("ok"), "the request in flight got its credentials",
+               json.dumps({k: out.get("r", {}).get(k) for k in ("error", "message")}))
+        tap.ok(krtest.wait_until(lambda: d.proc.poll() is not None, 5), "then the daemon exits")
+        tap.is_(d.proc.returncode, 0, "with status 0")
+        tap.ok("SIGTERM: stopping" in d.log_text(), "and says why")
 
 
 krtest.main(main)

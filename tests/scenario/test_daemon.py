@@ -3,6 +3,7 @@ stale sockets, systemd socket activation and READY=1."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -93,7 +94,8 @@ def main(tap, run):
     with tap.test("oversized frame is refused before its body is read"):
         r, closed = raw(sock, struct.pack(">I", 10 * 1024 * 1024) + b"{")
         tap.ok(r is not None and r.get("error") == "toobig", "error reply 'toobig'", repr(r))
-        tap.ok(ping_ms(sock)[0], "daemon still answers")
+        ok, ms = ping_ms(sock)
+        tap.ok(ok and ms < 500, "daemon still answers promptly (%.1f ms)" % ms)
 
     with tap.test("bad frames get error replies"):
         cases = [
@@ -112,7 +114,8 @@ def main(tap, run):
             r, closed = raw(sock, data)
             tap.ok(r is not None and r.get("ok") is False and r.get("error") == want,
                    "%s -> error '%s'" % (what, want), repr(r))
-        tap.ok(ping_ms(sock)[0], "daemon still answers after bad frames")
+        ok, ms = ping_ms(sock)
+        tap.ok(ok and ms < 500, "daemon still answers promptly after bad frames (%.1f ms)" % ms)
 
     with tap.test("half a frame and silence is closed by the read deadline"):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -134,11 +137,47 @@ def main(tap, run):
                 s.connect(sock)
                 idle.append(s)
             ok, ms = ping_ms(sock)
-            tap.ok(ok, "new client answered with 1000 idle connections open (%.1f ms)" % ms)
+            tap.ok(ok and ms < 500,
+                   "new client answered promptly with 1000 idle connections open (%.1f ms)" % ms)
         finally:
             for s in idle:
                 s.close()
         tap.ok(d.alive(), "daemon alive")
+
+    with tap.test("past the connection cap a client gets a clear 'busy' reply"):
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard < 1200:
+            raise krtest.Skip("RLIMIT_NOFILE hard limit %d is below 1200" % hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+        held = []
+        try:
+            # KR_CONN_MAX (1024) connections that have sent nothing yet (they
+            # have 2 s before the read deadline closes them), then one more.
+            t0 = time.monotonic()
+            for _ in range(1024):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sock)
+                held.append(s)
+            replies = []
+
+            def one_more():
+                try:  # the listen backlog may still be full: EAGAIN, try again
+                    replies.append(raw(sock, frame({"v": 1, "op": "ping"}), timeout=1)[0])
+                except (BlockingIOError, socket.timeout):
+                    return False
+                return replies[-1] is not None and replies[-1].get("error") == "busy"
+
+            tap.ok(krtest.wait_until(one_more, 1.5),
+                   "one more connection is refused with error 'busy' (after %.2f s)"
+                   % (time.monotonic() - t0), replies[-3:])
+            r = replies[-1] if replies else {}
+            tap.ok(r and "connection limit" in r.get("message", ""),
+                   "the refusal says the daemon is at its connection limit", r)
+        finally:
+            for s in held:
+                s.close()
+        tap.ok(krtest.wait_until(lambda: ping_ms(sock)[0], 3), "served again once they closed")
 
     with tap.test("a client that does not read its reply is dropped"):
         big = run.home("big")
@@ -270,6 +309,8 @@ def main(tap, run):
                     break
             tap.ok(any(b"READY=1" in m for m in msgs), "READY=1 arrives on NOTIFY_SOCKET",
                    repr(msgs))
+            tap.ok(any(b"READY=1" in m and b"\nSTATUS=" in m for m in msgs),
+                   "with a STATUS= line", repr(msgs))
             deadline = time.monotonic() + 3
             while time.monotonic() < deadline and not any(b"WATCHDOG=1" in m for m in msgs):
                 try:
@@ -299,6 +340,28 @@ def more(tap, run):
         exited = krtest.wait_until(lambda: d.proc.poll() is not None, 6)
         tap.ok(exited and d.proc.returncode == 0, "exited 0 after 1 s without clients")
         tap.ok("idle" in d.log_text(), "says why", d.log_text()[-200:])
+
+    with tap.test("on the journal's stream, lines carry syslog priority prefixes"):
+        logf = run.path("journal-stream.log")
+        sd = run.mkdtemp("journal-")
+        with open(logf, "wb") as f:
+            st = os.fstat(f.fileno())
+            env = krtest.clean_env({"HOME": home,
+                                    "JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+            p = subprocess.Popen([krtest.keyroled(), "--socket", os.path.join(sd, "agent.sock"),
+                                  "--cache", "memory"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=f)
+        try:
+            krtest.wait_until(lambda: krtest.socket_accepts(os.path.join(sd, "agent.sock")), 5)
+        finally:
+            krtest.stop_process(p)
+        with open(logf) as f:
+            lines = f.read().splitlines()
+        tap.ok(lines and all(re.match(r"<[0-7]>\S", ln) for ln in lines),
+               "every line starts with <N>", lines[:3])
+        tap.ok(any(ln.startswith("<6>keyroled ") and "listening on" in ln for ln in lines),
+               "the start is logged at info (6)", lines[:3])
+        tap.ok(not any("keyroled: info:" in ln for ln in lines), "no plain-stderr prefixes")
 
     with tap.test("SIGHUP rereads the settings file"):
         conf = run.path("keyroled.conf")
