@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,18 @@ static void hex_lower(const unsigned char *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/*
+ * SHA-256 fetched once: OpenSSL 3 looks the implementation up again on
+ * every call given EVP_sha256(), which costs more than hashing a cache key.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int sigv4_sha256_hex(const void *p, size_t n, char ret_hex[65])
 {
 	unsigned char md[SHA256_LEN];
@@ -52,7 +65,10 @@ int sigv4_sha256_hex(const void *p, size_t n, char ret_hex[65])
 
 	if (!p && n)
 		return KR_ERR_INVAL;
-	if (!EVP_Digest(p ? p : &empty, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != SHA256_LEN)
+	pthread_once(&sha256_once, sha256_fetch);
+	if (!EVP_Digest(p ? p : &empty, n, md, &mdlen, sha256_md ? sha256_md : EVP_sha256(),
+	                NULL) ||
+	    mdlen != SHA256_LEN)
 		goto out;
 	hex_lower(md, SHA256_LEN, ret_hex);
 	r = KR_OK;

@@ -45,13 +45,15 @@ struct keyop;
 
 struct entry {
 	struct agent *a;
-	struct entry *prev, *next;
-	char *key;          /* cache key text (no secrets) */
-	char *profile;      /* the profile that holds the role (or the MFA source) */
-	char *requested_by; /* the last profile whose chain used this entry */
-	char *role_arn;     /* NULL for an MFA session */
-	char *mfa_serial;   /* the device whose code this entry needs, if any */
-	int hop;            /* index in the requesting chain; -1 for an MFA session */
+	struct entry *prev, *next; /* every entry, newest first */
+	struct entry *hnext;       /* same hash bucket */
+	uint64_t hash;             /* of key */
+	char *key;                 /* cache key text (no secrets) */
+	char *profile;             /* the profile that holds the role (or the MFA source) */
+	char *requested_by;        /* the last profile whose chain used this entry */
+	char *role_arn;            /* NULL for an MFA session */
+	char *mfa_serial;          /* the device whose code this entry needs, if any */
+	int hop;                   /* index in the requesting chain; -1 for an MFA session */
 	struct sts_creds creds;
 	int has_creds;
 	time_t obtained;
@@ -124,6 +126,8 @@ struct agent {
 	cJSON *stored;        /* names of profiles with long-term keys (snapshot) */
 	struct entry *entries;
 	unsigned n_entries;
+	struct entry **buckets; /* by hash of key: n_buckets, a power of two */
+	size_t n_buckets;
 	unsigned n_jobs;
 	time_t started;
 	struct {
@@ -170,16 +174,52 @@ static void entry_free(struct agent *a, struct entry *e)
 		a->entries = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
+	for (struct entry **pp = &a->buckets[e->hash & (a->n_buckets - 1)]; *pp;
+	     pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	}
 	a->n_entries--;
 	free(e);
 }
 
+/* FNV-1a: keys come from our own resolver, not from an adversary. */
+static uint64_t key_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603u;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	return h;
+}
+
 static struct entry *entry_find(struct agent *a, const char *key)
 {
-	for (struct entry *e = a->entries; e; e = e->next)
-		if (strcmp(e->key, key) == 0)
+	uint64_t h = key_hash(key);
+
+	for (struct entry *e = a->buckets[h & (a->n_buckets - 1)]; e; e = e->hnext)
+		if (e->hash == h && strcmp(e->key, key) == 0)
 			return e;
 	return NULL;
+}
+
+/* Keep about one entry per bucket; a failed resize leaves the old table working. */
+static void buckets_grow(struct agent *a)
+{
+	size_t n = a->n_buckets * 2;
+	struct entry **b;
+
+	if (a->n_entries < a->n_buckets || !(b = calloc(n, sizeof(*b))))
+		return;
+	for (struct entry *e = a->entries; e; e = e->next) {
+		e->hnext = b[e->hash & (n - 1)];
+		b[e->hash & (n - 1)] = e;
+	}
+	free(a->buckets);
+	a->buckets = b;
+	a->n_buckets = n;
 }
 
 static int entry_busy(const struct entry *e)
@@ -229,11 +269,15 @@ static struct entry *entry_get(struct agent *a, const char *key)
 		free(e);
 		return NULL;
 	}
+	e->hash = key_hash(key);
 	e->next = a->entries;
 	if (a->entries)
 		a->entries->prev = e;
 	a->entries = e;
+	e->hnext = a->buckets[e->hash & (a->n_buckets - 1)];
+	a->buckets[e->hash & (a->n_buckets - 1)] = e;
 	a->n_entries++;
+	buckets_grow(a);
 	return e;
 }
 
@@ -1901,8 +1945,11 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	if (a->opts.mfa_duration <= 0)
 		a->opts.mfa_duration = 43200;
 	a->started = time(NULL);
-	r = sts_new(l, a->opts.sts_ops, &a->sts);
+	a->n_buckets = 64;
+	a->buckets = calloc(a->n_buckets, sizeof(*a->buckets));
+	r = a->buckets ? sts_new(l, a->opts.sts_ops, &a->sts) : KR_ERR_NOMEM;
 	if (r < 0) {
+		free(a->buckets);
 		free(a);
 		return r;
 	}
@@ -1945,6 +1992,7 @@ void agent_free(struct agent *a)
 	keyring_free(a->kr);
 	sts_free(a->sts);
 	cJSON_Delete(a->stored);
+	free(a->buckets);
 	free(a);
 }
 

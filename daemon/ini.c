@@ -702,10 +702,12 @@ const struct ini_kv *ini_sub(const struct ini_kv *kv, const char *key)
 
 struct cache_slot {
 	char *path;
-	struct stat st;
+	struct stat st;  /* all zero: the file did not exist */
 	struct ini *ini; /* holds one reference */
 	uint64_t used;
 };
+
+static const struct stat missing_st; /* the stat of a file that is not there */
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_slot cache[INI_CACHE_SLOTS];
@@ -811,7 +813,7 @@ int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen)
 	struct ini *ini = NULL;
 	char *data = NULL;
 	size_t len = 0, victim = 0;
-	int fd = -1, r = KR_OK;
+	int fd = -1, r = KR_OK, cacheable = 0;
 	char tmp[1];
 
 	if (!errbuf || errlen == 0) {
@@ -821,8 +823,17 @@ int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen)
 	errbuf[0] = '\0';
 	if (!path || !ret)
 		return KR_ERR_INVAL;
-	/* The fast path: one stat() and a cache hit. */
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+	/*
+	 * The fast path: one stat() and a cache hit, also for a file that is
+	 * not there (most users have no credentials file, or no config).
+	 */
+	if (stat(path, &st) == 0)
+		cacheable = S_ISREG(st.st_mode);
+	else if (errno == ENOENT || errno == ENOTDIR) {
+		st = missing_st;
+		cacheable = 1;
+	}
+	if (cacheable) {
 		pthread_mutex_lock(&cache_lock);
 		for (size_t i = 0; i < INI_CACHE_SLOTS; i++) {
 			if (cache[i].path && strcmp(cache[i].path, path) == 0 &&
@@ -842,7 +853,12 @@ int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		/* botocore: a missing config file (or a directory) is no config. */
-		if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
+		if (errno == ENOENT || errno == ENOTDIR) {
+			st = missing_st;
+			r = empty_ini(path, &ini);
+			goto remember;
+		}
+		if (errno == EISDIR)
 			return empty_ini(path, ret);
 		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return errno == EACCES ? KR_ERR_PERM : KR_ERR_IO;
@@ -860,6 +876,7 @@ int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen)
 	r = read_file(fd, &st, path, &data, &len, errbuf, errlen);
 	if (r == KR_OK)
 		r = ini_parse(data, len, path, &ini, errbuf, errlen);
+remember:
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&cache_lock);

@@ -23,8 +23,10 @@
 #include "mem.h"
 #include "sigv4.h"
 
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +45,28 @@ struct sent {
 	const struct ini_section *sec;
 };
 
+/*
+ * The merged map of one (config file, credentials file) pair. Built once
+ * and shared, read-only, while both files are unchanged: ini_load() hands
+ * out the same struct ini until a file changes, and a cached map holds its
+ * references, so the pair of pointers identifies the map.
+ */
 struct cfg {
 	struct ini *config, *creds;
-	struct pent *p;
+	struct pent *p; /* file order (check lists profiles in it) */
 	size_t n;
+	struct pent **by_name; /* into p, sorted by name: lookups bisect */
 	struct sent *s;
 	size_t ns;
+	int refs;      /* under cfg_lock */
+	uint64_t used; /* cache LRU tick */
 };
+
+#define CFG_CACHE_SLOTS 4
+
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER; /* refs and the cache */
+static struct cfg *cfg_cache[CFG_CACHE_SLOTS];               /* each holds one reference */
+static uint64_t cfg_tick;
 
 /* One value with where it came from. */
 struct val {
@@ -83,25 +100,89 @@ static void seterr(struct rerr *e, const char *file, int line, const char *fix, 
 	va_end(ap);
 }
 
-static void cfg_free(struct cfg *c)
+static void cfg_destroy(struct cfg *c)
 {
+	if (!c)
+		return;
 	for (size_t i = 0; i < c->n; i++)
 		free(c->p[i].name);
 	for (size_t i = 0; i < c->ns; i++)
 		free(c->s[i].name);
 	free(c->p);
+	free(c->by_name);
 	free(c->s);
 	ini_free(c->config);
 	ini_free(c->creds);
-	memset(c, 0, sizeof(*c));
+	free(c);
+}
+
+static void cfg_unref(const struct cfg *cc)
+{
+	struct cfg *c = (struct cfg *)cc;
+	int last;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&cfg_lock);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&cfg_lock);
+	if (last)
+		cfg_destroy(c);
+}
+
+/* Drop the cached maps (tests, and the fuzzers between inputs). */
+void profile_cache_clear(void)
+{
+	for (size_t i = 0; i < CFG_CACHE_SLOTS; i++) {
+		struct cfg *c;
+
+		pthread_mutex_lock(&cfg_lock);
+		c = cfg_cache[i];
+		cfg_cache[i] = NULL;
+		pthread_mutex_unlock(&cfg_lock);
+		cfg_unref(c);
+	}
 }
 
 static struct pent *cfg_find(const struct cfg *c, const char *name)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->p[i].name, name) == 0)
-			return &c->p[i];
+	size_t lo = 0, hi = c->n;
+
+	if (!c->by_name) { /* while the map is being built */
+		for (size_t i = 0; i < c->n; i++)
+			if (strcmp(c->p[i].name, name) == 0)
+				return &c->p[i];
+		return NULL;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(c->by_name[mid]->name, name);
+
+		if (d == 0)
+			return c->by_name[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
+}
+
+static int by_name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct pent *const *)a)->name, (*(struct pent *const *)b)->name);
+}
+
+/* Index the finished map (p no longer moves) by name; cfg_add kept names unique. */
+static int cfg_index(struct cfg *c)
+{
+	c->by_name = malloc((c->n ? c->n : 1) * sizeof(*c->by_name));
+	if (!c->by_name)
+		return KR_ERR_NOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		c->by_name[i] = &c->p[i];
+	qsort(c->by_name, c->n, sizeof(*c->by_name), by_name_cmp);
+	return KR_OK;
 }
 
 static struct pent *cfg_add(struct cfg *c, const char *name)
@@ -307,12 +388,59 @@ static void ini_err(struct rerr *e, const char *file, const char *msg)
 	       m);
 }
 
-static int cfg_load(const struct profile_env *env, struct cfg *c, struct rerr *e)
+/* A cached map of exactly these two files, with a reference for the caller. */
+static struct cfg *cfg_cached(const struct ini *config, const struct ini *creds)
+{
+	struct cfg *c = NULL;
+
+	pthread_mutex_lock(&cfg_lock);
+	for (size_t i = 0; i < CFG_CACHE_SLOTS && !c; i++) {
+		if (cfg_cache[i] && cfg_cache[i]->config == config &&
+		    cfg_cache[i]->creds == creds) {
+			c = cfg_cache[i];
+			c->refs++;
+			c->used = ++cfg_tick;
+		}
+	}
+	pthread_mutex_unlock(&cfg_lock);
+	return c;
+}
+
+/* Keep c (one reference more) in place of the least recently used map. */
+static void cfg_remember(struct cfg *c)
+{
+	struct cfg *old;
+	size_t victim = 0;
+
+	pthread_mutex_lock(&cfg_lock);
+	for (size_t i = 0; i < CFG_CACHE_SLOTS; i++) {
+		if (!cfg_cache[i]) {
+			victim = i;
+			break;
+		}
+		if (cfg_cache[i]->used < cfg_cache[victim]->used)
+			victim = i;
+	}
+	old = cfg_cache[victim];
+	cfg_cache[victim] = c;
+	c->refs++;
+	c->used = ++cfg_tick;
+	pthread_mutex_unlock(&cfg_lock);
+	cfg_unref(old);
+}
+
+/*
+ * The map for the caller's files: two stat()s (in ini_load) and, while
+ * neither file changed, the map built for them before. Release with
+ * cfg_unref().
+ */
+static int cfg_load(const struct profile_env *env, const struct cfg **ret, struct rerr *e)
 {
 	char *cp = NULL, *kp = NULL, ebuf[512];
+	struct ini *config = NULL, *creds = NULL;
+	struct cfg *c = NULL;
 	int r;
 
-	memset(c, 0, sizeof(*c));
 	r = file_path(env, env->config_file, "AWS_CONFIG_FILE", "/.aws/config", &cp, e);
 	if (r == KR_OK)
 		r = file_path(env, env->credentials_file, "AWS_SHARED_CREDENTIALS_FILE",
@@ -320,26 +448,49 @@ static int cfg_load(const struct profile_env *env, struct cfg *c, struct rerr *e
 	if (r < 0)
 		goto out;
 	ebuf[0] = '\0';
-	r = ini_load(cp, &c->config, ebuf, sizeof(ebuf));
+	r = ini_load(cp, &config, ebuf, sizeof(ebuf));
 	if (r < 0 && r != KR_ERR_NOMEM) {
 		ini_err(e, cp, ebuf);
 		r = r == KR_ERR_TOOBIG ? KR_ERR_CONFIG : r;
 		goto out;
 	}
 	if (r == KR_OK)
-		r = ini_load(kp, &c->creds, ebuf, sizeof(ebuf));
+		r = ini_load(kp, &creds, ebuf, sizeof(ebuf));
 	if (r < 0 && r != KR_ERR_NOMEM) {
 		ini_err(e, kp, ebuf);
 		r = r == KR_ERR_TOOBIG ? KR_ERR_CONFIG : r;
 		goto out;
 	}
+	if (r < 0)
+		goto out;
+	c = cfg_cached(config, creds);
+	if (c)
+		goto out; /* config and creds are references of ours: released below */
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		r = KR_ERR_NOMEM;
+		goto out;
+	}
+	c->refs = 1;
+	c->config = config;
+	c->creds = creds;
+	config = creds = NULL; /* the map owns them now */
+	r = build_map(c);
 	if (r == KR_OK)
-		r = build_map(c);
+		r = cfg_index(c);
+	if (r == KR_OK)
+		cfg_remember(c);
 out:
+	ini_free(config);
+	ini_free(creds);
 	free(cp);
 	free(kp);
-	if (r < 0)
-		cfg_free(c);
+	if (r < 0) {
+		cfg_unref(c);
+		c = NULL;
+	} else {
+		*ret = c;
+	}
 	return r;
 }
 
@@ -1163,7 +1314,7 @@ out:
 int profile_resolve(const struct profile_env *env, const char *name, struct profile_chain **ret,
                     char *errbuf, size_t errlen)
 {
-	struct cfg c;
+	const struct cfg *c = NULL;
 	struct rerr e;
 	struct profile_chain *ch = NULL;
 	int r;
@@ -1181,8 +1332,8 @@ int profile_resolve(const struct profile_env *env, const char *name, struct prof
 	r = cfg_load(env, &c, &e);
 	if (r < 0)
 		goto out;
-	r = resolve(&c, env, name, &ch, &e);
-	cfg_free(&c);
+	r = resolve(c, env, name, &ch, &e);
+	cfg_unref(c);
 out:
 	if (r < 0 && errbuf && errlen) {
 		if (e.file[0] && e.line > 0)
@@ -1204,11 +1355,28 @@ out:
 
 /* ---- cache keys ------------------------------------------------------------ */
 
+/* "TAG-;" for none, else "TAGLEN:VALUE;" (no printf: this runs for every request). */
 static int kput(struct buf *b, const char *tag, const char *v)
 {
+	char num[24], *p = num + sizeof(num);
+	size_t n;
+	int r = buf_puts(b, tag);
+
+	if (r < 0)
+		return r;
 	if (!v)
-		return buf_printf(b, "%s-;", tag);
-	return buf_printf(b, "%s%zu:%s;", tag, strlen(v), v);
+		return buf_append(b, "-;", 2);
+	n = strlen(v);
+	*--p = ':';
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	r = buf_append(b, p, (size_t)(num + sizeof(num) - p));
+	if (r == KR_OK)
+		r = buf_puts(b, v);
+	if (r == KR_OK)
+		r = buf_putc(b, ';');
+	return r;
 }
 
 /*
@@ -1275,7 +1443,10 @@ int profile_hop_key(const struct profile_chain *c, size_t i, struct buf *out)
 	for (size_t j = 0; j <= i && r == KR_OK; j++) {
 		const struct profile_hop *h = &c->hops[j];
 
-		r = buf_printf(out, "|hop%zu;", j);
+		char tag[32];
+
+		snprintf(tag, sizeof(tag), "|hop%zu;", j);
+		r = buf_puts(out, tag);
 		if (r == KR_OK)
 			r = kput(out, "arn=", h->role_arn);
 		if (r == KR_OK)
@@ -1284,8 +1455,12 @@ int profile_hop_key(const struct profile_chain *c, size_t i, struct buf *out)
 			r = kput(out, "ext=", h->external_id);
 		if (r == KR_OK)
 			r = kput(out, "mfa=", h->mfa_serial);
-		if (r == KR_OK)
-			r = buf_printf(out, "dur=%d;", h->duration);
+		if (r == KR_OK) {
+			char dur[24];
+
+			snprintf(dur, sizeof(dur), "%d", h->duration);
+			r = kput(out, "dur=", dur);
+		}
 		if (r == KR_OK)
 			r = kput(out, "pol=", h->policy);
 		if (r == KR_OK)
@@ -1651,7 +1826,7 @@ out:
 int profile_check(const struct profile_env *env, const char *name_or_null, cJSON **ret_profiles)
 {
 	cJSON *arr = NULL;
-	struct cfg c;
+	const struct cfg *c = NULL;
 	struct rerr e;
 	int r, loaded = 0;
 
@@ -1683,14 +1858,14 @@ int profile_check(const struct profile_env *env, const char *name_or_null, cJSON
 	}
 	loaded = 1;
 	if (name_or_null) {
-		r = check_one(&c, env, name_or_null, arr);
+		r = check_one(c, env, name_or_null, arr);
 	} else {
-		for (size_t i = 0; i < c.n && r == KR_OK; i++)
-			r = check_one(&c, env, c.p[i].name, arr);
+		for (size_t i = 0; i < c->n && r == KR_OK; i++)
+			r = check_one(c, env, c->p[i].name, arr);
 	}
 out:
 	if (loaded)
-		cfg_free(&c);
+		cfg_unref(c);
 	if (r == KR_OK) {
 		*ret_profiles = arr;
 	} else {

@@ -127,6 +127,13 @@ int profile_resolve(const struct profile_env *env, const char *name, struct prof
 void profile_chain_free(struct profile_chain *c);
 
 /*
+ * Profile maps are built once per pair of unchanged files and cached (a
+ * few pairs); this drops them (tests, fuzzers, exit). Files are still
+ * checked with stat() on every resolve, so nothing here is ever stale.
+ */
+void profile_cache_clear(void);
+
+/*
  * Append a cache key for hop i: the source identity (type + access key id,
  * command or keyring profile, never a secret) and every parameter of hops
  * 0..i that changes the result. Plain text, each field length-prefixed so

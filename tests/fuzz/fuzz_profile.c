@@ -127,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		unlink(creds);
 	/* Same size and a coarse mtime could look unchanged to the cache. */
+	profile_cache_clear();
 	ini_cache_clear();
 
 	memset(&env, 0, sizeof(env));

@@ -295,6 +295,40 @@ static void ini_load_caches_until_file_changes(void **state)
 	unlink(path);
 }
 
+/* A missing file is cached too, and its creation and removal are seen. */
+static void ini_load_caches_a_missing_file_until_it_appears(void **state)
+{
+	char dir[] = "/tmp/kr_ini_XXXXXX", path[64];
+	struct ini *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+	char err[256];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/credentials", dir);
+	assert_int_equal(ini_load(path, &a, err, sizeof(err)), 0);
+	assert_int_equal(ini_load(path, &b, err, sizeof(err)), 0);
+	assert_ptr_equal(a, b); /* one empty file for both */
+	assert_int_equal(b->found, 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[a]\nk = 1\n", f);
+	fclose(f);
+	assert_int_equal(ini_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->found, 1);
+	assert_string_equal(val(c, "a", "k"), "1");
+	unlink(path);
+	assert_int_equal(ini_load(path, &d, err, sizeof(err)), 0);
+	assert_int_equal(d->found, 0);
+	assert_int_equal(d->n_secs, 0);
+	ini_free(a);
+	ini_free(b);
+	ini_free(c);
+	ini_free(d);
+	ini_cache_clear();
+	rmdir(dir);
+}
+
 static void ini_survives_random_input(void **state)
 {
 	static const char alphabet[] = "[]=:#; \t\r\n\\'\"abAB\xc2\xa0\xff";
@@ -340,6 +374,7 @@ int main(void)
 	    cmocka_unit_test(ini_section_header_runs_to_last_bracket),
 	    cmocka_unit_test(ini_load_missing_file_is_empty),
 	    cmocka_unit_test(ini_load_caches_until_file_changes),
+	    cmocka_unit_test(ini_load_caches_a_missing_file_until_it_appears),
 	    cmocka_unit_test(ini_survives_random_input),
 	};
 

@@ -58,6 +58,7 @@ static int teardown(void **state)
 	unlink(fx->config);
 	unlink(fx->creds);
 	rmdir(fx->dir);
+	profile_cache_clear();
 	ini_cache_clear();
 	free(fx);
 	return 0;
