@@ -86,8 +86,10 @@ $(B)/keyrole: $(B)/client/main.o $(B)/libclient.a
 $(B)/tests/%: tests/unit/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -iquote daemon -iquote client $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) cmocka) \
-	  $(LDHARDEN) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
+	  $(LDHARDEN) $(UNIT_LDFLAGS) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
 	  $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
+# test_json looks into every block our code frees (wiping).
+$(B)/tests/test_json: UNIT_LDFLAGS := -Wl,--wrap=free
 
 # Test tools: drivers for scenario tests, linked like unit tests, not run directly.
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
@@ -190,7 +192,7 @@ bench: deps
 .PHONY: bench
 
 format:
-	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c tests/bench/*.c tests/helpers/*.c)
+	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/lib/*.h tests/tools/*.c tests/fuzz/*.c tests/bench/*.c tests/helpers/*.c)
 
 clean:
 	rm -rf build build-san
