@@ -48,8 +48,8 @@ COMMON_SRC := $(wildcard common/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 # Objects the client may link: libc and cJSON only (tests/scenario/test_client_deps.sh).
-CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/proto.o \
-                 $(B)/common/sockpath.o $(B)/common/shellquote.o
+CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/json.o \
+                 $(B)/common/proto.o $(B)/common/sockpath.o $(B)/common/shellquote.o
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)

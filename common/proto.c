@@ -1,7 +1,7 @@
 #include "proto.h"
 
-#include "err.h"
 #include "caps.h"
+#include "err.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -39,29 +39,37 @@ int proto_frame_len(const unsigned char hdr[4], size_t max, size_t *ret_len)
 	return KR_OK;
 }
 
+int proto_frame_append(struct buf *out, const void *body, size_t n)
+{
+	unsigned char hdr[KR_FRAME_HDR];
+	size_t start = out->len;
+	int r;
+
+	if (n == 0)
+		return KR_ERR_PROTO;
+	if (n > UINT32_MAX)
+		return KR_ERR_TOOBIG;
+	hdr[0] = (unsigned char)(n >> 24);
+	hdr[1] = (unsigned char)(n >> 16);
+	hdr[2] = (unsigned char)(n >> 8);
+	hdr[3] = (unsigned char)n;
+	r = buf_append(out, hdr, sizeof(hdr));
+	if (r == KR_OK)
+		r = buf_append(out, body, n);
+	if (r < 0)
+		buf_truncate(out, start);
+	return r;
+}
+
 int proto_encode(const cJSON *msg, struct buf *out)
 {
-	unsigned char hdr[4];
 	char *body;
-	size_t n;
 	int r;
 
 	body = cJSON_PrintUnformatted(msg);
 	if (!body)
 		return KR_ERR_NOMEM;
-	n = strlen(body);
-	if (n > UINT32_MAX) {
-		r = KR_ERR_TOOBIG;
-		goto out;
-	}
-	hdr[0] = (unsigned char)(n >> 24);
-	hdr[1] = (unsigned char)(n >> 16);
-	hdr[2] = (unsigned char)(n >> 8);
-	hdr[3] = (unsigned char)n;
-	r = buf_append(out, hdr, 4);
-	if (r == 0)
-		r = buf_append(out, body, n);
-out:
+	r = proto_frame_append(out, body, strlen(body));
 	cJSON_free(body); /* wiped by mem_install_json_hooks() */
 	return r;
 }

@@ -19,6 +19,12 @@
  */
 int proto_frame_len(const unsigned char hdr[4], size_t max, size_t *ret_len);
 
+/*
+ * Append the frame for a body of n bytes (header, then the body) to out.
+ * KR_ERR_PROTO for an empty body; on failure out is as it was.
+ */
+int proto_frame_append(struct buf *out, const void *body, size_t n);
+
 /* Append the frame for msg (header + compact JSON) to out. */
 int proto_encode(const cJSON *msg, struct buf *out);
 
