@@ -40,14 +40,14 @@ LDHARDEN  := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
 
 # pkg-config for every library; evaluated only when a target needs them.
 DAEMON_PKGS := libcrypto libcurl libcjson expat libsystemd libsecret-1 libkeyutils
-CLIENT_PKGS := libcjson
 pc_cflags = $(filter-out -I/usr/include/x86_64-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 COMMON_SRC := $(wildcard common/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
-# Objects the client may link: libc and cJSON only (tests/scenario/test_client_deps.sh).
+# Objects the client may link: they need libc and nothing else, no cJSON either
+# (tests/scenario/test_client_deps.sh); its JSON is common/json.c.
 CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/json.o \
                  $(B)/common/proto.o $(B)/common/sockpath.o $(B)/common/shellquote.o
 
@@ -81,7 +81,7 @@ $(B)/keyroled: $(B)/daemon/main.o $(B)/libdaemon.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 $(B)/keyrole: $(B)/client/main.o $(B)/libclient.a
-	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(call pc_libs,$(CLIENT_PKGS))
+	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^
 
 $(B)/tests/%: tests/unit/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
