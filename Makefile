@@ -37,6 +37,16 @@ CPPFLAGS  += -D_GNU_SOURCE -DKR_VERSION=\"$(VERSION)\" -iquote common
 CFLAGS    ?= $(OPT)
 CFLAGS    += -std=c11 $(WARN) $(HARDEN) $(SANFLAGS) -MMD -MP
 LDHARDEN  := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
+# The client is a static PIE: no dynamic loader runs when the SDKs start it
+# (tests/scenario/test_client_deps.sh). Linker warnings are fatal there: glibc
+# warns about what needs NSS or dlopen at run time (getpwuid & co.), which a
+# static client must not use. The sanitizers' runtimes are shared libraries,
+# so under SANITIZE=1 it is linked like everything else.
+ifeq ($(SANITIZE),1)
+CLIENT_LDFLAGS := $(LDHARDEN)
+else
+CLIENT_LDFLAGS := -static-pie $(filter-out -pie,$(LDHARDEN)) -Wl,--fatal-warnings
+endif
 
 # pkg-config for every library; evaluated only when a target needs them.
 DAEMON_PKGS := libcrypto libcurl libcjson expat libsystemd libsecret-1 libkeyutils
@@ -81,7 +91,7 @@ $(B)/keyroled: $(B)/daemon/main.o $(B)/libdaemon.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 $(B)/keyrole: $(B)/client/main.o $(B)/libclient.a
-	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^
+	$(CC) $(CFLAGS) $(CLIENT_LDFLAGS) -o $@ $^
 
 $(B)/tests/%: tests/unit/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
