@@ -38,19 +38,29 @@ override CPPFLAGS += -D_GNU_SOURCE -DKR_VERSION=\"$(VERSION)\" -iquote common
 CFLAGS    ?= $(OPT)
 override CFLAGS += -std=c11 $(WARN) $(HARDEN) $(SANFLAGS) -MMD -MP
 LDHARDEN  := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed
+# The client is a static PIE: no dynamic loader runs when the SDKs start it
+# (tests/scenario/test_client_deps.sh). Linker warnings are fatal there: glibc
+# warns about what needs NSS or dlopen at run time (getpwuid & co.), which a
+# static client must not use. The sanitizers' runtimes are shared libraries,
+# so under SANITIZE=1 it is linked like everything else.
+ifeq ($(SANITIZE),1)
+CLIENT_LDFLAGS := $(LDHARDEN)
+else
+CLIENT_LDFLAGS := -static-pie $(filter-out -pie,$(LDHARDEN)) -Wl,--fatal-warnings
+endif
 
 # pkg-config for every library; evaluated only when a target needs them.
 DAEMON_PKGS := libcrypto libcurl libcjson expat libsystemd libsecret-1 libkeyutils
-CLIENT_PKGS := libcjson
 pc_cflags = $(filter-out -I/usr/include/x86_64-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 COMMON_SRC := $(wildcard common/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
-# Objects the client may link: libc and cJSON only (tests/scenario/test_client_deps.sh).
-CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/proto.o \
-                 $(B)/common/sockpath.o $(B)/common/shellquote.o
+# Objects the client may link: they need libc and nothing else, no cJSON either
+# (tests/scenario/test_client_deps.sh); its JSON is common/json.c.
+CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/json.o \
+                 $(B)/common/proto.o $(B)/common/sockpath.o $(B)/common/shellquote.o
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)
@@ -82,13 +92,15 @@ $(B)/keyroled: $(B)/daemon/main.o $(B)/libdaemon.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 $(B)/keyrole: $(B)/client/main.o $(B)/libclient.a
-	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(call pc_libs,$(CLIENT_PKGS))
+	$(CC) $(CFLAGS) $(CLIENT_LDFLAGS) -o $@ $^
 
 $(B)/tests/%: tests/unit/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -iquote daemon -iquote client $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) cmocka) \
-	  $(LDHARDEN) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
+	  $(LDHARDEN) $(UNIT_LDFLAGS) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
 	  $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
+# test_json looks into every block our code frees (wiping).
+$(B)/tests/test_json: UNIT_LDFLAGS := -Wl,--wrap=free
 
 # Test tools: drivers for scenario tests, linked like unit tests, not run directly.
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
@@ -191,7 +203,7 @@ bench: deps
 .PHONY: bench
 
 format:
-	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c tests/bench/*.c tests/helpers/*.c)
+	clang-format -i $(wildcard common/*.[ch] daemon/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/lib/*.h tests/tools/*.c tests/fuzz/*.c tests/bench/*.c tests/helpers/*.c)
 
 clean:
 	rm -rf build build-san

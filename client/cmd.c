@@ -4,9 +4,9 @@
  * Invariants:
  * - One request per command (two when the daemon asks for an MFA code), no
  *   config reading, no work beyond that: this runs for every AWS call.
- * - Credentials pass through cJSON (freed through mem_install_json_hooks(),
- *   which wipes) and struct buf (wipes itself); the MFA code and the keys of
- *   `add` are wiped on every path. No secret is ever written to stderr.
+ * - Credentials pass through JSON trees (common/json.c: json_free() wipes)
+ *   and struct buf (wipes itself); the MFA code and the keys of `add` are
+ *   wiped on every path. No secret is ever written to stderr.
  * - stdout is written in one go at the end, completely or not at all as far
  *   as the exit status goes; failures print exactly one line on stderr.
  */
@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "err.h"
 #include "caps.h"
+#include "json.h"
 #include "mem.h"
 #include "mfa.h"
 #include "proto.h"
@@ -189,7 +190,7 @@ static int emit(struct ctx *x)
  * File paths are relative to the caller's directory, which the daemon does
  * not share: send them absolute, as botocore would resolve them.
  */
-static int add_env(cJSON *env, const char *key, const char *v)
+static int add_env(struct json *env, const char *key, const char *v)
 {
 	char cwd[KR_PATH_MAX], abs[2 * KR_PATH_MAX + 2];
 	int is_path = strcmp(key, "AWS_CONFIG_FILE") == 0 ||
@@ -200,31 +201,30 @@ static int add_env(cJSON *env, const char *key, const char *v)
 		snprintf(abs, sizeof(abs), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", v);
 		v = abs;
 	}
-	return cJSON_AddStringToObject(env, key, v) != NULL;
+	return json_add_str(env, key, v);
 }
 
-static cJSON *new_request(const struct ctx *x, const char *op, int with_env)
+static struct json *new_request(const struct ctx *x, const char *op, int with_env)
 {
-	cJSON *req = proto_new(), *env;
-	int ok;
+	struct json *req = json_new_object(), *env;
+	int r;
 
-	if (!req)
-		return NULL;
-	ok = cJSON_AddStringToObject(req, "op", op) != NULL;
-	if (ok && x->profile)
-		ok = cJSON_AddStringToObject(req, "profile", x->profile) != NULL;
-	if (ok && with_env) {
-		env = cJSON_AddObjectToObject(req, "env");
-		ok = env != NULL;
-		for (size_t i = 0; ok && proto_env_keys[i]; i++) {
+	r = req ? json_add_num(req, "v", KR_PROTO_VERSION) : KR_ERR_NOMEM;
+	if (r == KR_OK)
+		r = json_add_str(req, "op", op);
+	if (r == KR_OK && x->profile)
+		r = json_add_str(req, "profile", x->profile);
+	if (r == KR_OK && with_env) {
+		r = json_add_object(req, "env", &env);
+		for (size_t i = 0; r == KR_OK && proto_env_keys[i]; i++) {
 			const char *v = getenv(proto_env_keys[i]);
 
 			if (v)
-				ok = add_env(env, proto_env_keys[i], v);
+				r = add_env(env, proto_env_keys[i], v);
 		}
 	}
-	if (!ok) {
-		cJSON_Delete(req);
+	if (r < 0) {
+		json_free(req);
 		req = NULL;
 	}
 	return req;
@@ -242,9 +242,9 @@ static int autostart_allowed(const struct ctx *x)
  * failure report it and return the exit status; 0 with *ret_reply set
  * otherwise.
  */
-static int call_raw(struct ctx *x, const cJSON *req, unsigned flags, cJSON **ret_reply)
+static int call_raw(struct ctx *x, const struct json *req, unsigned flags, struct json **ret_reply)
 {
-	cJSON *reply = NULL;
+	struct json *reply = NULL;
 	int r;
 
 	r = conn_open(&x->conn, flags);
@@ -265,16 +265,16 @@ static int call_raw(struct ctx *x, const cJSON *req, unsigned flags, cJSON **ret
 	return CMD_EXIT_OK;
 }
 
-static int reply_ok(const cJSON *reply)
+static int reply_ok(const struct json *reply)
 {
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"));
+	return json_type(json_get(reply, "ok")) == JSON_TRUE;
 }
 
 /* Report a failure reply: the daemon's message already names role, code and fix. */
-static int fail_reply(const struct ctx *x, const cJSON *reply)
+static int fail_reply(const struct ctx *x, const struct json *reply)
 {
-	const char *name = proto_get_str(reply, "error");
-	const char *msg = proto_get_str(reply, "message");
+	const char *name = json_get_str(reply, "error");
+	const char *msg = json_get_str(reply, "message");
 	int err = err_from_name(name);
 
 	if (!msg || !*msg)
@@ -283,10 +283,10 @@ static int fail_reply(const struct ctx *x, const cJSON *reply)
 }
 
 /* call_raw() that turns a failure reply into the reported failure. */
-static int call(struct ctx *x, const cJSON *req, cJSON **ret_reply)
+static int call(struct ctx *x, const struct json *req, struct json **ret_reply)
 {
 	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
-	cJSON *reply = NULL;
+	struct json *reply = NULL;
 	int rc;
 
 	rc = call_raw(x, req, flags, &reply);
@@ -299,15 +299,15 @@ static int call(struct ctx *x, const cJSON *req, cJSON **ret_reply)
 	*ret_reply = reply;
 	reply = NULL;
 out:
-	cJSON_Delete(reply);
+	json_free(reply);
 	return rc;
 }
 
 /* Obtain an MFA code the way the reply and the options allow. */
-static int obtain_mfa_code(struct ctx *x, const cJSON *reply, char ret_code[KR_MFA_CODE_BUF])
+static int obtain_mfa_code(struct ctx *x, const struct json *reply, char ret_code[KR_MFA_CODE_BUF])
 {
-	const char *serial = proto_get_str(reply, "mfa_serial");
-	const char *proc = proto_get_str(reply, "mfa_process");
+	const char *serial = json_get_str(reply, "mfa_serial");
+	const char *proc = json_get_str(reply, "mfa_process");
 	int r;
 
 	if (!serial || !*serial)
@@ -339,11 +339,11 @@ static int obtain_mfa_code(struct ctx *x, const cJSON *reply, char ret_code[KR_M
 }
 
 /* The "get" request, with one MFA round when the daemon asks for a code. */
-static int get_creds(struct ctx *x, cJSON **ret_reply)
+static int get_creds(struct ctx *x, struct json **ret_reply)
 {
 	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
 	char code[KR_MFA_CODE_BUF] = "";
-	cJSON *req, *reply = NULL;
+	struct json *req, *reply = NULL;
 	const char *name;
 	int rc;
 
@@ -355,16 +355,16 @@ static int get_creds(struct ctx *x, cJSON **ret_reply)
 	rc = call_raw(x, req, flags, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
-	name = proto_get_str(reply, "error");
+	name = json_get_str(reply, "error");
 	if (!reply_ok(reply) && name && strcmp(name, "mfa") == 0) {
 		rc = obtain_mfa_code(x, reply, code);
 		if (rc != CMD_EXIT_OK)
 			goto out;
-		if (!cJSON_AddStringToObject(req, "mfa_code", code)) {
+		if (json_add_str(req, "mfa_code", code) < 0) {
 			rc = fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 			goto out;
 		}
-		cJSON_Delete(reply);
+		json_free(reply);
 		reply = NULL;
 		rc = call_raw(x, req, flags, &reply);
 		if (rc != CMD_EXIT_OK)
@@ -374,26 +374,25 @@ static int get_creds(struct ctx *x, cJSON **ret_reply)
 		rc = fail_reply(x, reply); /* a second "mfa": the code was not accepted */
 		goto out;
 	}
-	if (!proto_get_str(reply, "AccessKeyId") || !*proto_get_str(reply, "AccessKeyId") ||
-	    !proto_get_str(reply, "SecretAccessKey") || !*proto_get_str(reply, "SecretAccessKey")) {
+	if (!json_get_str(reply, "AccessKeyId") || !*json_get_str(reply, "AccessKeyId") ||
+	    !json_get_str(reply, "SecretAccessKey") || !*json_get_str(reply, "SecretAccessKey")) {
 		rc = fail(x, KR_ERR_PROTO, "keyroled's answer has no AccessKeyId/SecretAccessKey");
 		goto out;
 	}
 	/* Served, but a refresh failed: the SDKs ignore stderr on success, people do not. */
-	if (proto_get_str(reply, "refresh_error"))
+	if (json_get_str(reply, "refresh_error"))
 		fprintf(stderr,
 		        "keyrole: %s: warning: refresh failed, serving credentials valid until %s: "
 		        "%s\n",
 		        x->profile,
-		        proto_get_str(reply, "Expiration") ? proto_get_str(reply, "Expiration")
-		                                           : "?",
-		        proto_get_str(reply, "refresh_error"));
+		        json_get_str(reply, "Expiration") ? json_get_str(reply, "Expiration") : "?",
+		        json_get_str(reply, "refresh_error"));
 	*ret_reply = reply;
 	reply = NULL;
 out:
 	mem_wipe(code, sizeof(code));
-	cJSON_Delete(req); /* held the code: wiped by the JSON hooks */
-	cJSON_Delete(reply);
+	json_free(req); /* held the code: json_free() wipes */
+	json_free(reply);
 	return rc;
 }
 
@@ -403,32 +402,32 @@ static int run_get(struct ctx *x)
 {
 	static const char *const keys[] = {"AccessKeyId", "SecretAccessKey", "SessionToken",
 	                                   "Expiration", "AccountId"};
-	cJSON *reply = NULL, *o = NULL;
-	char *text = NULL;
-	int rc, ok;
+	struct json *reply = NULL, *o = NULL;
+	int rc, r;
 
 	rc = get_creds(x, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
-	o = cJSON_CreateObject();
-	ok = o && cJSON_AddNumberToObject(o, "Version", 1);
-	for (size_t i = 0; ok && i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = proto_get_str(reply, keys[i]);
+	o = json_new_object();
+	r = o ? json_add_num(o, "Version", 1) : KR_ERR_NOMEM;
+	for (size_t i = 0; r == KR_OK && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = json_get_str(reply, keys[i]);
 
 		if (v && *v)
-			ok = cJSON_AddStringToObject(o, keys[i], v) != NULL;
+			r = json_add_str(o, keys[i], v);
 	}
-	if (ok)
-		text = cJSON_Print(o);
-	if (!text || buf_puts(&x->out, text) < 0 || buf_putc(&x->out, '\n') < 0) {
-		rc = fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
+	if (r == KR_OK)
+		r = json_print(o, JSON_PRETTY, &x->out);
+	if (r == KR_OK)
+		r = buf_putc(&x->out, '\n');
+	if (r < 0) {
+		rc = fail(x, r, "%s", err_str(r));
 		goto out;
 	}
 	rc = emit(x);
 out:
-	cJSON_free(text); /* wiped by the JSON hooks */
-	cJSON_Delete(o);
-	cJSON_Delete(reply);
+	json_free(o); /* held the credentials: json_free() wipes */
+	json_free(reply);
 	return rc;
 }
 
@@ -438,16 +437,16 @@ struct var {
 	const char *value;
 };
 
-static size_t reply_vars(const cJSON *reply, struct var vars[6])
+static size_t reply_vars(const struct json *reply, struct var vars[6])
 {
-	const char *region = proto_get_str(reply, "region");
+	const char *region = json_get_str(reply, "region");
 	size_t n = 0;
 
-	vars[n++] = (struct var){"AWS_ACCESS_KEY_ID", proto_get_str(reply, "AccessKeyId")};
-	vars[n++] = (struct var){"AWS_SECRET_ACCESS_KEY", proto_get_str(reply, "SecretAccessKey")};
+	vars[n++] = (struct var){"AWS_ACCESS_KEY_ID", json_get_str(reply, "AccessKeyId")};
+	vars[n++] = (struct var){"AWS_SECRET_ACCESS_KEY", json_get_str(reply, "SecretAccessKey")};
 	/* Absent members are unset, so no stale token or expiry stays around. */
-	vars[n++] = (struct var){"AWS_SESSION_TOKEN", proto_get_str(reply, "SessionToken")};
-	vars[n++] = (struct var){"AWS_CREDENTIAL_EXPIRATION", proto_get_str(reply, "Expiration")};
+	vars[n++] = (struct var){"AWS_SESSION_TOKEN", json_get_str(reply, "SessionToken")};
+	vars[n++] = (struct var){"AWS_CREDENTIAL_EXPIRATION", json_get_str(reply, "Expiration")};
 	if (region && *region) {
 		vars[n++] = (struct var){"AWS_REGION", region};
 		vars[n++] = (struct var){"AWS_DEFAULT_REGION", region};
@@ -458,7 +457,7 @@ static size_t reply_vars(const cJSON *reply, struct var vars[6])
 static int run_env(struct ctx *x)
 {
 	struct var vars[6];
-	cJSON *reply = NULL;
+	struct json *reply = NULL;
 	size_t n;
 	int rc, r = KR_OK;
 
@@ -486,7 +485,7 @@ static int run_env(struct ctx *x)
 	}
 	rc = emit(x);
 out:
-	cJSON_Delete(reply);
+	json_free(reply);
 	return rc;
 }
 
@@ -496,7 +495,7 @@ static int run_exec(struct ctx *x)
 	const char *nested = getenv("KEYROLE_PROFILE");
 	char **argv = x->exec_argv;
 	struct var vars[6];
-	cJSON *reply = NULL;
+	struct json *reply = NULL;
 	size_t n;
 	int rc, e;
 
@@ -531,7 +530,7 @@ static int run_exec(struct ctx *x)
 		rc = fail(x, KR_ERR_NOMEM, "cannot set the environment: %s", strerror(errno));
 		goto out;
 	}
-	cJSON_Delete(reply); /* the environment holds the copies the command needs */
+	json_free(reply); /* the environment holds the copies the command needs */
 	reply = NULL;
 	signal(SIGPIPE, SIG_DFL); /* an ignored signal would stay ignored across exec */
 	execvp(argv[0], argv);
@@ -546,42 +545,37 @@ static int run_exec(struct ctx *x)
 		rc = CMD_EXIT_NOEXEC;
 	}
 out:
-	cJSON_Delete(reply);
+	json_free(reply);
 	return rc;
 }
 
 /* ---- status / forget / remove ---- */
 
-/* Print a member-less copy of reply ("v"/"ok" dropped), pretty, for --json. */
-static int print_json(struct ctx *x, cJSON *item)
+/* Print item as pretty JSON and a newline, for --json. */
+static int print_json(struct ctx *x, const struct json *item)
 {
-	char *text = cJSON_Print(item);
-	int r = KR_ERR_NOMEM;
+	int r = json_print(item, JSON_PRETTY, &x->out);
 
-	if (text) {
-		r = buf_puts(&x->out, text);
-		if (r == KR_OK)
-			r = buf_putc(&x->out, '\n');
-	}
-	cJSON_free(text);
+	if (r == KR_OK)
+		r = buf_putc(&x->out, '\n');
 	if (r < 0)
 		return fail(x, r, "%s", err_str(r));
 	return emit(x);
 }
 
-static long num(const cJSON *o, const char *key, long dflt)
+static long num(const struct json *o, const char *key, long dflt)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	const struct json *it = json_get(o, key);
 
 	/* Counts, seconds and pids: far inside +-1e15; anything else is nonsense. */
-	if (!cJSON_IsNumber(it) || it->valuedouble < -1e15 || it->valuedouble > 1e15)
+	if (json_type(it) != JSON_NUMBER || json_num(it) < -1e15 || json_num(it) > 1e15)
 		return dflt;
-	return (long)it->valuedouble;
+	return (long)json_num(it);
 }
 
-static const char *str_or(const cJSON *o, const char *key, const char *dflt)
+static const char *str_or(const struct json *o, const char *key, const char *dflt)
 {
-	const char *s = proto_get_str(o, key);
+	const char *s = json_get_str(o, key);
 
 	return s && *s ? s : dflt;
 }
@@ -622,14 +616,14 @@ static void fmt_duration(char *out, size_t n, long s)
 		snprintf(out, n, "%lds", s < 0 ? 0 : s);
 }
 
-static int status_entries(struct ctx *x, const cJSON *entries)
+static int status_entries(struct ctx *x, const struct json *entries)
 {
-	const cJSON *e;
+	const struct json *e;
 	int width = 7, r;
 
-	if (!cJSON_IsArray(entries) || cJSON_GetArraySize(entries) == 0)
+	if (json_type(entries) != JSON_ARRAY || json_count(entries) == 0)
 		return buf_puts(&x->out, "cached sessions: none\n");
-	cJSON_ArrayForEach(e, entries)
+	json_for_each(e, entries)
 	{
 		int l = (int)strlen(str_or(e, "profile", "-"));
 
@@ -638,12 +632,12 @@ static int status_entries(struct ctx *x, const cJSON *entries)
 	}
 	r = buf_printf(&x->out, "cached sessions:\n  %-*s  %3s  %-10s  %-7s  %s\n", width,
 	               "PROFILE", "HOP", "EXPIRES", "FROM", "ROLE");
-	cJSON_ArrayForEach(e, entries)
+	json_for_each(e, entries)
 	{
 		char left[32] = "?", dur[24];
-		const char *rerr = proto_get_str(e, "refresh_error");
+		const char *rerr = json_get_str(e, "refresh_error");
 		int ok;
-		long s = secs_until(proto_get_str(e, "expiration"), &ok);
+		long s = secs_until(json_get_str(e, "expiration"), &ok);
 
 		if (r < 0)
 			break;
@@ -662,11 +656,11 @@ static int status_entries(struct ctx *x, const cJSON *entries)
 	return r;
 }
 
-static int status_text(struct ctx *x, const cJSON *reply)
+static int status_text(struct ctx *x, const struct json *reply)
 {
-	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(reply, "stored_keys");
-	const cJSON *counters = cJSON_GetObjectItemCaseSensitive(reply, "counters");
-	const cJSON *it;
+	const struct json *keys = json_get(reply, "stored_keys");
+	const struct json *counters = json_get(reply, "counters");
+	const struct json *it;
 	char up[24];
 	int r, first = 1;
 
@@ -675,40 +669,40 @@ static int status_text(struct ctx *x, const cJSON *reply)
 	               str_or(reply, "version", "?"), num(reply, "pid", 0), up,
 	               str_or(reply, "backend", "?"));
 	/* The keyring's state matters as much as the cache: say when it failed. */
-	if (r == KR_OK && proto_get_str(reply, "keyring_warning"))
+	if (r == KR_OK && json_get_str(reply, "keyring_warning"))
 		r = buf_printf(&x->out, "keyring warning: %s\n",
-		               proto_get_str(reply, "keyring_warning"));
-	if (r == KR_OK && proto_get_str(reply, "note"))
-		r = buf_printf(&x->out, "note: %s\n", proto_get_str(reply, "note"));
+		               json_get_str(reply, "keyring_warning"));
+	if (r == KR_OK && json_get_str(reply, "note"))
+		r = buf_printf(&x->out, "note: %s\n", json_get_str(reply, "note"));
 	if (r == KR_OK)
-		r = status_entries(x, cJSON_GetObjectItemCaseSensitive(reply, "entries"));
+		r = status_entries(x, json_get(reply, "entries"));
 	if (r == KR_OK)
 		r = buf_puts(&x->out, "stored long-term keys:");
-	cJSON_ArrayForEach(it, keys)
+	json_for_each(it, keys)
 	{
-		if (r == KR_OK && cJSON_IsString(it))
-			r = buf_printf(&x->out, "%s %s", first ? "" : ",", it->valuestring);
+		if (r == KR_OK && json_str(it))
+			r = buf_printf(&x->out, "%s %s", first ? "" : ",", json_str(it));
 		first = 0;
 	}
 	if (r == KR_OK)
 		r = buf_puts(&x->out, first ? " none\n" : "\n");
 	first = 1;
-	cJSON_ArrayForEach(it, counters)
+	json_for_each(it, counters)
 	{
-		if (r == KR_OK && cJSON_IsNumber(it) && it->string) {
-			r = buf_printf(&x->out, "%s%s %ld", first ? "counters: " : ", ", it->string,
-			               (long)it->valuedouble);
+		if (r == KR_OK && json_type(it) == JSON_NUMBER && json_key(it)) {
+			r = buf_printf(&x->out, "%s%s %ld", first ? "counters: " : ", ",
+			               json_key(it), (long)json_num(it));
 			first = 0;
 		}
 	}
 	if (r == KR_OK && !first)
 		r = buf_putc(&x->out, '\n');
 	first = 1;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(counters, "sts_errors"))
+	json_for_each(it, json_get(counters, "sts_errors"))
 	{
-		if (r == KR_OK && cJSON_IsNumber(it) && it->string) {
+		if (r == KR_OK && json_type(it) == JSON_NUMBER && json_key(it)) {
 			r = buf_printf(&x->out, "%s%s %ld", first ? "sts errors: " : ", ",
-			               it->string, (long)it->valuedouble);
+			               json_key(it), (long)json_num(it));
 			first = 0;
 		}
 	}
@@ -719,7 +713,7 @@ static int status_text(struct ctx *x, const cJSON *reply)
 
 static int run_status(struct ctx *x)
 {
-	cJSON *req, *reply = NULL;
+	struct json *req, *reply = NULL;
 	int rc, r;
 
 	req = new_request(x, "status", 0);
@@ -727,29 +721,29 @@ static int run_status(struct ctx *x)
 	if (rc != CMD_EXIT_OK)
 		goto out;
 	if (x->opts & OPT_JSON) {
-		cJSON_DeleteItemFromObjectCaseSensitive(reply, "v");
-		cJSON_DeleteItemFromObjectCaseSensitive(reply, "ok");
+		json_remove(reply, "v");
+		json_remove(reply, "ok");
 		rc = print_json(x, reply);
 		goto out;
 	}
 	r = status_text(x, reply);
 	rc = r < 0 ? fail(x, r, "%s", err_str(r)) : emit(x);
 out:
-	cJSON_Delete(req);
-	cJSON_Delete(reply);
+	json_free(req);
+	json_free(reply);
 	return rc;
 }
 
 /* forget and remove: one request, a count back, one line of confirmation. */
 static int run_drop(struct ctx *x, const char *op)
 {
-	cJSON *req, *reply = NULL;
+	struct json *req, *reply = NULL;
 	long removed;
 	int rc, r;
 
 	req = new_request(x, op, 0);
-	if (req && (x->opts & OPT_ALL) && !cJSON_AddTrueToObject(req, "all")) {
-		cJSON_Delete(req);
+	if (req && (x->opts & OPT_ALL) && json_add_bool(req, "all", 1) < 0) {
+		json_free(req);
 		req = NULL;
 	}
 	rc = req ? call(x, req, &reply) : fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
@@ -767,8 +761,8 @@ static int run_drop(struct ctx *x, const char *op)
 		               removed == 1 ? "y" : "ies");
 	rc = r < 0 ? fail(x, r, "%s", err_str(r)) : emit(x);
 out:
-	cJSON_Delete(req);
-	cJSON_Delete(reply);
+	json_free(req);
+	json_free(reply);
 	return rc;
 }
 
@@ -900,7 +894,7 @@ static int run_add(struct ctx *x)
 {
 	struct keys k = {.id = "", .secret = ""};
 	const char *const id = k.id, *const secret = k.secret;
-	cJSON *req = NULL, *reply = NULL;
+	struct json *req = NULL, *reply = NULL;
 	const char *arn;
 	int rc, r;
 
@@ -929,9 +923,9 @@ static int run_add(struct ctx *x)
 		goto out;
 	}
 	req = new_request(x, "add", 1);
-	if (!req || !cJSON_AddStringToObject(req, "access_key_id", id) ||
-	    !cJSON_AddStringToObject(req, "secret_access_key", secret) ||
-	    !cJSON_AddBoolToObject(req, "verify", (x->opts & OPT_VERIFY) != 0)) {
+	if (!req || json_add_str(req, "access_key_id", id) < 0 ||
+	    json_add_str(req, "secret_access_key", secret) < 0 ||
+	    json_add_bool(req, "verify", (x->opts & OPT_VERIFY) != 0) < 0) {
 		rc = fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 		goto out;
 	}
@@ -939,7 +933,7 @@ static int run_add(struct ctx *x)
 	rc = call(x, req, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
-	arn = proto_get_str(reply, "arn");
+	arn = json_get_str(reply, "arn");
 	if (arn && *arn)
 		r = buf_printf(&x->out, "stored long-term keys for %s (verified: %s)\n", x->profile,
 		               arn);
@@ -948,14 +942,14 @@ static int run_add(struct ctx *x)
 	rc = r < 0 ? fail(x, r, "%s", err_str(r)) : emit(x);
 out:
 	mem_wipe(&k, sizeof(k));
-	cJSON_Delete(req); /* wiped by the JSON hooks */
-	cJSON_Delete(reply);
+	json_free(req); /* held the secret: json_free() wipes */
+	json_free(reply);
 	return rc;
 }
 
 /* ---- check ---- */
 
-static int check_step(struct ctx *x, const cJSON *step, int first)
+static int check_step(struct ctx *x, const struct json *step, int first)
 {
 	const char *kind = str_or(step, "kind", "?");
 	int r = buf_puts(&x->out, first ? "  chain: " : " -> ");
@@ -964,7 +958,7 @@ static int check_step(struct ctx *x, const cJSON *step, int first)
 		return r;
 	if (strcmp(kind, "source") == 0) {
 		const char *type = str_or(step, "type", "?");
-		const char *akid = proto_get_str(step, "access_key_id");
+		const char *akid = json_get_str(step, "access_key_id");
 
 		if (strcmp(type, "environment") == 0)
 			return buf_puts(&x->out, "environment keys");
@@ -976,15 +970,15 @@ static int check_step(struct ctx *x, const cJSON *step, int first)
 		return r;
 	}
 	r = buf_puts(&x->out, str_or(step, "role_arn", "?"));
-	if (r == KR_OK && proto_get_str(step, "mfa_serial"))
+	if (r == KR_OK && json_get_str(step, "mfa_serial"))
 		r = buf_puts(&x->out, " (MFA)");
 	return r;
 }
 
-static int check_problem(struct ctx *x, const cJSON *pb)
+static int check_problem(struct ctx *x, const struct json *pb)
 {
-	const char *file = proto_get_str(pb, "file");
-	const char *fix = proto_get_str(pb, "fix");
+	const char *file = json_get_str(pb, "file");
+	const char *fix = json_get_str(pb, "fix");
 	long line = num(pb, "line", 0);
 	int r = KR_OK;
 
@@ -1003,19 +997,19 @@ static int check_problem(struct ctx *x, const cJSON *pb)
 }
 
 /* The text report; *ret_errors counts profiles with an error problem. */
-static int check_text(struct ctx *x, const cJSON *profiles, int *ret_errors)
+static int check_text(struct ctx *x, const struct json *profiles, int *ret_errors)
 {
-	const cJSON *p, *it;
+	const struct json *p, *it;
 	int r = KR_OK, errors = 0;
 
-	cJSON_ArrayForEach(p, profiles)
+	json_for_each(p, profiles)
 	{
-		const cJSON *steps = cJSON_GetObjectItemCaseSensitive(p, "steps");
-		int bad = !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "ok")), first = 1;
+		const struct json *steps = json_get(p, "steps");
+		int bad = json_type(json_get(p, "ok")) != JSON_TRUE, first = 1;
 
-		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(p, "problems"))
+		json_for_each(it, json_get(p, "problems"))
 		{
-			const char *sev = proto_get_str(it, "severity");
+			const char *sev = json_get_str(it, "severity");
 
 			if (!sev || strcmp(sev, "warning") != 0)
 				bad = 1;
@@ -1024,7 +1018,7 @@ static int check_text(struct ctx *x, const cJSON *profiles, int *ret_errors)
 		if (r == KR_OK)
 			r = buf_printf(&x->out, "%s: %s\n", str_or(p, "name", "?"),
 			               bad ? "ERROR" : "ok");
-		cJSON_ArrayForEach(it, steps)
+		json_for_each(it, steps)
 		{
 			if (r == KR_OK)
 				r = check_step(x, it, first);
@@ -1032,7 +1026,7 @@ static int check_text(struct ctx *x, const cJSON *profiles, int *ret_errors)
 		}
 		if (r == KR_OK && !first)
 			r = buf_putc(&x->out, '\n');
-		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(p, "problems"))
+		json_for_each(it, json_get(p, "problems"))
 		{
 			if (r == KR_OK)
 				r = check_problem(x, it);
@@ -1045,15 +1039,16 @@ static int check_text(struct ctx *x, const cJSON *profiles, int *ret_errors)
 
 static int run_check(struct ctx *x)
 {
-	cJSON *req, *reply = NULL, *profiles;
+	struct json *req, *reply = NULL;
+	const struct json *profiles;
 	int rc, r, errors = 0;
 
 	req = new_request(x, "check", 1);
 	rc = req ? call(x, req, &reply) : fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 	if (rc != CMD_EXIT_OK)
 		goto out;
-	profiles = cJSON_GetObjectItemCaseSensitive(reply, "profiles");
-	if (!cJSON_IsArray(profiles)) {
+	profiles = json_get(reply, "profiles");
+	if (json_type(profiles) != JSON_ARRAY) {
 		rc = fail(x, KR_ERR_PROTO, "keyroled's answer has no \"profiles\" list");
 		goto out;
 	}
@@ -1067,8 +1062,8 @@ static int run_check(struct ctx *x)
 	if (rc == CMD_EXIT_OK && errors > 0)
 		rc = CMD_EXIT_ERROR;
 out:
-	cJSON_Delete(req);
-	cJSON_Delete(reply);
+	json_free(req);
+	json_free(reply);
 	return rc;
 }
 
@@ -1076,7 +1071,7 @@ out:
 
 static int run_version(struct ctx *x)
 {
-	cJSON *req, *reply = NULL;
+	struct json *req, *reply = NULL;
 	int rc;
 
 	if (buf_printf(&x->out, "keyrole %s\n", KR_VERSION) < 0 || emit(x) != CMD_EXIT_OK)
@@ -1096,8 +1091,8 @@ static int run_version(struct ctx *x)
 	else
 		rc = emit(x);
 out:
-	cJSON_Delete(req);
-	cJSON_Delete(reply);
+	json_free(req);
+	json_free(reply);
 	return rc;
 }
 

@@ -359,12 +359,37 @@ int conn_open(struct conn *c, unsigned flags)
 	return r;
 }
 
-int conn_request(struct conn *c, const cJSON *req, int64_t deadline_ms, cJSON **ret_reply)
+/* The reply body as a message: a JSON object of our protocol version. */
+static int decode_reply(const char *body, size_t len, struct json **ret_reply)
 {
-	struct buf out, in;
-	cJSON *reply = NULL;
+	const struct json *v;
+	struct json *reply = NULL;
 	int r;
 
+	r = json_parse(body, len, &reply);
+	if (r < 0)
+		return r == KR_ERR_NOMEM ? r : KR_ERR_PROTO;
+	if (json_type(reply) != JSON_OBJECT) {
+		json_free(reply);
+		return KR_ERR_PROTO;
+	}
+	v = json_get(reply, "v");
+	if (json_type(v) != JSON_NUMBER || json_num(v) != KR_PROTO_VERSION) {
+		json_free(reply);
+		return KR_ERR_VERSION;
+	}
+	*ret_reply = reply;
+	return KR_OK;
+}
+
+int conn_request(struct conn *c, const struct json *req, int64_t deadline_ms,
+                 struct json **ret_reply)
+{
+	struct buf body, out, in;
+	struct json *reply = NULL;
+	int r;
+
+	buf_init(&body, KR_REQ_MAX);
 	buf_init(&out, KR_FRAME_HDR + KR_REQ_MAX);
 	buf_init(&in, KR_RESP_MAX);
 	if (c->fd < 0) {
@@ -372,9 +397,9 @@ int conn_request(struct conn *c, const cJSON *req, int64_t deadline_ms, cJSON **
 		r = KR_ERR_IO;
 		goto out;
 	}
-	r = proto_encode(req, &out);
-	if (r == KR_OK && out.len > KR_FRAME_HDR + KR_REQ_MAX)
-		r = KR_ERR_TOOBIG;
+	r = json_print(req, 0, &body);
+	if (r == KR_OK)
+		r = proto_frame_append(&out, body.data, body.len);
 	if (r < 0) {
 		set_detail(c, "cannot build the request: %s", err_str(r));
 		goto out;
@@ -394,7 +419,7 @@ int conn_request(struct conn *c, const cJSON *req, int64_t deadline_ms, cJSON **
 		set_detail(c, "bad reply from keyroled on %s: %s", c->socket, err_str(r));
 	if (r < 0)
 		goto out;
-	r = proto_decode(in.data, in.len, &reply);
+	r = decode_reply(in.data, in.len, &reply);
 	if (r < 0) {
 		set_detail(c, "bad reply from keyroled on %s: %s", c->socket, err_str(r));
 		goto out;
@@ -403,6 +428,7 @@ int conn_request(struct conn *c, const cJSON *req, int64_t deadline_ms, cJSON **
 	c->detail[0] = '\0';
 out:
 	conn_close(c);
+	buf_free(&body);
 	buf_free(&out);
 	buf_free(&in);
 	return r;

@@ -15,12 +15,14 @@
  *   secret variables of our environment.
  * - Every wait is bounded: connect and autostart by KR_CLIENT_CONNECT_MS,
  *   the reply by the caller's deadline.
- * - Request and reply bytes are wiped before they are freed (struct buf).
+ * - Request and reply bytes are wiped before they are freed (struct buf),
+ *   and so are the JSON trees made of them (common/json.c).
  */
 #ifndef KR_CONN_H
 #define KR_CONN_H
 
-#include <cjson/cJSON.h>
+#include "json.h"
+
 #include <stdint.h>
 #include <sys/un.h>
 
@@ -54,11 +56,13 @@ int conn_open(struct conn *c, unsigned flags);
 /*
  * Send req on an open connection and read the reply by deadline_ms
  * (CLOCK_MONOTONIC ms, see proto_now_ms()). The reply may be a failure
- * reply ("ok": false): that is the caller's to interpret. The connection
- * is closed afterwards, whatever the result. The caller owns *ret_reply
- * (cJSON_Delete; it may hold secrets, so mem_install_json_hooks() first).
+ * reply ("ok": false): that is the caller's to interpret, but it is always
+ * a JSON object whose "v" is KR_PROTO_VERSION. The connection is closed
+ * afterwards, whatever the result. The caller owns *ret_reply (json_free(),
+ * which wipes: it may hold credentials).
  */
-int conn_request(struct conn *c, const cJSON *req, int64_t deadline_ms, cJSON **ret_reply);
+int conn_request(struct conn *c, const struct json *req, int64_t deadline_ms,
+                 struct json **ret_reply);
 
 /* Close the connection if open; safe on NULL and on a closed conn. */
 void conn_close(struct conn *c);

@@ -4,8 +4,6 @@
  */
 #include "cmd.h"
 
-#include "mem.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +25,5 @@ int main(int argc, char **argv)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* A closed stdout must be an error we report (EPIPE), not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	mem_install_json_hooks();
 	return cmd_main(argc, argv);
 }

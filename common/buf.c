@@ -110,6 +110,15 @@ void buf_consume(struct buf *b, size_t n)
 	b->data[b->len] = '\0';
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	mem_wipe(b->data + len, b->len - len);
+	b->len = len;
+	b->data[len] = '\0';
+}
+
 void buf_reset(struct buf *b)
 {
 	if (b->data) {

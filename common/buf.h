@@ -33,6 +33,9 @@ int buf_reserve(struct buf *b, size_t n);
 /* Drop the first n bytes (wiping the tail that moves). */
 void buf_consume(struct buf *b, size_t n);
 
+/* Keep the first len bytes, wiping the rest; no-op if len >= b->len. */
+void buf_truncate(struct buf *b, size_t len);
+
 /* Wipe the contents, keep the allocation. */
 void buf_reset(struct buf *b);
 

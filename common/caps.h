@@ -22,6 +22,11 @@
 #define KR_CLIENT_CONNECT_MS 3000         /* wait for an autostarted daemon */
 #define KR_CLIENT_REPLY_MS   (120 * 1000) /* whole answer, STS retries included */
 
+/* JSON the client reads (common/json.c): a reply is the largest text. */
+#define KR_JSON_MAX        KR_RESP_MAX
+#define KR_JSON_DEPTH_MAX  64 /* nested arrays and objects */
+#define KR_JSON_NUMBER_MAX 64 /* characters of one number */
+
 /* Strings inside messages and config. */
 #define KR_NAME_MAX     256  /* profile name */
 #define KR_VALUE_MAX    4096 /* one config value */

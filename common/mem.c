@@ -1,7 +1,5 @@
 #include "mem.h"
 
-#include <cjson/cJSON.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,20 +51,4 @@ int mem_equal_ct(const void *a, const void *b, size_t n)
 	for (size_t i = 0; i < n; i++)
 		d |= x[i] ^ y[i];
 	return d == 0;
-}
-
-static void json_free(void *p)
-{
-	if (!p)
-		return;
-	/* cJSON does not pass sizes; the allocator knows the usable size. */
-	explicit_bzero(p, malloc_usable_size(p));
-	free(p);
-}
-
-void mem_install_json_hooks(void)
-{
-	cJSON_Hooks hooks = {.malloc_fn = malloc, .free_fn = json_free};
-
-	cJSON_InitHooks(&hooks);
 }

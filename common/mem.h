@@ -22,10 +22,4 @@ char *mem_strdup_max(const char *s, size_t max);
 /* Compare in time independent of the contents. */
 int mem_equal_ct(const void *a, const void *b, size_t n);
 
-/*
- * Route cJSON's allocations through a free that wipes the whole block, so
- * JSON that carried credentials leaves nothing behind. Call once at start.
- */
-void mem_install_json_hooks(void);
-
 #endif

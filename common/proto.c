@@ -1,7 +1,7 @@
 #include "proto.h"
 
-#include "err.h"
 #include "caps.h"
+#include "err.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -39,78 +39,26 @@ int proto_frame_len(const unsigned char hdr[4], size_t max, size_t *ret_len)
 	return KR_OK;
 }
 
-int proto_encode(const cJSON *msg, struct buf *out)
+int proto_frame_append(struct buf *out, const void *body, size_t n)
 {
-	unsigned char hdr[4];
-	char *body;
-	size_t n;
+	unsigned char hdr[KR_FRAME_HDR];
+	size_t start = out->len;
 	int r;
 
-	body = cJSON_PrintUnformatted(msg);
-	if (!body)
-		return KR_ERR_NOMEM;
-	n = strlen(body);
-	if (n > UINT32_MAX) {
-		r = KR_ERR_TOOBIG;
-		goto out;
-	}
+	if (n == 0)
+		return KR_ERR_PROTO;
+	if (n > UINT32_MAX)
+		return KR_ERR_TOOBIG;
 	hdr[0] = (unsigned char)(n >> 24);
 	hdr[1] = (unsigned char)(n >> 16);
 	hdr[2] = (unsigned char)(n >> 8);
 	hdr[3] = (unsigned char)n;
-	r = buf_append(out, hdr, 4);
-	if (r == 0)
+	r = buf_append(out, hdr, sizeof(hdr));
+	if (r == KR_OK)
 		r = buf_append(out, body, n);
-out:
-	cJSON_free(body); /* wiped by mem_install_json_hooks() */
+	if (r < 0)
+		buf_truncate(out, start);
 	return r;
-}
-
-int proto_decode(const char *body, size_t len, cJSON **ret_msg)
-{
-	const cJSON *v;
-	cJSON *msg;
-
-	msg = cJSON_ParseWithLength(body, len);
-	if (!msg)
-		return KR_ERR_PROTO;
-	if (!cJSON_IsObject(msg)) {
-		cJSON_Delete(msg);
-		return KR_ERR_PROTO;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(msg, "v");
-	if (!cJSON_IsNumber(v) || v->valuedouble != KR_PROTO_VERSION) {
-		cJSON_Delete(msg);
-		return KR_ERR_VERSION;
-	}
-	*ret_msg = msg;
-	return KR_OK;
-}
-
-cJSON *proto_new(void)
-{
-	cJSON *m = cJSON_CreateObject();
-
-	if (m && !cJSON_AddNumberToObject(m, "v", KR_PROTO_VERSION)) {
-		cJSON_Delete(m);
-		return NULL;
-	}
-	return m;
-}
-
-cJSON *proto_new_error(int err, const char *message)
-{
-	cJSON *m = proto_new();
-
-	if (!m)
-		return NULL;
-	if (!cJSON_AddFalseToObject(m, "ok") ||
-	    !cJSON_AddStringToObject(m, "error", err_name(err)) ||
-	    !cJSON_AddStringToObject(m, "message", message ? message : err_str(err))) {
-		cJSON_Delete(m);
-		return NULL;
-	}
-	return m;
 }
 
 int64_t proto_now_ms(void)
@@ -207,11 +155,4 @@ int proto_read_frame(int fd, size_t max, int64_t deadline_ms, struct buf *out)
 	out->len += n;
 	out->data[out->len] = '\0';
 	return KR_OK;
-}
-
-const char *proto_get_str(const cJSON *msg, const char *key)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(msg, key);
-
-	return cJSON_IsString(it) ? it->valuestring : NULL;
 }

@@ -11,7 +11,7 @@
  * - A cache hit touches no network, no D-Bus and no disk.
  * - Credentials live in struct sts_creds and are wiped when dropped
  *   (sts_creds_clear); replies carrying them are cJSON trees, wiped on free
- *   by mem_install_json_hooks().
+ *   by msg_install_json_hooks().
  * - Nothing logged here names a secret: only profile, role, AWS code.
  */
 #include "agent.h"
@@ -22,6 +22,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "mem.h"
+#include "msg.h"
 #include "proc.h"
 #include "profile.h"
 #include "proto.h"
@@ -380,7 +381,7 @@ static cJSON *error_reply(int err, const char *profile, const char *role, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	r = proto_new_error(err, msg);
+	r = msg_new_error(err, msg);
 	if (r && profile)
 		cJSON_AddStringToObject(r, "profile", profile);
 	if (r && role)
@@ -398,7 +399,7 @@ static void fmt_time(time_t t, char *out, size_t n)
 
 static cJSON *creds_reply(const struct job *j)
 {
-	cJSON *r = proto_new();
+	cJSON *r = msg_new();
 	char exp[32];
 
 	if (!r)
@@ -464,9 +465,9 @@ static void job_fail(struct job *j, int err, cJSON *reply)
 {
 	j->a->c.errors++;
 	if (!reply)
-		reply = proto_new_error(err, NULL);
+		reply = msg_new_error(err, NULL);
 	if (!j->fn && j->force_key) {
-		const char *m = proto_get_str(reply, "message");
+		const char *m = msg_get_str(reply, "message");
 		log_warning("background refresh of profile %s failed: %s", j->profile,
 		            m ? m : err_str(err));
 	}
@@ -598,8 +599,8 @@ static int creds_from_json(const char *json, struct sts_creds *ret)
 {
 	struct sts_creds c = {0};
 	cJSON *o = json ? cJSON_Parse(json) : NULL;
-	const char *ak = proto_get_str(o, "a"), *sk = proto_get_str(o, "s");
-	const char *tk = proto_get_str(o, "t");
+	const char *ak = msg_get_str(o, "a"), *sk = msg_get_str(o, "s");
+	const char *tk = msg_get_str(o, "t");
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "e");
 	int r = KR_ERR_KEYRING;
 
@@ -1048,7 +1049,7 @@ static int env_parse(const cJSON *req, cJSON **ret_env, struct profile_env *penv
 			    !cJSON_GetObjectItemCaseSensitive(env, it->string))
 				cJSON_AddStringToObject(env, it->string, it->valuestring);
 	}
-#define ENV(field, name) penv->field = proto_get_str(env, name)
+#define ENV(field, name) penv->field = msg_get_str(env, name)
 	ENV(home, "HOME");
 	ENV(config_file, "AWS_CONFIG_FILE");
 	ENV(credentials_file, "AWS_SHARED_CREDENTIALS_FILE");
@@ -1320,7 +1321,7 @@ static struct job *job_new(struct agent *a, const char *profile, const cJSON *re
 
 	if (!j) {
 		if (fn)
-			fn(userdata, proto_new_error(KR_ERR_NOMEM, NULL));
+			fn(userdata, msg_new_error(KR_ERR_NOMEM, NULL));
 		return NULL;
 	}
 	a->n_jobs++;
@@ -1411,7 +1412,7 @@ static void on_entry_timer(struct loop_timer *t, void *userdata)
 
 static cJSON *ok_reply(void)
 {
-	cJSON *r = proto_new();
+	cJSON *r = msg_new();
 
 	if (r)
 		cJSON_AddTrueToObject(r, "ok");
@@ -1421,8 +1422,8 @@ static cJSON *ok_reply(void)
 static void op_get(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
                    struct agent_req **ret_pending)
 {
-	const char *profile = proto_get_str(req, "profile");
-	const char *code = proto_get_str(req, "mfa_code");
+	const char *profile = msg_get_str(req, "profile");
+	const char *code = msg_get_str(req, "mfa_code");
 	struct agent_req *h;
 	struct job *j;
 
@@ -1433,7 +1434,7 @@ static void op_get(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
-		fn(userdata, proto_new_error(KR_ERR_NOMEM, NULL));
+		fn(userdata, msg_new_error(KR_ERR_NOMEM, NULL));
 		return;
 	}
 	j = job_new(a, profile, req, code, fn, userdata);
@@ -1527,7 +1528,7 @@ static int entry_matches(const struct entry *e, const char *profile)
 
 static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata)
 {
-	const char *profile = proto_get_str(req, "profile");
+	const char *profile = msg_get_str(req, "profile");
 	int all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"));
 	int removed = 0;
 	cJSON *r;
@@ -1710,7 +1711,7 @@ static struct keyop *keyop_new(struct agent *a, const char *profile, agent_reply
 	if (!op || !h || !(op->profile = strdup(profile))) {
 		free(op);
 		free(h);
-		fn(userdata, proto_new_error(KR_ERR_NOMEM, NULL));
+		fn(userdata, msg_new_error(KR_ERR_NOMEM, NULL));
 		return NULL;
 	}
 	op->a = a;
@@ -1761,9 +1762,9 @@ static int verify_start(struct keyop *op, const cJSON *req, const char *ak, cons
 static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
                    struct agent_req **ret_pending)
 {
-	const char *profile = proto_get_str(req, "profile");
-	const char *ak = proto_get_str(req, "access_key_id");
-	const char *sk = proto_get_str(req, "secret_access_key");
+	const char *profile = msg_get_str(req, "profile");
+	const char *ak = msg_get_str(req, "access_key_id");
+	const char *sk = msg_get_str(req, "secret_access_key");
 	char key[KR_KEYRING_KEY_MAX + 1];
 	struct keyop *op;
 	struct sts_creds c = {0};
@@ -1822,7 +1823,7 @@ static void on_removed(void *userdata, int err, int count)
 static void op_remove(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
                       struct agent_req **ret_pending)
 {
-	const char *profile = proto_get_str(req, "profile");
+	const char *profile = msg_get_str(req, "profile");
 	struct keyop *op;
 
 	if (!valid_profile_name(profile)) {
@@ -1845,7 +1846,7 @@ static void op_remove(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 
 static void op_check(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata)
 {
-	const char *profile = proto_get_str(req, "profile");
+	const char *profile = msg_get_str(req, "profile");
 	struct profile_env penv = {0};
 	cJSON *env = NULL, *profiles = NULL, *r = NULL;
 	int rc;
@@ -1873,7 +1874,7 @@ static void op_check(struct agent *a, const cJSON *req, agent_reply_fn fn, void 
 void agent_handle(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata,
                   struct agent_req **ret_pending)
 {
-	const char *op = proto_get_str(req, "op");
+	const char *op = msg_get_str(req, "op");
 	cJSON *r;
 
 	*ret_pending = NULL;

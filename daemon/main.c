@@ -8,8 +8,8 @@
 #include "err.h"
 #include "caps.h"
 #include "log.h"
-#include "mem.h"
 #include "ini.h"
+#include "msg.h"
 #include "profile.h"
 #include "server.h"
 
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &rl);
 	umask(077);
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 
 	r = load_settings(&st, &args, 0);
 	if (r >= 0)

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
+#include "msg.h"
 #include "proto.h"
 #include "sockpath.h"
 
@@ -150,13 +151,13 @@ static int conn_flush(struct conn *c)
 /* Queue reply (consumed) and start writing it. */
 static int conn_reply(struct conn *c, cJSON *reply)
 {
-	int r = reply ? proto_encode(reply, &c->out) : KR_ERR_NOMEM;
+	int r = reply ? msg_encode(reply, &c->out) : KR_ERR_NOMEM;
 
 	cJSON_Delete(reply);
 	if (r < 0) {
-		cJSON *e = proto_new_error(r, "reply could not be encoded");
+		cJSON *e = msg_new_error(r, "reply could not be encoded");
 		buf_reset(&c->out);
-		if (!e || proto_encode(e, &c->out) < 0) {
+		if (!e || msg_encode(e, &c->out) < 0) {
 			cJSON_Delete(e);
 			conn_free(c);
 			return 1;
@@ -175,7 +176,7 @@ static int conn_error(struct conn *c, int err, const char *msg)
 {
 	c->srv->bad_frames++;
 	log_debug("connection: %s", msg);
-	return conn_reply(c, proto_new_error(err, msg));
+	return conn_reply(c, msg_new_error(err, msg));
 }
 
 static void on_agent_reply(void *userdata, cJSON *reply)
@@ -192,7 +193,7 @@ static int conn_dispatch(struct conn *c)
 	cJSON *req = NULL;
 	int r;
 
-	r = proto_decode(c->in.data + KR_FRAME_HDR, c->body_len, &req);
+	r = msg_decode(c->in.data + KR_FRAME_HDR, c->body_len, &req);
 	if (r == KR_ERR_VERSION)
 		return conn_error(c, r,
 		                  "unsupported protocol version (upgrade keyrole and keyroled "
@@ -308,7 +309,7 @@ static void on_conn_deadline(struct loop_timer *t, void *userdata)
 		log_warning("connection: no answer within %d s, giving up", KR_CONN_IDLE_MS / 1000);
 		agent_req_cancel(c->pending);
 		c->pending = NULL;
-		conn_reply(c, proto_new_error(KR_ERR_TIMEOUT, "keyroled found no answer in time"));
+		conn_reply(c, msg_new_error(KR_ERR_TIMEOUT, "keyroled found no answer in time"));
 		break;
 	case WRITING:
 		log_debug("connection: reply not taken within %d ms, closing", KR_CONN_WRITE_MS);
@@ -320,10 +321,10 @@ static void on_conn_deadline(struct loop_timer *t, void *userdata)
 static void refuse(int fd, int err, const char *msg)
 {
 	struct buf b;
-	cJSON *e = proto_new_error(err, msg);
+	cJSON *e = msg_new_error(err, msg);
 
 	buf_init(&b, KR_RESP_MAX);
-	if (e && proto_encode(e, &b) == 0)
+	if (e && msg_encode(e, &b) == 0)
 		(void)!send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	cJSON_Delete(e);
 	buf_free(&b);

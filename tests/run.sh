@@ -11,18 +11,21 @@ export KR_SRC="$(cd "$(dirname "$0")/.." && pwd)"
 export CMOCKA_MESSAGE_OUTPUT=TAP
 pass=0 fail=0 skip=0
 failed_names=""
-only="${TESTS:-}" # words: run only the tests whose names contain one of them
+only="${TESTS:-}"
+
+# TESTS="a b": run only the tests whose name contains a or b (all if unset).
+selected() {
+	[ -z "$only" ] && return 0
+	for word in $only; do
+		case "$1" in *"$word"*) return 0 ;; esac
+	done
+	return 1
+}
 
 run_one() {
 	name=$1
 	shift
-	if [ -n "$only" ]; then
-		want=0
-		for w in $only; do
-			case "$name" in *"$w"*) want=1 ;; esac
-		done
-		[ "$want" -eq 1 ] || return 0
-	fi
+	selected "$name" || return
 	out=$(mktemp)
 	start=$(date +%s)
 	"$@" >"$out" 2>&1

@@ -4,7 +4,7 @@
  * bytes (a NUL never belongs inside a JSON text), handled in order by one
  * agent, as a series of connections would be: so a "get" may be answered
  * from the cache a previous "get" filled, or follow an "add" or a "forget".
- * Each body goes through proto_decode() and agent_handle(), with STS
+ * Each body goes through msg_decode() and agent_handle(), with STS
  * replaced by a fake transport that answers from the loop.
  *
  * What the harness keeps fixed, and why:
@@ -32,7 +32,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
-#include "proto.h"
+#include "msg.h"
 #include "sts.h"
 
 #include <fcntl.h>
@@ -183,7 +183,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	log_init(LOG_LVL_ERR); /* the daemon's info lines would drown the fuzzer's output */
 	snprintf(dir, sizeof(dir), "%s/kr-fuzz-agent-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
 	if (!mkdtemp(dir))
@@ -270,7 +270,7 @@ static void check_reply(const cJSON *reply, const char *op, const uint8_t *in, s
 	    v->valuedouble != KR_PROTO_VERSION)
 		abort();
 	if (!cJSON_IsTrue(ok) &&
-	    (!known_error(proto_get_str(reply, "error")) || !proto_get_str(reply, "message")))
+	    (!known_error(msg_get_str(reply, "error")) || !msg_get_str(reply, "message")))
 		abort();
 	if (!(cJSON_IsTrue(ok) && op && strcmp(op, "get") == 0)) {
 		text = cJSON_PrintUnformatted(reply);
@@ -283,7 +283,7 @@ static void check_reply(const cJSON *reply, const char *op, const uint8_t *in, s
 		mem_free_str(text);
 	}
 	buf_init(&frame, KR_RESP_MAX + KR_FRAME_HDR);
-	if (proto_encode(reply, &frame) < 0)
+	if (msg_encode(reply, &frame) < 0)
 		abort();
 	buf_free(&frame);
 }
@@ -296,11 +296,11 @@ static void handle_one(struct loop *l, struct agent *a, const uint8_t *body, siz
 	cJSON *msg = NULL;
 	char *op = NULL;
 
-	if (len == 0 || len > KR_REQ_MAX || proto_decode((const char *)body, len, &msg) < 0)
+	if (len == 0 || len > KR_REQ_MAX || msg_decode((const char *)body, len, &msg) < 0)
 		return; /* the server answers these itself (fuzz_frame covers decoding) */
 	pin_env(msg);
-	if (proto_get_str(msg, "op"))
-		op = strdup(proto_get_str(msg, "op"));
+	if (msg_get_str(msg, "op"))
+		op = strdup(msg_get_str(msg, "op"));
 	agent_handle(a, msg, on_reply, &ans, &pending);
 	/* The agent must not keep pointers into the request: free it now. */
 	cJSON_Delete(msg);

@@ -9,7 +9,7 @@
  * - sts_creds_clear() leaves the struct zeroed.
  */
 #include "err.h"
-#include "mem.h"
+#include "msg.h"
 #include "proc.h"
 
 #include <stdint.h>
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	return 0;
 }
 

@@ -18,7 +18,7 @@
 #include "caps.h"
 #include "err.h"
 #include "ini.h"
-#include "mem.h"
+#include "msg.h"
 #include "profile.h"
 
 #include <fcntl.h>
@@ -46,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	snprintf(dir, sizeof(dir), "%s/kr-fuzz-profile-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		abort();

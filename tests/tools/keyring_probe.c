@@ -19,6 +19,7 @@
 #include "err.h"
 #include "keyring.h"
 #include "mem.h"
+#include "msg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -245,7 +246,7 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		return usage();
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	if (timeout) {
 		const struct keyring_ops *ops =
 		    strcmp(backend, "secret-service") == 0 ? &keyring_secret_ops

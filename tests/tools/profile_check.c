@@ -8,7 +8,7 @@
  * Exit status: 0 when every reported profile is ok, 1 otherwise, 2 on error.
  */
 #include "err.h"
-#include "mem.h"
+#include "msg.h"
 #include "profile.h"
 
 #include <cjson/cJSON.h>
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: profile_check [PROFILE]\n");
 		return 2;
 	}
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	memset(&env, 0, sizeof(env));
 	env.home = getenv("HOME");
 	env.config_file = cf;

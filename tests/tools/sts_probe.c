@@ -18,7 +18,7 @@
  */
 #include "err.h"
 #include "loop.h"
-#include "mem.h"
+#include "msg.h"
 #include "sts.h"
 
 #include <cjson/cJSON.h>
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	int r;
 
 	memset(&pr, 0, sizeof(pr));
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	pr.p.region = "us-east-1";
 	pr.p.session_name = "keyrole-probe";
 	for (int i = 1; i < argc; i++) {

@@ -14,8 +14,7 @@
 #include "agent.h"
 #include "err.h"
 #include "loop.h"
-#include "mem.h"
-#include "proto.h"
+#include "msg.h"
 #include "sts.h"
 
 #include <stdio.h>
@@ -141,7 +140,7 @@ static cJSON *get(struct ctx *c, const char *profile)
 {
 	struct answer ans = {.loop = c->loop};
 	struct agent_req *pending = NULL;
-	cJSON *req = proto_new(), *env;
+	cJSON *req = msg_new(), *env;
 
 	cJSON_AddStringToObject(req, "op", "get");
 	cJSON_AddStringToObject(req, "profile", profile);
@@ -156,14 +155,14 @@ static cJSON *get(struct ctx *c, const char *profile)
 		loop_run_once(c->loop, 100000);
 	assert_non_null(ans.reply);
 	if (!cJSON_IsTrue(cJSON_GetObjectItem(ans.reply, "ok")))
-		print_message("# reply: %s: %s\n", proto_get_str(ans.reply, "error"),
-		              proto_get_str(ans.reply, "message"));
+		print_message("# reply: %s: %s\n", msg_get_str(ans.reply, "error"),
+		              msg_get_str(ans.reply, "message"));
 	return ans.reply;
 }
 
 static time_t reply_expiration(const cJSON *r)
 {
-	const char *e = proto_get_str(r, "Expiration");
+	const char *e = msg_get_str(r, "Expiration");
 	struct tm tm = {0};
 
 	assert_non_null(e);
@@ -232,7 +231,7 @@ static void cached_answer_makes_no_sts_call(void **state)
 	cJSON_Delete(r);
 	r = get(c, "b");
 	assert_int_equal(fake.calls, 2);
-	assert_string_equal(proto_get_str(r, "from"), "memory");
+	assert_string_equal(msg_get_str(r, "from"), "memory");
 	cJSON_Delete(r);
 	r = get(c, "a"); /* the first hop is shared */
 	assert_int_equal(fake.calls, 2);
@@ -275,7 +274,7 @@ static void failed_refresh_serves_still_valid_credentials(void **state)
 {
 	struct ctx *c = *state;
 	cJSON *r = get(c, "b");
-	const char *ak = proto_get_str(r, "AccessKeyId");
+	const char *ak = msg_get_str(r, "AccessKeyId");
 	char first[64];
 
 	snprintf(first, sizeof(first), "%s", ak);
@@ -284,14 +283,14 @@ static void failed_refresh_serves_still_valid_credentials(void **state)
 	fake.fail = 1;
 	r = get(c, "b");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
-	assert_string_equal(proto_get_str(r, "AccessKeyId"), first);
-	assert_non_null(proto_get_str(r, "refresh_error"));
+	assert_string_equal(msg_get_str(r, "AccessKeyId"), first);
+	assert_non_null(msg_get_str(r, "refresh_error"));
 	cJSON_Delete(r);
 	fake_now += 10 * 60; /* now expired */
 	r = get(c, "b");
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
-	assert_string_equal(proto_get_str(r, "error"), "aws");
-	assert_string_equal(proto_get_str(r, "aws_code"), "AccessDenied");
+	assert_string_equal(msg_get_str(r, "error"), "aws");
+	assert_string_equal(msg_get_str(r, "aws_code"), "AccessDenied");
 	cJSON_Delete(r);
 }
 
@@ -343,6 +342,6 @@ int main(void)
 	                                    teardown),
 	};
 
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Unit tests for common/: error codes, the wiping buffer, frames. */
+/* Unit tests for common/ (error codes, the wiping buffer, frames) and the daemon's messages. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +9,7 @@
 #include "err.h"
 #include "caps.h"
 #include "mem.h"
+#include "msg.h"
 #include "proto.h"
 #include "sockpath.h"
 
@@ -121,21 +122,40 @@ static void frame_length_zero_and_over_cap_are_rejected(void **state)
 	assert_int_equal(n, 256);
 }
 
+static void frame_append_writes_the_length_and_refuses_what_does_not_fit(void **state)
+{
+	struct buf out;
+	size_t n = 0;
+
+	buf_init(&out, 10);
+	assert_int_equal(buf_puts(&out, "x"), KR_OK);
+	assert_int_equal(proto_frame_append(&out, "", 0), KR_ERR_PROTO);
+	/* Header and body would be 11 bytes: out stays as it was. */
+	assert_int_equal(proto_frame_append(&out, "123456", 6), KR_ERR_TOOBIG);
+	assert_int_equal(out.len, 1);
+	assert_int_equal(proto_frame_append(&out, "12345", 5), KR_OK);
+	assert_int_equal(out.len, 10);
+	assert_int_equal(proto_frame_len((const unsigned char *)out.data + 1, 5, &n), KR_OK);
+	assert_int_equal(n, 5);
+	assert_memory_equal(out.data + 5, "12345", 5);
+	buf_free(&out);
+}
+
 static void frame_round_trips_through_a_socket(void **state)
 {
 	struct buf out, in;
-	cJSON *m = proto_new(), *got = NULL;
+	cJSON *m = msg_new(), *got = NULL;
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	cJSON_AddStringToObject(m, "op", "ping");
 	buf_init(&out, KR_FRAME_HDR + KR_REQ_MAX);
 	buf_init(&in, KR_REQ_MAX);
-	assert_int_equal(proto_encode(m, &out), KR_OK);
+	assert_int_equal(msg_encode(m, &out), KR_OK);
 	assert_int_equal(proto_write_all(sv[0], out.data, out.len, proto_now_ms() + 1000), KR_OK);
 	assert_int_equal(proto_read_frame(sv[1], KR_REQ_MAX, proto_now_ms() + 1000, &in), KR_OK);
-	assert_int_equal(proto_decode(in.data, in.len, &got), KR_OK);
-	assert_string_equal(proto_get_str(got, "op"), "ping");
+	assert_int_equal(msg_decode(in.data, in.len, &got), KR_OK);
+	assert_string_equal(msg_get_str(got, "op"), "ping");
 	cJSON_Delete(m);
 	cJSON_Delete(got);
 	buf_free(&out);
@@ -181,22 +201,22 @@ static void decode_rejects_non_objects_and_other_versions(void **state)
 {
 	cJSON *m = NULL;
 
-	assert_int_equal(proto_decode("[1]", 3, &m), KR_ERR_PROTO);
-	assert_int_equal(proto_decode("garbage", 7, &m), KR_ERR_PROTO);
-	assert_int_equal(proto_decode("{\"op\":\"ping\"}", 13, &m), KR_ERR_VERSION);
-	assert_int_equal(proto_decode("{\"v\":2}", 7, &m), KR_ERR_VERSION);
+	assert_int_equal(msg_decode("[1]", 3, &m), KR_ERR_PROTO);
+	assert_int_equal(msg_decode("garbage", 7, &m), KR_ERR_PROTO);
+	assert_int_equal(msg_decode("{\"op\":\"ping\"}", 13, &m), KR_ERR_VERSION);
+	assert_int_equal(msg_decode("{\"v\":2}", 7, &m), KR_ERR_VERSION);
 	assert_null(m);
-	assert_int_equal(proto_decode("{\"v\":1}", 7, &m), KR_OK);
+	assert_int_equal(msg_decode("{\"v\":1}", 7, &m), KR_OK);
 	cJSON_Delete(m);
 }
 
 static void error_reply_names_the_error(void **state)
 {
-	cJSON *e = proto_new_error(KR_ERR_NOPROFILE, "profile 'x' not found");
+	cJSON *e = msg_new_error(KR_ERR_NOPROFILE, "profile 'x' not found");
 
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(e, "ok")));
-	assert_string_equal(proto_get_str(e, "error"), "noprofile");
-	assert_string_equal(proto_get_str(e, "message"), "profile 'x' not found");
+	assert_string_equal(msg_get_str(e, "error"), "noprofile");
+	assert_string_equal(msg_get_str(e, "message"), "profile 'x' not found");
 	cJSON_Delete(e);
 }
 
@@ -276,6 +296,7 @@ int main(void)
 	    cmocka_unit_test(buf_steal_hands_over_a_string),
 	    cmocka_unit_test(mem_strdup_max_refuses_long_strings),
 	    cmocka_unit_test(frame_length_zero_and_over_cap_are_rejected),
+	    cmocka_unit_test(frame_append_writes_the_length_and_refuses_what_does_not_fit),
 	    cmocka_unit_test(frame_round_trips_through_a_socket),
 	    cmocka_unit_test(frame_read_stops_at_the_cap_before_the_body),
 	    cmocka_unit_test(frame_read_times_out_on_half_a_frame),
@@ -286,6 +307,6 @@ int main(void)
 	    cmocka_unit_test(sockpath_refuses_directories_others_control),
 	};
 
-	mem_install_json_hooks();
+	msg_install_json_hooks();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
