@@ -242,14 +242,45 @@ static int autostart_allowed(const struct ctx *x)
  * failure report it and return the exit status; 0 with *ret_reply set
  * otherwise.
  */
+static int reply_busy(const struct json *reply)
+{
+	const char *e = json_get_str(reply, "error");
+
+	return e && strcmp(e, "busy") == 0;
+}
+
+/* Wait before asking a busy daemon again: 5 ms doubling to 320 ms, jittered. */
+static void busy_backoff(int attempt)
+{
+	long ms = 5L << (attempt < 6 ? attempt : 6);
+	struct timespec ts;
+
+	ms = ms / 2 + (long)(((unsigned)getpid() + (unsigned)attempt) * 2654435761u %
+	                     (unsigned)(ms / 2 + 1));
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static int call_raw(struct ctx *x, const struct json *req, unsigned flags, struct json **ret_reply)
 {
+	int64_t busy_until = proto_now_ms() + KR_CLIENT_BUSY_MS;
 	struct json *reply = NULL;
 	int r;
 
-	r = conn_open(&x->conn, flags);
-	if (r == KR_OK)
-		r = conn_request(&x->conn, req, proto_now_ms() + KR_CLIENT_REPLY_MS, &reply);
+	for (int attempt = 0;; attempt++) {
+		r = conn_open(&x->conn, flags);
+		if (r == KR_OK)
+			r = conn_request(&x->conn, req, proto_now_ms() + KR_CLIENT_REPLY_MS,
+			                 &reply);
+		/* A herd larger than the daemon's connection cap: queue up politely. */
+		if (r != KR_OK || !reply_busy(reply) || proto_now_ms() >= busy_until)
+			break;
+		json_free(reply);
+		reply = NULL;
+		busy_backoff(attempt);
+	}
 	if (r == KR_ERR_NODAEMON && !autostart_allowed(x))
 		return fail(x, r,
 		            "keyroled is not running: %s (autostart is off); start it with "
@@ -1140,6 +1171,7 @@ static const char help_main[] =
     "\n"
     "If nothing answers on the socket, keyrole starts keyroled (found next to\n"
     "keyrole, else on PATH) as 'keyroled --socket PATH' and waits up to 3 s.\n"
+    "A daemon at its connection limit is asked again for up to 10 s.\n"
     "\n"
     "Exit status:\n"
     "  0    success\n"

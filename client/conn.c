@@ -406,6 +406,14 @@ int conn_request(struct conn *c, const struct json *req, int64_t deadline_ms,
 	}
 	r = proto_write_all(c->fd, out.data, out.len, deadline_ms);
 	if (r < 0) {
+		/* A daemon that refuses a connection (busy) answers first, then closes. */
+		if (proto_read_frame(c->fd, KR_RESP_MAX, proto_now_ms() + 1000, &in) == KR_OK &&
+		    decode_reply(in.data, in.len, &reply) == KR_OK) {
+			*ret_reply = reply;
+			c->detail[0] = '\0';
+			r = KR_OK;
+			goto out;
+		}
 		set_detail(c, "cannot send the request to keyroled on %s: %s", c->socket,
 		           err_str(r));
 		goto out;

@@ -21,6 +21,7 @@
 /* Client. */
 #define KR_CLIENT_CONNECT_MS 3000         /* wait for an autostarted daemon */
 #define KR_CLIENT_REPLY_MS   (120 * 1000) /* whole answer, STS retries included */
+#define KR_CLIENT_BUSY_MS    10000        /* retry a daemon at its connection cap */
 
 /* JSON the client reads (common/json.c): a reply is the largest text. */
 #define KR_JSON_MAX        KR_RESP_MAX

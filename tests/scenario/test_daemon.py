@@ -174,9 +174,18 @@ def main(tap, run):
             r = replies[-1] if replies else {}
             tap.ok(r and "connection limit" in r.get("message", ""),
                    "the refusal says the daemon is at its connection limit", r)
+            # The real client waits its turn instead of failing.
+            client = subprocess.Popen([krtest.keyrole(), "status", "--json"],
+                                      env=krtest.clean_env({"HOME": home, "KEYROLE_SOCKET": sock,
+                                                            "KEYROLE_NO_AUTOSTART": "1"}),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.5)
+            tap.ok(client.poll() is None, "keyrole keeps retrying while the daemon is busy")
         finally:
             for s in held:
                 s.close()
+        out, err = client.communicate(timeout=15)
+        tap.is_(client.returncode, 0, "and succeeds once connections are free", err)
         tap.ok(krtest.wait_until(lambda: ping_ms(sock)[0], 3), "served again once they closed")
 
     with tap.test("a client that does not read its reply is dropped"):
