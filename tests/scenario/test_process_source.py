@@ -33,13 +33,18 @@ def main(tap, run):
         json.dump({"Version": 1, "AccessKeyId": seed["access_key_id"],
                    "SecretAccessKey": seed["secret_access_key"]}, f)
     good = script(run, "good-helper", 'echo run >> "$1"\ncat "$2"\n')
-    failing = script(run, "failing-helper", 'echo "token expired, run sso login" >&2\nexit 3\n')
+    failing = script(run, "failing-helper", 'echo "warning: cache is old" >&2\n'
+                     'echo "token expired, run sso login" >&2\nexit 3\n')
+    chatty = script(run, "chatty-helper",
+                    'for i in $(seq 40); do echo "warning: $i: deprecated option, still '
+                    'working as asked" >&2; done\ncat "$1"\n')
     garbage = script(run, "garbage-helper", 'echo "{not json"\n')
     nover = script(run, "noversion-helper",
                    'echo \'{"AccessKeyId":"AKIAXXXXXXXXXXXXXXXX","SecretAccessKey":"x"}\'\n')
     r = seed["roles"]
     cfg = ""
     for name, cmd in (("src", "%s %s %s" % (good, count, keys)), ("bad", failing),
+                      ("chatty", "%s %s" % (chatty, keys)),
                       ("junk", garbage), ("nov", nover)):
         cfg += "[profile %s]\ncredential_process = %s\n\n" % (name, cmd)
     for name, src in (("p-prod", "src"), ("p-bad", "bad"), ("p-junk", "junk"),
@@ -72,13 +77,19 @@ def main(tap, run):
         tap.ok(doc.get("AccessKeyId") == seed["access_key_id"] and "Expiration" not in doc,
                "long-term keys passed through without an Expiration")
 
-    with tap.test("a failing helper: its exit status and first stderr line"):
+    with tap.test("a failing helper: its exit status and last stderr line"):
         p = krtest.run_client(["get", "p-bad"], env=env)
         tap.ok(p.returncode != 0 and p.stdout == "", "fails, nothing on stdout", p.stderr)
         tap.ok("failing-helper" in p.stderr and "status 3" in p.stderr and
-               "sso login" in p.stderr, "names the helper, its status and its message",
-               p.stderr)
+               "sso login" in p.stderr and "cache is old" not in p.stderr,
+               "names the helper, its status and its last message", p.stderr)
         tap.is_(len(p.stderr.strip().splitlines()), 1, "one line")
+
+    with tap.test("a helper that prints 40 warning lines on stderr still works"):
+        p = krtest.run_client(["get", "chatty"], env=env)
+        tap.is_(p.returncode, 0, "not killed for talking", p.stderr)
+        tap.ok(json.loads(p.stdout or "{}").get("AccessKeyId") == seed["access_key_id"],
+               "its credentials come through")
 
     with tap.test("output that breaks the contract is refused"):
         p = krtest.run_client(["get", "p-junk"], env=env)
