@@ -1,10 +1,14 @@
 /*
  * credential_process runner. Invariants: no shell (argv comes split); the
- * child gets stdin from /dev/null and its own stdout/stderr pipes (only
- * our ends are non-blocking); stdout is capped at KR_PROC_OUT_MAX (more is an error) and wiped;
- * stderr is read to its end whatever its size, and only its last KR_PROC_ERR_KEEP bytes are kept
- * (wiped too) for the error message: a helper is never killed for talking. A run past its deadline
- * is killed with SIGKILL; the child is always reaped (pidfd on the loop).
+ * child gets stdin from /dev/null, its own stdout/stderr pipes (only our
+ * ends are non-blocking), its own process group, an empty signal mask and
+ * default signal dispositions;
+ * stdout is capped at KR_PROC_OUT_MAX (more is an error) and wiped; stderr
+ * is read to its end whatever its size, and only its last
+ * KR_PROC_ERR_KEEP bytes are kept (wiped too) for the error message: a
+ * helper is never killed for talking. A run past its deadline is killed
+ * with SIGKILL, its whole process group with it; the child is always
+ * reaped (pidfd on the loop).
  */
 #include "proc.h"
 
@@ -60,10 +64,11 @@ static void proc_release(struct proc *p)
 	free(p);
 }
 
-static void kill_child(const struct proc *p)
+/* The child leads its own process group: its own children go with it. */
+static void kill_group(const struct proc *p)
 {
 	if (p->pid > 0 && !p->exited)
-		kill(p->pid, SIGKILL);
+		kill(-p->pid, SIGKILL);
 }
 
 void proc_cancel(struct proc *p)
@@ -71,7 +76,7 @@ void proc_cancel(struct proc *p)
 	if (!p)
 		return;
 	if (!p->exited && p->pid > 0) {
-		kill_child(p);
+		kill_group(p);
 		waitpid(p->pid, NULL, 0); /* SIGKILL: returns promptly */
 	}
 	proc_release(p);
@@ -227,7 +232,7 @@ static void drain(struct proc *p, int *fd, struct loop_io **io, struct buf *b, i
 		mem_wipe(tmp, sizeof(tmp));
 		if (n > 0) {
 			p->out_toobig = 1;
-			kill_child(p);
+			kill_group(p);
 		}
 		loop_io_free(*io);
 		*io = NULL;
@@ -268,9 +273,14 @@ static void on_exit_fd(struct loop_io *io, int fd, uint32_t revents, void *userd
 static void on_timeout(struct loop_timer *t, void *userdata)
 {
 	struct proc *p = userdata;
-	char msg[128];
+	char msg[512], line[256];
 
-	snprintf(msg, sizeof(msg), "%s did not finish in %d ms; killed", p->prog, p->timeout_ms);
+	if (p->err_fd >= 0)
+		drain(p, &p->err_fd, &p->err_io, &p->err, 1);
+	last_line(&p->err, line, sizeof(line));
+	snprintf(msg, sizeof(msg), "%s did not finish in %d ms; killed%s%s%s", p->prog,
+	         p->timeout_ms, line[0] ? " (last on stderr: " : "", line, line[0] ? ")" : "");
+	mem_wipe(line, sizeof(line));
 	p->done(p->userdata, KR_ERR_TIMEOUT, NULL, msg);
 	proc_cancel(p);
 }
@@ -279,6 +289,8 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
                void *userdata, struct proc **ret)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = KR_ERR_PROCESS;
 	struct proc *p;
 	const char *base;
@@ -305,7 +317,17 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	r = posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, environ);
+	/* Not the daemon's blocked signals or ignored SIGPIPE; a group to kill on timeout. */
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                                    POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	r = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(out[1]);
 	close(errp[1]);

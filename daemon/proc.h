@@ -2,12 +2,12 @@
  * Running another tool's credential_process (and only that) without a
  * shell, on the event loop: its stdout is read with a size cap, its stderr
  * is read to the end (only its tail is kept), the whole run has a deadline
- * after which the child is killed, and the JSON it
+ * after which the child and its process group are killed, and the JSON it
  * prints is checked against the credential_process contract (Version 1,
  * AccessKeyId, SecretAccessKey, optional SessionToken and Expiration).
  *
  * The output carries secrets: the buffers are wiped; nothing reaches a
- * message but the last line of the tool's stderr on failure.
+ * message but the last line of the tool's stderr on failure or timeout.
  */
 #ifndef KR_PROC_H
 #define KR_PROC_H

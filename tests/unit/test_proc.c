@@ -1,7 +1,8 @@
 /*
  * The credential_process runner with real children on a real loop: a
  * helper that talks a lot on stderr still succeeds (or fails with its own
- * last words), and a flood on stdout is a clear error.
+ * last words), a flood on stdout is a clear error, and a helper that hangs
+ * is killed at its deadline, its children with it, in bounded time.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +130,82 @@ static void proc_stdout_over_its_cap_is_a_clear_error(void **state)
 	assert_non_null(strstr(o.msg, want));
 }
 
+static int pid_gone(pid_t pid)
+{
+	char path[64], st[512];
+	FILE *f;
+	int gone;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	/* An orphan may linger as a zombie until init reaps it: that is dead too. */
+	gone = fgets(st, sizeof(st), f) && strstr(st, ") Z ") != NULL;
+	fclose(f);
+	return gone;
+}
+
+static void proc_hung_helper_is_killed_at_its_timeout_with_its_children(void **state)
+{
+	char pidfile[] = "/tmp/kr-test-proc-XXXXXX", script[256];
+	struct outcome o;
+	uint64_t ms;
+	FILE *f;
+	int fd, child = 0;
+
+	fd = mkstemp(pidfile);
+	assert_true(fd >= 0);
+	close(fd);
+	/* A helper whose own child holds the pipes and never ends. */
+	snprintf(script, sizeof(script),
+	         "echo 'waiting for the browser login' >&2; sleep 60 & echo $! > %s; wait",
+	         pidfile);
+	ms = run_sh(script, 300, &o);
+	assert_int_equal(o.err, KR_ERR_TIMEOUT);
+	assert_true(ms >= 300);
+	assert_true(ms < 5000);
+	assert_non_null(strstr(o.msg, "sh did not finish in 300 ms; killed"));
+	assert_non_null(strstr(o.msg, "waiting for the browser login"));
+	f = fopen(pidfile, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &child), 1);
+	fclose(f);
+	unlink(pidfile);
+	for (int i = 0; i < 100 && !pid_gone(child); i++)
+		usleep(10 * 1000);
+	assert_true(pid_gone(child));
+}
+
+/* grep exits 0 (then "not a JSON object") when a line of its own status matches re. */
+static int helper_status_has(const char *re)
+{
+	char grep[] = "grep", q[] = "-qxE", status[] = "/proc/self/status";
+	char *argv[] = {grep, q, (char *)re, status, NULL};
+	struct outcome o;
+
+	run_argv(argv, 20000, &o);
+	return strstr(o.msg, "not a JSON object") != NULL;
+}
+
+static void proc_helper_gets_no_blocked_or_ignored_signals(void **state)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	sigset_t ss, old;
+
+	/* The daemon blocks the signals its loop handles and ignores SIGPIPE. */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, &old);
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	assert_true(helper_status_has("SigBlk:\t0000000000000000"));
+	/* Signals 32 and 33 are glibc's own (it sets them in the child): look at 1-31. */
+	assert_true(helper_status_has("SigIgn:\t[0-9a-f]{8}[08]0000000"));
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +213,8 @@ int main(void)
 	    cmocka_unit_test(proc_failure_shows_the_last_stderr_line_after_many_warnings),
 	    cmocka_unit_test(proc_stderr_control_characters_are_not_passed_on),
 	    cmocka_unit_test(proc_stdout_over_its_cap_is_a_clear_error),
+	    cmocka_unit_test(proc_hung_helper_is_killed_at_its_timeout_with_its_children),
+	    cmocka_unit_test(proc_helper_gets_no_blocked_or_ignored_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
