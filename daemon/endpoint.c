@@ -8,6 +8,7 @@
 #include "err.h"
 #include "caps.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,9 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 			goto out;
 		}
 		url = strdup(configured);
+		/* The scheme in any case, as botocore takes it; lowercase from here on. */
+		for (char *p = url; p && *p && *p != ':'; p++)
+			*p = (char)tolower((unsigned char)*p);
 		sign = strdup(region ? region : "us-east-1");
 		goto out;
 	}

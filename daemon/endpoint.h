@@ -17,7 +17,9 @@
  *
  * sts_regional_endpoints defaults to "regional" (botocore 1.43; empty counts
  * as unset); any value but "legacy"/"regional" is an error, as in botocore.
- * A configured URL is signed for the region, or us-east-1 without one.
+ * A configured URL is signed for the region, or us-east-1 without one. Its
+ * scheme may be in any case ("HTTPS://"); *ret_url always has it in lower
+ * case, which is all that the HTTP and SigV4 code below accept.
  */
 #ifndef KR_ENDPOINT_H
 #define KR_ENDPOINT_H
