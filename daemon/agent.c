@@ -930,6 +930,9 @@ static void stage_hop(struct job *j, size_t i)
 	p.source_identity = h->source_identity;
 	p.policy = h->policy;
 	p.duration = h->duration;
+	/* A credential_process that returned a session: role chaining, at most 3600 s. */
+	if (i == 0 && !j->via_session && j->cur.session_token && p.duration > KR_CHAINED_MAX_S)
+		p.duration = KR_CHAINED_MAX_S;
 	p.tag_keys = (const char *const *)h->tag_keys;
 	p.tag_values = (const char *const *)h->tag_values;
 	p.n_tags = h->n_tags;

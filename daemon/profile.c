@@ -1139,7 +1139,13 @@ process_check:
 	for (size_t i = 0; i < ch->n_hops && r == KR_OK; i++) {
 		struct profile_hop *h = &ch->hops[i];
 
-		h->chained = i > 0;
+		/*
+		 * Role chaining: the hop's source is itself a session. For hop 0
+		 * that is known here for keys with a session token (files or
+		 * environment); a credential_process says so only when it runs,
+		 * and the agent caps the duration then.
+		 */
+		h->chained = i > 0 || (ch->source.session_token && ch->source.session_token[0]);
 		if (h->chained && h->duration > KR_CHAINED_MAX_S) {
 			h->duration = KR_CHAINED_MAX_S;
 			h->duration_capped = 1;
@@ -1552,6 +1558,53 @@ static int lint_profile(const struct cfg *c, const struct pent *pe, cJSON *probl
 	return r;
 }
 
+/*
+ * Role chaining lowers a longer duration_seconds to 3600: say so for hop i,
+ * and for a credential_process source (which shows whether it returns a
+ * session only when it runs) say what will happen if it does.
+ */
+static int warn_chaining(cJSON *problems, const struct profile_chain *ch, size_t i)
+{
+	const struct profile_hop *h = &ch->hops[i];
+	const struct profile_source *s = &ch->source;
+	int line = h->duration_line ? h->duration_line : h->line;
+	char msg[512], fix[320];
+
+	snprintf(fix, sizeof(fix), "set duration_seconds to 3600 or less for this profile");
+	if (h->duration_capped && i > 0) {
+		snprintf(
+		    msg, sizeof(msg),
+		    "role \"%.150s\" is assumed with role-session credentials (role chaining): "
+		    "STS allows at most 3600 seconds, so duration_seconds is lowered to 3600",
+		    h->role_arn);
+	} else if (h->duration_capped) {
+		snprintf(msg, sizeof(msg),
+		         "role \"%.150s\" is assumed with session credentials (%s%.100s%s), which "
+		         "STS treats as role chaining: it allows at most 3600 seconds, so "
+		         "duration_seconds is lowered to 3600",
+		         h->role_arn,
+		         s->type == PROFILE_SRC_ENV
+		             ? "AWS_SESSION_TOKEN in the caller's environment"
+		             : "aws_session_token in profile \"",
+		         s->type == PROFILE_SRC_ENV ? "" : s->profile,
+		         s->type == PROFILE_SRC_ENV ? "" : "\"");
+		snprintf(
+		    fix, sizeof(fix),
+		    "set duration_seconds to 3600 or less for this profile, or give the source "
+		    "long-term keys");
+	} else if (i == 0 && s->type == PROFILE_SRC_PROCESS && h->duration > KR_CHAINED_MAX_S) {
+		snprintf(msg, sizeof(msg),
+		         "role \"%.150s\" is assumed with what credential_process of profile "
+		         "\"%.100s\" returns: if that has a SessionToken (a session), STS treats "
+		         "this as role chaining and keyrole lowers duration_seconds to 3600 at run "
+		         "time",
+		         h->role_arn, s->profile ? s->profile : "");
+	} else {
+		return KR_OK;
+	}
+	return add_problem(problems, "warning", h->file, line, msg, fix);
+}
+
 static int check_one(const struct cfg *c, const struct profile_env *env, const char *name,
                      cJSON *out)
 {
@@ -1584,21 +1637,8 @@ static int check_one(const struct cfg *c, const struct profile_env *env, const c
 		r = add_steps(steps, ch, 0);
 	if (r == KR_OK && rr < 0)
 		r = add_problem(problems, "error", e.file, e.line, e.msg, e.fix);
-	for (size_t i = 0; r == KR_OK && rr == KR_OK && i < ch->n_hops; i++) {
-		const struct profile_hop *h = &ch->hops[i];
-		char msg[300];
-
-		if (!h->duration_capped)
-			continue;
-		snprintf(
-		    msg, sizeof(msg),
-		    "role \"%.150s\" is assumed with role-session credentials (role chaining): "
-		    "STS allows at most 3600 seconds, so duration_seconds is lowered to 3600",
-		    h->role_arn);
-		r = add_problem(problems, "warning", h->file,
-		                h->duration_line ? h->duration_line : h->line, msg,
-		                "set duration_seconds to 3600 or less for this profile");
-	}
+	for (size_t i = 0; r == KR_OK && rr == KR_OK && i < ch->n_hops; i++)
+		r = warn_chaining(problems, ch, i);
 	if (r == KR_OK && pe)
 		r = lint_profile(c, pe, problems);
 	cJSON_ArrayForEach(p, problems)

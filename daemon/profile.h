@@ -33,9 +33,12 @@
  *    "botocore-session-<timestamp>".
  *  - KEYROLE: values are checked before any STS call: duration_seconds
  *    must be an integer in 900..43200, role_session_name must match STS's
- *    pattern, role_arn must start with "arn:". A hop after another role
- *    session is "chained" and its duration is capped at 3600 s (STS's role
- *    chaining limit), with a warning in the check report.
+ *    pattern, role_arn must start with "arn:". A hop whose source is a
+ *    session (another role hop, or static/environment keys with a session
+ *    token) is "chained" and its duration is capped at 3600 s (STS's role
+ *    chaining limit), with a warning in the check report. A
+ *    credential_process source shows whether it returns a session only when
+ *    it runs: the agent caps hop 0 then (and the check report says so).
  *
  * Secrets (static keys, session tokens, environment credentials) live only
  * in struct profile_source; profile_chain_free() wipes them. Cache keys and
@@ -79,7 +82,7 @@ struct profile_hop {
 	char *role_arn, *session_name, *external_id, *mfa_serial, *source_identity, *policy;
 	int duration;        /* seconds, 0 = STS default (3600); capped to 3600 when chained */
 	int duration_capped; /* 1 if we lowered it because of role chaining */
-	int chained;         /* source of this hop is itself a role session */
+	int chained;         /* source of this hop is itself a session (role chaining) */
 	char **tag_keys, **tag_values; /* session_tags = k=v,k2=v2 (aws-vault style) */
 	size_t n_tags;
 	char **transitive_keys; /* transitive_session_tags = k,k2 */

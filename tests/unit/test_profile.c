@@ -87,6 +87,20 @@ static int resolve_err(struct fx *fx, const char *name, char *err, size_t len)
 	return r;
 }
 
+static const cJSON *first_problem(const cJSON *rep, const char *needle)
+{
+	const cJSON *p;
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "problems"))
+	{
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "message");
+
+		if (cJSON_IsString(m) && strstr(m->valuestring, needle))
+			return p;
+	}
+	return NULL;
+}
+
 static void profile_static_source_has_no_hops(void **state)
 {
 	struct fx *fx = *state;
@@ -227,15 +241,23 @@ static void profile_environment_source_uses_callers_env(void **state)
 	char err[512];
 
 	put(fx->config, "[profile e]\nrole_arn = arn:aws:iam::1:role/eeeeee\n"
-	                "credential_source = Environment\n");
+	                "credential_source = Environment\nduration_seconds = 7200\n");
 	assert_int_equal(resolve_err(fx, "e", err, sizeof(err)), KR_ERR_NOCREDS);
 	fx->env.access_key_id = "AKIAENV";
 	fx->env.secret_access_key = "envsecret";
+	c = resolve_ok(fx, "e");
+	assert_false(c->hops[0].chained); /* long-term keys keep the duration */
+	assert_int_equal(c->hops[0].duration, 7200);
+	profile_chain_free(c);
 	fx->env.session_token = "envtoken";
 	c = resolve_ok(fx, "e");
 	assert_int_equal(c->source.type, PROFILE_SRC_ENV);
 	assert_string_equal(c->source.access_key_id, "AKIAENV");
 	assert_string_equal(c->source.session_token, "envtoken");
+	/* A session in the environment: role chaining, at most 3600 s. */
+	assert_true(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 3600);
+	assert_true(c->hops[0].duration_capped);
 	profile_chain_free(c);
 }
 
@@ -320,6 +342,98 @@ static void profile_chained_duration_is_capped(void **state)
 	assert_int_equal(c->hops[1].duration, 3600);
 	assert_true(c->hops[1].duration_capped);
 	profile_chain_free(c);
+}
+
+/* Write the one role profile "r" (duration 7200) over source profile "src". */
+static void put_role_over(struct fx *fx, const char *config_src, const char *creds_src)
+{
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile r]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = src\n"
+	         "duration_seconds = 7200\n",
+	         config_src);
+	put(fx->config, cfg);
+	put(fx->creds, creds_src);
+}
+
+static struct profile_chain *chain_over(struct fx *fx, const char *config_src,
+                                        const char *creds_src)
+{
+	put_role_over(fx, config_src, creds_src);
+	return resolve_ok(fx, "r");
+}
+
+static void profile_first_hop_from_a_session_is_chained(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+
+	/* Long-term keys: not chained, the duration stays. */
+	c = chain_over(fx, "[profile src]\n",
+	               "[src]\naws_access_key_id = AKIASRC0000000001\naws_secret_access_key = s\n");
+	assert_false(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 7200);
+	assert_false(c->hops[0].duration_capped);
+	profile_chain_free(c);
+	/* A session token in the credentials file. */
+	c = chain_over(fx, "[profile src]\n",
+	               "[src]\naws_access_key_id = ASIASRC0000000001\naws_secret_access_key = s\n"
+	               "aws_session_token = tok\n");
+	assert_true(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 3600);
+	assert_true(c->hops[0].duration_capped);
+	profile_chain_free(c);
+	/* ... in the config file, under its older name. */
+	c = chain_over(fx,
+	               "[profile src]\naws_access_key_id = ASIASRC0000000001\n"
+	               "aws_secret_access_key = s\naws_security_token = tok\n",
+	               "");
+	assert_true(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 3600);
+	profile_chain_free(c);
+	/* credential_process: known only when it runs (the agent caps it then). */
+	c = chain_over(fx, "[profile src]\ncredential_process = /bin/true\n", "");
+	assert_false(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 7200);
+	profile_chain_free(c);
+}
+
+/* The check report of "r" over src: the chaining warning, if any. */
+static const cJSON *chaining_warning(struct fx *fx, const char *config_src, cJSON **arr)
+{
+	put_role_over(fx, config_src, "");
+	cJSON_Delete(*arr);
+	*arr = NULL;
+	assert_int_equal(profile_check(&fx->env, "r", arr), 0);
+	return first_problem(cJSON_GetArrayItem(*arr, 0), "role chaining");
+}
+
+static void profile_check_warns_when_a_session_source_caps_the_first_hop(void **state)
+{
+	struct fx *fx = *state;
+	const cJSON *p;
+	cJSON *arr = NULL;
+
+	assert_null(chaining_warning(fx,
+	                             "[profile src]\naws_access_key_id = AKIASRC0000000001\n"
+	                             "aws_secret_access_key = s\n",
+	                             &arr));
+	p = chaining_warning(fx,
+	                     "[profile src]\naws_access_key_id = ASIASRC0000000001\n"
+	                     "aws_secret_access_key = s\naws_session_token = tok\n",
+	                     &arr);
+	assert_non_null(p);
+	assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(p, "message")->valuestring,
+	                       "aws_session_token in profile \"src\""));
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(p, "line")->valueint, 8);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(p, "severity")->valuestring,
+	                    "warning");
+	p = chaining_warning(fx, "[profile src]\ncredential_process = /bin/true\n", &arr);
+	assert_non_null(p);
+	assert_non_null(
+	    strstr(cJSON_GetObjectItemCaseSensitive(p, "message")->valuestring, "at run time"));
+	cJSON_Delete(arr);
 }
 
 static void profile_default_session_name_is_sanitised(void **state)
@@ -534,20 +648,6 @@ static void profile_tilde_paths_use_callers_home(void **state)
 	}
 }
 
-static const cJSON *first_problem(const cJSON *rep, const char *needle)
-{
-	const cJSON *p;
-
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "problems"))
-	{
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "message");
-
-		if (cJSON_IsString(m) && strstr(m->valuestring, needle))
-			return p;
-	}
-	return NULL;
-}
-
 static void profile_check_reports_traps_and_typos(void **state)
 {
 	struct fx *fx = *state;
@@ -646,6 +746,8 @@ int main(void)
 	    T(profile_process_calling_keyrole_for_chain_is_error),
 	    T(profile_duration_must_be_in_range),
 	    T(profile_chained_duration_is_capped),
+	    T(profile_first_hop_from_a_session_is_chained),
+	    T(profile_check_warns_when_a_session_source_caps_the_first_hop),
 	    T(profile_default_session_name_is_sanitised),
 	    T(profile_session_tags_are_parsed),
 	    T(profile_region_precedence),
