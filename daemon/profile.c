@@ -64,6 +64,18 @@ struct rerr {
 	char fix[320];
 	char file[KR_PATH_MAX + 1]; /* a copy: the path may be freed before use */
 	int line;
+	int selfcall; /* the error is a credential_process that would call keyrole back */
+};
+
+/*
+ * The chains whose credential_process runs `keyrole get` for the chain
+ * being resolved (innermost first): a self-call may go through several.
+ */
+struct callers {
+	const struct callers *up;
+	char *const *visited; /* profiles of that chain */
+	size_t n;
+	int depth;
 };
 
 static void seterr(struct rerr *e, const char *file, int line, const char *fix, const char *fmt,
@@ -794,15 +806,16 @@ static int source_from_profile(const struct cfg *c, const struct pent *pe,
 }
 
 /*
- * Does command run "keyrole ... get P" with P one of visited? The client
- * takes options before the subcommand; anything starting with '-' is
- * skipped.
+ * If command runs "keyrole ... get P", P (caller frees), else NULL. The
+ * client takes options before the subcommand; anything starting with '-'
+ * is skipped.
  */
-static const char *calls_keyrole(const char *command, char *const *visited, size_t n_visited)
+static char *keyrole_target(const char *command)
 {
 	char **argv = NULL;
 	size_t argc = 0, i = 1;
-	const char *base, *hit = NULL;
+	const char *base;
+	char *target = NULL;
 
 	if (shellquote_split(command, KR_PROFILE_ARGV_MAX, &argv, &argc) < 0 || argc < 3)
 		goto out;
@@ -816,14 +829,74 @@ static const char *calls_keyrole(const char *command, char *const *visited, size
 		goto out;
 	for (i++; i < argc && argv[i][0] == '-'; i++)
 		;
-	if (i >= argc)
-		goto out;
-	for (size_t k = 0; k < n_visited; k++)
-		if (strcmp(visited[k], argv[i]) == 0)
-			hit = visited[k];
+	if (i < argc)
+		target = strdup(argv[i]);
 out:
 	shellquote_argv_free(argv);
-	return hit;
+	return target;
+}
+
+static int in_list(char *const *names, size_t n, const char *name)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(names[k], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int resolve(const struct cfg *c, const struct profile_env *env, const char *name,
+                   const struct callers *up, struct profile_chain **ret_chain, struct rerr *e);
+
+/*
+ * A credential_process source that runs `keyrole get T` would call itself
+ * when T is a profile of this chain, of a chain that led here, or when T's
+ * own chain comes back (through its own credential_process) to one of
+ * them. T's chain is resolved to find out; only a self-call counts here
+ * (T's other problems are its own report's).
+ */
+static int check_selfcall(const struct cfg *c, const struct profile_env *env,
+                          const struct profile_chain *ch, char *const *visited, size_t n,
+                          const struct callers *up, struct rerr *e)
+{
+	const struct profile_source *s = &ch->source;
+	const char *fix = "a source profile must hold the real credentials (static keys, keyrole "
+	                  "add, or another program): point credential_process elsewhere";
+	char *target = keyrole_target(s->command);
+	int r = KR_OK, hit = target && in_list(visited, n, target);
+
+	for (const struct callers *u = up; target && !hit && u; u = u->up)
+		hit = in_list(u->visited, u->n, target);
+	if (hit) {
+		seterr(e, s->file, s->line, fix,
+		       "credential_process of profile \"%s\" calls keyrole for profile \"%.200s\" "
+		       "of the same chain: it would call itself",
+		       s->profile, target);
+		r = KR_ERR_CONFIG;
+	} else if (target && (up ? up->depth : 0) < KR_CHAIN_MAX) {
+		struct callers me = {up, visited, n, up ? up->depth + 1 : 1};
+		struct profile_chain *sub = NULL;
+		struct rerr se;
+
+		memset(&se, 0, sizeof(se));
+		r = resolve(c, env, target, &me, &sub, &se);
+		profile_chain_free(sub);
+		if (r == KR_ERR_NOMEM)
+			goto out;
+		r = KR_OK;
+		if (se.selfcall) {
+			seterr(
+			    e, s->file, s->line, fix,
+			    "credential_process of profile \"%s\" calls keyrole for profile "
+			    "\"%.200s\", whose chain leads back to this one: it would call itself",
+			    s->profile, target);
+			r = KR_ERR_CONFIG;
+		}
+	}
+	if (r == KR_ERR_CONFIG)
+		e->selfcall = 1;
+out:
+	free(target);
+	return r;
 }
 
 /* "a -> b -> a" */
@@ -908,7 +981,7 @@ static int endpoint_for(const struct cfg *c, const struct pent *pe, const struct
  * that the check report can show how far it got; the caller frees it.
  */
 static int resolve(const struct cfg *c, const struct profile_env *env, const char *name,
-                   struct profile_chain **ret_chain, struct rerr *e)
+                   const struct callers *up, struct profile_chain **ret_chain, struct rerr *e)
 {
 	struct profile_chain *ch = calloc(1, sizeof(*ch));
 	char *visited[KR_CHAIN_MAX + 2];
@@ -1108,20 +1181,8 @@ static int resolve(const struct cfg *c, const struct profile_env *env, const cha
 		pe = spe;
 	}
 process_check:
-	if (r == KR_OK && ch->source.type == PROFILE_SRC_PROCESS) {
-		const char *self = calls_keyrole(ch->source.command, visited, n_visited);
-
-		if (self) {
-			seterr(
-			    e, ch->source.file, ch->source.line,
-			    "a source profile must hold the real credentials (static keys, keyrole "
-			    "add, or another program): point credential_process elsewhere",
-			    "credential_process of profile \"%s\" calls keyrole for profile \"%s\" "
-			    "of the same chain: it would call itself",
-			    ch->source.profile, self);
-			r = KR_ERR_CONFIG;
-		}
-	}
+	if (r == KR_OK && ch->source.type == PROFILE_SRC_PROCESS)
+		r = check_selfcall(c, env, ch, visited, n_visited, up, e);
 	/* Execution order: the hop nearest the source first (also for reports). */
 	for (size_t i = 0; i < ch->n_hops / 2; i++) {
 		struct profile_hop t = ch->hops[i];
@@ -1186,7 +1247,7 @@ int profile_resolve(const struct profile_env *env, const char *name, struct prof
 	r = cfg_load(env, &c, &e);
 	if (r < 0)
 		goto out;
-	r = resolve(&c, env, name, &ch, &e);
+	r = resolve(&c, env, name, NULL, &ch, &e);
 	cfg_free(&c);
 out:
 	if (r < 0 && errbuf && errlen) {
@@ -1625,7 +1686,7 @@ static int check_one(const struct cfg *c, const struct profile_env *env, const c
 	problems = cJSON_AddArrayToObject(rep, "problems");
 	if (!steps || !problems)
 		return KR_ERR_NOMEM;
-	rr = resolve(c, env, name, &ch, &e);
+	rr = resolve(c, env, name, NULL, &ch, &e);
 	r = KR_OK;
 	if (rr == KR_ERR_NOMEM) {
 		r = rr;

@@ -116,7 +116,8 @@ struct profile_chain {
  *   KR_ERR_NOPROFILE    the profile does not exist
  *   KR_ERR_CONFIG       invalid configuration (syntax, cycle, missing
  *                       source, bad value, credential_process calling keyrole
- *                       for a profile of this same chain)
+ *                       for a profile of this same chain, or of a chain
+ *                       that leads back to it)
  *   KR_ERR_UNSUPPORTED  Ec2InstanceMetadata, EcsContainer, SSO, web identity,
  *                       login sessions
  *   KR_ERR_NOCREDS      credential_source = Environment without keys in env

@@ -38,6 +38,17 @@ def main(tap, run):
         lines = [line for line in out.splitlines() if where in line]
         tap.ok(any(what in line and "(fix: " in line for line in lines),
                "%s: %s ... %s" % (name, where.replace(home, "~"), what))
+    # selfcall's credential_process runs keyrole for selfcall-chain, whose
+    # source is selfcall again: check and get must both say so, up front.
+    p = krtest.run_client(["check", "selfcall"], env=env)
+    tap.is_(p.returncode, 1, "check selfcall: exit 1", p.stdout)
+    tap.ok(any(cfg + ":14: error" in line and "call itself" in line and "(fix: " in line
+               for line in p.stdout.splitlines()),
+           "check selfcall: the self-call through another chain, with file:line and a fix",
+           p.stdout)
+    p = krtest.run_client(["get", "selfcall"], env=env)
+    tap.ok(p.returncode != 0 and cfg + ":14:" in p.stderr and "call itself" in p.stderr,
+           "get selfcall fails with the same reason, before running anything", p.stderr)
     p = krtest.run_client(["check", "trap2"], env=env)
     tap.is_(p.returncode, 0, "a single good profile checks clean", p.stdout)
     p = krtest.run_client(["check", "chained", "--json"], env=env)

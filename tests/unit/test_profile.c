@@ -308,6 +308,35 @@ static void profile_process_calling_keyrole_for_chain_is_error(void **state)
 	profile_chain_free(c);
 }
 
+static void profile_process_calling_keyrole_back_through_another_chain_is_error(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char err[512];
+
+	/* h calls keyrole for y, whose source is h: "get h" would run itself. */
+	put(fx->config, "[profile y]\nrole_arn = arn:aws:iam::1:role/yyyyyy\nsource_profile = h\n"
+	                "[profile h]\ncredential_process = keyrole get y\n"
+	                /* a ring of three through credential_process only */
+	                "[profile r1]\ncredential_process = keyrole get r2\n"
+	                "[profile r2]\ncredential_process = keyrole --no-autostart get r3\n"
+	                "[profile r3]\ncredential_process = /usr/bin/keyrole get r1\n"
+	                /* calling keyrole for a sound chain is fine */
+	                "[profile fine]\ncredential_process = keyrole get z\n"
+	                "[profile z]\nrole_arn = arn:aws:iam::1:role/zzzzzz\nsource_profile = k\n"
+	                "[profile k]\naws_access_key_id = AKIAK\naws_secret_access_key = s\n");
+	assert_int_equal(resolve_err(fx, "h", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":5: "));
+	assert_non_null(strstr(err, "call itself"));
+	assert_non_null(strstr(err, "point credential_process elsewhere"));
+	assert_int_equal(resolve_err(fx, "r1", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":7: "));
+	assert_int_equal(resolve_err(fx, "r3", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":11: "));
+	c = resolve_ok(fx, "fine");
+	profile_chain_free(c);
+}
+
 static void profile_duration_must_be_in_range(void **state)
 {
 	struct fx *fx = *state;
@@ -744,6 +773,7 @@ int main(void)
 	    T(profile_unsupported_sources_say_so),
 	    T(profile_without_keys_is_keyring_source),
 	    T(profile_process_calling_keyrole_for_chain_is_error),
+	    T(profile_process_calling_keyrole_back_through_another_chain_is_error),
 	    T(profile_duration_must_be_in_range),
 	    T(profile_chained_duration_is_capped),
 	    T(profile_first_hop_from_a_session_is_chained),
