@@ -535,40 +535,279 @@ static void profile_region_precedence(void **state)
 static void profile_hop_keys_separate_sources_and_share_identical_chains(void **state)
 {
 	struct fx *fx = *state;
-	struct profile_chain *a, *b, *x;
-	struct buf ka, kb, kx;
+	struct profile_chain *a, *x;
+	struct buf ka, kx;
 	char cfg[1024];
 
+	/* The same role and session name: only the source differs. */
 	snprintf(cfg, sizeof(cfg),
 	         "%s[profile other]\naws_access_key_id = AKIAOTHER0000003\n"
 	         "aws_secret_access_key = othersecret\n"
 	         "[profile a]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
-	         "[profile b]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
-	         "[profile x]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = other\n",
+	         "role_session_name = same\n"
+	         "[profile x]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = other\n"
+	         "role_session_name = same\n",
 	         base_cfg);
 	put(fx->config, cfg);
 	a = resolve_ok(fx, "a");
-	b = resolve_ok(fx, "b");
 	x = resolve_ok(fx, "x");
 	buf_init(&ka, 8192);
-	buf_init(&kb, 8192);
 	buf_init(&kx, 8192);
 	assert_int_equal(profile_hop_key(a, 0, &ka), 0);
-	assert_int_equal(profile_hop_key(b, 0, &kb), 0);
 	assert_int_equal(profile_hop_key(x, 0, &kx), 0);
-	/* Session names differ by default ("keyrole-a" / "keyrole-b"). */
-	assert_string_not_equal(ka.data, kb.data);
 	assert_string_not_equal(ka.data, kx.data);
 	assert_null(strstr(ka.data, "basesecret"));
 	assert_null(strstr(kx.data, "othersecret"));
 	assert_non_null(strstr(ka.data, "AKIABASE00000001"));
 	assert_int_equal(profile_hop_key(a, 1, &ka), KR_ERR_INVAL);
 	buf_free(&ka);
-	buf_free(&kb);
 	buf_free(&kx);
 	profile_chain_free(a);
-	profile_chain_free(b);
 	profile_chain_free(x);
+}
+
+/*
+ * A two-hop chain with every field that changes a hop's result set, built
+ * by hand (policy has no config key) from fresh copies, so that equal keys
+ * come from equal contents, not shared pointers. Freed with
+ * profile_chain_free().
+ */
+static struct profile_chain *full_chain(void)
+{
+	struct profile_chain *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	c->name = strdup("top");
+	c->source.type = PROFILE_SRC_STATIC;
+	c->source.profile = strdup("base");
+	c->source.access_key_id = strdup("AKIAKEYTEST00001");
+	c->source.secret_access_key = strdup("secret-one");
+	c->n_hops = 2;
+	c->hops = calloc(2, sizeof(*c->hops));
+	assert_non_null(c->hops);
+	for (size_t i = 0; i < 2; i++) {
+		struct profile_hop *h = &c->hops[i];
+		char arn[64];
+
+		snprintf(arn, sizeof(arn), "arn:aws:iam::1:role/hop%zu", i);
+		h->profile = strdup(i ? "top" : "mid");
+		h->role_arn = strdup(arn);
+		h->session_name = strdup("sess");
+		h->external_id = strdup("ext");
+		h->mfa_serial = strdup("arn:aws:iam::1:mfa/me");
+		h->source_identity = strdup("alice");
+		h->policy = strdup("{\"Version\":\"2012-10-17\"}");
+		h->duration = 3600;
+		h->n_tags = 2;
+		h->tag_keys = calloc(2, sizeof(char *));
+		h->tag_values = calloc(2, sizeof(char *));
+		h->tag_keys[0] = strdup("team");
+		h->tag_values[0] = strdup("ops");
+		h->tag_keys[1] = strdup("env");
+		h->tag_values[1] = strdup("prod");
+		h->n_transitive = 1;
+		h->transitive_keys = calloc(1, sizeof(char *));
+		h->transitive_keys[0] = strdup("team");
+		h->region = strdup("eu-west-1");
+		h->endpoint = strdup("https://sts.eu-west-1.amazonaws.com");
+		h->file = strdup("/config");
+		h->line = 3 + (int)i;
+	}
+	return c;
+}
+
+static void set(char **field, const char *v)
+{
+	free(*field);
+	*field = v ? strdup(v) : NULL;
+}
+
+static char *key_text(const struct profile_chain *c, size_t i)
+{
+	struct buf b;
+	char *k;
+
+	buf_init(&b, 64 * 1024);
+	assert_int_equal(profile_hop_key(c, i, &b), 0);
+	k = strdup(b.data);
+	buf_free(&b);
+	return k;
+}
+
+/* Each changes exactly one input of hop 0 (or the source) of full_chain(). */
+static void mut_source_type(struct profile_chain *c)
+{
+	c->source.type = PROFILE_SRC_ENV; /* same access key id */
+}
+static void mut_source_key(struct profile_chain *c)
+{
+	set(&c->source.access_key_id, "AKIAKEYTEST00002");
+}
+static void mut_process_source(struct profile_chain *c)
+{
+	c->source.type = PROFILE_SRC_PROCESS;
+	set(&c->source.command, "AKIAKEYTEST00001");
+}
+static void mut_keyring_source(struct profile_chain *c)
+{
+	c->source.type = PROFILE_SRC_KEYRING;
+	set(&c->source.profile, "AKIAKEYTEST00001");
+}
+static void mut_role_arn(struct profile_chain *c)
+{
+	set(&c->hops[0].role_arn, "arn:aws:iam::1:role/other");
+}
+static void mut_session_name(struct profile_chain *c)
+{
+	set(&c->hops[0].session_name, "sess2");
+}
+static void mut_external_id(struct profile_chain *c)
+{
+	set(&c->hops[0].external_id, "ext2");
+}
+static void mut_no_external_id(struct profile_chain *c)
+{
+	set(&c->hops[0].external_id, NULL);
+}
+static void mut_empty_external_id(struct profile_chain *c)
+{
+	set(&c->hops[0].external_id, "");
+}
+static void mut_mfa_serial(struct profile_chain *c)
+{
+	set(&c->hops[0].mfa_serial, "arn:aws:iam::1:mfa/other");
+}
+static void mut_duration(struct profile_chain *c)
+{
+	c->hops[0].duration = 3601;
+}
+static void mut_policy(struct profile_chain *c)
+{
+	set(&c->hops[0].policy, "{\"Version\":\"2012-10-18\"}");
+}
+static void mut_tag_key(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_keys[1], "stage");
+}
+static void mut_tag_value(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_values[1], "dev");
+}
+static void mut_fewer_tags(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_keys[1], NULL);
+	set(&c->hops[0].tag_values[1], NULL);
+	c->hops[0].n_tags = 1;
+}
+static void mut_tag_split(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_keys[0], "teamo"); /* "team"+"ops" vs "teamo"+"ps" */
+	set(&c->hops[0].tag_values[0], "ps");
+}
+static void mut_transitive(struct profile_chain *c)
+{
+	set(&c->hops[0].transitive_keys[0], "env");
+}
+static void mut_no_transitive(struct profile_chain *c)
+{
+	set(&c->hops[0].transitive_keys[0], NULL);
+	c->hops[0].n_transitive = 0;
+}
+static void mut_source_identity(struct profile_chain *c)
+{
+	set(&c->hops[0].source_identity, "bob");
+}
+static void mut_endpoint(struct profile_chain *c)
+{
+	set(&c->hops[0].endpoint, "https://sts.amazonaws.com");
+}
+static void mut_region(struct profile_chain *c)
+{
+	set(&c->hops[0].region, "eu-west-2");
+}
+
+static void profile_hop_key_changes_with_each_input_alone(void **state)
+{
+	static const struct {
+		const char *what;
+		void (*mutate)(struct profile_chain *);
+	} muts[] = {
+	    {"source type", mut_source_type},
+	    {"source access key id", mut_source_key},
+	    {"credential_process source", mut_process_source},
+	    {"keyring source", mut_keyring_source},
+	    {"role ARN", mut_role_arn},
+	    {"session name", mut_session_name},
+	    {"external id", mut_external_id},
+	    {"no external id", mut_no_external_id},
+	    {"empty external id", mut_empty_external_id},
+	    {"MFA serial", mut_mfa_serial},
+	    {"duration", mut_duration},
+	    {"policy", mut_policy},
+	    {"tag key", mut_tag_key},
+	    {"tag value", mut_tag_value},
+	    {"one tag fewer", mut_fewer_tags},
+	    {"tag key/value boundary", mut_tag_split},
+	    {"transitive tag key", mut_transitive},
+	    {"no transitive tags", mut_no_transitive},
+	    {"SourceIdentity", mut_source_identity},
+	    {"endpoint", mut_endpoint},
+	    {"region", mut_region},
+	};
+	enum { N = sizeof(muts) / sizeof(muts[0]) };
+	struct profile_chain *base = full_chain(), *same = full_chain();
+	char *b0 = key_text(base, 0), *b1 = key_text(base, 1), *k[N];
+
+	(void)state;
+	/*
+	 * Identical inputs, from separate copies, give identical keys for every
+	 * hop, whatever the names of the profiles that hold them, where they
+	 * are written, or the secret that goes with the access key id.
+	 */
+	set(&same->name, "elsewhere");
+	set(&same->source.profile, "other-base");
+	set(&same->source.secret_access_key, "secret-two");
+	set(&same->hops[0].profile, "other-mid");
+	set(&same->hops[1].file, "/other");
+	same->hops[1].line = 99;
+	k[0] = key_text(same, 0);
+	assert_string_equal(k[0], b0);
+	free(k[0]);
+	k[0] = key_text(same, 1);
+	assert_string_equal(k[0], b1);
+	free(k[0]);
+	assert_null(strstr(b1, "secret-one"));
+	/* A change in hop 1 leaves hop 0's key alone. */
+	set(&same->hops[1].session_name, "sess2");
+	k[0] = key_text(same, 0);
+	assert_string_equal(k[0], b0);
+	free(k[0]);
+	k[0] = key_text(same, 1);
+	assert_string_not_equal(k[0], b1);
+	free(k[0]);
+	for (size_t i = 0; i < N; i++) {
+		struct profile_chain *c = full_chain();
+		char *k1;
+
+		muts[i].mutate(c);
+		k[i] = key_text(c, 0);
+		k1 = key_text(c, 1);
+		if (strcmp(k[i], b0) == 0)
+			fail_msg("%s alone does not change hop 0's key", muts[i].what);
+		if (strcmp(k1, b1) == 0)
+			fail_msg("%s alone does not change hop 1's key", muts[i].what);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(k[i], k[j]) == 0)
+				fail_msg("%s and %s give the same key", muts[i].what, muts[j].what);
+		free(k1);
+		profile_chain_free(c);
+	}
+	for (size_t i = 0; i < N; i++)
+		free(k[i]);
+	free(b0);
+	free(b1);
+	profile_chain_free(base);
+	profile_chain_free(same);
 }
 
 static void profile_identical_chains_share_a_key(void **state)
@@ -783,6 +1022,7 @@ int main(void)
 	    T(profile_region_precedence),
 	    T(profile_hop_keys_separate_sources_and_share_identical_chains),
 	    T(profile_identical_chains_share_a_key),
+	    cmocka_unit_test(profile_hop_key_changes_with_each_input_alone),
 	    T(profile_depth_limit_is_enforced),
 	    T(profile_edited_config_is_seen_next_time),
 	    T(profile_syntax_error_names_file_and_line),
