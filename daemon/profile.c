@@ -489,6 +489,8 @@ void profile_chain_free(struct profile_chain *c)
 	free(c->region);
 	free(c->mfa_process);
 	free(c->ca_bundle);
+	mem_free_str(c->proxy); /* may hold a proxy password */
+	mem_free_str(c->no_proxy);
 	free(c);
 }
 
@@ -1194,6 +1196,8 @@ process_check:
 		goto out;
 	if (ch->n_hops > 0) {
 		r = endpoint_for(c, top, env, ch->region, &url, &sign, e);
+		if (r == KR_OK)
+			r = endpoint_proxy(url, &env->proxy, &ch->proxy, &ch->no_proxy);
 		if (r < 0)
 			goto out;
 	}

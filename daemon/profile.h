@@ -48,6 +48,7 @@
 #define KR_PROFILE_H
 
 #include "buf.h"
+#include "endpoint.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -57,6 +58,7 @@ struct profile_env {
 	const char *home, *config_file, *credentials_file, *region, *default_region, *endpoint_url,
 	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
 	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token;
+	struct endpoint_proxy_env proxy; /* HTTPS_PROXY, no_proxy, ...: never in a cache key */
 };
 
 enum profile_source_type {
@@ -102,6 +104,7 @@ struct profile_chain {
 	char *region;      /* the requested profile's region (for exec/env) or NULL */
 	char *mfa_process; /* the requested profile's (or the MFA hop's) mfa_process, or NULL */
 	char *ca_bundle;   /* AWS_CA_BUNDLE or ca_bundle key */
+	char *proxy, *no_proxy; /* endpoint_proxy() for the hops' endpoint; not in the key */
 };
 
 /* Caps on the aws-vault style tag lists (STS allows 50 session tags). */

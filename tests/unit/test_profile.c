@@ -837,6 +837,35 @@ static void profile_identical_chains_share_a_key(void **state)
 	profile_chain_free(b);
 }
 
+static void profile_proxy_goes_with_the_chain_but_not_in_its_key(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char cfg[512], *plain, *proxied;
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile r]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
+	         "region = eu-west-1\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	c = resolve_ok(fx, "r");
+	assert_null(c->proxy); /* nothing from the caller: the daemon's own environment */
+	assert_null(c->no_proxy);
+	plain = key_text(c, 0);
+	profile_chain_free(c);
+	fx->env.proxy.https_proxy_uc = "http://proxy.corp:3128";
+	fx->env.proxy.no_proxy = "169.254.169.254";
+	c = resolve_ok(fx, "r");
+	assert_string_equal(c->proxy, "http://proxy.corp:3128");
+	assert_string_equal(c->no_proxy, "169.254.169.254");
+	proxied = key_text(c, 0);
+	assert_string_equal(plain, proxied);
+	assert_null(strstr(proxied, "proxy.corp"));
+	profile_chain_free(c);
+	free(plain);
+	free(proxied);
+}
+
 static void profile_depth_limit_is_enforced(void **state)
 {
 	struct fx *fx = *state;
@@ -1023,6 +1052,7 @@ int main(void)
 	    T(profile_hop_keys_separate_sources_and_share_identical_chains),
 	    T(profile_identical_chains_share_a_key),
 	    cmocka_unit_test(profile_hop_key_changes_with_each_input_alone),
+	    T(profile_proxy_goes_with_the_chain_but_not_in_its_key),
 	    T(profile_depth_limit_is_enforced),
 	    T(profile_edited_config_is_seen_next_time),
 	    T(profile_syntax_error_names_file_and_line),
