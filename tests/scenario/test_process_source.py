@@ -35,6 +35,7 @@ def main(tap, run):
     good = script(run, "good-helper", 'echo run >> "$1"\ncat "$2"\n')
     failing = script(run, "failing-helper", 'echo "warning: cache is old" >&2\n'
                      'echo "token expired, run sso login" >&2\nexit 3\n')
+    whose = script(run, "env-helper", 'echo "KR_MARK=${KR_MARK:-unset}" >&2\nexit 1\n')
     chatty = script(run, "chatty-helper",
                     'for i in $(seq 40); do echo "warning: $i: deprecated option, still '
                     'working as asked" >&2; done\ncat "$1"\n')
@@ -44,7 +45,8 @@ def main(tap, run):
     r = seed["roles"]
     cfg = ""
     for name, cmd in (("src", "%s %s %s" % (good, count, keys)), ("bad", failing),
-                      ("chatty", "%s %s" % (chatty, keys)),
+                      ("chatty", "%s %s" % (chatty, keys)), ("whose", whose),
+                      ("whose-set", "env KR_MARK=from-the-command-line %s" % whose),
                       ("junk", garbage), ("nov", nover)):
         cfg += "[profile %s]\ncredential_process = %s\n\n" % (name, cmd)
     for name, src in (("p-prod", "src"), ("p-bad", "bad"), ("p-junk", "junk"),
@@ -54,7 +56,7 @@ def main(tap, run):
     cfg += ("[profile p-admin]\nrole_arn = %s\nsource_profile = p-prod\n"
             "role_session_name = %s\n" % (r["prod-admin"], SESSION))
     krtest.write_aws_config(home, cfg, "")
-    d = run.daemon(home)
+    d = run.daemon(home, env={"KR_MARK": "the-daemon's"})
     env = krtest.aws_env(home, d.socket, proxy.url, {"KEYROLE_NO_AUTOSTART": "1"})
 
     def runs():
@@ -90,6 +92,16 @@ def main(tap, run):
         tap.is_(p.returncode, 0, "not killed for talking", p.stderr)
         tap.ok(json.loads(p.stdout or "{}").get("AccessKeyId") == seed["access_key_id"],
                "its credentials come through")
+
+    with tap.test("a helper runs with the daemon's environment, never the caller's"):
+        # Its output is cached under its command line alone: no caller's
+        # environment may decide what another caller is served.
+        p = krtest.run_client(["get", "whose"], env=dict(env, KR_MARK="the-caller's"))
+        tap.ok("KR_MARK=the-daemon's" in p.stderr, "the daemon's variable, not the caller's",
+               p.stderr)
+        p = krtest.run_client(["get", "whose-set"], env=env)
+        tap.ok("KR_MARK=from-the-command-line" in p.stderr,
+               "what it needs goes on its command line, with env(1)", p.stderr)
 
     with tap.test("output that breaks the contract is refused"):
         p = krtest.run_client(["get", "p-junk"], env=env)
