@@ -51,6 +51,7 @@
 /* credential_process / mfa_process. */
 #define KR_PROC_OUT_MAX    (64 * 1024)
 #define KR_PROC_TIMEOUT_MS 60000
+#define KR_PROC_ERR_KEEP   1024 /* stderr: the tail kept for the error message */
 
 /* Credentials. */
 #define KR_REFRESH_MARGIN_S (15 * 60) /* botocore refreshes below this */

@@ -927,6 +927,8 @@ static void stage_mfa_session(struct job *j)
 	p.endpoint = h->endpoint;
 	p.region = h->region;
 	p.ca_bundle = c->ca_bundle;
+	p.proxy = c->proxy;
+	p.no_proxy = c->no_proxy;
 	p.source.access_key_id = j->cur.access_key_id;
 	p.source.secret_access_key = j->cur.secret_access_key;
 	p.mfa_serial = h->mfa_serial;
@@ -976,6 +978,8 @@ static void stage_hop(struct job *j, size_t i)
 	p.endpoint = h->endpoint;
 	p.region = h->region;
 	p.ca_bundle = c->ca_bundle;
+	p.proxy = c->proxy;
+	p.no_proxy = c->no_proxy;
 	p.source.access_key_id = j->cur.access_key_id;
 	p.source.secret_access_key = j->cur.secret_access_key;
 	p.source.session_token = j->cur.session_token;
@@ -987,6 +991,9 @@ static void stage_hop(struct job *j, size_t i)
 	p.source_identity = h->source_identity;
 	p.policy = h->policy;
 	p.duration = h->duration;
+	/* A credential_process that returned a session: role chaining, at most 3600 s. */
+	if (i == 0 && !j->via_session && j->cur.session_token && p.duration > KR_CHAINED_MAX_S)
+		p.duration = KR_CHAINED_MAX_S;
 	p.tag_keys = (const char *const *)h->tag_keys;
 	p.tag_values = (const char *const *)h->tag_values;
 	p.n_tags = h->n_tags;
@@ -1063,6 +1070,14 @@ static int env_parse(const cJSON *req, cJSON **ret_env, struct profile_env *penv
 	ENV(access_key_id, "AWS_ACCESS_KEY_ID");
 	ENV(secret_access_key, "AWS_SECRET_ACCESS_KEY");
 	ENV(session_token, "AWS_SESSION_TOKEN");
+	ENV(proxy.https_proxy, "https_proxy");
+	ENV(proxy.https_proxy_uc, "HTTPS_PROXY");
+	ENV(proxy.http_proxy, "http_proxy");
+	ENV(proxy.http_proxy_uc, "HTTP_PROXY");
+	ENV(proxy.all_proxy, "all_proxy");
+	ENV(proxy.all_proxy_uc, "ALL_PROXY");
+	ENV(proxy.no_proxy, "no_proxy");
+	ENV(proxy.no_proxy_uc, "NO_PROXY");
 #undef ENV
 	*ret_env = env;
 	return KR_OK;
@@ -1729,7 +1744,7 @@ static int verify_start(struct keyop *op, const cJSON *req, const char *ak, cons
 	struct profile_env penv = {0};
 	struct endpoint_in in = {0};
 	struct sts_params p = {0};
-	char *url = NULL, *region = NULL, errbuf[256];
+	char *url = NULL, *region = NULL, *proxy = NULL, *no_proxy = NULL, errbuf[256];
 	cJSON *env = NULL;
 	int r;
 
@@ -1742,11 +1757,15 @@ static int verify_start(struct keyop *op, const cJSON *req, const char *ak, cons
 	in.sts_regional_endpoints = penv.sts_regional_endpoints;
 	in.ignore_configured = penv.ignore_configured_endpoint_urls;
 	r = endpoint_resolve(&in, &url, &region, errbuf, sizeof(errbuf));
+	if (r == 0)
+		r = endpoint_proxy(url, &penv.proxy, &proxy, &no_proxy);
 	if (r == 0) {
 		p.op = STS_GET_CALLER_IDENTITY;
 		p.endpoint = url;
 		p.region = region;
 		p.ca_bundle = penv.ca_bundle;
+		p.proxy = proxy;
+		p.no_proxy = no_proxy;
 		p.source.access_key_id = ak;
 		p.source.secret_access_key = sk;
 		r = sts_call(op->a->sts, &p, on_add_verified, op, &op->call);
@@ -1755,6 +1774,8 @@ static int verify_start(struct keyop *op, const cJSON *req, const char *ak, cons
 	}
 	free(url);
 	free(region);
+	mem_free_str(proxy);
+	mem_free_str(no_proxy);
 	cJSON_Delete(env);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include "err.h"
 #include "caps.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,46 @@ static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* libcurl's rule: a variable that is set but empty is not set. */
+static const char *first_set(const char *a, const char *b)
+{
+	return a && a[0] ? a : b && b[0] ? b : NULL;
+}
+
+int endpoint_proxy(const char *url, const struct endpoint_proxy_env *env, char **ret_proxy,
+                   char **ret_no_proxy)
+{
+	const char *const all[] = {env->https_proxy,   env->https_proxy_uc, env->http_proxy,
+	                           env->http_proxy_uc, env->all_proxy,      env->all_proxy_uc,
+	                           env->no_proxy,      env->no_proxy_uc};
+	const char *proxy, *no_proxy;
+	char *p = NULL, *np = NULL;
+	int any = 0;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		any |= all[i] != NULL;
+	*ret_proxy = *ret_no_proxy = NULL;
+	if (!any)
+		return KR_OK;
+	if (url && strncmp(url, "https://", 8) == 0)
+		proxy = first_set(env->https_proxy, env->https_proxy_uc);
+	else
+		proxy = first_set(env->http_proxy, NULL);
+	if (!proxy)
+		proxy = first_set(env->all_proxy, env->all_proxy_uc);
+	no_proxy = first_set(env->no_proxy, env->no_proxy_uc);
+	p = strdup(proxy ? proxy : "");
+	np = strdup(no_proxy ? no_proxy : "");
+	if (!p || !np) {
+		free(p);
+		free(np);
+		return KR_ERR_NOMEM;
+	}
+	*ret_proxy = p;
+	*ret_no_proxy = np;
+	return KR_OK;
+}
+
 int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
                      char *errbuf, size_t errlen)
 {
@@ -134,6 +175,9 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 			goto out;
 		}
 		url = strdup(configured);
+		/* The scheme in any case, as botocore takes it; lowercase from here on. */
+		for (char *p = url; p && *p && *p != ':'; p++)
+			*p = (char)tolower((unsigned char)*p);
 		sign = strdup(region ? region : "us-east-1");
 		goto out;
 	}

@@ -17,7 +17,9 @@
  *
  * sts_regional_endpoints defaults to "regional" (botocore 1.43; empty counts
  * as unset); any value but "legacy"/"regional" is an error, as in botocore.
- * A configured URL is signed for the region, or us-east-1 without one.
+ * A configured URL is signed for the region, or us-east-1 without one. Its
+ * scheme may be in any case ("HTTPS://"); *ret_url always has it in lower
+ * case, which is all that the HTTP and SigV4 code below accept.
  */
 #ifndef KR_ENDPOINT_H
 #define KR_ENDPOINT_H
@@ -42,6 +44,31 @@ struct endpoint_in {
  */
 int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
                      char *errbuf, size_t errlen);
+
+/* The caller's proxy variables under libcurl's names (any may be NULL). */
+struct endpoint_proxy_env {
+	const char *https_proxy, *https_proxy_uc; /* https_proxy, HTTPS_PROXY */
+	const char *http_proxy, *http_proxy_uc;   /* http_proxy, HTTP_PROXY (never used) */
+	const char *all_proxy, *all_proxy_uc;     /* all_proxy, ALL_PROXY */
+	const char *no_proxy, *no_proxy_uc;       /* no_proxy, NO_PROXY */
+};
+
+/*
+ * The proxy for a call to url (from endpoint_resolve) as libcurl would
+ * choose it in the caller's environment: https_proxy, else HTTPS_PROXY for
+ * https://; http_proxy only for http:// (libcurl ignores HTTP_PROXY, which
+ * a CGI request's "Proxy:" header can set); then all_proxy, ALL_PROXY. The
+ * exceptions: no_proxy, else NO_PROXY. An empty value counts as unset, as
+ * in libcurl.
+ *
+ * If the caller has none of the eight variables at all, *ret_proxy and
+ * *ret_no_proxy are NULL: the daemon's own environment applies (libcurl
+ * reads it). Otherwise the caller's set replaces the daemon's: both are
+ * new strings, "" meaning no proxy / no exceptions. Proxy settings do not
+ * change credentials: they are never part of a cache key.
+ */
+int endpoint_proxy(const char *url, const struct endpoint_proxy_env *env, char **ret_proxy,
+                   char **ret_no_proxy);
 
 /* botocore's region-name check: [a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])? */
 int endpoint_region_valid(const char *region);

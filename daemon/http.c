@@ -412,6 +412,11 @@ static int setup_easy(struct http_xfer *x, const struct http_request *req)
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (req->ca_bundle)
 		SET(CURLOPT_CAINFO, req->ca_bundle);
+	/* Set, these replace curl's reading of the daemon's own proxy variables. */
+	if (req->proxy)
+		SET(CURLOPT_PROXY, req->proxy);
+	if (req->no_proxy)
+		SET(CURLOPT_NOPROXY, req->no_proxy);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, cto);
 	SET(CURLOPT_TIMEOUT_MS, tto);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)KR_HTTP_RESP_MAX);

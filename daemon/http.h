@@ -6,8 +6,9 @@
  * Invariants:
  * - TLS peer and host verification are always on; only the CA bundle can
  *   be changed (per request, from the caller's AWS_CA_BUNDLE).
- * - Proxies follow libcurl's usual environment variables (https_proxy,
- *   no_proxy, ...), exactly as curl(1) would.
+ * - Proxies: the request's own proxy and no-proxy list when given (the
+ *   caller's variables, chosen by endpoint_proxy()), else libcurl's usual
+ *   environment variables (https_proxy, no_proxy, ...) of the daemon.
  * - The request body and headers are copied at http_post() time and wiped
  *   when the transfer ends; the response body lives in a struct buf (capped
  *   at KR_HTTP_RESP_MAX while it arrives, wiped when freed).
@@ -30,6 +31,8 @@ struct http_request {
 	const char *body; /* may hold secrets */
 	size_t body_len;
 	const char *ca_bundle; /* PEM file, or NULL for the system store */
+	const char *proxy;     /* CURLOPT_PROXY ("" = none); NULL = the daemon's environment */
+	const char *no_proxy;  /* CURLOPT_NOPROXY ("" = none); NULL = the daemon's environment */
 	long connect_ms;       /* 0 = KR_HTTP_CONNECT_MS */
 	long total_ms;         /* 0 = KR_HTTP_TOTAL_MS */
 };

@@ -1,8 +1,14 @@
 /*
  * credential_process runner. Invariants: no shell (argv comes split); the
- * child gets stdin from /dev/null and its own stdout/stderr pipes; output is
- * capped at KR_PROC_OUT_MAX and wiped; a run past its deadline is killed
- * with SIGKILL; the child is always reaped (pidfd on the loop).
+ * child gets stdin from /dev/null, its own stdout/stderr pipes (only our
+ * ends are non-blocking), its own process group, an empty signal mask and
+ * default signal dispositions;
+ * stdout is capped at KR_PROC_OUT_MAX (more is an error) and wiped; stderr
+ * is read to its end whatever its size, and only its last
+ * KR_PROC_ERR_KEEP bytes are kept (wiped too) for the error message: a
+ * helper is never killed for talking. A run past its deadline is killed
+ * with SIGKILL, its whole process group with it; the child is always
+ * reaped (pidfd on the loop).
  */
 #include "proc.h"
 
@@ -32,8 +38,9 @@ struct proc {
 	int out_fd, err_fd, pid_fd;
 	struct loop_io *out_io, *err_io, *pid_io;
 	struct loop_timer *timer;
-	struct buf out, err;
+	struct buf out, err; /* err: the last KR_PROC_ERR_KEEP bytes of stderr */
 	int status, exited;
+	int out_toobig; /* stdout went over KR_PROC_OUT_MAX: killed, an error */
 	int timeout_ms;
 	proc_done_fn done;
 	void *userdata;
@@ -57,12 +64,19 @@ static void proc_release(struct proc *p)
 	free(p);
 }
 
+/* The child leads its own process group: its own children go with it. */
+static void kill_group(const struct proc *p)
+{
+	if (p->pid > 0 && !p->exited)
+		kill(-p->pid, SIGKILL);
+}
+
 void proc_cancel(struct proc *p)
 {
 	if (!p)
 		return;
 	if (!p->exited && p->pid > 0) {
-		kill(p->pid, SIGKILL);
+		kill_group(p);
 		waitpid(p->pid, NULL, 0); /* SIGKILL: returns promptly */
 	}
 	proc_release(p);
@@ -126,38 +140,79 @@ out:
 	return r;
 }
 
+/*
+ * The last non-empty line of what stderr kept (where tools say why they
+ * failed, after any warnings), with control characters shown as '?'.
+ */
+static void last_line(const struct buf *b, char *out, size_t n)
+{
+	const char *s = b->data ? b->data : "", *end = s + b->len, *start;
+	size_t len;
+
+	while (end > s && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	start = end;
+	while (start > s && start[-1] != '\n')
+		start--;
+	len = (size_t)(end - start);
+	if (len >= n)
+		len = n - 1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)start[i];
+		out[i] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+	}
+	out[len] = '\0';
+}
+
 static void proc_finish(struct proc *p)
 {
 	struct sts_creds c = {0};
-	char msg[512];
-	int r;
+	char msg[512], line[256];
+	int r = KR_ERR_PROCESS;
 
 	if (!p->exited || p->out_fd >= 0 || p->err_fd >= 0)
 		return; /* wait until the child is reaped and both pipes are drained */
-	if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
-		char *nl = p->err.data ? strchr(p->err.data, '\n') : NULL;
-		if (nl)
-			*nl = '\0';
-		if (WIFEXITED(p->status))
-			snprintf(msg, sizeof(msg), "%s exited with status %d%s%s", p->prog,
-			         WEXITSTATUS(p->status), p->err.len ? ": " : "",
-			         p->err.len ? p->err.data : "");
-		else
-			snprintf(msg, sizeof(msg), "%s was killed by signal %d", p->prog,
-			         WTERMSIG(p->status));
-		r = KR_ERR_PROCESS;
+	last_line(&p->err, line, sizeof(line));
+	if (p->out_toobig) {
+		snprintf(msg, sizeof(msg),
+		         "%s printed more than %d KiB on standard output (a credential_process "
+		         "prints one small JSON object); killed",
+		         p->prog, KR_PROC_OUT_MAX / 1024);
+	} else if (WIFEXITED(p->status) && WEXITSTATUS(p->status) != 0) {
+		snprintf(msg, sizeof(msg), "%s exited with status %d%s%s", p->prog,
+		         WEXITSTATUS(p->status), line[0] ? ": " : "", line);
+	} else if (!WIFEXITED(p->status)) {
+		snprintf(msg, sizeof(msg), "%s was killed by signal %d%s%s", p->prog,
+		         WTERMSIG(p->status), line[0] ? ": " : "", line);
 	} else {
 		char why[256];
 		r = proc_parse_creds(p->out.data ? p->out.data : "", p->out.len, &c, why,
 		                     sizeof(why));
 		snprintf(msg, sizeof(msg), "%s: %s", p->prog, r == 0 ? "ok" : why);
 	}
+	mem_wipe(line, sizeof(line));
 	p->done(p->userdata, r, r == 0 ? &c : NULL, msg);
 	sts_creds_clear(&c);
 	proc_release(p);
 }
 
-static void drain(struct proc *p, int *fd, struct loop_io **io, struct buf *b)
+/* stderr: keep only the last b->max bytes of everything the child wrote. */
+static void keep_tail(struct buf *b, const char *data, size_t n)
+{
+	if (n > b->max) {
+		data += n - b->max;
+		n = b->max;
+	}
+	if (b->len + n > b->max)
+		buf_consume(b, b->len + n - b->max);
+	(void)buf_append(b, data, n); /* out of memory: the message is shorter */
+}
+
+/*
+ * Read what the pipe has. stdout (tail == 0) over its cap kills the child
+ * and is an error; stderr (tail == 1) is read to its end, keeping its tail.
+ */
+static void drain(struct proc *p, int *fd, struct loop_io **io, struct buf *b, int tail)
 {
 	char tmp[4096];
 
@@ -167,14 +222,18 @@ static void drain(struct proc *p, int *fd, struct loop_io **io, struct buf *b)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
-		if (n > 0 && buf_append(b, tmp, (size_t)n) == 0) {
+		if (n > 0 && tail)
+			keep_tail(b, tmp, (size_t)n);
+		if (n > 0 && (tail || buf_append(b, tmp, (size_t)n) == 0)) {
 			mem_wipe(tmp, (size_t)n);
 			continue;
 		}
-		/* EOF, error, or over the cap: stop reading this pipe. */
+		/* EOF, error, or stdout over its cap: stop reading this pipe. */
 		mem_wipe(tmp, sizeof(tmp));
-		if (n > 0 && p->pid > 0 && !p->exited)
-			kill(p->pid, SIGKILL);
+		if (n > 0) {
+			p->out_toobig = 1;
+			kill_group(p);
+		}
 		loop_io_free(*io);
 		*io = NULL;
 		close(*fd);
@@ -187,7 +246,7 @@ static void on_out(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
 	struct proc *p = userdata;
 
-	drain(p, &p->out_fd, &p->out_io, &p->out);
+	drain(p, &p->out_fd, &p->out_io, &p->out, 0);
 	proc_finish(p);
 }
 
@@ -195,7 +254,7 @@ static void on_err(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
 	struct proc *p = userdata;
 
-	drain(p, &p->err_fd, &p->err_io, &p->err);
+	drain(p, &p->err_fd, &p->err_io, &p->err, 1);
 	proc_finish(p);
 }
 
@@ -214,9 +273,14 @@ static void on_exit_fd(struct loop_io *io, int fd, uint32_t revents, void *userd
 static void on_timeout(struct loop_timer *t, void *userdata)
 {
 	struct proc *p = userdata;
-	char msg[128];
+	char msg[512], line[256];
 
-	snprintf(msg, sizeof(msg), "%s did not finish in %d ms; killed", p->prog, p->timeout_ms);
+	if (p->err_fd >= 0)
+		drain(p, &p->err_fd, &p->err_io, &p->err, 1);
+	last_line(&p->err, line, sizeof(line));
+	snprintf(msg, sizeof(msg), "%s did not finish in %d ms; killed%s%s%s", p->prog,
+	         p->timeout_ms, line[0] ? " (last on stderr: " : "", line, line[0] ? ")" : "");
+	mem_wipe(line, sizeof(line));
 	p->done(p->userdata, KR_ERR_TIMEOUT, NULL, msg);
 	proc_cancel(p);
 }
@@ -225,6 +289,8 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
                void *userdata, struct proc **ret)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
 	int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = KR_ERR_PROCESS;
 	struct proc *p;
 	const char *base;
@@ -240,16 +306,28 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	p->userdata = userdata;
 	p->timeout_ms = timeout_ms;
 	buf_init(&p->out, KR_PROC_OUT_MAX);
-	buf_init(&p->err, 1024);
+	buf_init(&p->err, KR_PROC_ERR_KEEP);
 	base = strrchr(argv[0], '/');
 	snprintf(p->prog, sizeof(p->prog), "%s", base ? base + 1 : argv[0]);
-	if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0)
+	/* Only our ends are non-blocking: a helper writing fast must block, not fail (EAGAIN). */
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(errp[0], F_SETFL, O_NONBLOCK) < 0)
 		goto fail;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	r = posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, environ);
+	/* Not the daemon's blocked signals or ignored SIGPIPE; a group to kill on timeout. */
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                                    POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	r = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(out[1]);
 	close(errp[1]);

@@ -1,12 +1,13 @@
 /*
  * Running another tool's credential_process (and only that) without a
- * shell, on the event loop: its stdout is read with a size cap, the whole
- * run has a deadline after which the child is killed, and the JSON it
+ * shell, on the event loop: its stdout is read with a size cap, its stderr
+ * is read to the end (only its tail is kept), the whole run has a deadline
+ * after which the child and its process group are killed, and the JSON it
  * prints is checked against the credential_process contract (Version 1,
  * AccessKeyId, SecretAccessKey, optional SessionToken and Expiration).
  *
- * The output carries secrets: the buffer is wiped; nothing is logged but
- * the first line of the tool's stderr on failure.
+ * The output carries secrets: the buffers are wiped; nothing reaches a
+ * message but the last line of the tool's stderr on failure or timeout.
  */
 #ifndef KR_PROC_H
 #define KR_PROC_H
@@ -25,7 +26,10 @@ struct proc;
  */
 typedef void (*proc_done_fn)(void *userdata, int err, struct sts_creds *creds, const char *errmsg);
 
-/* Start argv[0] (looked up in PATH) with stdin from /dev/null. */
+/*
+ * Start argv[0] (looked up in PATH) with stdin from /dev/null; after
+ * timeout_ms it is killed and done gets KR_ERR_TIMEOUT.
+ */
 int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn done,
                void *userdata, struct proc **ret);
 

@@ -82,6 +82,18 @@ struct rerr {
 	char fix[320];
 	char file[KR_PATH_MAX + 1]; /* a copy: the path may be freed before use */
 	int line;
+	int selfcall; /* the error is a credential_process that would call keyrole back */
+};
+
+/*
+ * The chains whose credential_process runs `keyrole get` for the chain
+ * being resolved (innermost first): a self-call may go through several.
+ */
+struct callers {
+	const struct callers *up;
+	char *const *visited; /* profiles of that chain */
+	size_t n;
+	int depth;
 };
 
 static void seterr(struct rerr *e, const char *file, int line, const char *fix, const char *fmt,
@@ -629,6 +641,8 @@ void profile_chain_free(struct profile_chain *c)
 	free(c->region);
 	free(c->mfa_process);
 	free(c->ca_bundle);
+	mem_free_str(c->proxy); /* may hold a proxy password */
+	mem_free_str(c->no_proxy);
 	free(c);
 }
 
@@ -946,15 +960,16 @@ static int source_from_profile(const struct cfg *c, const struct pent *pe,
 }
 
 /*
- * Does command run "keyrole ... get P" with P one of visited? The client
- * takes options before the subcommand; anything starting with '-' is
- * skipped.
+ * If command runs "keyrole ... get P", P (caller frees), else NULL. The
+ * client takes options before the subcommand; anything starting with '-'
+ * is skipped.
  */
-static const char *calls_keyrole(const char *command, char *const *visited, size_t n_visited)
+static char *keyrole_target(const char *command)
 {
 	char **argv = NULL;
 	size_t argc = 0, i = 1;
-	const char *base, *hit = NULL;
+	const char *base;
+	char *target = NULL;
 
 	if (shellquote_split(command, KR_PROFILE_ARGV_MAX, &argv, &argc) < 0 || argc < 3)
 		goto out;
@@ -968,14 +983,74 @@ static const char *calls_keyrole(const char *command, char *const *visited, size
 		goto out;
 	for (i++; i < argc && argv[i][0] == '-'; i++)
 		;
-	if (i >= argc)
-		goto out;
-	for (size_t k = 0; k < n_visited; k++)
-		if (strcmp(visited[k], argv[i]) == 0)
-			hit = visited[k];
+	if (i < argc)
+		target = strdup(argv[i]);
 out:
 	shellquote_argv_free(argv);
-	return hit;
+	return target;
+}
+
+static int in_list(char *const *names, size_t n, const char *name)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(names[k], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int resolve(const struct cfg *c, const struct profile_env *env, const char *name,
+                   const struct callers *up, struct profile_chain **ret_chain, struct rerr *e);
+
+/*
+ * A credential_process source that runs `keyrole get T` would call itself
+ * when T is a profile of this chain, of a chain that led here, or when T's
+ * own chain comes back (through its own credential_process) to one of
+ * them. T's chain is resolved to find out; only a self-call counts here
+ * (T's other problems are its own report's).
+ */
+static int check_selfcall(const struct cfg *c, const struct profile_env *env,
+                          const struct profile_chain *ch, char *const *visited, size_t n,
+                          const struct callers *up, struct rerr *e)
+{
+	const struct profile_source *s = &ch->source;
+	const char *fix = "a source profile must hold the real credentials (static keys, keyrole "
+	                  "add, or another program): point credential_process elsewhere";
+	char *target = keyrole_target(s->command);
+	int r = KR_OK, hit = target && in_list(visited, n, target);
+
+	for (const struct callers *u = up; target && !hit && u; u = u->up)
+		hit = in_list(u->visited, u->n, target);
+	if (hit) {
+		seterr(e, s->file, s->line, fix,
+		       "credential_process of profile \"%s\" calls keyrole for profile \"%.200s\" "
+		       "of the same chain: it would call itself",
+		       s->profile, target);
+		r = KR_ERR_CONFIG;
+	} else if (target && (up ? up->depth : 0) < KR_CHAIN_MAX) {
+		struct callers me = {up, visited, n, up ? up->depth + 1 : 1};
+		struct profile_chain *sub = NULL;
+		struct rerr se;
+
+		memset(&se, 0, sizeof(se));
+		r = resolve(c, env, target, &me, &sub, &se);
+		profile_chain_free(sub);
+		if (r == KR_ERR_NOMEM)
+			goto out;
+		r = KR_OK;
+		if (se.selfcall) {
+			seterr(
+			    e, s->file, s->line, fix,
+			    "credential_process of profile \"%s\" calls keyrole for profile "
+			    "\"%.200s\", whose chain leads back to this one: it would call itself",
+			    s->profile, target);
+			r = KR_ERR_CONFIG;
+		}
+	}
+	if (r == KR_ERR_CONFIG)
+		e->selfcall = 1;
+out:
+	free(target);
+	return r;
 }
 
 /* "a -> b -> a" */
@@ -1060,7 +1135,7 @@ static int endpoint_for(const struct cfg *c, const struct pent *pe, const struct
  * that the check report can show how far it got; the caller frees it.
  */
 static int resolve(const struct cfg *c, const struct profile_env *env, const char *name,
-                   struct profile_chain **ret_chain, struct rerr *e)
+                   const struct callers *up, struct profile_chain **ret_chain, struct rerr *e)
 {
 	struct profile_chain *ch = calloc(1, sizeof(*ch));
 	char *visited[KR_CHAIN_MAX + 2];
@@ -1260,20 +1335,8 @@ static int resolve(const struct cfg *c, const struct profile_env *env, const cha
 		pe = spe;
 	}
 process_check:
-	if (r == KR_OK && ch->source.type == PROFILE_SRC_PROCESS) {
-		const char *self = calls_keyrole(ch->source.command, visited, n_visited);
-
-		if (self) {
-			seterr(
-			    e, ch->source.file, ch->source.line,
-			    "a source profile must hold the real credentials (static keys, keyrole "
-			    "add, or another program): point credential_process elsewhere",
-			    "credential_process of profile \"%s\" calls keyrole for profile \"%s\" "
-			    "of the same chain: it would call itself",
-			    ch->source.profile, self);
-			r = KR_ERR_CONFIG;
-		}
-	}
+	if (r == KR_OK && ch->source.type == PROFILE_SRC_PROCESS)
+		r = check_selfcall(c, env, ch, visited, n_visited, up, e);
 	/* Execution order: the hop nearest the source first (also for reports). */
 	for (size_t i = 0; i < ch->n_hops / 2; i++) {
 		struct profile_hop t = ch->hops[i];
@@ -1285,13 +1348,21 @@ process_check:
 		goto out;
 	if (ch->n_hops > 0) {
 		r = endpoint_for(c, top, env, ch->region, &url, &sign, e);
+		if (r == KR_OK)
+			r = endpoint_proxy(url, &env->proxy, &ch->proxy, &ch->no_proxy);
 		if (r < 0)
 			goto out;
 	}
 	for (size_t i = 0; i < ch->n_hops && r == KR_OK; i++) {
 		struct profile_hop *h = &ch->hops[i];
 
-		h->chained = i > 0;
+		/*
+		 * Role chaining: the hop's source is itself a session. For hop 0
+		 * that is known here for keys with a session token (files or
+		 * environment); a credential_process says so only when it runs,
+		 * and the agent caps the duration then.
+		 */
+		h->chained = i > 0 || (ch->source.session_token && ch->source.session_token[0]);
 		if (h->chained && h->duration > KR_CHAINED_MAX_S) {
 			h->duration = KR_CHAINED_MAX_S;
 			h->duration_capped = 1;
@@ -1332,7 +1403,7 @@ int profile_resolve(const struct profile_env *env, const char *name, struct prof
 	r = cfg_load(env, &c, &e);
 	if (r < 0)
 		goto out;
-	r = resolve(c, env, name, &ch, &e);
+	r = resolve(c, env, name, NULL, &ch, &e);
 	cfg_unref(c);
 out:
 	if (r < 0 && errbuf && errlen) {
@@ -1760,6 +1831,53 @@ static int lint_profile(const struct cfg *c, const struct pent *pe, cJSON *probl
 	return r;
 }
 
+/*
+ * Role chaining lowers a longer duration_seconds to 3600: say so for hop i,
+ * and for a credential_process source (which shows whether it returns a
+ * session only when it runs) say what will happen if it does.
+ */
+static int warn_chaining(cJSON *problems, const struct profile_chain *ch, size_t i)
+{
+	const struct profile_hop *h = &ch->hops[i];
+	const struct profile_source *s = &ch->source;
+	int line = h->duration_line ? h->duration_line : h->line;
+	char msg[512], fix[320];
+
+	snprintf(fix, sizeof(fix), "set duration_seconds to 3600 or less for this profile");
+	if (h->duration_capped && i > 0) {
+		snprintf(
+		    msg, sizeof(msg),
+		    "role \"%.150s\" is assumed with role-session credentials (role chaining): "
+		    "STS allows at most 3600 seconds, so duration_seconds is lowered to 3600",
+		    h->role_arn);
+	} else if (h->duration_capped) {
+		snprintf(msg, sizeof(msg),
+		         "role \"%.150s\" is assumed with session credentials (%s%.100s%s), which "
+		         "STS treats as role chaining: it allows at most 3600 seconds, so "
+		         "duration_seconds is lowered to 3600",
+		         h->role_arn,
+		         s->type == PROFILE_SRC_ENV
+		             ? "AWS_SESSION_TOKEN in the caller's environment"
+		             : "aws_session_token in profile \"",
+		         s->type == PROFILE_SRC_ENV ? "" : s->profile,
+		         s->type == PROFILE_SRC_ENV ? "" : "\"");
+		snprintf(
+		    fix, sizeof(fix),
+		    "set duration_seconds to 3600 or less for this profile, or give the source "
+		    "long-term keys");
+	} else if (i == 0 && s->type == PROFILE_SRC_PROCESS && h->duration > KR_CHAINED_MAX_S) {
+		snprintf(msg, sizeof(msg),
+		         "role \"%.150s\" is assumed with what credential_process of profile "
+		         "\"%.100s\" returns: if that has a SessionToken (a session), STS treats "
+		         "this as role chaining and keyrole lowers duration_seconds to 3600 at run "
+		         "time",
+		         h->role_arn, s->profile ? s->profile : "");
+	} else {
+		return KR_OK;
+	}
+	return add_problem(problems, "warning", h->file, line, msg, fix);
+}
+
 static int check_one(const struct cfg *c, const struct profile_env *env, const char *name,
                      cJSON *out)
 {
@@ -1780,7 +1898,7 @@ static int check_one(const struct cfg *c, const struct profile_env *env, const c
 	problems = cJSON_AddArrayToObject(rep, "problems");
 	if (!steps || !problems)
 		return KR_ERR_NOMEM;
-	rr = resolve(c, env, name, &ch, &e);
+	rr = resolve(c, env, name, NULL, &ch, &e);
 	r = KR_OK;
 	if (rr == KR_ERR_NOMEM) {
 		r = rr;
@@ -1792,21 +1910,8 @@ static int check_one(const struct cfg *c, const struct profile_env *env, const c
 		r = add_steps(steps, ch, 0);
 	if (r == KR_OK && rr < 0)
 		r = add_problem(problems, "error", e.file, e.line, e.msg, e.fix);
-	for (size_t i = 0; r == KR_OK && rr == KR_OK && i < ch->n_hops; i++) {
-		const struct profile_hop *h = &ch->hops[i];
-		char msg[300];
-
-		if (!h->duration_capped)
-			continue;
-		snprintf(
-		    msg, sizeof(msg),
-		    "role \"%.150s\" is assumed with role-session credentials (role chaining): "
-		    "STS allows at most 3600 seconds, so duration_seconds is lowered to 3600",
-		    h->role_arn);
-		r = add_problem(problems, "warning", h->file,
-		                h->duration_line ? h->duration_line : h->line, msg,
-		                "set duration_seconds to 3600 or less for this profile");
-	}
+	for (size_t i = 0; r == KR_OK && rr == KR_OK && i < ch->n_hops; i++)
+		r = warn_chaining(problems, ch, i);
 	if (r == KR_OK && pe)
 		r = lint_profile(c, pe, problems);
 	cJSON_ArrayForEach(p, problems)

@@ -33,9 +33,12 @@
  *    "botocore-session-<timestamp>".
  *  - KEYROLE: values are checked before any STS call: duration_seconds
  *    must be an integer in 900..43200, role_session_name must match STS's
- *    pattern, role_arn must start with "arn:". A hop after another role
- *    session is "chained" and its duration is capped at 3600 s (STS's role
- *    chaining limit), with a warning in the check report.
+ *    pattern, role_arn must start with "arn:". A hop whose source is a
+ *    session (another role hop, or static/environment keys with a session
+ *    token) is "chained" and its duration is capped at 3600 s (STS's role
+ *    chaining limit), with a warning in the check report. A
+ *    credential_process source shows whether it returns a session only when
+ *    it runs: the agent caps hop 0 then (and the check report says so).
  *
  * Secrets (static keys, session tokens, environment credentials) live only
  * in struct profile_source; profile_chain_free() wipes them. Cache keys and
@@ -45,6 +48,7 @@
 #define KR_PROFILE_H
 
 #include "buf.h"
+#include "endpoint.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -54,6 +58,7 @@ struct profile_env {
 	const char *home, *config_file, *credentials_file, *region, *default_region, *endpoint_url,
 	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
 	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token;
+	struct endpoint_proxy_env proxy; /* HTTPS_PROXY, no_proxy, ...: never in a cache key */
 };
 
 enum profile_source_type {
@@ -79,7 +84,7 @@ struct profile_hop {
 	char *role_arn, *session_name, *external_id, *mfa_serial, *source_identity, *policy;
 	int duration;        /* seconds, 0 = STS default (3600); capped to 3600 when chained */
 	int duration_capped; /* 1 if we lowered it because of role chaining */
-	int chained;         /* source of this hop is itself a role session */
+	int chained;         /* source of this hop is itself a session (role chaining) */
 	char **tag_keys, **tag_values; /* session_tags = k=v,k2=v2 (aws-vault style) */
 	size_t n_tags;
 	char **transitive_keys; /* transitive_session_tags = k,k2 */
@@ -99,6 +104,7 @@ struct profile_chain {
 	char *region;      /* the requested profile's region (for exec/env) or NULL */
 	char *mfa_process; /* the requested profile's (or the MFA hop's) mfa_process, or NULL */
 	char *ca_bundle;   /* AWS_CA_BUNDLE or ca_bundle key */
+	char *proxy, *no_proxy; /* endpoint_proxy() for the hops' endpoint; not in the key */
 };
 
 /* Caps on the aws-vault style tag lists (STS allows 50 session tags). */
@@ -113,7 +119,8 @@ struct profile_chain {
  *   KR_ERR_NOPROFILE    the profile does not exist
  *   KR_ERR_CONFIG       invalid configuration (syntax, cycle, missing
  *                       source, bad value, credential_process calling keyrole
- *                       for a profile of this same chain)
+ *                       for a profile of this same chain, or of a chain
+ *                       that leads back to it)
  *   KR_ERR_UNSUPPORTED  Ec2InstanceMetadata, EcsContainer, SSO, web identity,
  *                       login sessions
  *   KR_ERR_NOCREDS      credential_source = Environment without keys in env
@@ -134,8 +141,9 @@ void profile_chain_free(struct profile_chain *c);
 void profile_cache_clear(void);
 
 /*
- * Append a cache key for hop i: the source identity (type + access key id,
- * command or keyring profile, never a secret) and every parameter of hops
+ * Append a cache key for hop i: the source identity (type + access key id
+ * and a truncated SHA-256 of its secret and token, command or keyring
+ * profile; never a secret itself) and every parameter of hops
  * 0..i that changes the result. Plain text, each field length-prefixed so
  * that no two different chains give the same key.
  */

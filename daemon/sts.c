@@ -46,6 +46,7 @@ struct sts_call {
 	int linked; /* on s->calls */
 	int op;
 	char *url, *host, *path, *region, *ca_bundle;
+	char *proxy, *no_proxy;      /* may hold a proxy password: wiped */
 	char *akid, *secret, *token; /* source credentials, wiped */
 	struct buf body;             /* form body, may hold an MFA code */
 	sts_done_fn done;
@@ -191,6 +192,8 @@ static void call_free(struct sts_call *c)
 	free(c->path);
 	free(c->region);
 	free(c->ca_bundle);
+	mem_free_str(c->proxy);
+	mem_free_str(c->no_proxy);
 	mem_free_str(c->akid);
 	mem_free_str(c->secret);
 	mem_free_str(c->token);
@@ -314,6 +317,8 @@ static int start_attempt(struct sts_call *c)
 	hreq.body = c->body.data;
 	hreq.body_len = c->body.len;
 	hreq.ca_bundle = c->ca_bundle;
+	hreq.proxy = c->proxy;
+	hreq.no_proxy = c->no_proxy;
 	hreq.connect_ms = KR_HTTP_CONNECT_MS;
 	hreq.total_ms = left < KR_HTTP_TOTAL_MS ? (long)left : KR_HTTP_TOTAL_MS;
 	if (hreq.connect_ms > hreq.total_ms)
@@ -373,6 +378,8 @@ int sts_call(struct sts *s, const struct sts_params *p, sts_done_fn done, void *
 	c->url = dup_or_null(p->endpoint, KR_STS_ENDPOINT_MAX, &r);
 	c->region = dup_or_null(p->region, KR_SIGV4_SCOPE_MAX, &r);
 	c->ca_bundle = dup_or_null(p->ca_bundle, KR_PATH_MAX, &r);
+	c->proxy = dup_or_null(p->proxy, KR_VALUE_MAX, &r);
+	c->no_proxy = dup_or_null(p->no_proxy, KR_VALUE_MAX, &r);
 	c->akid = dup_or_null(p->source.access_key_id, KR_SIGV4_KEY_MAX, &r);
 	c->secret = dup_or_null(p->source.secret_access_key, KR_SIGV4_KEY_MAX, &r);
 	c->token = dup_or_null(p->source.session_token, KR_SIGV4_TOKEN_MAX, &r);

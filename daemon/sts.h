@@ -57,6 +57,8 @@ struct sts_params {
 	    *endpoint; /* full URL: https://sts.eu-west-1.amazonaws.com, http://127.0.0.1:5000 */
 	const char *region;        /* signing region, e.g. "us-east-1" */
 	const char *ca_bundle;     /* AWS_CA_BUNDLE of the caller, or NULL for the system store */
+	const char *proxy;         /* endpoint_proxy(): NULL = the daemon's environment */
+	const char *no_proxy;      /* likewise; may hold a proxy password: wiped */
 	struct sigv4_creds source; /* credentials that sign the request */
 
 	/* AssumeRole (role_arn, session_name required); NULL/0 = not sent. */

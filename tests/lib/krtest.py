@@ -30,6 +30,7 @@ Rules these fixtures keep:
 
 import atexit
 import contextlib
+import http.server
 import json
 import os
 import pwd
@@ -348,6 +349,60 @@ def http_request(url, data=None, headers=None, method=None, timeout=5.0):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+# ---------------------------------------------------------------------------
+# Canned HTTP(S) answers and TLS
+
+
+class CannedServer:
+    """A tiny HTTP(S) server on 127.0.0.1 that answers every POST with one
+    fixed body (for what moto cannot do: oversized answers, TLS). Stopped by
+    stop() (registered with the run)."""
+
+    def __init__(self, body, status=200, tls_ctx=None):
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(min(n, 1 << 20))
+                outer.hits += 1
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.hits = 0
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.srv.daemon_threads = True
+        if tls_ctx:
+            self.srv.socket = tls_ctx.wrap_socket(self.srv.socket, server_side=True)
+        self.port = self.srv.server_address[1]
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls_ctx else "http", self.port)
+        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+        self.thread.join(5)
+
+
+def make_cert(run):
+    """A self-signed certificate for IP 127.0.0.1 -> (cert, key) paths."""
+    if not shutil.which("openssl", path=CALLER_ENV.get("PATH")):
+        raise Skip("openssl command not installed (apt-get install openssl)")
+    d = run.mkdtemp("tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 # ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ issue 4 with file:line and a fix, and exits non-zero on errors."""
 
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
@@ -14,7 +15,9 @@ def main(tap, run):
     home = run.home()
     src = os.path.join(krtest.repo_root(), "tests", "data", "check", "traps.config")
     with open(src) as f:
-        krtest.write_aws_config(home, f.read(), "")
+        krtest.write_aws_config(home, f.read(),
+                                "[keyed]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+                                "aws_secret_access_key = not-a-real-secret\n")
     cfg = os.path.join(home, ".aws", "config")
     d = run.daemon(home)
     env = krtest.aws_env(home, d.socket, None, {"KEYROLE_NO_AUTOSTART": "1"})
@@ -38,8 +41,26 @@ def main(tap, run):
         lines = [line for line in out.splitlines() if where in line]
         tap.ok(any(what in line and "(fix: " in line for line in lines),
                "%s: %s ... %s" % (name, where.replace(home, "~"), what))
+    # selfcall's credential_process runs keyrole for selfcall-chain, whose
+    # source is selfcall again: check and get must both say so, up front.
+    p = krtest.run_client(["check", "selfcall"], env=env)
+    tap.is_(p.returncode, 1, "check selfcall: exit 1", p.stdout)
+    tap.ok(any(cfg + ":14: error" in line and "call itself" in line and "(fix: " in line
+               for line in p.stdout.splitlines()),
+           "check selfcall: the self-call through another chain, with file:line and a fix",
+           p.stdout)
+    p = krtest.run_client(["get", "selfcall"], env=env)
+    tap.ok(p.returncode != 0 and cfg + ":14:" in p.stderr and "call itself" in p.stderr,
+           "get selfcall fails with the same reason, before running anything", p.stderr)
     p = krtest.run_client(["check", "trap2"], env=env)
     tap.is_(p.returncode, 0, "a single good profile checks clean", p.stdout)
+    p = krtest.run_client(["check", "keyed", "--json"], env=env)
+    rep = json.loads(p.stdout or "[]")
+    got = rep[0]["steps"][0].get("access_key_id", "") if rep else ""
+    with open(os.path.join(krtest.repo_root(), "doc", "protocol.txt")) as f:
+        doc = re.search(r'"access_key_id":"([^"]*)"', f.read()).group(1)
+    tap.ok(got == "****MPLE" and re.sub(r"[A-Z0-9]", "X", got) == doc,
+           "the access key id is masked as doc/protocol.txt shows it", "%r vs %r" % (got, doc))
     p = krtest.run_client(["check", "chained", "--json"], env=env)
     rep = json.loads(p.stdout or "[]")
     hops = [s for s in rep[0]["steps"] if s["kind"] == "role"] if rep else []

@@ -607,7 +607,7 @@ def main(tap, run):
 
     report = [{"name": "prod", "ok": True, "steps": [
         {"kind": "source", "type": "static", "profile": "dev", "file": "/h/.aws/credentials",
-         "line": 1, "access_key_id": "AKIA...MPLE"},
+         "line": 1, "access_key_id": "****MPLE"},
         {"kind": "role", "profile": "prod", "role_arn": "arn:aws:iam::1:role/prod",
          "session_name": "keyrole-prod", "duration": 3600, "duration_capped": False,
          "endpoint": "https://sts.us-east-1.amazonaws.com", "file": "/h/.aws/config",
@@ -622,7 +622,7 @@ def main(tap, run):
         use(lambda r: ok_reply(profiles=report))
         rc, out, err = client(["check"], base)
         tap.is_(rc, 0, "exit 0", err)
-        tap.ok("dev (static AKIA...MPLE) -> arn:aws:iam::1:role/prod" in out, "the chain", out)
+        tap.ok("dev (static ****MPLE) -> arn:aws:iam::1:role/prod" in out, "the chain", out)
         tap.ok("/h/.aws/config:6: warning: unknown key (fix: did you mean region?)" in out,
                "problem as file:line: severity: message (fix: ...)", out)
         req = fake.take()[0]

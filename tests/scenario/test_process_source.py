@@ -33,13 +33,20 @@ def main(tap, run):
         json.dump({"Version": 1, "AccessKeyId": seed["access_key_id"],
                    "SecretAccessKey": seed["secret_access_key"]}, f)
     good = script(run, "good-helper", 'echo run >> "$1"\ncat "$2"\n')
-    failing = script(run, "failing-helper", 'echo "token expired, run sso login" >&2\nexit 3\n')
+    failing = script(run, "failing-helper", 'echo "warning: cache is old" >&2\n'
+                     'echo "token expired, run sso login" >&2\nexit 3\n')
+    whose = script(run, "env-helper", 'echo "KR_MARK=${KR_MARK:-unset}" >&2\nexit 1\n')
+    chatty = script(run, "chatty-helper",
+                    'for i in $(seq 40); do echo "warning: $i: deprecated option, still '
+                    'working as asked" >&2; done\ncat "$1"\n')
     garbage = script(run, "garbage-helper", 'echo "{not json"\n')
     nover = script(run, "noversion-helper",
                    'echo \'{"AccessKeyId":"AKIAXXXXXXXXXXXXXXXX","SecretAccessKey":"x"}\'\n')
     r = seed["roles"]
     cfg = ""
     for name, cmd in (("src", "%s %s %s" % (good, count, keys)), ("bad", failing),
+                      ("chatty", "%s %s" % (chatty, keys)), ("whose", whose),
+                      ("whose-set", "env KR_MARK=from-the-command-line %s" % whose),
                       ("junk", garbage), ("nov", nover)):
         cfg += "[profile %s]\ncredential_process = %s\n\n" % (name, cmd)
     for name, src in (("p-prod", "src"), ("p-bad", "bad"), ("p-junk", "junk"),
@@ -49,7 +56,7 @@ def main(tap, run):
     cfg += ("[profile p-admin]\nrole_arn = %s\nsource_profile = p-prod\n"
             "role_session_name = %s\n" % (r["prod-admin"], SESSION))
     krtest.write_aws_config(home, cfg, "")
-    d = run.daemon(home)
+    d = run.daemon(home, env={"KR_MARK": "the-daemon's"})
     env = krtest.aws_env(home, d.socket, proxy.url, {"KEYROLE_NO_AUTOSTART": "1"})
 
     def runs():
@@ -72,13 +79,29 @@ def main(tap, run):
         tap.ok(doc.get("AccessKeyId") == seed["access_key_id"] and "Expiration" not in doc,
                "long-term keys passed through without an Expiration")
 
-    with tap.test("a failing helper: its exit status and first stderr line"):
+    with tap.test("a failing helper: its exit status and last stderr line"):
         p = krtest.run_client(["get", "p-bad"], env=env)
         tap.ok(p.returncode != 0 and p.stdout == "", "fails, nothing on stdout", p.stderr)
         tap.ok("failing-helper" in p.stderr and "status 3" in p.stderr and
-               "sso login" in p.stderr, "names the helper, its status and its message",
-               p.stderr)
+               "sso login" in p.stderr and "cache is old" not in p.stderr,
+               "names the helper, its status and its last message", p.stderr)
         tap.is_(len(p.stderr.strip().splitlines()), 1, "one line")
+
+    with tap.test("a helper that prints 40 warning lines on stderr still works"):
+        p = krtest.run_client(["get", "chatty"], env=env)
+        tap.is_(p.returncode, 0, "not killed for talking", p.stderr)
+        tap.ok(json.loads(p.stdout or "{}").get("AccessKeyId") == seed["access_key_id"],
+               "its credentials come through")
+
+    with tap.test("a helper runs with the daemon's environment, never the caller's"):
+        # Its output is cached under its command line alone: no caller's
+        # environment may decide what another caller is served.
+        p = krtest.run_client(["get", "whose"], env=dict(env, KR_MARK="the-caller's"))
+        tap.ok("KR_MARK=the-daemon's" in p.stderr, "the daemon's variable, not the caller's",
+               p.stderr)
+        p = krtest.run_client(["get", "whose-set"], env=env)
+        tap.ok("KR_MARK=from-the-command-line" in p.stderr,
+               "what it needs goes on its command line, with env(1)", p.stderr)
 
     with tap.test("output that breaks the contract is refused"):
         p = krtest.run_client(["get", "p-junk"], env=env)

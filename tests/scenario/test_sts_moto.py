@@ -11,14 +11,11 @@ policies, and retries through the fault proxy (Throttling x2, 503, an HTML
 attempts checked both in the probe's result and at the proxy.
 """
 
-import http.server
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
@@ -51,56 +48,6 @@ GCI_XML = (b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/201
            b"<GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/tls</Arn>"
            b"<UserId>AIDATLS</UserId><Account>123456789012</Account>"
            b"</GetCallerIdentityResult></GetCallerIdentityResponse>")
-
-
-class CannedServer:
-    """A tiny HTTP(S) server on 127.0.0.1 that answers every POST with one
-    fixed body (for what moto cannot do: oversized answers, TLS). Stopped by
-    stop() (registered with the run)."""
-
-    def __init__(self, body, status=200, tls_ctx=None):
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(min(n, 1 << 20))
-                outer.hits += 1
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.hits = 0
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.srv.daemon_threads = True
-        if tls_ctx:
-            self.srv.socket = tls_ctx.wrap_socket(self.srv.socket, server_side=True)
-        self.port = self.srv.server_address[1]
-        self.url = "%s://127.0.0.1:%d" % ("https" if tls_ctx else "http", self.port)
-        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05})
-        self.thread.start()
-
-    def stop(self):
-        self.srv.shutdown()
-        self.srv.server_close()
-        self.thread.join(5)
-
-
-def make_cert(run):
-    """A self-signed certificate for IP 127.0.0.1 -> (cert, key) paths."""
-    if not shutil.which("openssl", path=krtest.CALLER_ENV.get("PATH")):
-        raise krtest.Skip("openssl command not installed (apt-get install openssl)")
-    d = run.mkdtemp("tls-")
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
-    return cert, key
 
 
 def summary(out, stderr=""):
@@ -244,16 +191,16 @@ def main(tap, run):
         tap.is_(r[1] and r[1].get("attempts"), 5, "1 + KR_STS_RETRIES attempts")
 
     with tap.test("oversized response is refused, not retried"):
-        big = run.adopt(CannedServer(b"<x>" + b"A" * (300 * 1024) + b"</x>"))
+        big = run.adopt(krtest.CannedServer(b"<x>" + b"A" * (300 * 1024) + b"</x>"))
         r = probe(seed, ["--op", "caller-identity"], endpoint=big.url)
         tap.is_(r[1] and r[1].get("error"), "toobig", "error kind", summary(r[1], r[3]))
         tap.is_(big.hits, 1, "one request")
 
     with tap.test("TLS: verification on, CA bundle honoured"):
-        cert, key = make_cert(run)
+        cert, key = krtest.make_cert(run)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
-        tls = run.adopt(CannedServer(GCI_XML, tls_ctx=ctx))
+        tls = run.adopt(krtest.CannedServer(GCI_XML, tls_ctx=ctx))
         r = probe(seed, ["--op", "caller-identity"], endpoint=tls.url)
         tap.is_(r[1] and r[1].get("error"), "tls",
                 "self-signed certificate refused without a CA bundle", summary(r[1], r[3]))

@@ -118,6 +118,21 @@ static const struct row rows[] = {
      0,
      "http://d:4",
      "eu-west-1"},
+    {"scheme in capitals is lowered",
+     {.region = "eu-west-1", .env_endpoint_url_sts = "HTTPS://Sts.Example.COM:8443/Path"},
+     0,
+     "https://Sts.Example.COM:8443/Path",
+     "eu-west-1"},
+    {"mixed-case http scheme from the services section",
+     {.region = "eu-west-1", .services_sts_url = "Http://c:3"},
+     0,
+     "http://c:3",
+     "eu-west-1"},
+    {"mixed-case scheme in the profile's endpoint_url",
+     {.profile_endpoint_url = "hTTp://d:4"},
+     0,
+     "http://d:4",
+     "us-east-1"},
     {"invalid sts_regional_endpoints",
      {.region = "eu-west-1", .sts_regional_endpoints = "Legacy"},
      KR_ERR_CONFIG,
@@ -163,6 +178,76 @@ static void endpoint_precedence_table(void **state)
 	}
 }
 
+struct prow {
+	const char *name, *url;
+	struct endpoint_proxy_env env;
+	const char *proxy, *no_proxy; /* NULL NULL: the daemon's own environment */
+};
+
+static const struct prow prows[] = {
+    {"no variables: the daemon's environment", "https://sts.amazonaws.com", {0}, NULL, NULL},
+    {"https_proxy for https", "https://h", {.https_proxy = "http://p:1"}, "http://p:1", ""},
+    {"HTTPS_PROXY for https", "https://h", {.https_proxy_uc = "http://P:1"}, "http://P:1", ""},
+    {"lower case wins",
+     "https://h",
+     {.https_proxy = "http://a:1", .https_proxy_uc = "http://b:2"},
+     "http://a:1",
+     ""},
+    {"empty lower case is unset",
+     "https://h",
+     {.https_proxy = "", .https_proxy_uc = "http://b:2"},
+     "http://b:2",
+     ""},
+    {"https_proxy is not for http", "http://h", {.https_proxy = "http://p:1"}, "", ""},
+    {"http_proxy for http", "http://h", {.http_proxy = "http://p:1"}, "http://p:1", ""},
+    {"HTTP_PROXY is ignored (CGI)", "http://h", {.http_proxy_uc = "http://p:1"}, "", ""},
+    {"http_proxy is not for https", "https://h", {.http_proxy = "http://p:1"}, "", ""},
+    {"all_proxy when no scheme proxy",
+     "http://h",
+     {.all_proxy = "http://a:1", .all_proxy_uc = "http://b:2"},
+     "http://a:1",
+     ""},
+    {"ALL_PROXY", "https://h", {.all_proxy_uc = "socks5://b:2"}, "socks5://b:2", ""},
+    {"scheme proxy beats all_proxy",
+     "https://h",
+     {.https_proxy_uc = "http://s:1", .all_proxy = "http://a:1"},
+     "http://s:1",
+     ""},
+    {"no_proxy, lower case first",
+     "https://h",
+     {.https_proxy = "http://p:1", .no_proxy = "127.0.0.1", .no_proxy_uc = "x"},
+     "http://p:1",
+     "127.0.0.1"},
+    {"NO_PROXY",
+     "https://h",
+     {.https_proxy = "http://p:1", .no_proxy_uc = ".corp"},
+     "http://p:1",
+     ".corp"},
+    {"only NO_PROXY: the caller's view has no proxy", "https://h", {.no_proxy_uc = "x"}, "", "x"},
+    {"an empty variable still replaces the daemon's set", "https://h", {.https_proxy = ""}, "", ""},
+};
+
+static void endpoint_proxy_follows_libcurls_rules(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(prows) / sizeof(prows[0]); i++) {
+		char *p = (char *)"x", *np = (char *)"x";
+
+		assert_int_equal(endpoint_proxy(prows[i].url, &prows[i].env, &p, &np), 0);
+		if (!prows[i].proxy) {
+			if (p || np)
+				fail_msg("%s: got %s / %s", prows[i].name, p, np);
+			continue;
+		}
+		if (!p || !np || strcmp(p, prows[i].proxy) != 0 ||
+		    strcmp(np, prows[i].no_proxy) != 0)
+			fail_msg("%s: got %s / %s", prows[i].name, p ? p : "(null)",
+			         np ? np : "(null)");
+		free(p);
+		free(np);
+	}
+}
+
 static void endpoint_rejects_null_arguments(void **state)
 {
 	char *u, *s;
@@ -187,6 +272,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(endpoint_precedence_table),
+	    cmocka_unit_test(endpoint_proxy_follows_libcurls_rules),
 	    cmocka_unit_test(endpoint_rejects_null_arguments),
 	    cmocka_unit_test(endpoint_region_names),
 	};

@@ -88,6 +88,20 @@ static int resolve_err(struct fx *fx, const char *name, char *err, size_t len)
 	return r;
 }
 
+static const cJSON *first_problem(const cJSON *rep, const char *needle)
+{
+	const cJSON *p;
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "problems"))
+	{
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "message");
+
+		if (cJSON_IsString(m) && strstr(m->valuestring, needle))
+			return p;
+	}
+	return NULL;
+}
+
 static void profile_static_source_has_no_hops(void **state)
 {
 	struct fx *fx = *state;
@@ -228,15 +242,23 @@ static void profile_environment_source_uses_callers_env(void **state)
 	char err[512];
 
 	put(fx->config, "[profile e]\nrole_arn = arn:aws:iam::1:role/eeeeee\n"
-	                "credential_source = Environment\n");
+	                "credential_source = Environment\nduration_seconds = 7200\n");
 	assert_int_equal(resolve_err(fx, "e", err, sizeof(err)), KR_ERR_NOCREDS);
 	fx->env.access_key_id = "AKIAENV";
 	fx->env.secret_access_key = "envsecret";
+	c = resolve_ok(fx, "e");
+	assert_false(c->hops[0].chained); /* long-term keys keep the duration */
+	assert_int_equal(c->hops[0].duration, 7200);
+	profile_chain_free(c);
 	fx->env.session_token = "envtoken";
 	c = resolve_ok(fx, "e");
 	assert_int_equal(c->source.type, PROFILE_SRC_ENV);
 	assert_string_equal(c->source.access_key_id, "AKIAENV");
 	assert_string_equal(c->source.session_token, "envtoken");
+	/* A session in the environment: role chaining, at most 3600 s. */
+	assert_true(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 3600);
+	assert_true(c->hops[0].duration_capped);
 	profile_chain_free(c);
 }
 
@@ -287,6 +309,35 @@ static void profile_process_calling_keyrole_for_chain_is_error(void **state)
 	profile_chain_free(c);
 }
 
+static void profile_process_calling_keyrole_back_through_another_chain_is_error(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char err[512];
+
+	/* h calls keyrole for y, whose source is h: "get h" would run itself. */
+	put(fx->config, "[profile y]\nrole_arn = arn:aws:iam::1:role/yyyyyy\nsource_profile = h\n"
+	                "[profile h]\ncredential_process = keyrole get y\n"
+	                /* a ring of three through credential_process only */
+	                "[profile r1]\ncredential_process = keyrole get r2\n"
+	                "[profile r2]\ncredential_process = keyrole --no-autostart get r3\n"
+	                "[profile r3]\ncredential_process = /usr/bin/keyrole get r1\n"
+	                /* calling keyrole for a sound chain is fine */
+	                "[profile fine]\ncredential_process = keyrole get z\n"
+	                "[profile z]\nrole_arn = arn:aws:iam::1:role/zzzzzz\nsource_profile = k\n"
+	                "[profile k]\naws_access_key_id = AKIAK\naws_secret_access_key = s\n");
+	assert_int_equal(resolve_err(fx, "h", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":5: "));
+	assert_non_null(strstr(err, "call itself"));
+	assert_non_null(strstr(err, "point credential_process elsewhere"));
+	assert_int_equal(resolve_err(fx, "r1", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":7: "));
+	assert_int_equal(resolve_err(fx, "r3", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":11: "));
+	c = resolve_ok(fx, "fine");
+	profile_chain_free(c);
+}
+
 static void profile_duration_must_be_in_range(void **state)
 {
 	struct fx *fx = *state;
@@ -321,6 +372,98 @@ static void profile_chained_duration_is_capped(void **state)
 	assert_int_equal(c->hops[1].duration, 3600);
 	assert_true(c->hops[1].duration_capped);
 	profile_chain_free(c);
+}
+
+/* Write the one role profile "r" (duration 7200) over source profile "src". */
+static void put_role_over(struct fx *fx, const char *config_src, const char *creds_src)
+{
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile r]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = src\n"
+	         "duration_seconds = 7200\n",
+	         config_src);
+	put(fx->config, cfg);
+	put(fx->creds, creds_src);
+}
+
+static struct profile_chain *chain_over(struct fx *fx, const char *config_src,
+                                        const char *creds_src)
+{
+	put_role_over(fx, config_src, creds_src);
+	return resolve_ok(fx, "r");
+}
+
+static void profile_first_hop_from_a_session_is_chained(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+
+	/* Long-term keys: not chained, the duration stays. */
+	c = chain_over(fx, "[profile src]\n",
+	               "[src]\naws_access_key_id = AKIASRC0000000001\naws_secret_access_key = s\n");
+	assert_false(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 7200);
+	assert_false(c->hops[0].duration_capped);
+	profile_chain_free(c);
+	/* A session token in the credentials file. */
+	c = chain_over(fx, "[profile src]\n",
+	               "[src]\naws_access_key_id = ASIASRC0000000001\naws_secret_access_key = s\n"
+	               "aws_session_token = tok\n");
+	assert_true(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 3600);
+	assert_true(c->hops[0].duration_capped);
+	profile_chain_free(c);
+	/* ... in the config file, under its older name. */
+	c = chain_over(fx,
+	               "[profile src]\naws_access_key_id = ASIASRC0000000001\n"
+	               "aws_secret_access_key = s\naws_security_token = tok\n",
+	               "");
+	assert_true(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 3600);
+	profile_chain_free(c);
+	/* credential_process: known only when it runs (the agent caps it then). */
+	c = chain_over(fx, "[profile src]\ncredential_process = /bin/true\n", "");
+	assert_false(c->hops[0].chained);
+	assert_int_equal(c->hops[0].duration, 7200);
+	profile_chain_free(c);
+}
+
+/* The check report of "r" over src: the chaining warning, if any. */
+static const cJSON *chaining_warning(struct fx *fx, const char *config_src, cJSON **arr)
+{
+	put_role_over(fx, config_src, "");
+	cJSON_Delete(*arr);
+	*arr = NULL;
+	assert_int_equal(profile_check(&fx->env, "r", arr), 0);
+	return first_problem(cJSON_GetArrayItem(*arr, 0), "role chaining");
+}
+
+static void profile_check_warns_when_a_session_source_caps_the_first_hop(void **state)
+{
+	struct fx *fx = *state;
+	const cJSON *p;
+	cJSON *arr = NULL;
+
+	assert_null(chaining_warning(fx,
+	                             "[profile src]\naws_access_key_id = AKIASRC0000000001\n"
+	                             "aws_secret_access_key = s\n",
+	                             &arr));
+	p = chaining_warning(fx,
+	                     "[profile src]\naws_access_key_id = ASIASRC0000000001\n"
+	                     "aws_secret_access_key = s\naws_session_token = tok\n",
+	                     &arr);
+	assert_non_null(p);
+	assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(p, "message")->valuestring,
+	                       "aws_session_token in profile \"src\""));
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(p, "line")->valueint, 8);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(p, "severity")->valuestring,
+	                    "warning");
+	p = chaining_warning(fx, "[profile src]\ncredential_process = /bin/true\n", &arr);
+	assert_non_null(p);
+	assert_non_null(
+	    strstr(cJSON_GetObjectItemCaseSensitive(p, "message")->valuestring, "at run time"));
+	cJSON_Delete(arr);
 }
 
 static void profile_default_session_name_is_sanitised(void **state)
@@ -393,40 +536,289 @@ static void profile_region_precedence(void **state)
 static void profile_hop_keys_separate_sources_and_share_identical_chains(void **state)
 {
 	struct fx *fx = *state;
-	struct profile_chain *a, *b, *x;
-	struct buf ka, kb, kx;
+	struct profile_chain *a, *x;
+	struct buf ka, kx;
 	char cfg[1024];
 
+	/* The same role and session name: only the source differs. */
 	snprintf(cfg, sizeof(cfg),
 	         "%s[profile other]\naws_access_key_id = AKIAOTHER0000003\n"
 	         "aws_secret_access_key = othersecret\n"
 	         "[profile a]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
-	         "[profile b]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
-	         "[profile x]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = other\n",
+	         "role_session_name = same\n"
+	         "[profile x]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = other\n"
+	         "role_session_name = same\n",
 	         base_cfg);
 	put(fx->config, cfg);
 	a = resolve_ok(fx, "a");
-	b = resolve_ok(fx, "b");
 	x = resolve_ok(fx, "x");
 	buf_init(&ka, 8192);
-	buf_init(&kb, 8192);
 	buf_init(&kx, 8192);
 	assert_int_equal(profile_hop_key(a, 0, &ka), 0);
-	assert_int_equal(profile_hop_key(b, 0, &kb), 0);
 	assert_int_equal(profile_hop_key(x, 0, &kx), 0);
-	/* Session names differ by default ("keyrole-a" / "keyrole-b"). */
-	assert_string_not_equal(ka.data, kb.data);
 	assert_string_not_equal(ka.data, kx.data);
 	assert_null(strstr(ka.data, "basesecret"));
 	assert_null(strstr(kx.data, "othersecret"));
 	assert_non_null(strstr(ka.data, "AKIABASE00000001"));
 	assert_int_equal(profile_hop_key(a, 1, &ka), KR_ERR_INVAL);
 	buf_free(&ka);
-	buf_free(&kb);
 	buf_free(&kx);
 	profile_chain_free(a);
-	profile_chain_free(b);
 	profile_chain_free(x);
+}
+
+/*
+ * A two-hop chain with every field that changes a hop's result set, built
+ * by hand (policy has no config key) from fresh copies, so that equal keys
+ * come from equal contents, not shared pointers. Freed with
+ * profile_chain_free().
+ */
+static struct profile_chain *full_chain(void)
+{
+	struct profile_chain *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	c->name = strdup("top");
+	c->source.type = PROFILE_SRC_STATIC;
+	c->source.profile = strdup("base");
+	c->source.access_key_id = strdup("AKIAKEYTEST00001");
+	c->source.secret_access_key = strdup("secret-one");
+	c->n_hops = 2;
+	c->hops = calloc(2, sizeof(*c->hops));
+	assert_non_null(c->hops);
+	for (size_t i = 0; i < 2; i++) {
+		struct profile_hop *h = &c->hops[i];
+		char arn[64];
+
+		snprintf(arn, sizeof(arn), "arn:aws:iam::1:role/hop%zu", i);
+		h->profile = strdup(i ? "top" : "mid");
+		h->role_arn = strdup(arn);
+		h->session_name = strdup("sess");
+		h->external_id = strdup("ext");
+		h->mfa_serial = strdup("arn:aws:iam::1:mfa/me");
+		h->source_identity = strdup("alice");
+		h->policy = strdup("{\"Version\":\"2012-10-17\"}");
+		h->duration = 3600;
+		h->n_tags = 2;
+		h->tag_keys = calloc(2, sizeof(char *));
+		h->tag_values = calloc(2, sizeof(char *));
+		h->tag_keys[0] = strdup("team");
+		h->tag_values[0] = strdup("ops");
+		h->tag_keys[1] = strdup("env");
+		h->tag_values[1] = strdup("prod");
+		h->n_transitive = 1;
+		h->transitive_keys = calloc(1, sizeof(char *));
+		h->transitive_keys[0] = strdup("team");
+		h->region = strdup("eu-west-1");
+		h->endpoint = strdup("https://sts.eu-west-1.amazonaws.com");
+		h->file = strdup("/config");
+		h->line = 3 + (int)i;
+	}
+	return c;
+}
+
+static void set(char **field, const char *v)
+{
+	free(*field);
+	*field = v ? strdup(v) : NULL;
+}
+
+static char *key_text(const struct profile_chain *c, size_t i)
+{
+	struct buf b;
+	char *k;
+
+	buf_init(&b, 64 * 1024);
+	assert_int_equal(profile_hop_key(c, i, &b), 0);
+	k = strdup(b.data);
+	buf_free(&b);
+	return k;
+}
+
+/* Each changes exactly one input of hop 0 (or the source) of full_chain(). */
+static void mut_source_type(struct profile_chain *c)
+{
+	c->source.type = PROFILE_SRC_ENV; /* same access key id */
+}
+static void mut_source_key(struct profile_chain *c)
+{
+	set(&c->source.access_key_id, "AKIAKEYTEST00002");
+}
+static void mut_process_source(struct profile_chain *c)
+{
+	c->source.type = PROFILE_SRC_PROCESS;
+	set(&c->source.command, "AKIAKEYTEST00001");
+}
+static void mut_keyring_source(struct profile_chain *c)
+{
+	c->source.type = PROFILE_SRC_KEYRING;
+	set(&c->source.profile, "AKIAKEYTEST00001");
+}
+/* The right key id with another secret, or a new session token, is another source. */
+static void mut_source_secret(struct profile_chain *c)
+{
+	set(&c->source.secret_access_key, "secret-two");
+}
+static void mut_source_token(struct profile_chain *c)
+{
+	set(&c->source.session_token, "token-two");
+}
+static void mut_role_arn(struct profile_chain *c)
+{
+	set(&c->hops[0].role_arn, "arn:aws:iam::1:role/other");
+}
+static void mut_session_name(struct profile_chain *c)
+{
+	set(&c->hops[0].session_name, "sess2");
+}
+static void mut_external_id(struct profile_chain *c)
+{
+	set(&c->hops[0].external_id, "ext2");
+}
+static void mut_no_external_id(struct profile_chain *c)
+{
+	set(&c->hops[0].external_id, NULL);
+}
+static void mut_empty_external_id(struct profile_chain *c)
+{
+	set(&c->hops[0].external_id, "");
+}
+static void mut_mfa_serial(struct profile_chain *c)
+{
+	set(&c->hops[0].mfa_serial, "arn:aws:iam::1:mfa/other");
+}
+static void mut_duration(struct profile_chain *c)
+{
+	c->hops[0].duration = 3601;
+}
+static void mut_policy(struct profile_chain *c)
+{
+	set(&c->hops[0].policy, "{\"Version\":\"2012-10-18\"}");
+}
+static void mut_tag_key(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_keys[1], "stage");
+}
+static void mut_tag_value(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_values[1], "dev");
+}
+static void mut_fewer_tags(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_keys[1], NULL);
+	set(&c->hops[0].tag_values[1], NULL);
+	c->hops[0].n_tags = 1;
+}
+static void mut_tag_split(struct profile_chain *c)
+{
+	set(&c->hops[0].tag_keys[0], "teamo"); /* "team"+"ops" vs "teamo"+"ps" */
+	set(&c->hops[0].tag_values[0], "ps");
+}
+static void mut_transitive(struct profile_chain *c)
+{
+	set(&c->hops[0].transitive_keys[0], "env");
+}
+static void mut_no_transitive(struct profile_chain *c)
+{
+	set(&c->hops[0].transitive_keys[0], NULL);
+	c->hops[0].n_transitive = 0;
+}
+static void mut_source_identity(struct profile_chain *c)
+{
+	set(&c->hops[0].source_identity, "bob");
+}
+static void mut_endpoint(struct profile_chain *c)
+{
+	set(&c->hops[0].endpoint, "https://sts.amazonaws.com");
+}
+static void mut_region(struct profile_chain *c)
+{
+	set(&c->hops[0].region, "eu-west-2");
+}
+
+static void profile_hop_key_changes_with_each_input_alone(void **state)
+{
+	static const struct {
+		const char *what;
+		void (*mutate)(struct profile_chain *);
+	} muts[] = {
+	    {"source type", mut_source_type},
+	    {"source access key id", mut_source_key},
+	    {"source secret", mut_source_secret},
+	    {"source session token", mut_source_token},
+	    {"credential_process source", mut_process_source},
+	    {"keyring source", mut_keyring_source},
+	    {"role ARN", mut_role_arn},
+	    {"session name", mut_session_name},
+	    {"external id", mut_external_id},
+	    {"no external id", mut_no_external_id},
+	    {"empty external id", mut_empty_external_id},
+	    {"MFA serial", mut_mfa_serial},
+	    {"duration", mut_duration},
+	    {"policy", mut_policy},
+	    {"tag key", mut_tag_key},
+	    {"tag value", mut_tag_value},
+	    {"one tag fewer", mut_fewer_tags},
+	    {"tag key/value boundary", mut_tag_split},
+	    {"transitive tag key", mut_transitive},
+	    {"no transitive tags", mut_no_transitive},
+	    {"SourceIdentity", mut_source_identity},
+	    {"endpoint", mut_endpoint},
+	    {"region", mut_region},
+	};
+	enum { N = sizeof(muts) / sizeof(muts[0]) };
+	struct profile_chain *base = full_chain(), *same = full_chain();
+	char *b0 = key_text(base, 0), *b1 = key_text(base, 1), *k[N];
+
+	(void)state;
+	/*
+	 * Identical inputs, from separate copies, give identical keys for every
+	 * hop, whatever the names of the profiles that hold them or where they
+	 * are written. (The secret is an input: see mut_source_secret.)
+	 */
+	set(&same->name, "elsewhere");
+	set(&same->source.profile, "other-base");
+	set(&same->hops[0].profile, "other-mid");
+	set(&same->hops[1].file, "/other");
+	same->hops[1].line = 99;
+	k[0] = key_text(same, 0);
+	assert_string_equal(k[0], b0);
+	free(k[0]);
+	k[0] = key_text(same, 1);
+	assert_string_equal(k[0], b1);
+	free(k[0]);
+	assert_null(strstr(b1, "secret-one"));
+	/* A change in hop 1 leaves hop 0's key alone. */
+	set(&same->hops[1].session_name, "sess2");
+	k[0] = key_text(same, 0);
+	assert_string_equal(k[0], b0);
+	free(k[0]);
+	k[0] = key_text(same, 1);
+	assert_string_not_equal(k[0], b1);
+	free(k[0]);
+	for (size_t i = 0; i < N; i++) {
+		struct profile_chain *c = full_chain();
+		char *k1;
+
+		muts[i].mutate(c);
+		k[i] = key_text(c, 0);
+		k1 = key_text(c, 1);
+		if (strcmp(k[i], b0) == 0)
+			fail_msg("%s alone does not change hop 0's key", muts[i].what);
+		if (strcmp(k1, b1) == 0)
+			fail_msg("%s alone does not change hop 1's key", muts[i].what);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(k[i], k[j]) == 0)
+				fail_msg("%s and %s give the same key", muts[i].what, muts[j].what);
+		free(k1);
+		profile_chain_free(c);
+	}
+	for (size_t i = 0; i < N; i++)
+		free(k[i]);
+	free(b0);
+	free(b1);
+	profile_chain_free(base);
+	profile_chain_free(same);
 }
 
 static void profile_identical_chains_share_a_key(void **state)
@@ -454,6 +846,35 @@ static void profile_identical_chains_share_a_key(void **state)
 	buf_free(&kb);
 	profile_chain_free(a);
 	profile_chain_free(b);
+}
+
+static void profile_proxy_goes_with_the_chain_but_not_in_its_key(void **state)
+{
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char cfg[512], *plain, *proxied;
+
+	snprintf(cfg, sizeof(cfg),
+	         "%s[profile r]\nrole_arn = arn:aws:iam::1:role/rrrrrr\nsource_profile = base\n"
+	         "region = eu-west-1\n",
+	         base_cfg);
+	put(fx->config, cfg);
+	c = resolve_ok(fx, "r");
+	assert_null(c->proxy); /* nothing from the caller: the daemon's own environment */
+	assert_null(c->no_proxy);
+	plain = key_text(c, 0);
+	profile_chain_free(c);
+	fx->env.proxy.https_proxy_uc = "http://proxy.corp:3128";
+	fx->env.proxy.no_proxy = "169.254.169.254";
+	c = resolve_ok(fx, "r");
+	assert_string_equal(c->proxy, "http://proxy.corp:3128");
+	assert_string_equal(c->no_proxy, "169.254.169.254");
+	proxied = key_text(c, 0);
+	assert_string_equal(plain, proxied);
+	assert_null(strstr(proxied, "proxy.corp"));
+	profile_chain_free(c);
+	free(plain);
+	free(proxied);
 }
 
 static void profile_depth_limit_is_enforced(void **state)
@@ -533,20 +954,6 @@ static void profile_tilde_paths_use_callers_home(void **state)
 
 		assert_int_equal(resolve_err(fx, "base", err, sizeof(err)), KR_ERR_NOPROFILE);
 	}
-}
-
-static const cJSON *first_problem(const cJSON *rep, const char *needle)
-{
-	const cJSON *p;
-
-	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rep, "problems"))
-	{
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "message");
-
-		if (cJSON_IsString(m) && strstr(m->valuestring, needle))
-			return p;
-	}
-	return NULL;
 }
 
 static void profile_check_reports_traps_and_typos(void **state)
@@ -645,13 +1052,18 @@ int main(void)
 	    T(profile_unsupported_sources_say_so),
 	    T(profile_without_keys_is_keyring_source),
 	    T(profile_process_calling_keyrole_for_chain_is_error),
+	    T(profile_process_calling_keyrole_back_through_another_chain_is_error),
 	    T(profile_duration_must_be_in_range),
 	    T(profile_chained_duration_is_capped),
+	    T(profile_first_hop_from_a_session_is_chained),
+	    T(profile_check_warns_when_a_session_source_caps_the_first_hop),
 	    T(profile_default_session_name_is_sanitised),
 	    T(profile_session_tags_are_parsed),
 	    T(profile_region_precedence),
 	    T(profile_hop_keys_separate_sources_and_share_identical_chains),
 	    T(profile_identical_chains_share_a_key),
+	    cmocka_unit_test(profile_hop_key_changes_with_each_input_alone),
+	    T(profile_proxy_goes_with_the_chain_but_not_in_its_key),
 	    T(profile_depth_limit_is_enforced),
 	    T(profile_edited_config_is_seen_next_time),
 	    T(profile_syntax_error_names_file_and_line),
