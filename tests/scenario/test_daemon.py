@@ -289,6 +289,40 @@ def main(tap, run):
         tap.ok(ping_ms(d4.socket)[0], "own uid still served")
         d4.stop()
 
+    with tap.test("sockets passed by systemd are checked"):
+        sa = shutil.which("systemd-socket-activate")
+        if not sa:
+            raise krtest.Skip("systemd-socket-activate not installed")
+        sd = run.mkdtemp("sa-bad-")
+        cases = (("two listening sockets", ["-l", os.path.join(sd, "a.sock"),
+                                              "-l", os.path.join(sd, "b.sock")],
+                  os.path.join(sd, "a.sock"), "passed 2 socket"),
+                 ("a datagram socket", ["--datagram", "-l", os.path.join(sd, "d.sock")],
+                  os.path.join(sd, "d.sock"), "expected one listening AF_UNIX stream"))
+        for what, args, path, words in cases:
+            p = subprocess.Popen([sa] + args + ["-E", "HOME=" + home, krtest.keyroled(),
+                                                "--cache", "memory"],
+                                 env=krtest.clean_env({"HOME": home}), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                krtest.wait_until(lambda: os.path.exists(path), 5)
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM if "datagram" in what
+                                  else socket.SOCK_STREAM)
+                try:  # the first connection (or datagram) makes it exec keyroled
+                    if "datagram" in what:
+                        c.sendto(b"x", path)
+                    else:
+                        c.connect(path)
+                except OSError:
+                    pass
+                c.close()
+                exited = krtest.wait_until(lambda: p.poll() is not None, 5)
+                err = p.stderr.read() if exited else ""
+            finally:
+                krtest.stop_process(p)
+            tap.ok(exited and p.returncode != 0 and words in err,
+                   "%s: keyroled refuses to start and says why" % what, err.strip()[-300:])
+
     with tap.test("socket activation and READY=1"):
         sa = shutil.which("systemd-socket-activate")
         if not sa:
