@@ -523,8 +523,12 @@ static int store_key(const struct entry *e, char out[65])
 	return sigv4_sha256_hex(e->key, strlen(e->key), out);
 }
 
-/* Compact JSON {"a","s","t","e"}; the caller wipes it (mem_free_str). */
-static char *creds_to_json(const struct sts_creds *c)
+/*
+ * Compact JSON {"a","s","t","e","l"}; the caller wipes it (mem_free_str).
+ * "l" is the lifetime in seconds (a session's refresh threshold depends on
+ * it); 0 leaves it out (long-term keys).
+ */
+static char *creds_to_json(const struct sts_creds *c, time_t lifetime)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *out = NULL;
@@ -532,19 +536,22 @@ static char *creds_to_json(const struct sts_creds *c)
 	if (o && cJSON_AddStringToObject(o, "a", c->access_key_id) &&
 	    cJSON_AddStringToObject(o, "s", c->secret_access_key) &&
 	    (!c->session_token || cJSON_AddStringToObject(o, "t", c->session_token)) &&
-	    cJSON_AddNumberToObject(o, "e", (double)c->expiration))
+	    cJSON_AddNumberToObject(o, "e", (double)c->expiration) &&
+	    (lifetime <= 0 || cJSON_AddNumberToObject(o, "l", (double)lifetime)))
 		out = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return out;
 }
 
-static int creds_from_json(const char *json, struct sts_creds *ret)
+/* ret_lifetime (may be NULL) gets "l", or 0 when it is missing or out of range. */
+static int creds_from_json(const char *json, struct sts_creds *ret, time_t *ret_lifetime)
 {
 	struct sts_creds c = {0};
 	cJSON *o = json ? cJSON_Parse(json) : NULL;
 	const char *ak = proto_get_str(o, "a"), *sk = proto_get_str(o, "s");
 	const char *tk = proto_get_str(o, "t");
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "e");
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "l");
 	int r = KR_ERR_KEYRING;
 
 	if (!ak || !sk || !*ak || !*sk)
@@ -557,6 +564,11 @@ static int creds_from_json(const char *json, struct sts_creds *ret)
 		r = KR_ERR_NOMEM;
 		goto out;
 	}
+	if (ret_lifetime)
+		*ret_lifetime = cJSON_IsNumber(l) && l->valuedouble >= 1 &&
+		                        l->valuedouble <= KR_SESSION_LIFETIME_MAX_S
+		                    ? (time_t)l->valuedouble
+		                    : 0;
 	*ret = c;
 	memset(&c, 0, sizeof(c));
 	r = KR_OK;
@@ -591,7 +603,7 @@ static void store_write(struct agent *a, const struct entry *e)
 
 	if (!store_on(a) || store_key(e, key) < 0)
 		return;
-	json = creds_to_json(&e->creds);
+	json = creds_to_json(&e->creds, e->creds.expiration - e->obtained);
 	if (json && keyring_item_new(key, KEYRING_KIND_SESSION, e->profile ? e->profile : "-",
 	                             e->role_arn, (int64_t)e->creds.expiration, json, &it) == 0)
 		keyring_store_async(a->kr, it, on_store_written, a);
@@ -601,21 +613,38 @@ static void store_write(struct agent *a, const struct entry *e)
 
 static void job_resume(struct job *j);
 
+/*
+ * When credentials loaded from the keyring were obtained: their stored
+ * lifetime says, so the refresh threshold is the one they had before the
+ * restart. Items written before the lifetime was stored do not say: assume
+ * a lifetime long enough for the full refresh margin (refreshing early
+ * costs one STS call; serving below botocore's margin costs a helper run
+ * on every SDK call).
+ */
+static time_t loaded_obtained(const struct agent *a, time_t expiration, time_t lifetime)
+{
+	time_t t = now(a);
+	time_t o = lifetime > 0 ? expiration - lifetime : expiration - 2 * a->opts.refresh_margin;
+
+	return o < t ? o : t;
+}
+
 static void on_store_lookup(void *userdata, int err, struct keyring_item *item)
 {
 	struct entry *e = userdata;
 	struct agent *a = e->a;
 	struct sts_creds c = {0};
 	struct job *w, *next;
+	time_t life = 0;
 
 	e->kr_pending = 0;
-	if (err == KR_OK && item && creds_from_json(item->secret, &c) == 0 &&
+	if (err == KR_OK && item && creds_from_json(item->secret, &c, &life) == 0 &&
 	    c.expiration > now(a) + KR_MIN_LEFT_S) {
 		sts_creds_clear(&e->creds);
 		e->creds = c;
 		memset(&c, 0, sizeof(c));
 		e->has_creds = 1;
-		e->obtained = now(a);
+		e->obtained = loaded_obtained(a, e->creds.expiration, life);
 		e->from = "keyring";
 		e->served = 0;
 		entry_schedule(a, e);
@@ -1081,7 +1110,7 @@ static void on_longterm_lookup(void *userdata, int err, struct keyring_item *ite
 
 	e->kr_pending = 0;
 	w = entry_take_waiters(e);
-	if (err == KR_OK && item && creds_from_json(item->secret, &c) == 0) {
+	if (err == KR_OK && item && creds_from_json(item->secret, &c, NULL) == 0) {
 		c.expiration = 0;
 		sts_creds_clear(&e->creds);
 		e->creds = c;
@@ -1727,7 +1756,7 @@ static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 	snprintf(key, sizeof(key), "longterm:%s", profile);
 	c.access_key_id = (char *)ak;
 	c.secret_access_key = (char *)sk;
-	json = creds_to_json(&c);
+	json = creds_to_json(&c, 0);
 	op = keyop_new(a, profile, fn, userdata, ret_pending);
 	if (!op) {
 		mem_free_str(json);
@@ -1892,7 +1921,11 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 		free(a);
 		return r;
 	}
-	r = keyring_open(a->opts.cache ? a->opts.cache : "auto", l, &a->kr, errbuf, sizeof(errbuf));
+	if (a->opts.keyring_ops)
+		r = keyring_open_ops(a->opts.keyring_ops, l, 0, &a->kr, errbuf, sizeof(errbuf));
+	else
+		r = keyring_open(a->opts.cache ? a->opts.cache : "auto", l, &a->kr, errbuf,
+		                 sizeof(errbuf));
 	if (r < 0) {
 		/* A named backend that does not work: say why, keep serving from memory. */
 		log_warning("keyring '%s' unavailable (%s); caching in memory only", a->opts.cache,

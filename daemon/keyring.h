@@ -28,7 +28,7 @@ struct loop;
 /* Caps on item fields (keyring contents are untrusted when read back). */
 #define KR_KEYRING_KEY_MAX    300   /* "longterm:" + a profile name, or 64 hex */
 #define KR_KEYRING_ROLE_MAX   2048  /* IAM ARN length limit */
-#define KR_KEYRING_SECRET_MAX 16384 /* compact JSON {"a","s","t","e"} */
+#define KR_KEYRING_SECRET_MAX 16384 /* compact JSON {"a","s","t","e","l"} */
 #define KR_KEYRING_ITEMS_MAX  4096  /* items one list/remove call looks at */
 #define KR_KEYRING_TIMEOUT_MS 2000  /* default deadline of one call */
 #define KR_KEYRING_OPEN_MS    3000  /* deadline of a backend's open() probe */
@@ -44,7 +44,7 @@ struct keyring_item {
 	char *profile;      /* for forget/status */
 	char *role_arn;     /* NULL for longterm */
 	int64_t expiration; /* unix seconds; 0 = never (longterm) */
-	char *secret;       /* compact JSON {"a":AKID,"s":SECRET,"t":TOKEN,"e":EXP}; wiped */
+	char *secret;       /* JSON {"a":AKID,"s":SECRET,"t":TOKEN,"e":EXP,"l":LIFETIME}; wiped */
 };
 
 /*

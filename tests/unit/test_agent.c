@@ -1,8 +1,9 @@
 /*
- * The agent with a fake wall clock and a fake STS transport: the cache
- * never hands out expired credentials, hits make no STS call, a failed
- * refresh keeps serving still-valid credentials, and expired ones that
- * cannot be refreshed give an error.
+ * The agent with a fake wall clock, a fake STS transport and a fake
+ * persistent keyring: the cache never hands out expired credentials, hits
+ * make no STS call, a failed refresh keeps serving still-valid credentials,
+ * expired ones that cannot be refreshed give an error, and what a restart
+ * loads from the keyring is refreshed exactly as before the restart.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +13,13 @@
 
 #include "agent.h"
 #include "err.h"
+#include "keyring.h"
 #include "loop.h"
 #include "mem.h"
 #include "proto.h"
 #include "sts.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +120,147 @@ static const struct sts_ops ops = {
     .wall_now = sts_wall,
 };
 
+/*
+ * A persistent keyring that outlives the agent (a restart): items by key.
+ * Its calls run on the keyring worker thread, hence the lock. legacy: store
+ * items as versions before the stored lifetime wrote them (no "l").
+ */
+#define KR_FAKE_ITEMS 32
+static struct fake_kr {
+	pthread_mutex_t mu;
+	struct keyring_item *items[KR_FAKE_ITEMS];
+	size_t n;
+	int stores;
+	int legacy;
+} kr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void kr_reset(void)
+{
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++)
+		keyring_item_free(kr.items[i]);
+	kr.n = 0;
+	kr.stores = 0;
+	kr.legacy = 0;
+	pthread_mutex_unlock(&kr.mu);
+}
+
+static int kr_stores(void)
+{
+	int n;
+
+	pthread_mutex_lock(&kr.mu);
+	n = kr.stores;
+	pthread_mutex_unlock(&kr.mu);
+	return n;
+}
+
+static int kr_open(void **ret_state, char *errbuf, size_t errlen)
+{
+	*ret_state = &kr;
+	return KR_OK;
+}
+
+static void kr_close(void *state)
+{
+}
+
+static int kr_store(void *state, const struct keyring_item *item)
+{
+	struct keyring_item *copy = NULL;
+	int r = keyring_item_dup(item, &copy);
+
+	if (r < 0)
+		return r;
+	if (kr.legacy) {
+		cJSON *o = cJSON_Parse(copy->secret);
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "l");
+		mem_free_str(copy->secret);
+		copy->secret = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	pthread_mutex_lock(&kr.mu);
+	kr.stores++;
+	for (size_t i = 0; copy && i < kr.n; i++) {
+		if (strcmp(kr.items[i]->key, item->key) == 0) {
+			keyring_item_free(kr.items[i]);
+			kr.items[i] = copy;
+			copy = NULL;
+		}
+	}
+	if (copy && kr.n < KR_FAKE_ITEMS) {
+		kr.items[kr.n++] = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&kr.mu);
+	keyring_item_free(copy);
+	return KR_OK;
+}
+
+static int kr_lookup(void *state, const char *key, struct keyring_item **ret)
+{
+	int r = KR_ERR_NOCREDS;
+
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++)
+		if (strcmp(kr.items[i]->key, key) == 0)
+			r = keyring_item_dup(kr.items[i], ret);
+	pthread_mutex_unlock(&kr.mu);
+	return r;
+}
+
+/* Drop items whose key equals key (or whose profile equals profile). */
+static int kr_drop(const char *key, const char *profile)
+{
+	size_t k = 0;
+	int count = 0;
+
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++) {
+		if ((key && strcmp(kr.items[i]->key, key) == 0) ||
+		    (!key && (!profile || strcmp(kr.items[i]->profile, profile) == 0))) {
+			keyring_item_free(kr.items[i]);
+			count++;
+		} else {
+			kr.items[k++] = kr.items[i];
+		}
+	}
+	kr.n = k;
+	pthread_mutex_unlock(&kr.mu);
+	return count;
+}
+
+static int kr_remove(void *state, const char *key)
+{
+	kr_drop(key, NULL);
+	return KR_OK;
+}
+
+static int kr_remove_profile(void *state, const char *profile, const char *kind, int *ret_count)
+{
+	*ret_count = kr_drop(NULL, profile);
+	return KR_OK;
+}
+
+static int kr_list(void *state, const char *kind, struct keyring_item ***ret_items, size_t *ret_n)
+{
+	*ret_items = NULL;
+	*ret_n = 0;
+	return KR_OK;
+}
+
+static const struct keyring_ops kr_ops = {
+    .name = "fake",
+    .persistent = 1,
+    .open = kr_open,
+    .close = kr_close,
+    .store = kr_store,
+    .lookup = kr_lookup,
+    .remove = kr_remove,
+    .remove_profile = kr_remove_profile,
+    .list = kr_list,
+};
+
 struct ctx {
 	struct loop *loop;
 	struct agent *agent;
@@ -179,10 +323,13 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static int setup(void **state)
+static const struct agent_opts opts_memory = {.cache = "memory", .now = clock_now, .sts_ops = &ops};
+static const struct agent_opts opts_keyring = {
+    .now = clock_now, .sts_ops = &ops, .keyring_ops = &kr_ops};
+
+static int setup_with(void **state, const struct agent_opts *o)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	struct agent_opts o = {.cache = "memory", .now = clock_now, .sts_ops = &ops};
 
 	snprintf(c->dir, sizeof(c->dir), "/tmp/kr-agent-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
@@ -199,9 +346,22 @@ static int setup(void **state)
 	memset(&fake, 0, sizeof(fake));
 	fake.loop = c->loop;
 	fake.lifetime = 3600;
-	assert_int_equal(agent_new(c->loop, &o, &c->agent), 0);
+	kr_reset();
+	assert_int_equal(agent_new(c->loop, o, &c->agent), 0);
 	*state = c;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, &opts_memory);
+}
+
+/* The keyring front refuses to store what the real clock calls expired. */
+static int setup_keyring(void **state)
+{
+	fake_now = time(NULL);
+	return setup_with(state, &opts_keyring);
 }
 
 static int teardown(void **state)
@@ -213,6 +373,7 @@ static int teardown(void **state)
 	for (int i = 0; i < 8; i++)
 		loop_timer_free(fake.p[i].t);
 	loop_free(c->loop);
+	kr_reset();
 	unlink(c->config);
 	unlink(c->creds);
 	snprintf(cmd, sizeof(cmd), "%s", c->dir);
@@ -294,6 +455,86 @@ static void failed_refresh_serves_still_valid_credentials(void **state)
 	cJSON_Delete(r);
 }
 
+/* Let n stores (write-through is asynchronous) reach the keyring. */
+static void wait_stores(struct ctx *c, int n)
+{
+	for (int i = 0; kr_stores() < n && i < 200; i++)
+		loop_run_once(c->loop, 10000);
+	assert_int_equal(kr_stores(), n);
+}
+
+/* A daemon restart: a new agent over the same keyring. */
+static void restart(struct ctx *c)
+{
+	agent_free(c->agent);
+	c->agent = NULL;
+	assert_int_equal(agent_new(c->loop, &opts_keyring, &c->agent), 0);
+}
+
+static void restart_serves_from_the_keyring_above_the_margin(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r = get(c, "b");
+
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+	wait_stores(c, 2);
+	restart(c);
+	fake_now += 1800; /* 30 minutes left of an hour */
+	r = get(c, "b");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_equal(proto_get_str(r, "from"), "keyring");
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+}
+
+/*
+ * An hour-long session with 10 minutes left is below botocore's 15-minute
+ * margin: before a restart it would be refreshed, and so it must be after
+ * one (a threshold computed from the load time would serve it until 5
+ * minutes were left, and botocore would run the helper on every call).
+ */
+static void restart_keeps_the_refresh_threshold(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r = get(c, "b");
+
+	cJSON_Delete(r);
+	wait_stores(c, 2);
+	restart(c);
+	fake_now += 3600 - 10 * 60;
+	r = get(c, "b");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_equal(proto_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	assert_true(reply_expiration(r) - fake_now > 15 * 60);
+	cJSON_Delete(r);
+}
+
+/* Items stored without a lifetime stay readable, and are refreshed below the margin. */
+static void items_without_a_lifetime_are_read_with_the_full_margin(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r;
+
+	kr.legacy = 1;
+	r = get(c, "b");
+	cJSON_Delete(r);
+	wait_stores(c, 2);
+	restart(c);
+	fake_now += 1800; /* 30 minutes left: served */
+	r = get(c, "b");
+	assert_string_equal(proto_get_str(r, "from"), "keyring");
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+	restart(c);
+	fake_now += 20 * 60; /* 10 minutes left: refreshed */
+	r = get(c, "b");
+	assert_string_equal(proto_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +544,12 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(failed_refresh_serves_still_valid_credentials, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(restart_serves_from_the_keyring_above_the_margin,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(restart_keeps_the_refresh_threshold, setup_keyring,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(items_without_a_lifetime_are_read_with_the_full_margin,
+	                                    setup_keyring, teardown),
 	};
 
 	mem_install_json_hooks();
