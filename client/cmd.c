@@ -747,7 +747,8 @@ static int run_drop(struct ctx *x, const char *op)
 	long removed;
 	int rc, r;
 
-	req = new_request(x, op, 0);
+	/* forget resolves the profile's chain as get does: it needs the caller's env. */
+	req = new_request(x, op, strcmp(op, "forget") == 0);
 	if (req && (x->opts & OPT_ALL) && !cJSON_AddTrueToObject(req, "all")) {
 		cJSON_Delete(req);
 		req = NULL;
@@ -1232,9 +1233,12 @@ static const char help_status[] =
 static const char help_forget[] =
     "usage: keyrole forget PROFILE | --all [--no-autostart]\n"
     "\n"
-    "Drop the cached sessions of PROFILE (or of every profile with --all)\n"
-    "from memory and from the keyring. Stored long-term keys stay (see\n"
-    "'keyrole remove'). The next 'get' calls STS again.\n"
+    "Drop the cached sessions of PROFILE's chain (or of every profile with\n"
+    "--all) from memory and from the keyring: every hop, intermediate ones\n"
+    "included, the MFA session it starts from and a credential_process\n"
+    "source's output. A fetch in flight is not kept. Stored long-term keys\n"
+    "stay (see 'keyrole remove'). The next 'get PROFILE' calls STS for every\n"
+    "hop.\n"
     "\n"
     "Options:\n"
     "  --all            forget every cached session\n"

@@ -63,6 +63,7 @@ struct entry {
 	int kr_pending;    /* a keyring lookup for this entry is in flight */
 	int kr_checked;    /* the keyring was asked once since the entry was made */
 	int pinned;        /* handing its result to waiters: must not be freed */
+	int forgotten;     /* forgotten while busy: the result is handed on, never kept */
 	uint64_t call_started;
 	struct job *waiters;      /* jobs blocked on this entry */
 	struct loop_timer *timer; /* refresh / expiry / MFA wait */
@@ -89,6 +90,7 @@ struct job {
 	int stage;       /* the stage in progress: STAGE_* (resumed after a keyring miss) */
 	struct entry *waiting_on;
 	struct job *wnext;
+	int stale; /* waited through a `forget`: what it fetches is handed on, never kept */
 	char refresh_error[256];
 };
 
@@ -518,9 +520,14 @@ static int store_on(const struct agent *a)
 }
 
 /* Items are named by a digest of the cache key: no profile data in the name. */
+static int key_digest(const char *key, char out[65])
+{
+	return sigv4_sha256_hex(key, strlen(key), out);
+}
+
 static int store_key(const struct entry *e, char out[65])
 {
-	return sigv4_sha256_hex(e->key, strlen(e->key), out);
+	return key_digest(e->key, out);
 }
 
 /*
@@ -638,6 +645,11 @@ static void on_store_lookup(void *userdata, int err, struct keyring_item *item)
 	time_t life = 0;
 
 	e->kr_pending = 0;
+	if (e->forgotten) {
+		/* Queued before the forget's removal: what it found is forgotten. */
+		e->forgotten = 0;
+		err = KR_ERR_NOCREDS;
+	}
 	if (err == KR_OK && item && creds_from_json(item->secret, &c, &life) == 0 &&
 	    c.expiration > now(a) + KR_MIN_LEFT_S) {
 		sts_creds_clear(&e->creds);
@@ -679,6 +691,35 @@ static int store_lookup(struct agent *a, struct entry *e)
 }
 
 /*
+ * A fetch for e ended successfully, but e was forgotten meanwhile: the
+ * requests that were waiting at the forget (stale) take the credentials,
+ * nothing is kept in memory or the keyring, and requests that came after
+ * the forget start a fetch of their own.
+ */
+static void entry_complete_forgotten(struct entry *e, struct job *w)
+{
+	struct job *later = NULL, *next;
+
+	for (; w; w = next) {
+		next = w->wnext;
+		w->wnext = NULL;
+		if (w->stale) {
+			job_take(w, e, "sts");
+		} else {
+			w->wnext = later;
+			later = w;
+		}
+	}
+	sts_creds_clear(&e->creds);
+	e->has_creds = 0;
+	for (; later; later = next) {
+		next = later->wnext;
+		later->wnext = NULL;
+		job_resume(later);
+	}
+}
+
+/*
  * A fetch for e ended: hand the result to every waiter. On success the
  * credentials are stolen from *creds. On failure a still-valid entry keeps
  * being served (with the error noted), otherwise every waiter fails.
@@ -688,9 +729,11 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 {
 	struct agent *a = e->a;
 	struct job *w = entry_take_waiters(e), *next;
+	int forgotten = e->forgotten;
 
 	/* Waiters go on to other entries, which may trim the cache: keep e. */
 	e->pinned = 1;
+	e->forgotten = 0;
 	if (err == KR_OK) {
 		sts_creds_clear(&e->creds);
 		e->creds = *creds;
@@ -702,6 +745,11 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 		free(e->last_error);
 		e->last_error = NULL;
 		e->mfa_wait_until = 0;
+		if (forgotten) {
+			entry_complete_forgotten(e, w);
+			e->pinned = 0;
+			return;
+		}
 		for (; w; w = next) {
 			next = w->wnext;
 			w->wnext = NULL;
@@ -787,6 +835,9 @@ static int fetch_start(struct job *j, struct entry *e, const struct sts_params *
 	r = sts_call(a->sts, p, on_sts_done, e, &e->call);
 	if (r < 0)
 		return r;
+	/* Fetched with forgotten credentials: hand it on, keep nothing. */
+	if (j->stale)
+		e->forgotten = 1;
 	e->call_started = loop_now(a->loop);
 	a->c.sts_calls++;
 	if (!j->fn)
@@ -872,6 +923,17 @@ static int entry_label(struct entry *e, const char *profile, const char *role_ar
 	return e->profile ? KR_OK : KR_ERR_NOMEM;
 }
 
+/* The cache key of the MFA session that chain c starts from, with source key akid. */
+static int mfa_session_key(const struct agent *a, const struct profile_chain *c, const char *akid,
+                           struct buf *key)
+{
+	const struct profile_hop *h = &c->hops[0];
+
+	return buf_printf(key, "mfa-session\n%d\n%s\n%s\n%s\n%s\n%d", (int)c->source.type,
+	                  c->source.profile ? c->source.profile : "", akid, h->mfa_serial,
+	                  h->endpoint ? h->endpoint : "", a->opts.mfa_duration);
+}
+
 static void stage_mfa_session(struct job *j)
 {
 	const struct profile_chain *c = j->chain;
@@ -882,9 +944,7 @@ static void stage_mfa_session(struct job *j)
 	int r;
 
 	buf_init(&key, 8192);
-	r = buf_printf(&key, "mfa-session\n%d\n%s\n%s\n%s\n%s\n%d", (int)c->source.type,
-	               c->source.profile ? c->source.profile : "", j->cur.access_key_id,
-	               h->mfa_serial, h->endpoint ? h->endpoint : "", j->a->opts.mfa_duration);
+	r = mfa_session_key(j->a, c, j->cur.access_key_id, &key);
 	e = r == 0 ? entry_get(j->a, key.data) : NULL;
 	buf_free(&key);
 	if (!e || entry_label(e, c->source.profile ? c->source.profile : j->profile, NULL,
@@ -912,14 +972,20 @@ static void stage_mfa_session(struct job *j)
 	job_wait(j, e);
 }
 
+/* The cache key of hop i of chain c (via_session: hop 0 uses an MFA session). */
+static int chain_hop_key(const struct profile_chain *c, int via_session, size_t i, struct buf *key)
+{
+	int r = profile_hop_key(c, i, key);
+
+	if (r == 0 && via_session)
+		r = buf_puts(key, "\nvia-mfa-session");
+	return r;
+}
+
 /* The cache key of hop i as this job sees it. */
 static int hop_key(const struct job *j, size_t i, struct buf *key)
 {
-	int r = profile_hop_key(j->chain, i, key);
-
-	if (r == 0 && j->via_session)
-		r = buf_puts(key, "\nvia-mfa-session");
-	return r;
+	return chain_hop_key(j->chain, j->via_session, i, key);
 }
 
 static void stage_hop(struct job *j, size_t i)
@@ -1064,6 +1130,12 @@ static void fail_nocreds(struct job *j)
 	                     p, p));
 }
 
+/* The cache key of a credential_process source. */
+static int process_key(const struct profile_source *s, struct buf *key)
+{
+	return buf_printf(key, "process\n%s", s->command ? s->command : "");
+}
+
 /* Another tool's credential_process: one run at a time per command line. */
 static void stage_process(struct job *j)
 {
@@ -1075,7 +1147,7 @@ static void stage_process(struct job *j)
 	int r;
 
 	buf_init(&key, KR_VALUE_MAX + 64);
-	r = buf_printf(&key, "process\n%s", s->command ? s->command : "");
+	r = process_key(s, &key);
 	if (r == 0)
 		e = entry_get(j->a, key.data);
 	buf_free(&key);
@@ -1109,6 +1181,7 @@ static void on_longterm_lookup(void *userdata, int err, struct keyring_item *ite
 	struct job *w, *next;
 
 	e->kr_pending = 0;
+	e->forgotten = 0; /* long-term keys are not what forget drops */
 	w = entry_take_waiters(e);
 	if (err == KR_OK && item && creds_from_json(item->secret, &c, NULL) == 0) {
 		c.expiration = 0;
@@ -1280,12 +1353,22 @@ static void job_start(struct job *j)
 	}
 }
 
+/* Only long-term keys may call GetSessionToken; temporary ones use SerialNumber. */
+static int chain_via_session(const struct profile_chain *c)
+{
+	const struct profile_source *s = &c->source;
+
+	return c->n_hops > 0 && c->hops[0].mfa_serial &&
+	       (s->type == PROFILE_SRC_STATIC || s->type == PROFILE_SRC_ENV ||
+	        s->type == PROFILE_SRC_KEYRING) &&
+	       !(s->session_token && *s->session_token);
+}
+
 /* Start a job for profile; fn NULL = background refresh of force_key. */
 static struct job *job_new(struct agent *a, const char *profile, const cJSON *req,
                            const char *mfa_code, agent_reply_fn fn, void *userdata)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	const struct profile_source *s;
 	char errbuf[512];
 	int r;
 
@@ -1323,12 +1406,7 @@ static struct job *job_new(struct agent *a, const char *profile, const cJSON *re
 		         error_reply(r, profile, NULL, "%s", errbuf[0] ? errbuf : err_str(r)));
 		return NULL;
 	}
-	/* Only long-term keys may call GetSessionToken; temporary ones use SerialNumber. */
-	s = &j->chain->source;
-	j->via_session = j->chain->n_hops > 0 && j->chain->hops[0].mfa_serial &&
-	                 (s->type == PROFILE_SRC_STATIC || s->type == PROFILE_SRC_ENV ||
-	                  s->type == PROFILE_SRC_KEYRING) &&
-	                 !(s->session_token && *s->session_token);
+	j->via_session = chain_via_session(j->chain);
 	return j;
 }
 
@@ -1496,6 +1574,96 @@ static int entry_matches(const struct entry *e, const char *profile)
 	       (e->requested_by && strcmp(e->requested_by, profile) == 0);
 }
 
+/*
+ * Forget one entry: its credentials go from memory and the keyring. A fetch
+ * in flight goes on for the requests already waiting on it, which take its
+ * result (stale), and nothing it brings back is kept.
+ */
+static void forget_entry(struct agent *a, struct entry *e, int *removed)
+{
+	char key[65];
+
+	if (e->has_creds)
+		(*removed)++;
+	if (store_on(a) && store_key(e, key) == 0)
+		keyring_remove_async(a->kr, key, NULL, NULL);
+	if (entry_idle(e)) {
+		entry_free(a, e);
+		return;
+	}
+	sts_creds_clear(&e->creds); /* in use: drop the credentials only */
+	e->has_creds = 0;
+	if (e->call || e->proc)
+		for (struct job *w = e->waiters; w; w = w->wnext)
+			w->stale = 1;
+	if (entry_busy(e))
+		e->forgotten = 1;
+}
+
+/* Forget the entry with this cache key, in memory or (after a restart) in the keyring only. */
+static void forget_key(struct agent *a, const char *key, int *removed)
+{
+	struct entry *e = entry_find(a, key);
+	char digest[65];
+
+	if (e)
+		forget_entry(a, e, removed);
+	else if (store_on(a) && key_digest(key, digest) == 0)
+		keyring_remove_async(a->kr, digest, NULL, NULL);
+}
+
+/*
+ * Forget every step of profile's chain, resolved as `get` would resolve it
+ * for this caller: each hop (an intermediate hop is stored under its own
+ * profile, and may be shared with other chains), the MFA session the chain
+ * starts from, and a credential_process source's credentials. A profile
+ * that does not resolve (any more) is forgotten by name only.
+ */
+static void forget_chain(struct agent *a, const cJSON *req, const char *profile, int *removed)
+{
+	struct profile_chain *c = NULL;
+	struct profile_env penv = {0};
+	const struct profile_source *s;
+	cJSON *env = NULL;
+	char errbuf[256];
+	struct buf key;
+	int via;
+
+	buf_init(&key, 64 * 1024);
+	if (env_parse(req, &env, &penv) < 0 ||
+	    profile_resolve(&penv, profile, &c, errbuf, sizeof(errbuf)) < 0)
+		goto out;
+	s = &c->source;
+	via = chain_via_session(c);
+	for (size_t i = 0; i < c->n_hops; i++) {
+		buf_reset(&key);
+		if (chain_hop_key(c, via, i, &key) == 0)
+			forget_key(a, key.data, removed);
+	}
+	buf_reset(&key);
+	if (s->type == PROFILE_SRC_PROCESS && process_key(s, &key) == 0)
+		forget_key(a, key.data, removed);
+	if (via) {
+		const char *src = s->profile ? s->profile : profile;
+		buf_reset(&key);
+		/* Keys from `keyrole add` are not known here: find the session by its label. */
+		if (s->access_key_id && mfa_session_key(a, c, s->access_key_id, &key) == 0)
+			forget_key(a, key.data, removed);
+		for (struct entry *e = a->entries, *n; e; e = n) {
+			n = e->next;
+			if (e->hop == -1 && e->mfa_serial && e->profile &&
+			    strcmp(e->profile, src) == 0)
+				forget_entry(a, e, removed);
+		}
+		if (store_on(a))
+			keyring_remove_profile_async(a->kr, src, KEYRING_KIND_SESSION, NULL, NULL);
+	}
+out:
+	buf_free(&key);
+	profile_chain_free(c);
+	cJSON_Delete(env);
+}
+
 static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata)
 {
 	const char *profile = proto_get_str(req, "profile");
@@ -1510,22 +1678,11 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 	}
 	for (struct entry *e = a->entries, *n; e; e = n) {
 		n = e->next;
-		if (!entry_matches(e, all ? NULL : profile))
-			continue;
-		if (e->has_creds)
-			removed++;
-		if (store_on(a)) {
-			char key[65];
-			if (store_key(e, key) == 0)
-				keyring_remove_async(a->kr, key, NULL, NULL);
-		}
-		if (entry_idle(e)) {
-			entry_free(a, e);
-		} else {
-			sts_creds_clear(&e->creds); /* in use: drop the credentials only */
-			e->has_creds = 0;
-		}
+		if (entry_matches(e, all ? NULL : profile))
+			forget_entry(a, e, &removed);
 	}
+	if (!all)
+		forget_chain(a, req, profile, &removed);
 	/* Queued before any later lookup: the worker runs calls in order. */
 	if (store_on(a))
 		keyring_remove_profile_async(a->kr, all ? NULL : profile, KEYRING_KIND_SESSION,

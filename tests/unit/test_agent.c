@@ -38,6 +38,7 @@ struct fake {
 	int calls;
 	int fail;     /* answer AccessDenied */
 	int lifetime; /* seconds of the credentials handed out */
+	int hold;     /* calls stay in flight until fake_release() */
 	/* one pending answer at a time is enough: the agent makes one call per key */
 	struct pending {
 		struct loop_timer *t;
@@ -93,11 +94,22 @@ static int fake_post(void *hu, const struct http_request *req, http_done_fn done
 		p->done = done;
 		p->userdata = userdata;
 		p->x = (struct http_xfer *)p;
-		loop_timer_add(fake.loop, loop_now(fake.loop), deliver, p, &p->t);
+		if (!fake.hold)
+			loop_timer_add(fake.loop, loop_now(fake.loop), deliver, p, &p->t);
 		*ret = p->x;
 		return KR_OK;
 	}
 	return KR_ERR_BUSY;
+}
+
+/* Answer the calls held in flight (and the next ones at once). */
+static void fake_release(void)
+{
+	fake.hold = 0;
+	for (int i = 0; i < 8; i++)
+		if (fake.p[i].done && !fake.p[i].t)
+			loop_timer_add(fake.loop, loop_now(fake.loop), deliver, &fake.p[i],
+			               &fake.p[i].t);
 }
 
 static void fake_cancel(void *hu, struct http_xfer *x)
@@ -280,28 +292,52 @@ static void on_reply(void *userdata, cJSON *reply)
 	a->reply = reply;
 }
 
-static cJSON *get(struct ctx *c, const char *profile)
+/* Send op for profile with the test's env; the answer lands in *ans (later, or at once). */
+static void send(struct ctx *c, const char *op, const char *profile, struct answer *ans)
 {
-	struct answer ans = {.loop = c->loop};
 	struct agent_req *pending = NULL;
 	cJSON *req = proto_new(), *env;
 
-	cJSON_AddStringToObject(req, "op", "get");
+	ans->loop = c->loop;
+	ans->reply = NULL;
+	cJSON_AddStringToObject(req, "op", op);
 	cJSON_AddStringToObject(req, "profile", profile);
 	env = cJSON_AddObjectToObject(req, "env");
 	cJSON_AddStringToObject(env, "HOME", c->dir);
 	cJSON_AddStringToObject(env, "AWS_CONFIG_FILE", c->config);
 	cJSON_AddStringToObject(env, "AWS_SHARED_CREDENTIALS_FILE", c->creds);
 	cJSON_AddStringToObject(env, "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
-	agent_handle(c->agent, req, on_reply, &ans, &pending);
+	agent_handle(c->agent, req, on_reply, ans, &pending);
 	cJSON_Delete(req);
-	for (int i = 0; pending && !ans.reply && i < 1000; i++)
+}
+
+static cJSON *wait_reply(struct ctx *c, struct answer *ans)
+{
+	for (int i = 0; !ans->reply && i < 1000; i++)
 		loop_run_once(c->loop, 100000);
-	assert_non_null(ans.reply);
-	if (!cJSON_IsTrue(cJSON_GetObjectItem(ans.reply, "ok")))
-		print_message("# reply: %s: %s\n", proto_get_str(ans.reply, "error"),
-		              proto_get_str(ans.reply, "message"));
-	return ans.reply;
+	assert_non_null(ans->reply);
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(ans->reply, "ok")))
+		print_message("# reply: %s: %s\n", proto_get_str(ans->reply, "error"),
+		              proto_get_str(ans->reply, "message"));
+	return ans->reply;
+}
+
+static cJSON *get(struct ctx *c, const char *profile)
+{
+	struct answer ans;
+
+	send(c, "get", profile, &ans);
+	return wait_reply(c, &ans);
+}
+
+static void forget(struct ctx *c, const char *profile)
+{
+	struct answer ans;
+
+	send(c, "forget", profile, &ans);
+	assert_non_null(ans.reply); /* answered at once */
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ans.reply, "ok")));
+	cJSON_Delete(ans.reply);
 }
 
 static time_t reply_expiration(const cJSON *r)
@@ -535,6 +571,121 @@ static void items_without_a_lifetime_are_read_with_the_full_margin(void **state)
 	cJSON_Delete(r);
 }
 
+static int kr_items(void)
+{
+	int n;
+
+	pthread_mutex_lock(&kr.mu);
+	n = (int)kr.n;
+	pthread_mutex_unlock(&kr.mu);
+	return n;
+}
+
+/* Run the loop until n STS calls were made (they stay in flight while held). */
+static void wait_calls(struct ctx *c, int n)
+{
+	for (int i = 0; fake.calls < n && i < 200; i++)
+		loop_run_once(c->loop, 10000);
+	assert_int_equal(fake.calls, n);
+}
+
+/* Let the keyring worker finish what is queued (removals have no callback). */
+static void settle(struct ctx *c)
+{
+	for (int i = 0; i < 20; i++)
+		loop_run_once(c->loop, 10000);
+}
+
+/* Hop 0 of b is profile a's hop, fetched for a: forget b drops it too. */
+static void forget_drops_every_hop_of_the_chain(void **state)
+{
+	struct ctx *c = *state;
+
+	cJSON_Delete(get(c, "a"));
+	cJSON_Delete(get(c, "b"));
+	assert_int_equal(fake.calls, 2);
+	forget(c, "b");
+	cJSON_Delete(get(c, "b"));
+	assert_int_equal(fake.calls, 4);
+}
+
+/* After a restart only the keyring knows the hops: the intermediate one is stored as a's. */
+static void forget_after_a_restart_drops_every_hop_from_the_keyring(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r;
+
+	cJSON_Delete(get(c, "b"));
+	wait_stores(c, 2);
+	restart(c);
+	forget(c, "b");
+	settle(c);
+	assert_int_equal(kr_items(), 0);
+	r = get(c, "b");
+	assert_string_equal(proto_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	cJSON_Delete(r);
+}
+
+/*
+ * A fetch in flight during forget answers the request that was waiting,
+ * and nothing of it (nor of the hop fetched with it) is kept.
+ */
+static void fetch_in_flight_during_forget_is_not_kept(void **state)
+{
+	struct ctx *c = *state;
+	struct answer ans;
+	cJSON *r;
+
+	fake.hold = 1;
+	send(c, "get", "b", &ans);
+	wait_calls(c, 1); /* hop 0's call is in flight */
+	forget(c, "b");
+	fake_release();
+	r = wait_reply(c, &ans);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+	settle(c);
+	assert_int_equal(kr_stores(), 0);
+	r = get(c, "b");
+	assert_string_equal(proto_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	cJSON_Delete(r);
+}
+
+/* A request made after the forget never takes what a fetch from before it brings. */
+static void request_after_forget_does_not_take_a_fetch_from_before(void **state)
+{
+	struct ctx *c = *state;
+	struct answer before, after;
+	char first[64];
+	cJSON *r;
+	int calls;
+
+	fake.hold = 1;
+	send(c, "get", "b", &before);
+	wait_calls(c, 1);
+	forget(c, "b");
+	send(c, "get", "b", &after); /* joins hop 0's call in flight */
+	fake_release();
+	r = wait_reply(c, &before);
+	snprintf(first, sizeof(first), "%s", proto_get_str(r, "AccessKeyId"));
+	cJSON_Delete(r);
+	r = wait_reply(c, &after);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_not_equal(proto_get_str(r, "AccessKeyId"), first);
+	calls = fake.calls;
+	assert_true(calls >= 4); /* two hops each */
+	cJSON_Delete(r);
+	settle(c);
+	assert_int_equal(kr_stores(), 2); /* only what the later request fetched is kept */
+	r = get(c, "b");
+	assert_string_not_equal(proto_get_str(r, "AccessKeyId"), first);
+	assert_int_equal(fake.calls, calls);
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +700,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(restart_keeps_the_refresh_threshold, setup_keyring,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(items_without_a_lifetime_are_read_with_the_full_margin,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(forget_drops_every_hop_of_the_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(forget_after_a_restart_drops_every_hop_from_the_keyring,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(fetch_in_flight_during_forget_is_not_kept,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(request_after_forget_does_not_take_a_fetch_from_before,
 	                                    setup_keyring, teardown),
 	};
 
