@@ -120,10 +120,11 @@ struct agent {
 	struct loop *loop;
 	struct sts *sts;
 	struct agent_opts opts;
-	struct keyring *kr;   /* persistent layer; NULL only if even "memory" failed */
-	char kr_warning[256]; /* the keyring's failover warning, if any */
-	int kr_store_warned;  /* a failed store was reported once */
-	cJSON *stored;        /* names of profiles with long-term keys (snapshot) */
+	struct keyring *kr;             /* persistent layer; NULL only if even "memory" failed */
+	struct loop_timer *sweep_timer; /* next sweep of expired keyring items */
+	char kr_warning[256];           /* the keyring's failover warning, if any */
+	int kr_store_warned;            /* a failed store was reported once */
+	cJSON *stored;                  /* names of profiles with long-term keys (snapshot) */
 	struct entry *entries;
 	unsigned n_entries;
 	unsigned n_jobs;
@@ -2050,6 +2051,44 @@ void agent_req_cancel(struct agent_req *r)
 	free(r);
 }
 
+static void keyring_sweep(struct agent *a);
+
+static void on_sweep_timer(struct loop_timer *t, void *userdata)
+{
+	keyring_sweep(userdata);
+}
+
+static void sweep_arm(struct agent *a, int seconds)
+{
+	uint64_t at = loop_now(a->loop) + (uint64_t)seconds * 1000000u;
+
+	if (!a->sweep_timer)
+		loop_timer_add(a->loop, at, on_sweep_timer, a, &a->sweep_timer);
+	else
+		loop_timer_set(a->sweep_timer, at);
+}
+
+/* A sweep that deleted something may have left more: go on soon. */
+static void on_swept(void *userdata, int err, int count)
+{
+	struct agent *a = userdata;
+
+	if (count > 0)
+		log_info("keyring: deleted %d expired session item(s)", count);
+	sweep_arm(a, count > 0 ? KR_KEYRING_SWEEP_AGAIN_S : a->opts.sweep_interval);
+}
+
+/*
+ * Expired sessions in the keyring are deleted when their key is looked up
+ * again; this catches those of chains nobody asks for any more, so they do
+ * not pile up in the user's keyring. Runs on the keyring's worker thread.
+ */
+static void keyring_sweep(struct agent *a)
+{
+	if (store_on(a) && keyring_sweep_async(a->kr, on_swept, a) < 0)
+		sweep_arm(a, a->opts.sweep_interval);
+}
+
 static void on_keyring_warning(void *userdata, const char *message)
 {
 	struct agent *a = userdata;
@@ -2072,6 +2111,8 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 		a->opts.refresh_margin = KR_REFRESH_MARGIN_S;
 	if (a->opts.mfa_duration <= 0)
 		a->opts.mfa_duration = 43200;
+	if (a->opts.sweep_interval <= 0)
+		a->opts.sweep_interval = KR_KEYRING_SWEEP_S;
 	a->started = time(NULL);
 	r = sts_new(l, a->opts.sts_ops, &a->sts);
 	if (r < 0) {
@@ -2095,8 +2136,10 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 		keyring_set_warn_fn(a->kr, on_keyring_warning, a);
 		log_info("cache backend: %s%s", keyring_backend_name(a->kr),
 		         store_on(a) ? "" : " (nothing persists)");
-		if (store_on(a))
+		if (store_on(a)) {
 			keyring_list_async(a->kr, KEYRING_KIND_LONGTERM, on_stored_list, a);
+			keyring_sweep(a);
+		}
 	}
 	*ret = a;
 	return KR_OK;
@@ -2117,6 +2160,7 @@ void agent_free(struct agent *a)
 	}
 	while (a->entries)
 		entry_free(a, a->entries);
+	loop_timer_free(a->sweep_timer);
 	/* Queued stores are still written (bounded); no callback runs after this. */
 	keyring_free(a->kr);
 	sts_free(a->sts);

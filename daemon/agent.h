@@ -25,6 +25,7 @@ struct agent_opts {
 	const struct sts_ops *sts_ops; /* STS transport (test seam); NULL = real HTTP */
 	/* Keyring backend (test seam); NULL = the one `cache` names. */
 	const struct keyring_ops *keyring_ops;
+	int sweep_interval; /* seconds between keyring sweeps (test seam); 0 = default */
 };
 
 int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret);

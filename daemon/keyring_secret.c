@@ -17,6 +17,8 @@
  * - Attributes (key, kind, profile, role, expires) are not secret: they are
  *   visible to every process of the user, and are what Seahorse shows with
  *   the label. Everything read back is checked before use.
+ * - Expired items are deleted: on lookup of their key, and by sweep() (the
+ *   daemon sweeps at start and every KR_KEYRING_SWEEP_S).
  * - Runs on the keyring worker thread only (see keyring.c).
  */
 #include "keyring.h"
@@ -38,6 +40,8 @@
  * decides on a failover, and the worker still comes back to be joined). */
 #define KR_SS_CALL_MS (KR_KEYRING_TIMEOUT_MS + 500)
 #define KR_SS_OPEN_MS (KR_KEYRING_OPEN_MS - 500)
+/* A sweep stops deleting after this, well inside the front's deadline. */
+#define KR_SS_SWEEP_MS (KR_KEYRING_TIMEOUT_MS / 2)
 
 static const SecretSchema schema = {
     .name = "org.keyrole.Credentials",
@@ -327,15 +331,17 @@ static bool expired(const struct keyring_item *it)
 	return it->expiration != 0 && it->expiration <= (int64_t)time(NULL);
 }
 
-/* Delete an item (best effort, bounded). */
-static void delete_item(struct secret_state *st, SecretItem *si)
+/* Delete an item (bounded); callers that do not care ignore the result. */
+static int delete_item(struct secret_state *st, SecretItem *si)
 {
 	GCancellable *c = arm(st, KR_SS_CALL_MS);
 	GError *error = NULL;
+	int r = KR_OK;
 
 	if (!secret_item_delete_sync(si, c, &error))
-		fail(st, error, "cannot delete an item");
+		r = fail(st, error, "cannot delete an item");
 	disarm(st, c);
+	return r;
 }
 
 /*
@@ -548,6 +554,40 @@ out:
 	return r;
 }
 
+/*
+ * Delete expired session items. Without this an expired item goes only
+ * when its key is looked up again, and the keys of chains nobody uses any
+ * more never are: they would pile up in the user's login keyring. The
+ * "kind" attribute finds our sessions, "expires" tells which are dead.
+ * Bounded by KR_KEYRING_SWEEP_MAX deletions and KR_SS_SWEEP_MS.
+ */
+static int secret_sweep(void *state, int *ret_count)
+{
+	struct secret_state *st = state;
+	GHashTable *attrs = attrs_new(NULL, KEYRING_KIND_SESSION, NULL);
+	int64_t until = mono_ms() + KR_SS_SWEEP_MS;
+	GList *found = NULL;
+	int count = 0, r;
+
+	if ((r = search(st, attrs, false, &found)) < 0)
+		goto out;
+	for (GList *l = found; l && r == KR_OK && count < KR_KEYRING_SWEEP_MAX && mono_ms() < until;
+	     l = l->next) {
+		struct keyring_item *it = NULL;
+
+		if (item_from(l->data, NULL, &it) == KR_OK && expired(it) &&
+		    (r = delete_item(st, l->data)) == KR_OK)
+			count++;
+		keyring_item_free(it);
+	}
+	if (r == KR_OK)
+		*ret_count = count;
+out:
+	g_list_free_full(found, g_object_unref);
+	g_hash_table_unref(attrs);
+	return r;
+}
+
 const struct keyring_ops keyring_secret_ops = {
     .name = "secret-service",
     .persistent = 1,
@@ -559,4 +599,5 @@ const struct keyring_ops keyring_secret_ops = {
     .remove_profile = secret_remove_profile,
     .list = secret_list,
     .last_error = secret_last_error,
+    .sweep = secret_sweep,
 };

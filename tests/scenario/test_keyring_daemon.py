@@ -7,6 +7,7 @@ secret lands in a file or a log line."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -90,6 +91,23 @@ def main(tap, run):
         secrets += [r.get("SecretAccessKey"), r.get("SessionToken")]
         items = ks.secret_tool(["search", "--all", "kind", "session"])
         tap.ok("keyrole:" in items.stdout + items.stderr, "items carry readable labels")
+
+    with tap.test("secret-service: expired session items are swept when the daemon starts"):
+        probe = krtest.require_file(krtest.tool("keyring_probe"), "keyring_probe")
+        for i in range(3):
+            p = subprocess.run([probe, "-b", "secret-service", "store", "%064x" % (i + 1),
+                                "session", "stale", "-", "+1"], input="x" * 40,
+                               env=ks.full_env(), capture_output=True, text=True, timeout=30)
+            tap.is_(p.returncode, 0, "an item of an unused chain, expiring in 1 s", p.stdout)
+        time.sleep(2.2)
+        restart(run, d)
+        gone = krtest.wait_until(lambda: "label" not in ks.secret_tool(
+            ["search", "--all", "profile", "stale"]).stdout, timeout=10, interval=0.2)
+        tap.ok(gone, "they are gone from the login keyring without a lookup")
+        tap.ok("deleted 3 expired session item(s)" in d.log_text(), "the sweep is logged",
+               d.log_text()[-1500:])
+        r = get(d, env, "prod-admin")
+        tap.is_(r.get("from"), "keyring", "live sessions stay", brief(r))
 
     with tap.test("long-term keys from keyrole add serve as a chain's source"):
         kcfg = cfg + ("\n[profile stored]\nregion = us-east-1\n\n[profile via-stored]\n"

@@ -143,6 +143,7 @@ static struct fake_kr {
 	struct keyring_item *items[KR_FAKE_ITEMS];
 	size_t n;
 	int stores;
+	int sweeps;
 	int legacy;
 } kr = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -153,18 +154,25 @@ static void kr_reset(void)
 		keyring_item_free(kr.items[i]);
 	kr.n = 0;
 	kr.stores = 0;
+	kr.sweeps = 0;
 	kr.legacy = 0;
 	pthread_mutex_unlock(&kr.mu);
 }
 
-static int kr_stores(void)
+/* A counter of kr, read under its lock. */
+static int kr_read(const int *counter)
 {
 	int n;
 
 	pthread_mutex_lock(&kr.mu);
-	n = kr.stores;
+	n = *counter;
 	pthread_mutex_unlock(&kr.mu);
 	return n;
+}
+
+static int kr_stores(void)
+{
+	return kr_read(&kr.stores);
 }
 
 static int kr_open(void **ret_state, char *errbuf, size_t errlen)
@@ -261,6 +269,20 @@ static int kr_list(void *state, const char *kind, struct keyring_item ***ret_ite
 	return KR_OK;
 }
 
+static int kr_sweep(void *state, int *ret_count)
+{
+	pthread_mutex_lock(&kr.mu);
+	kr.sweeps++;
+	pthread_mutex_unlock(&kr.mu);
+	*ret_count = 0;
+	return KR_OK;
+}
+
+static int kr_sweeps(void)
+{
+	return kr_read(&kr.sweeps);
+}
+
 static const struct keyring_ops kr_ops = {
     .name = "fake",
     .persistent = 1,
@@ -271,6 +293,7 @@ static const struct keyring_ops kr_ops = {
     .remove = kr_remove,
     .remove_profile = kr_remove_profile,
     .list = kr_list,
+    .sweep = kr_sweep,
 };
 
 struct ctx {
@@ -686,6 +709,25 @@ static void request_after_forget_does_not_take_a_fetch_from_before(void **state)
 	cJSON_Delete(r);
 }
 
+/* Expired keyring items are swept at start and then every sweep_interval, off the requests. */
+static void keyring_is_swept_at_start_and_periodically(void **state)
+{
+	struct ctx *c = *state;
+	struct agent_opts o = opts_keyring;
+	int64_t until;
+
+	o.sweep_interval = 1;
+	agent_free(c->agent);
+	assert_int_equal(agent_new(c->loop, &o, &c->agent), 0);
+	for (int i = 0; kr_sweeps() < 1 && i < 100; i++)
+		loop_run_once(c->loop, 10000);
+	assert_int_equal(kr_sweeps(), 1);
+	until = (int64_t)time(NULL) + 4;
+	while (kr_sweeps() < 3 && (int64_t)time(NULL) < until)
+		loop_run_once(c->loop, 100000);
+	assert_true(kr_sweeps() >= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,6 +749,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(fetch_in_flight_during_forget_is_not_kept,
 	                                    setup_keyring, teardown),
 	    cmocka_unit_test_setup_teardown(request_after_forget_does_not_take_a_fetch_from_before,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(keyring_is_swept_at_start_and_periodically,
 	                                    setup_keyring, teardown),
 	};
 
