@@ -586,13 +586,21 @@ out:
 	return r;
 }
 
-/* A store that fails (quota full, keyring gone) leaves the entry in memory only: say so once. */
+/*
+ * A store that fails (quota full, collection locked, keyring gone) leaves
+ * the entry in memory only: say so once, and say when stores work again.
+ */
 static void on_store_written(void *userdata, int err, struct keyring_item *item)
 {
 	struct agent *a = userdata;
 	const char *why;
 
 	keyring_item_free(item);
+	if (err == KR_OK && a->kr_store_warned && store_on(a)) {
+		a->kr_store_warned = 0;
+		a->kr_warning[0] = '\0';
+		log_info("keyring: sessions are stored again");
+	}
 	if (err == KR_OK || a->kr_store_warned)
 		return;
 	a->kr_store_warned = 1;

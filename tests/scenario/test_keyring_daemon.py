@@ -154,6 +154,58 @@ def main(tap, run):
         tap.ok(r.get("ok"), "fetch still succeeds", brief(r))
         d2.stop()
 
+    with tap.test("a collection locked after start: no prompt, served from memory, then used again"):
+        ks6 = run.keyring()
+        h6 = run.home("relock")
+        krtest.write_aws_config(h6, cfg, creds)
+        env6 = krtest.aws_env(h6, None, proxy.url)
+        d6 = run.daemon(h6, cache="secret-service", env=ks6.env())
+        r = get(d6, env6, "prod")
+        tap.ok(r.get("ok"), "a first fetch while unlocked", brief(r))
+        mon_path = run.path("relock-monitor.txt")
+        mon = ks6.monitor(mon_path)
+        run.add_cleanup(krtest.stop_process, mon)
+        time.sleep(0.5)  # dbus-monitor is listening
+        ks6.lock()
+        tap.ok(ks6.is_locked() is True, "the login collection is locked now")
+        t0 = time.monotonic()
+        r = get(d6, env6, "ops-admin")  # two hops: two lookups and two stores
+        took = time.monotonic() - t0
+        tap.ok(r.get("ok") and r.get("from") == "sts", "a new chain is still fetched", brief(r))
+        tap.ok(took < 5, "without waiting for the keyring (%.2f s)" % took)
+        r = get(d6, env6, "prod")
+        tap.is_(r.get("from"), "memory", "a cached session is served from memory", brief(r))
+        ok = krtest.wait_until(lambda: "could not be stored" in d6.log_text(), timeout=10)
+        tap.ok(ok and "locked" in d6.log_text(), "the failed store is logged, saying why",
+               d6.log_text()[-1500:])
+        st = d6.request({"v": 1, "op": "status"})
+        tap.is_(st.get("backend"), "secret-service", "the backend is kept (no failover)")
+        tap.ok("locked" in (st.get("keyring_warning") or ""), "status says it is locked",
+               st.get("keyring_warning"))
+        time.sleep(0.5)
+        krtest.stop_process(mon)
+        with open(mon_path, errors="replace") as f:
+            bus = f.read()
+        calls = [m for m in ("member=Unlock", "member=Prompt") if m in bus]
+        tap.is_(calls, [], "nobody asked the keyring to unlock or prompt")
+        ks6.unlock_collection()
+        tap.ok(ks6.is_locked() is False, "unlocked again")
+        krtest.run_client(["forget", "ops-admin"],
+                          env=dict(env6, KEYROLE_SOCKET=d6.socket, KEYROLE_NO_AUTOSTART="1"))
+        r = get(d6, env6, "ops-admin")
+        tap.is_(r.get("from"), "sts", "fetched again after the unlock", brief(r))
+        ok = krtest.wait_until(lambda: "stored again" in d6.log_text(), timeout=10)
+        tap.ok(ok, "the daemon says sessions are stored again", d6.log_text()[-800:])
+        st = d6.request({"v": 1, "op": "status"})
+        tap.ok(not st.get("keyring_warning"), "the warning is gone", st.get("keyring_warning"))
+        restart(run, d6)
+        proxy.reset_counts()
+        r = get(d6, env6, "ops-admin")
+        tap.is_(r.get("from"), "keyring", "and the keyring serves them after a restart", brief(r))
+        tap.is_(proxy.counts().get("total", 0), 0, "zero STS calls")
+        d6.stop()
+        ks6.stop()
+
     with tap.test("no session bus falls back to memory with a warning"):
         h3 = run.home("nobus")
         krtest.write_aws_config(h3, cfg, creds)
