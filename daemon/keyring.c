@@ -731,11 +731,16 @@ void keyring_free(struct keyring *k)
 		return;
 	}
 	pthread_mutex_lock(&sh->mu);
-	/* Queued stores still reach the backend; nothing else is worth doing. */
+	/*
+	 * Queued writes still reach the backend, in order: stores, and removals
+	 * (a `forget` just before a shutdown must not come back after the
+	 * restart). Nothing else is worth doing.
+	 */
 	for (j = sh->q_head; j; j = next) {
 		next = j->next;
 		j->delivered = true;
-		if (j->op == JOB_STORE && !k->failed) {
+		if ((j->op == JOB_STORE || j->op == JOB_REMOVE || j->op == JOB_REMOVE_PROFILE) &&
+		    !k->failed) {
 			*tail = j;
 			tail = &j->next;
 		} else {

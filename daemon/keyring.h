@@ -144,8 +144,9 @@ int keyring_open_first(const struct keyring_ops *const *candidates, size_t n, st
                        unsigned timeout_ms, struct keyring **ret, char *errbuf, size_t errlen);
 
 /*
- * Stop the worker and close the backend. Stores already queued are still
- * written (bounded by KR_KEYRING_JOIN_MS); no callback runs after this. A
+ * Stop the worker and close the backend. Stores and removals already queued
+ * still reach the backend (bounded by KR_KEYRING_JOIN_MS); no callback runs
+ * after this. A
  * worker stuck in its backend is detached, never waited for (after a
  * failover, at once). NULL is a no-op.
  * Must not be called from inside a keyring callback.

@@ -2,8 +2,9 @@
 (auth on) behind the counting proxy, for the memory, keyctl and Secret
 Service backends: the next `get PROFILE` calls STS for every hop of the
 chain, also for an intermediate hop last used by another profile, also
-after a restart (when only the keyring knows the hops), and a fetch in
-flight during the forget is not kept."""
+after a restart (when only the keyring knows the hops) and after a
+shutdown right after the forget, and a fetch in flight during the forget
+is not kept."""
 
 import os
 import signal
@@ -88,6 +89,18 @@ def scenarios(tap, s):
         p, n = s.calls("get", CHAIN)
         tap.is_((p.returncode, n), (0, 0 if persistent else 2),
                 "%s: what was fetched after the forget is cached as usual" % label, p.stderr)
+
+    with tap.test("%s: a forget right before a shutdown is not lost" % label):
+        s.clean()
+        s.client("get", "prod")
+        s.client("get", CHAIN)
+        p = s.client("forget", CHAIN)
+        tap.is_(p.returncode, 0, "%s: forget, then SIGTERM at once" % label, p.stderr)
+        s.d.stop()
+        s.d.start()
+        p, n = s.calls("get", CHAIN)
+        tap.is_((p.returncode, n), (0, 2), "%s: after the restart, STS for both hops" % label,
+                p.stderr)
 
     with tap.test("%s: a fetch in flight during forget is not kept" % label):
         s.clean()

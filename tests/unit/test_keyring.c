@@ -650,6 +650,26 @@ static void test_queued_stores_are_written_before_free_returns(void **state)
 	ctx_done(&c);
 }
 
+/* A forget just before a shutdown: its removals are not dropped with the queue. */
+static void test_queued_removals_reach_the_backend_before_free_returns(void **state)
+{
+	struct ctx c;
+	struct keyring_item *it = item_a();
+
+	ctx_init(&c, 5000);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	fake.delay_ms = 20;
+	assert_int_equal(keyring_store_async(c.k, it, on_done, &c), KR_OK);
+	assert_int_equal(keyring_remove_profile_async(c.k, "prod", NULL, on_count, &c), KR_OK);
+	keyring_item_free(it);
+	keyring_free(c.k);
+	c.k = NULL;
+	assert_int_equal(fake.stores, 1);
+	assert_int_equal(fake.n, 0);  /* stored, then removed */
+	assert_int_equal(c.calls, 0); /* no callback after free */
+	ctx_done(&c);
+}
+
 static void test_open_failure_says_why(void **state)
 {
 	struct keyring *k = NULL;
@@ -767,6 +787,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_queued_stores_are_written_before_free_returns,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_queued_removals_reach_the_backend_before_free_returns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_failure_says_why, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_first_takes_the_first_usable_backend, setup,
 	                                    teardown),
