@@ -940,6 +940,9 @@ static int run_add(struct ctx *x)
 	rc = call(x, req, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
+	if (proto_get_str(reply, "note")) /* e.g. the kernel keyring does not survive a reboot */
+		fprintf(stderr, "keyrole: %s: note: %s\n", x->profile,
+		        proto_get_str(reply, "note"));
 	arn = proto_get_str(reply, "arn");
 	if (arn && *arn)
 		r = buf_printf(&x->out, "stored long-term keys for %s (verified: %s)\n", x->profile,
@@ -1252,7 +1255,9 @@ static const char help_add[] =
     "need not be in ~/.aws/credentials. The profile then needs no keys in the\n"
     "files. On a terminal keyrole asks for the access key id and the secret\n"
     "access key (not echoed); otherwise it reads them from stdin, the id on\n"
-    "the first line and the secret on the second.\n"
+    "the first line and the secret on the second. With the kernel keyring\n"
+    "as the daemon's backend, a note on stderr says that it does not survive a\n"
+    "reboot.\n"
     "\n"
     "Options:\n"
     "  --verify         check the keys with STS GetCallerIdentity first\n"

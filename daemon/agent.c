@@ -1510,6 +1510,15 @@ static void op_get(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 	*ret_pending = h;
 }
 
+/* What a person must know about the backend in use, or NULL. */
+static const char *backend_note(const struct agent *a)
+{
+	if (a->kr && strcmp(keyring_backend_name(a->kr), "keyctl") == 0)
+		return "the kernel keyring does not survive a reboot: long-term keys stored with "
+		       "'keyrole add' must be added again after one";
+	return NULL;
+}
+
 static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 {
 	cJSON *r = ok_reply(), *entries, *counters, *codes;
@@ -1526,11 +1535,8 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 	cJSON_AddBoolToObject(r, "survives_reboot", a->kr && keyring_persistent(a->kr));
 	if (a->kr_warning[0])
 		cJSON_AddStringToObject(r, "keyring_warning", a->kr_warning);
-	if (a->kr && strcmp(keyring_backend_name(a->kr), "keyctl") == 0)
-		cJSON_AddStringToObject(
-		    r, "note",
-		    "the kernel keyring does not survive a reboot: long-term keys "
-		    "stored with 'keyrole add' must be added again after one");
+	if (backend_note(a))
+		cJSON_AddStringToObject(r, "note", backend_note(a));
 	entries = cJSON_AddArrayToObject(r, "entries");
 	for (struct entry *e = a->entries; e && entries; e = e->next) {
 		cJSON *o;
@@ -1783,6 +1789,8 @@ static void on_add_stored(void *userdata, int err, struct keyring_item *item)
 		cJSON_AddStringToObject(r, "arn", op->arn);
 	if (r)
 		cJSON_AddStringToObject(r, "backend", keyring_backend_name(op->a->kr));
+	if (r && backend_note(op->a))
+		cJSON_AddStringToObject(r, "note", backend_note(op->a));
 	keyop_finish(op, r);
 }
 

@@ -207,6 +207,7 @@ def main(tap, run):
                               input="%s\n%s\n" % (seed["access_key_id"],
                                                   seed["secret_access_key"]))
         tap.is_(p.returncode, 0, "keyrole add --verify succeeds", p.stderr)
+        tap.is_(p.stderr, "", "nothing on stderr: the Secret Service survives a reboot")
         tap.ok(seed["user_arn"] in p.stdout + p.stderr, "it names the verified identity",
                p.stdout)
         st = d.request({"v": 1, "op": "status"})
@@ -317,6 +318,19 @@ def main(tap, run):
         tap.is_(d4.request({"v": 1, "op": "status"}).get("backend"), "keyctl", "backend keyctl")
         r = survives_restart(tap, run, d4, env4, proxy, "keyctl/root")
         secrets += [r.get("SecretAccessKey"), r.get("SessionToken")]
+        cenv4 = dict(env4, KEYROLE_SOCKET=d4.socket, KEYROLE_NO_AUTOSTART="1")
+        p = krtest.run_client(["add", "stored4"], env=cenv4,
+                              input="%s\n%s\n" % (seed["access_key_id"],
+                                                  seed["secret_access_key"]))
+        tap.is_(p.returncode, 0, "keyrole add into the kernel keyring", p.stderr)
+        lines = p.stderr.splitlines()
+        tap.ok(len(lines) == 1 and "kernel keyring does not survive a reboot" in lines[0],
+               "keyrole add says, in one stderr line, that it does not survive a reboot",
+               p.stderr)
+        tap.ok("stored long-term keys for stored4" in p.stdout, "and confirms on stdout",
+               p.stdout)
+        p = krtest.run_client(["remove", "stored4"], env=cenv4)
+        tap.is_(p.returncode, 0, "keyrole remove", p.stderr)
         d4.request({"v": 1, "op": "forget", "all": True})
         d4.stop()
 
