@@ -772,7 +772,8 @@ static int run_drop(struct ctx *x, const char *op)
 	long removed;
 	int rc, r;
 
-	req = new_request(x, op, 0);
+	/* forget resolves the profile's chain as get does: it needs the caller's env. */
+	req = new_request(x, op, strcmp(op, "forget") == 0);
 	if (req && (x->opts & OPT_ALL) && json_add_bool(req, "all", 1) < 0) {
 		json_free(req);
 		req = NULL;
@@ -964,6 +965,8 @@ static int run_add(struct ctx *x)
 	rc = call(x, req, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
+	if (json_get_str(reply, "note")) /* e.g. the kernel keyring does not survive a reboot */
+		fprintf(stderr, "keyrole: %s: note: %s\n", x->profile, json_get_str(reply, "note"));
 	arn = json_get_str(reply, "arn");
 	if (arn && *arn)
 		r = buf_printf(&x->out, "stored long-term keys for %s (verified: %s)\n", x->profile,
@@ -1263,9 +1266,12 @@ static const char help_status[] =
 static const char help_forget[] =
     "usage: keyrole forget PROFILE | --all [--no-autostart]\n"
     "\n"
-    "Drop the cached sessions of PROFILE (or of every profile with --all)\n"
-    "from memory and from the keyring. Stored long-term keys stay (see\n"
-    "'keyrole remove'). The next 'get' calls STS again.\n"
+    "Drop the cached sessions of PROFILE's chain (or of every profile with\n"
+    "--all) from memory and from the keyring: every hop, intermediate ones\n"
+    "included, the MFA session it starts from and a credential_process\n"
+    "source's output. A fetch in flight is not kept. Stored long-term keys\n"
+    "stay (see 'keyrole remove'). The next 'get PROFILE' calls STS for every\n"
+    "hop.\n"
     "\n"
     "Options:\n"
     "  --all            forget every cached session\n"
@@ -1279,7 +1285,9 @@ static const char help_add[] =
     "need not be in ~/.aws/credentials. The profile then needs no keys in the\n"
     "files. On a terminal keyrole asks for the access key id and the secret\n"
     "access key (not echoed); otherwise it reads them from stdin, the id on\n"
-    "the first line and the secret on the second.\n"
+    "the first line and the secret on the second. With the kernel keyring\n"
+    "as the daemon's backend, a note on stderr says that it does not survive a\n"
+    "reboot.\n"
     "\n"
     "Options:\n"
     "  --verify         check the keys with STS GetCallerIdentity first\n"

@@ -57,5 +57,7 @@
 #define KR_REFRESH_MARGIN_S (15 * 60) /* botocore refreshes below this */
 #define KR_MIN_LEFT_S       60        /* never hand out less than this */
 #define KR_CHAINED_MAX_S    3600      /* STS cap for role chaining */
+/* A stored lifetime above this is not believed (STS: 36 h at most). */
+#define KR_SESSION_LIFETIME_MAX_S (7 * 24 * 3600)
 
 #endif

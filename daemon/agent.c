@@ -66,6 +66,7 @@ struct entry {
 	int kr_pending;    /* a keyring lookup for this entry is in flight */
 	int kr_checked;    /* the keyring was asked once since the entry was made */
 	int pinned;        /* handing its result to waiters: must not be freed */
+	int forgotten;     /* forgotten while busy: the result is handed on, never kept */
 	uint64_t call_started;
 	struct job *waiters;      /* jobs blocked on this entry */
 	struct loop_timer *timer; /* refresh / expiry / MFA wait */
@@ -92,6 +93,7 @@ struct job {
 	int stage;       /* the stage in progress: STAGE_* (resumed after a keyring miss) */
 	struct entry *waiting_on;
 	struct job *wnext;
+	int stale; /* waited through a `forget`: what it fetches is handed on, never kept */
 	char refresh_error[256];
 };
 
@@ -121,10 +123,11 @@ struct agent {
 	struct loop *loop;
 	struct sts *sts;
 	struct agent_opts opts;
-	struct keyring *kr;   /* persistent layer; NULL only if even "memory" failed */
-	char kr_warning[256]; /* the keyring's failover warning, if any */
-	int kr_store_warned;  /* a failed store was reported once */
-	cJSON *stored;        /* names of profiles with long-term keys (snapshot) */
+	struct keyring *kr;             /* persistent layer; NULL only if even "memory" failed */
+	struct loop_timer *sweep_timer; /* next sweep of expired keyring items */
+	char kr_warning[256];           /* the keyring's failover warning, if any */
+	int kr_store_warned;            /* a failed store was reported once */
+	cJSON *stored;                  /* names of profiles with long-term keys (snapshot) */
 	struct entry *entries;
 	unsigned n_entries;
 	struct entry **buckets; /* by hash of key: n_buckets, a power of two */
@@ -575,13 +578,22 @@ static int store_on(const struct agent *a)
 }
 
 /* Items are named by a digest of the cache key: no profile data in the name. */
-static int store_key(const struct entry *e, char out[65])
+static int key_digest(const char *key, char out[65])
 {
-	return sigv4_sha256_hex(e->key, strlen(e->key), out);
+	return sigv4_sha256_hex(key, strlen(key), out);
 }
 
-/* Compact JSON {"a","s","t","e"}; the caller wipes it (mem_free_str). */
-static char *creds_to_json(const struct sts_creds *c)
+static int store_key(const struct entry *e, char out[65])
+{
+	return key_digest(e->key, out);
+}
+
+/*
+ * Compact JSON {"a","s","t","e","l"}; the caller wipes it (mem_free_str).
+ * "l" is the lifetime in seconds (a session's refresh threshold depends on
+ * it); 0 leaves it out (long-term keys).
+ */
+static char *creds_to_json(const struct sts_creds *c, time_t lifetime)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *out = NULL;
@@ -589,19 +601,22 @@ static char *creds_to_json(const struct sts_creds *c)
 	if (o && cJSON_AddStringToObject(o, "a", c->access_key_id) &&
 	    cJSON_AddStringToObject(o, "s", c->secret_access_key) &&
 	    (!c->session_token || cJSON_AddStringToObject(o, "t", c->session_token)) &&
-	    cJSON_AddNumberToObject(o, "e", (double)c->expiration))
+	    cJSON_AddNumberToObject(o, "e", (double)c->expiration) &&
+	    (lifetime <= 0 || cJSON_AddNumberToObject(o, "l", (double)lifetime)))
 		out = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return out;
 }
 
-static int creds_from_json(const char *json, struct sts_creds *ret)
+/* ret_lifetime (may be NULL) gets "l", or 0 when it is missing or out of range. */
+static int creds_from_json(const char *json, struct sts_creds *ret, time_t *ret_lifetime)
 {
 	struct sts_creds c = {0};
 	cJSON *o = json ? cJSON_Parse(json) : NULL;
 	const char *ak = msg_get_str(o, "a"), *sk = msg_get_str(o, "s");
 	const char *tk = msg_get_str(o, "t");
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "e");
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "l");
 	int r = KR_ERR_KEYRING;
 
 	if (!ak || !sk || !*ak || !*sk)
@@ -614,6 +629,11 @@ static int creds_from_json(const char *json, struct sts_creds *ret)
 		r = KR_ERR_NOMEM;
 		goto out;
 	}
+	if (ret_lifetime)
+		*ret_lifetime = cJSON_IsNumber(l) && l->valuedouble >= 1 &&
+		                        l->valuedouble <= KR_SESSION_LIFETIME_MAX_S
+		                    ? (time_t)l->valuedouble
+		                    : 0;
 	*ret = c;
 	memset(&c, 0, sizeof(c));
 	r = KR_OK;
@@ -623,13 +643,21 @@ out:
 	return r;
 }
 
-/* A store that fails (quota full, keyring gone) leaves the entry in memory only: say so once. */
+/*
+ * A store that fails (quota full, collection locked, keyring gone) leaves
+ * the entry in memory only: say so once, and say when stores work again.
+ */
 static void on_store_written(void *userdata, int err, struct keyring_item *item)
 {
 	struct agent *a = userdata;
 	const char *why;
 
 	keyring_item_free(item);
+	if (err == KR_OK && a->kr_store_warned && store_on(a)) {
+		a->kr_store_warned = 0;
+		a->kr_warning[0] = '\0';
+		log_info("keyring: sessions are stored again");
+	}
 	if (err == KR_OK || a->kr_store_warned)
 		return;
 	a->kr_store_warned = 1;
@@ -648,7 +676,7 @@ static void store_write(struct agent *a, const struct entry *e)
 
 	if (!store_on(a) || store_key(e, key) < 0)
 		return;
-	json = creds_to_json(&e->creds);
+	json = creds_to_json(&e->creds, e->creds.expiration - e->obtained);
 	if (json && keyring_item_new(key, KEYRING_KIND_SESSION, e->profile ? e->profile : "-",
 	                             e->role_arn, (int64_t)e->creds.expiration, json, &it) == 0)
 		keyring_store_async(a->kr, it, on_store_written, a);
@@ -658,21 +686,43 @@ static void store_write(struct agent *a, const struct entry *e)
 
 static void job_resume(struct job *j);
 
+/*
+ * When credentials loaded from the keyring were obtained: their stored
+ * lifetime says, so the refresh threshold is the one they had before the
+ * restart. Items written before the lifetime was stored do not say: assume
+ * a lifetime long enough for the full refresh margin (refreshing early
+ * costs one STS call; serving below botocore's margin costs a helper run
+ * on every SDK call).
+ */
+static time_t loaded_obtained(const struct agent *a, time_t expiration, time_t lifetime)
+{
+	time_t t = now(a);
+	time_t o = lifetime > 0 ? expiration - lifetime : expiration - 2 * a->opts.refresh_margin;
+
+	return o < t ? o : t;
+}
+
 static void on_store_lookup(void *userdata, int err, struct keyring_item *item)
 {
 	struct entry *e = userdata;
 	struct agent *a = e->a;
 	struct sts_creds c = {0};
 	struct job *w, *next;
+	time_t life = 0;
 
 	e->kr_pending = 0;
-	if (err == KR_OK && item && creds_from_json(item->secret, &c) == 0 &&
+	if (e->forgotten) {
+		/* Queued before the forget's removal: what it found is forgotten. */
+		e->forgotten = 0;
+		err = KR_ERR_NOCREDS;
+	}
+	if (err == KR_OK && item && creds_from_json(item->secret, &c, &life) == 0 &&
 	    c.expiration > now(a) + KR_MIN_LEFT_S) {
 		sts_creds_clear(&e->creds);
 		e->creds = c;
 		memset(&c, 0, sizeof(c));
 		e->has_creds = 1;
-		e->obtained = now(a);
+		e->obtained = loaded_obtained(a, e->creds.expiration, life);
 		e->from = "keyring";
 		e->served = 0;
 		entry_schedule(a, e);
@@ -707,6 +757,35 @@ static int store_lookup(struct agent *a, struct entry *e)
 }
 
 /*
+ * A fetch for e ended successfully, but e was forgotten meanwhile: the
+ * requests that were waiting at the forget (stale) take the credentials,
+ * nothing is kept in memory or the keyring, and requests that came after
+ * the forget start a fetch of their own.
+ */
+static void entry_complete_forgotten(struct entry *e, struct job *w)
+{
+	struct job *later = NULL, *next;
+
+	for (; w; w = next) {
+		next = w->wnext;
+		w->wnext = NULL;
+		if (w->stale) {
+			job_take(w, e, "sts");
+		} else {
+			w->wnext = later;
+			later = w;
+		}
+	}
+	sts_creds_clear(&e->creds);
+	e->has_creds = 0;
+	for (; later; later = next) {
+		next = later->wnext;
+		later->wnext = NULL;
+		job_resume(later);
+	}
+}
+
+/*
  * A fetch for e ended: hand the result to every waiter. On success the
  * credentials are stolen from *creds. On failure a still-valid entry keeps
  * being served (with the error noted), otherwise every waiter fails.
@@ -716,9 +795,11 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 {
 	struct agent *a = e->a;
 	struct job *w = entry_take_waiters(e), *next;
+	int forgotten = e->forgotten;
 
 	/* Waiters go on to other entries, which may trim the cache: keep e. */
 	e->pinned = 1;
+	e->forgotten = 0;
 	if (err == KR_OK) {
 		sts_creds_clear(&e->creds);
 		e->creds = *creds;
@@ -730,6 +811,11 @@ static void entry_complete(struct entry *e, int err, struct sts_creds *creds, co
 		free(e->last_error);
 		e->last_error = NULL;
 		e->mfa_wait_until = 0;
+		if (forgotten) {
+			entry_complete_forgotten(e, w);
+			e->pinned = 0;
+			return;
+		}
 		for (; w; w = next) {
 			next = w->wnext;
 			w->wnext = NULL;
@@ -815,6 +901,9 @@ static int fetch_start(struct job *j, struct entry *e, const struct sts_params *
 	r = sts_call(a->sts, p, on_sts_done, e, &e->call);
 	if (r < 0)
 		return r;
+	/* Fetched with forgotten credentials: hand it on, keep nothing. */
+	if (j->stale)
+		e->forgotten = 1;
 	e->call_started = loop_now(a->loop);
 	a->c.sts_calls++;
 	if (!j->fn)
@@ -900,6 +989,17 @@ static int entry_label(struct entry *e, const char *profile, const char *role_ar
 	return e->profile ? KR_OK : KR_ERR_NOMEM;
 }
 
+/* The cache key of the MFA session that chain c starts from, with source key akid. */
+static int mfa_session_key(const struct agent *a, const struct profile_chain *c, const char *akid,
+                           struct buf *key)
+{
+	const struct profile_hop *h = &c->hops[0];
+
+	return buf_printf(key, "mfa-session\n%d\n%s\n%s\n%s\n%s\n%d", (int)c->source.type,
+	                  c->source.profile ? c->source.profile : "", akid, h->mfa_serial,
+	                  h->endpoint ? h->endpoint : "", a->opts.mfa_duration);
+}
+
 static void stage_mfa_session(struct job *j)
 {
 	const struct profile_chain *c = j->chain;
@@ -910,9 +1010,7 @@ static void stage_mfa_session(struct job *j)
 	int r;
 
 	buf_init(&key, 8192);
-	r = buf_printf(&key, "mfa-session\n%d\n%s\n%s\n%s\n%s\n%d", (int)c->source.type,
-	               c->source.profile ? c->source.profile : "", j->cur.access_key_id,
-	               h->mfa_serial, h->endpoint ? h->endpoint : "", j->a->opts.mfa_duration);
+	r = mfa_session_key(j->a, c, j->cur.access_key_id, &key);
 	e = r == 0 ? entry_get(j->a, key.data) : NULL;
 	buf_free(&key);
 	if (!e || entry_label(e, c->source.profile ? c->source.profile : j->profile, NULL,
@@ -942,14 +1040,20 @@ static void stage_mfa_session(struct job *j)
 	job_wait(j, e);
 }
 
+/* The cache key of hop i of chain c (via_session: hop 0 uses an MFA session). */
+static int chain_hop_key(const struct profile_chain *c, int via_session, size_t i, struct buf *key)
+{
+	int r = profile_hop_key(c, i, key);
+
+	if (r == 0 && via_session)
+		r = buf_puts(key, "\nvia-mfa-session");
+	return r;
+}
+
 /* The cache key of hop i as this job sees it. */
 static int hop_key(const struct job *j, size_t i, struct buf *key)
 {
-	int r = profile_hop_key(j->chain, i, key);
-
-	if (r == 0 && j->via_session)
-		r = buf_puts(key, "\nvia-mfa-session");
-	return r;
+	return chain_hop_key(j->chain, j->via_session, i, key);
 }
 
 static void stage_hop(struct job *j, size_t i)
@@ -1107,6 +1211,12 @@ static void fail_nocreds(struct job *j)
 	                     p, p));
 }
 
+/* The cache key of a credential_process source. */
+static int process_key(const struct profile_source *s, struct buf *key)
+{
+	return buf_printf(key, "process\n%s", s->command ? s->command : "");
+}
+
 /* Another tool's credential_process: one run at a time per command line. */
 static void stage_process(struct job *j)
 {
@@ -1118,7 +1228,7 @@ static void stage_process(struct job *j)
 	int r;
 
 	buf_init(&key, KR_VALUE_MAX + 64);
-	r = buf_printf(&key, "process\n%s", s->command ? s->command : "");
+	r = process_key(s, &key);
 	if (r == 0)
 		e = entry_get(j->a, key.data);
 	buf_free(&key);
@@ -1152,8 +1262,9 @@ static void on_longterm_lookup(void *userdata, int err, struct keyring_item *ite
 	struct job *w, *next;
 
 	e->kr_pending = 0;
+	e->forgotten = 0; /* long-term keys are not what forget drops */
 	w = entry_take_waiters(e);
-	if (err == KR_OK && item && creds_from_json(item->secret, &c) == 0) {
+	if (err == KR_OK && item && creds_from_json(item->secret, &c, NULL) == 0) {
 		c.expiration = 0;
 		sts_creds_clear(&e->creds);
 		e->creds = c;
@@ -1325,12 +1436,22 @@ static void job_start(struct job *j)
 	}
 }
 
+/* Only long-term keys may call GetSessionToken; temporary ones use SerialNumber. */
+static int chain_via_session(const struct profile_chain *c)
+{
+	const struct profile_source *s = &c->source;
+
+	return c->n_hops > 0 && c->hops[0].mfa_serial &&
+	       (s->type == PROFILE_SRC_STATIC || s->type == PROFILE_SRC_ENV ||
+	        s->type == PROFILE_SRC_KEYRING) &&
+	       !(s->session_token && *s->session_token);
+}
+
 /* Start a job for profile; fn NULL = background refresh of force_key. */
 static struct job *job_new(struct agent *a, const char *profile, const cJSON *req,
                            const char *mfa_code, agent_reply_fn fn, void *userdata)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	const struct profile_source *s;
 	char errbuf[512];
 	int r;
 
@@ -1368,12 +1489,7 @@ static struct job *job_new(struct agent *a, const char *profile, const cJSON *re
 		         error_reply(r, profile, NULL, "%s", errbuf[0] ? errbuf : err_str(r)));
 		return NULL;
 	}
-	/* Only long-term keys may call GetSessionToken; temporary ones use SerialNumber. */
-	s = &j->chain->source;
-	j->via_session = j->chain->n_hops > 0 && j->chain->hops[0].mfa_serial &&
-	                 (s->type == PROFILE_SRC_STATIC || s->type == PROFILE_SRC_ENV ||
-	                  s->type == PROFILE_SRC_KEYRING) &&
-	                 !(s->session_token && *s->session_token);
+	j->via_session = chain_via_session(j->chain);
 	return j;
 }
 
@@ -1468,6 +1584,15 @@ static void op_get(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 	*ret_pending = h;
 }
 
+/* What a person must know about the backend in use, or NULL. */
+static const char *backend_note(const struct agent *a)
+{
+	if (a->kr && strcmp(keyring_backend_name(a->kr), "keyctl") == 0)
+		return "the kernel keyring does not survive a reboot: long-term keys stored with "
+		       "'keyrole add' must be added again after one";
+	return NULL;
+}
+
 static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 {
 	cJSON *r = ok_reply(), *entries, *counters, *codes;
@@ -1484,11 +1609,8 @@ static void op_status(struct agent *a, agent_reply_fn fn, void *userdata)
 	cJSON_AddBoolToObject(r, "survives_reboot", a->kr && keyring_persistent(a->kr));
 	if (a->kr_warning[0])
 		cJSON_AddStringToObject(r, "keyring_warning", a->kr_warning);
-	if (a->kr && strcmp(keyring_backend_name(a->kr), "keyctl") == 0)
-		cJSON_AddStringToObject(
-		    r, "note",
-		    "the kernel keyring does not survive a reboot: long-term keys "
-		    "stored with 'keyrole add' must be added again after one");
+	if (backend_note(a))
+		cJSON_AddStringToObject(r, "note", backend_note(a));
 	entries = cJSON_AddArrayToObject(r, "entries");
 	for (struct entry *e = a->entries; e && entries; e = e->next) {
 		cJSON *o;
@@ -1541,6 +1663,96 @@ static int entry_matches(const struct entry *e, const char *profile)
 	       (e->requested_by && strcmp(e->requested_by, profile) == 0);
 }
 
+/*
+ * Forget one entry: its credentials go from memory and the keyring. A fetch
+ * in flight goes on for the requests already waiting on it, which take its
+ * result (stale), and nothing it brings back is kept.
+ */
+static void forget_entry(struct agent *a, struct entry *e, int *removed)
+{
+	char key[65];
+
+	if (e->has_creds)
+		(*removed)++;
+	if (store_on(a) && store_key(e, key) == 0)
+		keyring_remove_async(a->kr, key, NULL, NULL);
+	if (entry_idle(e)) {
+		entry_free(a, e);
+		return;
+	}
+	sts_creds_clear(&e->creds); /* in use: drop the credentials only */
+	e->has_creds = 0;
+	if (e->call || e->proc)
+		for (struct job *w = e->waiters; w; w = w->wnext)
+			w->stale = 1;
+	if (entry_busy(e))
+		e->forgotten = 1;
+}
+
+/* Forget the entry with this cache key, in memory or (after a restart) in the keyring only. */
+static void forget_key(struct agent *a, const char *key, int *removed)
+{
+	struct entry *e = entry_find(a, key);
+	char digest[65];
+
+	if (e)
+		forget_entry(a, e, removed);
+	else if (store_on(a) && key_digest(key, digest) == 0)
+		keyring_remove_async(a->kr, digest, NULL, NULL);
+}
+
+/*
+ * Forget every step of profile's chain, resolved as `get` would resolve it
+ * for this caller: each hop (an intermediate hop is stored under its own
+ * profile, and may be shared with other chains), the MFA session the chain
+ * starts from, and a credential_process source's credentials. A profile
+ * that does not resolve (any more) is forgotten by name only.
+ */
+static void forget_chain(struct agent *a, const cJSON *req, const char *profile, int *removed)
+{
+	struct profile_chain *c = NULL;
+	struct profile_env penv = {0};
+	const struct profile_source *s;
+	cJSON *env = NULL;
+	char errbuf[256];
+	struct buf key;
+	int via;
+
+	buf_init(&key, 64 * 1024);
+	if (env_parse(req, &env, &penv) < 0 ||
+	    profile_resolve(&penv, profile, &c, errbuf, sizeof(errbuf)) < 0)
+		goto out;
+	s = &c->source;
+	via = chain_via_session(c);
+	for (size_t i = 0; i < c->n_hops; i++) {
+		buf_reset(&key);
+		if (chain_hop_key(c, via, i, &key) == 0)
+			forget_key(a, key.data, removed);
+	}
+	buf_reset(&key);
+	if (s->type == PROFILE_SRC_PROCESS && process_key(s, &key) == 0)
+		forget_key(a, key.data, removed);
+	if (via) {
+		const char *src = s->profile ? s->profile : profile;
+		buf_reset(&key);
+		/* Keys from `keyrole add` are not known here: find the session by its label. */
+		if (s->access_key_id && mfa_session_key(a, c, s->access_key_id, &key) == 0)
+			forget_key(a, key.data, removed);
+		for (struct entry *e = a->entries, *n; e; e = n) {
+			n = e->next;
+			if (e->hop == -1 && e->mfa_serial && e->profile &&
+			    strcmp(e->profile, src) == 0)
+				forget_entry(a, e, removed);
+		}
+		if (store_on(a))
+			keyring_remove_profile_async(a->kr, src, KEYRING_KIND_SESSION, NULL, NULL);
+	}
+out:
+	buf_free(&key);
+	profile_chain_free(c);
+	cJSON_Delete(env);
+}
+
 static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void *userdata)
 {
 	const char *profile = msg_get_str(req, "profile");
@@ -1555,22 +1767,11 @@ static void op_forget(struct agent *a, const cJSON *req, agent_reply_fn fn, void
 	}
 	for (struct entry *e = a->entries, *n; e; e = n) {
 		n = e->next;
-		if (!entry_matches(e, all ? NULL : profile))
-			continue;
-		if (e->has_creds)
-			removed++;
-		if (store_on(a)) {
-			char key[65];
-			if (store_key(e, key) == 0)
-				keyring_remove_async(a->kr, key, NULL, NULL);
-		}
-		if (entry_idle(e)) {
-			entry_free(a, e);
-		} else {
-			sts_creds_clear(&e->creds); /* in use: drop the credentials only */
-			e->has_creds = 0;
-		}
+		if (entry_matches(e, all ? NULL : profile))
+			forget_entry(a, e, &removed);
 	}
+	if (!all)
+		forget_chain(a, req, profile, &removed);
 	/* Queued before any later lookup: the worker runs calls in order. */
 	if (store_on(a))
 		keyring_remove_profile_async(a->kr, all ? NULL : profile, KEYRING_KIND_SESSION,
@@ -1662,6 +1863,8 @@ static void on_add_stored(void *userdata, int err, struct keyring_item *item)
 		cJSON_AddStringToObject(r, "arn", op->arn);
 	if (r)
 		cJSON_AddStringToObject(r, "backend", keyring_backend_name(op->a->kr));
+	if (r && backend_note(op->a))
+		cJSON_AddStringToObject(r, "note", backend_note(op->a));
 	keyop_finish(op, r);
 }
 
@@ -1807,7 +2010,7 @@ static void op_add(struct agent *a, const cJSON *req, agent_reply_fn fn, void *u
 	snprintf(key, sizeof(key), "longterm:%s", profile);
 	c.access_key_id = (char *)ak;
 	c.secret_access_key = (char *)sk;
-	json = creds_to_json(&c);
+	json = creds_to_json(&c, 0);
 	op = keyop_new(a, profile, fn, userdata, ret_pending);
 	if (!op) {
 		mem_free_str(json);
@@ -1944,6 +2147,44 @@ void agent_req_cancel(struct agent_req *r)
 	free(r);
 }
 
+static void keyring_sweep(struct agent *a);
+
+static void on_sweep_timer(struct loop_timer *t, void *userdata)
+{
+	keyring_sweep(userdata);
+}
+
+static void sweep_arm(struct agent *a, int seconds)
+{
+	uint64_t at = loop_now(a->loop) + (uint64_t)seconds * 1000000u;
+
+	if (!a->sweep_timer)
+		loop_timer_add(a->loop, at, on_sweep_timer, a, &a->sweep_timer);
+	else
+		loop_timer_set(a->sweep_timer, at);
+}
+
+/* A sweep that deleted something may have left more: go on soon. */
+static void on_swept(void *userdata, int err, int count)
+{
+	struct agent *a = userdata;
+
+	if (count > 0)
+		log_info("keyring: deleted %d expired session item(s)", count);
+	sweep_arm(a, count > 0 ? KR_KEYRING_SWEEP_AGAIN_S : a->opts.sweep_interval);
+}
+
+/*
+ * Expired sessions in the keyring are deleted when their key is looked up
+ * again; this catches those of chains nobody asks for any more, so they do
+ * not pile up in the user's keyring. Runs on the keyring's worker thread.
+ */
+static void keyring_sweep(struct agent *a)
+{
+	if (store_on(a) && keyring_sweep_async(a->kr, on_swept, a) < 0)
+		sweep_arm(a, a->opts.sweep_interval);
+}
+
 static void on_keyring_warning(void *userdata, const char *message)
 {
 	struct agent *a = userdata;
@@ -1966,6 +2207,8 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 		a->opts.refresh_margin = KR_REFRESH_MARGIN_S;
 	if (a->opts.mfa_duration <= 0)
 		a->opts.mfa_duration = 43200;
+	if (a->opts.sweep_interval <= 0)
+		a->opts.sweep_interval = KR_KEYRING_SWEEP_S;
 	a->started = time(NULL);
 	a->n_buckets = 64;
 	a->buckets = calloc(a->n_buckets, sizeof(*a->buckets));
@@ -1975,7 +2218,11 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 		free(a);
 		return r;
 	}
-	r = keyring_open(a->opts.cache ? a->opts.cache : "auto", l, &a->kr, errbuf, sizeof(errbuf));
+	if (a->opts.keyring_ops)
+		r = keyring_open_ops(a->opts.keyring_ops, l, 0, &a->kr, errbuf, sizeof(errbuf));
+	else
+		r = keyring_open(a->opts.cache ? a->opts.cache : "auto", l, &a->kr, errbuf,
+		                 sizeof(errbuf));
 	if (r < 0) {
 		/* A named backend that does not work: say why, keep serving from memory. */
 		log_warning("keyring '%s' unavailable (%s); caching in memory only", a->opts.cache,
@@ -1988,8 +2235,10 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 		keyring_set_warn_fn(a->kr, on_keyring_warning, a);
 		log_info("cache backend: %s%s", keyring_backend_name(a->kr),
 		         store_on(a) ? "" : " (nothing persists)");
-		if (store_on(a))
+		if (store_on(a)) {
 			keyring_list_async(a->kr, KEYRING_KIND_LONGTERM, on_stored_list, a);
+			keyring_sweep(a);
+		}
 	}
 	*ret = a;
 	return KR_OK;
@@ -2010,6 +2259,7 @@ void agent_free(struct agent *a)
 	}
 	while (a->entries)
 		entry_free(a, a->entries);
+	loop_timer_free(a->sweep_timer);
 	/* Queued stores are still written (bounded); no callback runs after this. */
 	keyring_free(a->kr);
 	sts_free(a->sts);

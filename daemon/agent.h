@@ -15,6 +15,7 @@
 
 struct agent;
 struct agent_req;
+struct keyring_ops;
 
 struct agent_opts {
 	const char *cache;             /* auto|secret-service|keyctl|memory */
@@ -22,6 +23,9 @@ struct agent_opts {
 	int mfa_duration;              /* GetSessionToken duration for MFA sessions */
 	time_t (*now)(void);           /* wall clock (test seam); NULL = time() */
 	const struct sts_ops *sts_ops; /* STS transport (test seam); NULL = real HTTP */
+	/* Keyring backend (test seam); NULL = the one `cache` names. */
+	const struct keyring_ops *keyring_ops;
+	int sweep_interval; /* seconds between keyring sweeps (test seam); 0 = default */
 };
 
 int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret);

@@ -44,6 +44,7 @@ enum job_op {
 	JOB_REMOVE,
 	JOB_REMOVE_PROFILE,
 	JOB_LIST,
+	JOB_SWEEP,
 };
 
 struct job {
@@ -55,7 +56,7 @@ struct job {
 	struct keyring_item *item; /* store: our copy; lookup: the result (secret) */
 	struct keyring_item **items;
 	size_t n;
-	int count;
+	int count; /* remove_profile, sweep */
 	int err;
 	keyring_done_fn done;
 	keyring_count_fn count_done;
@@ -305,6 +306,10 @@ static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
 		if (j->err == KR_OK)
 			j->count = count;
 		break;
+	case JOB_SWEEP:
+		j->err = ops->sweep ? ops->sweep(state, &count) : KR_OK;
+		j->count = j->err == KR_OK ? count : 0;
+		break;
 	case JOB_LIST:
 		j->err = ops->list(state, j->kind, &items, &n);
 		if (j->err != KR_OK)
@@ -516,6 +521,7 @@ static void deliver(struct keyring *k, struct job *j)
 		j->done(j->userdata, j->err, it);
 		break;
 	case JOB_REMOVE_PROFILE:
+	case JOB_SWEEP:
 		if (j->count_done)
 			j->count_done(j->userdata, j->err, j->err == KR_OK ? j->count : 0);
 		break;
@@ -725,11 +731,16 @@ void keyring_free(struct keyring *k)
 		return;
 	}
 	pthread_mutex_lock(&sh->mu);
-	/* Queued stores still reach the backend; nothing else is worth doing. */
+	/*
+	 * Queued writes still reach the backend, in order: stores, and removals
+	 * (a `forget` just before a shutdown must not come back after the
+	 * restart). Nothing else is worth doing.
+	 */
 	for (j = sh->q_head; j; j = next) {
 		next = j->next;
 		j->delivered = true;
-		if (j->op == JOB_STORE && !k->failed) {
+		if ((j->op == JOB_STORE || j->op == JOB_REMOVE || j->op == JOB_REMOVE_PROFILE) &&
+		    !k->failed) {
 			*tail = j;
 			tail = &j->next;
 		} else {
@@ -1096,16 +1107,16 @@ out:
 	return r;
 }
 
-int keyring_remove_profile_async(struct keyring *k, const char *profile_or_null,
-                                 const char *kind_or_null, keyring_count_fn done_or_null,
-                                 void *userdata)
+/* An async call answered with a count (remove_profile, sweep). */
+static int submit_count(struct keyring *k, enum job_op op, const char *profile, const char *kind,
+                        keyring_count_fn done_or_null, void *userdata)
 {
 	struct job *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = job_new(JOB_REMOVE_PROFILE, NULL, profile_or_null, kind_or_null, &j)) < 0)
+	if ((r = job_new(op, NULL, profile, kind, &j)) < 0)
 		goto out;
 	j->count_done = done_or_null;
 	j->userdata = userdata;
@@ -1114,6 +1125,14 @@ int keyring_remove_profile_async(struct keyring *k, const char *profile_or_null,
 out:
 	job_free(j);
 	return r;
+}
+
+int keyring_remove_profile_async(struct keyring *k, const char *profile_or_null,
+                                 const char *kind_or_null, keyring_count_fn done_or_null,
+                                 void *userdata)
+{
+	return submit_count(k, JOB_REMOVE_PROFILE, profile_or_null, kind_or_null, done_or_null,
+	                    userdata);
 }
 
 int keyring_list_async(struct keyring *k, const char *kind_or_null, keyring_list_fn done,
@@ -1133,6 +1152,11 @@ int keyring_list_async(struct keyring *k, const char *kind_or_null, keyring_list
 out:
 	job_free(j);
 	return r;
+}
+
+int keyring_sweep_async(struct keyring *k, keyring_count_fn done_or_null, void *userdata)
+{
+	return submit_count(k, JOB_SWEEP, NULL, NULL, done_or_null, userdata);
 }
 
 void keyring_cancel(struct keyring *k, void *userdata)
@@ -1221,15 +1245,16 @@ out:
 	return r;
 }
 
-int keyring_remove_profile_sync(struct keyring *k, const char *profile_or_null,
-                                const char *kind_or_null, int *ret_count)
+/* A sync call answered with a count (remove_profile, sweep); ret_count may be NULL. */
+static int sync_count(struct keyring *k, enum job_op op, const char *profile, const char *kind,
+                      int *ret_count)
 {
 	struct job *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = job_new(JOB_REMOVE_PROFILE, NULL, profile_or_null, kind_or_null, &j)) < 0)
+	if ((r = job_new(op, NULL, profile, kind, &j)) < 0)
 		goto out;
 	if ((r = sync_call(k, &j)) < 0)
 		goto out;
@@ -1238,6 +1263,12 @@ int keyring_remove_profile_sync(struct keyring *k, const char *profile_or_null,
 out:
 	job_free(j);
 	return r;
+}
+
+int keyring_remove_profile_sync(struct keyring *k, const char *profile_or_null,
+                                const char *kind_or_null, int *ret_count)
+{
+	return sync_count(k, JOB_REMOVE_PROFILE, profile_or_null, kind_or_null, ret_count);
 }
 
 int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyring_item ***ret_items,
@@ -1259,4 +1290,9 @@ int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyrin
 out:
 	job_free(j);
 	return r;
+}
+
+int keyring_sweep_sync(struct keyring *k, int *ret_count)
+{
+	return sync_count(k, JOB_SWEEP, NULL, NULL, ret_count);
 }

@@ -26,14 +26,17 @@
 struct loop;
 
 /* Caps on item fields (keyring contents are untrusted when read back). */
-#define KR_KEYRING_KEY_MAX    300   /* "longterm:" + a profile name, or 64 hex */
-#define KR_KEYRING_ROLE_MAX   2048  /* IAM ARN length limit */
-#define KR_KEYRING_SECRET_MAX 16384 /* compact JSON {"a","s","t","e"} */
-#define KR_KEYRING_ITEMS_MAX  4096  /* items one list/remove call looks at */
-#define KR_KEYRING_TIMEOUT_MS 2000  /* default deadline of one call */
-#define KR_KEYRING_OPEN_MS    3000  /* deadline of a backend's open() probe */
-#define KR_KEYRING_JOIN_MS    1000  /* keyring_free waits this long for the worker */
-#define KR_KEYRING_QUEUE_MAX  1024  /* calls waiting for the worker */
+#define KR_KEYRING_KEY_MAX       300   /* "longterm:" + a profile name, or 64 hex */
+#define KR_KEYRING_ROLE_MAX      2048  /* IAM ARN length limit */
+#define KR_KEYRING_SECRET_MAX    16384 /* compact JSON {"a","s","t","e","l"} */
+#define KR_KEYRING_ITEMS_MAX     4096  /* items one list/remove call looks at */
+#define KR_KEYRING_TIMEOUT_MS    2000  /* default deadline of one call */
+#define KR_KEYRING_OPEN_MS       3000  /* deadline of a backend's open() probe */
+#define KR_KEYRING_JOIN_MS       1000  /* keyring_free waits this long for the worker */
+#define KR_KEYRING_QUEUE_MAX     1024  /* calls waiting for the worker */
+#define KR_KEYRING_SWEEP_MAX     64    /* expired items one sweep call deletes */
+#define KR_KEYRING_SWEEP_S       3600  /* the daemon sweeps this often */
+#define KR_KEYRING_SWEEP_AGAIN_S 10    /* ... and this soon after a sweep that deleted some */
 
 #define KEYRING_KIND_SESSION  "session"
 #define KEYRING_KIND_LONGTERM "longterm"
@@ -44,7 +47,7 @@ struct keyring_item {
 	char *profile;      /* for forget/status */
 	char *role_arn;     /* NULL for longterm */
 	int64_t expiration; /* unix seconds; 0 = never (longterm) */
-	char *secret;       /* compact JSON {"a":AKID,"s":SECRET,"t":TOKEN,"e":EXP}; wiped */
+	char *secret;       /* JSON {"a":AKID,"s":SECRET,"t":TOKEN,"e":EXP,"l":LIFETIME}; wiped */
 };
 
 /*
@@ -70,6 +73,11 @@ struct keyring_ops {
 	int (*list)(void *state, const char *kind, struct keyring_item ***ret_items, size_t *ret_n);
 	/* Optional: one line on the last failure ("add_key: Disk quota exceeded"). */
 	const char *(*last_error)(void *state);
+	/*
+	 * Optional: delete expired session items, at most KR_KEYRING_SWEEP_MAX
+	 * in one call (a backend that expires items itself has none).
+	 */
+	int (*sweep)(void *state, int *ret_count);
 };
 
 extern const struct keyring_ops keyring_secret_ops; /* keyring_secret.c */
@@ -136,8 +144,9 @@ int keyring_open_first(const struct keyring_ops *const *candidates, size_t n, st
                        unsigned timeout_ms, struct keyring **ret, char *errbuf, size_t errlen);
 
 /*
- * Stop the worker and close the backend. Stores already queued are still
- * written (bounded by KR_KEYRING_JOIN_MS); no callback runs after this. A
+ * Stop the worker and close the backend. Stores and removals already queued
+ * still reach the backend (bounded by KR_KEYRING_JOIN_MS); no callback runs
+ * after this. A
  * worker stuck in its backend is detached, never waited for (after a
  * failover, at once). NULL is a no-op.
  * Must not be called from inside a keyring callback.
@@ -172,6 +181,8 @@ int keyring_remove_profile_async(struct keyring *k, const char *profile_or_null,
                                  void *userdata);
 int keyring_list_async(struct keyring *k, const char *kind_or_null, keyring_list_fn done,
                        void *userdata);
+/* Delete expired session items (the backend's sweep; count 0 without one). */
+int keyring_sweep_async(struct keyring *k, keyring_count_fn done_or_null, void *userdata);
 
 /* Drop the callbacks of every pending call made with this userdata. */
 void keyring_cancel(struct keyring *k, void *userdata);
@@ -187,5 +198,6 @@ int keyring_remove_profile_sync(struct keyring *k, const char *profile_or_null,
                                 const char *kind_or_null, int *ret_count);
 int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyring_item ***ret_items,
                       size_t *ret_n);
+int keyring_sweep_sync(struct keyring *k, int *ret_count);
 
 #endif

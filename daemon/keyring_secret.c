@@ -8,6 +8,10 @@
  *   schema "org.keyrole.Credentials". We never create a collection (that
  *   would prompt for a new password) and never ask to unlock one (that
  *   would prompt too): a locked or missing default collection fails open().
+ * - A collection locked later is seen before each call that touches items
+ *   (libsecret's store would answer it with an unlock request, i.e. a
+ *   password prompt): that call fails at once with "locked", the daemon
+ *   serves from memory, and calls work again once it is unlocked.
  * - Every D-Bus call is bounded: a watchdog thread cancels the call's
  *   GCancellable at its deadline, so the worker thread always comes back.
  * - Secrets go to libsecret only as SecretValue (libsecret keeps those in
@@ -17,6 +21,8 @@
  * - Attributes (key, kind, profile, role, expires) are not secret: they are
  *   visible to every process of the user, and are what Seahorse shows with
  *   the label. Everything read back is checked before use.
+ * - Expired items are deleted: on lookup of their key, and by sweep() (the
+ *   daemon sweeps at start and every KR_KEYRING_SWEEP_S).
  * - Runs on the keyring worker thread only (see keyring.c).
  */
 #include "keyring.h"
@@ -38,6 +44,11 @@
  * decides on a failover, and the worker still comes back to be joined). */
 #define KR_SS_CALL_MS (KR_KEYRING_TIMEOUT_MS + 500)
 #define KR_SS_OPEN_MS (KR_KEYRING_OPEN_MS - 500)
+/* A sweep stops deleting after this, well inside the front's deadline. */
+#define KR_SS_SWEEP_MS (KR_KEYRING_TIMEOUT_MS / 2)
+
+/* The Secret Service spec's object path of the default collection. */
+#define KR_SS_DEFAULT_PATH "/org/freedesktop/secrets/aliases/default"
 
 static const SecretSchema schema = {
     .name = "org.keyrole.Credentials",
@@ -261,6 +272,41 @@ out:
 	return r;
 }
 
+/*
+ * Is the default collection unlocked now? Asked over D-Bus each time (the
+ * proxies' cached properties are not updated on this thread), bounded like
+ * every call, and never with anything that could prompt.
+ */
+static int check_unlocked(struct secret_state *st)
+{
+	GDBusProxy *proxy = G_DBUS_PROXY(st->service);
+	GCancellable *c = arm(st, KR_SS_CALL_MS);
+	GVariant *v = NULL, *locked = NULL;
+	GError *error = NULL;
+	int r = KR_OK;
+
+	v = g_dbus_connection_call_sync(
+	    g_dbus_proxy_get_connection(proxy), g_dbus_proxy_get_name(proxy), KR_SS_DEFAULT_PATH,
+	    "org.freedesktop.DBus.Properties", "Get",
+	    g_variant_new("(ss)", "org.freedesktop.Secret.Collection", "Locked"),
+	    G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, (int)KR_SS_CALL_MS, c, &error);
+	disarm(st, c);
+	if (!v)
+		return fail(st, error, "cannot tell whether the default collection is locked");
+	g_variant_get(v, "(v)", &locked);
+	if (!g_variant_is_of_type(locked, G_VARIANT_TYPE_BOOLEAN) ||
+	    g_variant_get_boolean(locked)) {
+		snprintf(
+		    st->err, sizeof(st->err),
+		    "the default collection is locked (keyrole never prompts: unlock the login "
+		    "keyring and it is used again)");
+		r = KR_ERR_KEYRING;
+	}
+	g_variant_unref(locked);
+	g_variant_unref(v);
+	return r;
+}
+
 static const char *secret_last_error(void *state)
 {
 	struct secret_state *st = state;
@@ -327,15 +373,17 @@ static bool expired(const struct keyring_item *it)
 	return it->expiration != 0 && it->expiration <= (int64_t)time(NULL);
 }
 
-/* Delete an item (best effort, bounded). */
-static void delete_item(struct secret_state *st, SecretItem *si)
+/* Delete an item (bounded); callers that do not care ignore the result. */
+static int delete_item(struct secret_state *st, SecretItem *si)
 {
 	GCancellable *c = arm(st, KR_SS_CALL_MS);
 	GError *error = NULL;
+	int r = KR_OK;
 
 	if (!secret_item_delete_sync(si, c, &error))
-		fail(st, error, "cannot delete an item");
+		r = fail(st, error, "cannot delete an item");
 	disarm(st, c);
+	return r;
 }
 
 /*
@@ -378,7 +426,8 @@ static int secret_store(void *state, const struct keyring_item *item)
 	char label[KR_KEYRING_ROLE_MAX + 512], expires[32];
 	int r;
 
-	if ((r = keyring_item_label(item, label, sizeof(label))) < 0)
+	if ((r = keyring_item_label(item, label, sizeof(label))) < 0 ||
+	    (r = check_unlocked(st)) < 0)
 		goto out;
 	snprintf(expires, sizeof(expires), "%lld", (long long)item->expiration);
 	attrs = attrs_new(item->key, item->kind, item->profile);
@@ -424,7 +473,7 @@ static int secret_lookup(void *state, const char *key, struct keyring_item **ret
 	GList *found = NULL;
 	int r;
 
-	if ((r = search(st, attrs, true, &found)) < 0)
+	if ((r = check_unlocked(st)) < 0 || (r = search(st, attrs, true, &found)) < 0)
 		goto out;
 	for (GList *l = found; l; l = l->next) {
 		SecretItem *si = l->data;
@@ -468,14 +517,18 @@ static int secret_remove(void *state, const char *key)
 {
 	struct secret_state *st = state;
 	GHashTable *attrs = attrs_new(key, NULL, NULL);
-	GCancellable *c = arm(st, KR_SS_CALL_MS);
+	GCancellable *c = NULL;
 	GError *error = NULL;
-	int r = KR_OK;
+	int r;
 
+	if ((r = check_unlocked(st)) < 0)
+		goto out;
+	c = arm(st, KR_SS_CALL_MS);
 	/* FALSE without an error means nothing matched: not a failure. */
 	if (!secret_service_clear_sync(st->service, &schema, attrs, c, &error) && error)
 		r = fail(st, error, "cannot remove an item");
 	disarm(st, c);
+out:
 	g_hash_table_unref(attrs);
 	return r;
 }
@@ -487,7 +540,7 @@ static int secret_remove_profile(void *state, const char *profile, const char *k
 	GList *found = NULL;
 	int count = 0, r;
 
-	if ((r = search(st, attrs, false, &found)) < 0)
+	if ((r = check_unlocked(st)) < 0 || (r = search(st, attrs, false, &found)) < 0)
 		goto out;
 	for (GList *l = found; l; l = l->next) {
 		GCancellable *c = arm(st, KR_SS_CALL_MS);
@@ -519,7 +572,7 @@ static int secret_list(void *state, const char *kind, struct keyring_item ***ret
 	size_t n = 0;
 	int r;
 
-	if ((r = search(st, attrs, false, &found)) < 0)
+	if ((r = check_unlocked(st)) < 0 || (r = search(st, attrs, false, &found)) < 0)
 		goto out;
 	r = KR_ERR_NOMEM;
 	if (found && !(items = calloc(g_list_length(found), sizeof(*items))))
@@ -548,6 +601,40 @@ out:
 	return r;
 }
 
+/*
+ * Delete expired session items. Without this an expired item goes only
+ * when its key is looked up again, and the keys of chains nobody uses any
+ * more never are: they would pile up in the user's login keyring. The
+ * "kind" attribute finds our sessions, "expires" tells which are dead.
+ * Bounded by KR_KEYRING_SWEEP_MAX deletions and KR_SS_SWEEP_MS.
+ */
+static int secret_sweep(void *state, int *ret_count)
+{
+	struct secret_state *st = state;
+	GHashTable *attrs = attrs_new(NULL, KEYRING_KIND_SESSION, NULL);
+	int64_t until = mono_ms() + KR_SS_SWEEP_MS;
+	GList *found = NULL;
+	int count = 0, r;
+
+	if ((r = check_unlocked(st)) < 0 || (r = search(st, attrs, false, &found)) < 0)
+		goto out;
+	for (GList *l = found; l && r == KR_OK && count < KR_KEYRING_SWEEP_MAX && mono_ms() < until;
+	     l = l->next) {
+		struct keyring_item *it = NULL;
+
+		if (item_from(l->data, NULL, &it) == KR_OK && expired(it) &&
+		    (r = delete_item(st, l->data)) == KR_OK)
+			count++;
+		keyring_item_free(it);
+	}
+	if (r == KR_OK)
+		*ret_count = count;
+out:
+	g_list_free_full(found, g_object_unref);
+	g_hash_table_unref(attrs);
+	return r;
+}
+
 const struct keyring_ops keyring_secret_ops = {
     .name = "secret-service",
     .persistent = 1,
@@ -559,4 +646,5 @@ const struct keyring_ops keyring_secret_ops = {
     .remove_profile = secret_remove_profile,
     .list = secret_list,
     .last_error = secret_last_error,
+    .sweep = secret_sweep,
 };

@@ -4,6 +4,8 @@
 # tests/scenario/ that print TAP ("ok N - name", "not ok N - name",
 # "ok N - name # SKIP reason"). A program that exits non-zero without
 # reporting a failure counts as one failure.
+# TESTS="WORD ..." runs only the tests whose name contains one of the words
+# (TESTS=keyring: test_keyring, test_keyring.py, test_keyring_daemon.py).
 set -u
 : "${KR_BUILD:?KR_BUILD must point at the build directory}"
 export KR_BUILD

@@ -1007,7 +1007,7 @@ class KeyringSession:
     "login" collection is created and unlocked with `password` (it is the
     default collection); locked=True then locks it (Secret Service Lock
     call), so lookups find nothing and stores fail with "locked
-    collection". unlock=False leaves a fresh HOME with no collection at all.
+    collection"; lock() and unlock_collection() do that at any time. unlock=False leaves a fresh HOME with no collection at all.
     user=(uid, gid) runs bus and keyring as that user (root only).
     env() -> {"DBUS_SESSION_BUS_ADDRESS": ...} for the daemon and tools.
     """
@@ -1127,6 +1127,24 @@ class KeyringSession:
                         "org.freedesktop.Secret.Service.Lock", "['%s']" % collection)
         if p.returncode != 0:
             raise RuntimeError("Secret Service Lock failed: " + p.stderr)
+
+    def unlock_collection(self, collection="/org/freedesktop/secrets/collection/login"):
+        """Unlock with the password, without a prompter (build/tests/tools/ss_unlock)."""
+        exe = require_file(tool("ss_unlock"), "ss_unlock")
+        p = subprocess.run([exe, collection], input=self.password, env=self.full_env(),
+                           capture_output=True, text=True, timeout=10, **self._kw())
+        if p.returncode != 0:
+            raise RuntimeError("unlock failed: " + p.stderr)
+
+    def monitor(self, path):
+        """dbus-monitor of the whole bus into path (the bus allows eavesdropping)
+        -> Popen; stop it with stop_process()."""
+        out = open(path, "w")
+        try:
+            return subprocess.Popen(["dbus-monitor", "--address", self.address], stdout=out,
+                                    stderr=subprocess.STDOUT, env=self.full_env(), **self._kw())
+        finally:
+            out.close()
 
     def is_locked(self, collection="/org/freedesktop/secrets/aliases/default"):
         """True/False, or None when there is no such collection."""

@@ -174,6 +174,24 @@ def secret_service_tests(tap, run, stored):
         st = ks.secret_tool(["search", "--all", "key", ekey])
         tap.ok("label" not in st.stdout, "the expired item was deleted from the keyring")
 
+    with tap.test("secret-service: a sweep deletes expired session items, and only those"):
+        for i in range(3):
+            stored.append(fake_secret("sw%d" % i))
+            p = probe("store", digest(), "session", "stale", ROLE, "+1",
+                      backend="secret-service", stdin=stored[-1])
+            tap.is_(p.returncode, 0, "store of a short-lived item succeeds", diag(p))
+        time.sleep(2.2)
+        tap.ok("label" in ks.secret_tool(["search", "--all", "profile", "stale"]).stdout,
+               "expired items stay until something deletes them")
+        p = probe("sweep", backend="secret-service")
+        tap.is_(p.stdout.strip(), "swept 3", "the sweep deletes the three", diag(p))
+        st = ks.secret_tool(["search", "--all", "profile", "stale"])
+        tap.ok("label" not in st.stdout, "none of them is left in the keyring")
+        p = probe("lookup", key, backend="secret-service")
+        tap.is_(p.returncode, 0, "a live session stays", diag(p))
+        p = probe("sweep", backend="secret-service")
+        tap.is_(p.stdout.strip(), "swept 0", "a second sweep finds nothing", diag(p))
+
     with tap.test("secret-service: remove-profile removes that profile only"):
         p = probe("remove-profile", "prod", backend="secret-service")
         tap.is_(p.stdout.strip(), "removed 1", "one prod item removed", diag(p))

@@ -10,6 +10,7 @@
  *     remove-profile PROFILE|- [KIND]   "removed N"
  *     list [KIND]                       one metadata line per item
  *     fill N PROFILE SECONDS            store N session items (1 KB secrets)
+ *     sweep                             delete expired session items: "swept N"
  *
  * EXP is unix seconds, "+N" (N seconds from now) or 0 (never).
  * It never prints a secret: lookups print metadata and the secret's length,
@@ -31,7 +32,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: keyring_probe [-b BACKEND] [-t TIMEOUT_MS] "
-	                "backend|store|lookup|remove|remove-profile|list|fill ...\n");
+	                "backend|store|lookup|remove|remove-profile|list|fill|sweep ...\n");
 	return 2;
 }
 
@@ -280,6 +281,10 @@ int main(int argc, char **argv)
 		rc = cmd_list(k, argc, argv);
 	} else if (strcmp(argv[0], "fill") == 0) {
 		rc = cmd_fill(k, argc, argv);
+	} else if (strcmp(argv[0], "sweep") == 0 && argc == 1) {
+		int count = 0;
+		r = keyring_sweep_sync(k, &count);
+		rc = r < 0 ? fail(k, r) : (printf("swept %d\n", count), 0);
 	} else {
 		rc = usage();
 	}

@@ -1,9 +1,10 @@
 /*
- * The agent with a fake wall clock and a fake STS transport: the cache
- * never hands out expired credentials, hits make no STS call, a failed
- * refresh keeps serving still-valid credentials, expired ones that cannot
- * be refreshed give an error, and background refreshes stop when nobody
- * uses an entry.
+ * The agent with a fake wall clock, a fake STS transport and a fake
+ * persistent keyring: the cache never hands out expired credentials, hits
+ * make no STS call, a failed refresh keeps serving still-valid credentials,
+ * expired ones that cannot be refreshed give an error, background refreshes
+ * stop when nobody uses an entry, and what a restart loads from the keyring
+ * is refreshed exactly as before the restart.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +14,13 @@
 
 #include "agent.h"
 #include "err.h"
+#include "keyring.h"
 #include "loop.h"
+#include "mem.h"
 #include "msg.h"
 #include "sts.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +39,7 @@ struct fake {
 	int calls;
 	int fail;     /* answer AccessDenied */
 	int lifetime; /* seconds of the credentials handed out */
+	int hold;     /* calls stay in flight until fake_release() */
 	/* one pending answer at a time is enough: the agent makes one call per key */
 	struct pending {
 		struct loop_timer *t;
@@ -90,11 +95,22 @@ static int fake_post(void *hu, const struct http_request *req, http_done_fn done
 		p->done = done;
 		p->userdata = userdata;
 		p->x = (struct http_xfer *)p;
-		loop_timer_add(fake.loop, loop_now(fake.loop), deliver, p, &p->t);
+		if (!fake.hold)
+			loop_timer_add(fake.loop, loop_now(fake.loop), deliver, p, &p->t);
 		*ret = p->x;
 		return KR_OK;
 	}
 	return KR_ERR_BUSY;
+}
+
+/* Answer the calls held in flight (and the next ones at once). */
+static void fake_release(void)
+{
+	fake.hold = 0;
+	for (int i = 0; i < 8; i++)
+		if (fake.p[i].done && !fake.p[i].t)
+			loop_timer_add(fake.loop, loop_now(fake.loop), deliver, &fake.p[i],
+			               &fake.p[i].t);
 }
 
 static void fake_cancel(void *hu, struct http_xfer *x)
@@ -117,6 +133,170 @@ static const struct sts_ops ops = {
     .wall_now = sts_wall,
 };
 
+/*
+ * A persistent keyring that outlives the agent (a restart): items by key.
+ * Its calls run on the keyring worker thread, hence the lock. legacy: store
+ * items as versions before the stored lifetime wrote them (no "l").
+ */
+#define KR_FAKE_ITEMS 32
+static struct fake_kr {
+	pthread_mutex_t mu;
+	struct keyring_item *items[KR_FAKE_ITEMS];
+	size_t n;
+	int stores;
+	int sweeps;
+	int legacy;
+} kr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void kr_reset(void)
+{
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++)
+		keyring_item_free(kr.items[i]);
+	kr.n = 0;
+	kr.stores = 0;
+	kr.sweeps = 0;
+	kr.legacy = 0;
+	pthread_mutex_unlock(&kr.mu);
+}
+
+/* A counter of kr, read under its lock. */
+static int kr_read(const int *counter)
+{
+	int n;
+
+	pthread_mutex_lock(&kr.mu);
+	n = *counter;
+	pthread_mutex_unlock(&kr.mu);
+	return n;
+}
+
+static int kr_stores(void)
+{
+	return kr_read(&kr.stores);
+}
+
+static int kr_open(void **ret_state, char *errbuf, size_t errlen)
+{
+	*ret_state = &kr;
+	return KR_OK;
+}
+
+static void kr_close(void *state)
+{
+}
+
+static int kr_store(void *state, const struct keyring_item *item)
+{
+	struct keyring_item *copy = NULL;
+	int r = keyring_item_dup(item, &copy);
+
+	if (r < 0)
+		return r;
+	if (kr.legacy) {
+		cJSON *o = cJSON_Parse(copy->secret);
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "l");
+		mem_free_str(copy->secret);
+		copy->secret = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	pthread_mutex_lock(&kr.mu);
+	kr.stores++;
+	for (size_t i = 0; copy && i < kr.n; i++) {
+		if (strcmp(kr.items[i]->key, item->key) == 0) {
+			keyring_item_free(kr.items[i]);
+			kr.items[i] = copy;
+			copy = NULL;
+		}
+	}
+	if (copy && kr.n < KR_FAKE_ITEMS) {
+		kr.items[kr.n++] = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&kr.mu);
+	keyring_item_free(copy);
+	return KR_OK;
+}
+
+static int kr_lookup(void *state, const char *key, struct keyring_item **ret)
+{
+	int r = KR_ERR_NOCREDS;
+
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++)
+		if (strcmp(kr.items[i]->key, key) == 0)
+			r = keyring_item_dup(kr.items[i], ret);
+	pthread_mutex_unlock(&kr.mu);
+	return r;
+}
+
+/* Drop items whose key equals key (or whose profile equals profile). */
+static int kr_drop(const char *key, const char *profile)
+{
+	size_t k = 0;
+	int count = 0;
+
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++) {
+		if ((key && strcmp(kr.items[i]->key, key) == 0) ||
+		    (!key && (!profile || strcmp(kr.items[i]->profile, profile) == 0))) {
+			keyring_item_free(kr.items[i]);
+			count++;
+		} else {
+			kr.items[k++] = kr.items[i];
+		}
+	}
+	kr.n = k;
+	pthread_mutex_unlock(&kr.mu);
+	return count;
+}
+
+static int kr_remove(void *state, const char *key)
+{
+	kr_drop(key, NULL);
+	return KR_OK;
+}
+
+static int kr_remove_profile(void *state, const char *profile, const char *kind, int *ret_count)
+{
+	*ret_count = kr_drop(NULL, profile);
+	return KR_OK;
+}
+
+static int kr_list(void *state, const char *kind, struct keyring_item ***ret_items, size_t *ret_n)
+{
+	*ret_items = NULL;
+	*ret_n = 0;
+	return KR_OK;
+}
+
+static int kr_sweep(void *state, int *ret_count)
+{
+	pthread_mutex_lock(&kr.mu);
+	kr.sweeps++;
+	pthread_mutex_unlock(&kr.mu);
+	*ret_count = 0;
+	return KR_OK;
+}
+
+static int kr_sweeps(void)
+{
+	return kr_read(&kr.sweeps);
+}
+
+static const struct keyring_ops kr_ops = {
+    .name = "fake",
+    .persistent = 1,
+    .open = kr_open,
+    .close = kr_close,
+    .store = kr_store,
+    .lookup = kr_lookup,
+    .remove = kr_remove,
+    .remove_profile = kr_remove_profile,
+    .list = kr_list,
+    .sweep = kr_sweep,
+};
+
 struct ctx {
 	struct loop *loop;
 	struct agent *agent;
@@ -136,28 +316,52 @@ static void on_reply(void *userdata, cJSON *reply)
 	a->reply = reply;
 }
 
-static cJSON *get(struct ctx *c, const char *profile)
+/* Send op for profile with the test's env; the answer lands in *ans (later, or at once). */
+static void send(struct ctx *c, const char *op, const char *profile, struct answer *ans)
 {
-	struct answer ans = {.loop = c->loop};
 	struct agent_req *pending = NULL;
 	cJSON *req = msg_new(), *env;
 
-	cJSON_AddStringToObject(req, "op", "get");
+	ans->loop = c->loop;
+	ans->reply = NULL;
+	cJSON_AddStringToObject(req, "op", op);
 	cJSON_AddStringToObject(req, "profile", profile);
 	env = cJSON_AddObjectToObject(req, "env");
 	cJSON_AddStringToObject(env, "HOME", c->dir);
 	cJSON_AddStringToObject(env, "AWS_CONFIG_FILE", c->config);
 	cJSON_AddStringToObject(env, "AWS_SHARED_CREDENTIALS_FILE", c->creds);
 	cJSON_AddStringToObject(env, "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
-	agent_handle(c->agent, req, on_reply, &ans, &pending);
+	agent_handle(c->agent, req, on_reply, ans, &pending);
 	cJSON_Delete(req);
-	for (int i = 0; pending && !ans.reply && i < 1000; i++)
+}
+
+static cJSON *wait_reply(struct ctx *c, struct answer *ans)
+{
+	for (int i = 0; !ans->reply && i < 1000; i++)
 		loop_run_once(c->loop, 100000);
-	assert_non_null(ans.reply);
-	if (!cJSON_IsTrue(cJSON_GetObjectItem(ans.reply, "ok")))
-		print_message("# reply: %s: %s\n", msg_get_str(ans.reply, "error"),
-		              msg_get_str(ans.reply, "message"));
-	return ans.reply;
+	assert_non_null(ans->reply);
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(ans->reply, "ok")))
+		print_message("# reply: %s: %s\n", msg_get_str(ans->reply, "error"),
+		              msg_get_str(ans->reply, "message"));
+	return ans->reply;
+}
+
+static cJSON *get(struct ctx *c, const char *profile)
+{
+	struct answer ans;
+
+	send(c, "get", profile, &ans);
+	return wait_reply(c, &ans);
+}
+
+static void forget(struct ctx *c, const char *profile)
+{
+	struct answer ans;
+
+	send(c, "forget", profile, &ans);
+	assert_non_null(ans.reply); /* answered at once */
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ans.reply, "ok")));
+	cJSON_Delete(ans.reply);
 }
 
 static time_t reply_expiration(const cJSON *r)
@@ -179,10 +383,13 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static int setup(void **state)
+static const struct agent_opts opts_memory = {.cache = "memory", .now = clock_now, .sts_ops = &ops};
+static const struct agent_opts opts_keyring = {
+    .now = clock_now, .sts_ops = &ops, .keyring_ops = &kr_ops};
+
+static int setup_with(void **state, const struct agent_opts *o)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	struct agent_opts o = {.cache = "memory", .now = clock_now, .sts_ops = &ops};
 
 	snprintf(c->dir, sizeof(c->dir), "/tmp/kr-agent-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
@@ -199,9 +406,22 @@ static int setup(void **state)
 	memset(&fake, 0, sizeof(fake));
 	fake.loop = c->loop;
 	fake.lifetime = 3600;
-	assert_int_equal(agent_new(c->loop, &o, &c->agent), 0);
+	kr_reset();
+	assert_int_equal(agent_new(c->loop, o, &c->agent), 0);
 	*state = c;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, &opts_memory);
+}
+
+/* The keyring front refuses to store what the real clock calls expired. */
+static int setup_keyring(void **state)
+{
+	fake_now = time(NULL);
+	return setup_with(state, &opts_keyring);
 }
 
 static int teardown(void **state)
@@ -213,6 +433,7 @@ static int teardown(void **state)
 	for (int i = 0; i < 8; i++)
 		loop_timer_free(fake.p[i].t);
 	loop_free(c->loop);
+	kr_reset();
 	unlink(c->config);
 	unlink(c->creds);
 	snprintf(cmd, sizeof(cmd), "%s", c->dir);
@@ -329,6 +550,220 @@ static void background_refresh_stops_without_clients(void **state)
 	cJSON_Delete(r);
 }
 
+/* Let n stores (write-through is asynchronous) reach the keyring. */
+static void wait_stores(struct ctx *c, int n)
+{
+	for (int i = 0; kr_stores() < n && i < 200; i++)
+		loop_run_once(c->loop, 10000);
+	assert_int_equal(kr_stores(), n);
+}
+
+/* A daemon restart: a new agent over the same keyring. */
+static void restart(struct ctx *c)
+{
+	agent_free(c->agent);
+	c->agent = NULL;
+	assert_int_equal(agent_new(c->loop, &opts_keyring, &c->agent), 0);
+}
+
+static void restart_serves_from_the_keyring_above_the_margin(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r = get(c, "b");
+
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+	wait_stores(c, 2);
+	restart(c);
+	fake_now += 1800; /* 30 minutes left of an hour */
+	r = get(c, "b");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_equal(msg_get_str(r, "from"), "keyring");
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+}
+
+/*
+ * An hour-long session with 10 minutes left is below botocore's 15-minute
+ * margin: before a restart it would be refreshed, and so it must be after
+ * one (a threshold computed from the load time would serve it until 5
+ * minutes were left, and botocore would run the helper on every call).
+ */
+static void restart_keeps_the_refresh_threshold(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r = get(c, "b");
+
+	cJSON_Delete(r);
+	wait_stores(c, 2);
+	restart(c);
+	fake_now += 3600 - 10 * 60;
+	r = get(c, "b");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_equal(msg_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	assert_true(reply_expiration(r) - fake_now > 15 * 60);
+	cJSON_Delete(r);
+}
+
+/* Items stored without a lifetime stay readable, and are refreshed below the margin. */
+static void items_without_a_lifetime_are_read_with_the_full_margin(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r;
+
+	kr.legacy = 1;
+	r = get(c, "b");
+	cJSON_Delete(r);
+	wait_stores(c, 2);
+	restart(c);
+	fake_now += 1800; /* 30 minutes left: served */
+	r = get(c, "b");
+	assert_string_equal(msg_get_str(r, "from"), "keyring");
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+	restart(c);
+	fake_now += 20 * 60; /* 10 minutes left: refreshed */
+	r = get(c, "b");
+	assert_string_equal(msg_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	cJSON_Delete(r);
+}
+
+static int kr_items(void)
+{
+	int n;
+
+	pthread_mutex_lock(&kr.mu);
+	n = (int)kr.n;
+	pthread_mutex_unlock(&kr.mu);
+	return n;
+}
+
+/* Run the loop until n STS calls were made (they stay in flight while held). */
+static void wait_calls(struct ctx *c, int n)
+{
+	for (int i = 0; fake.calls < n && i < 200; i++)
+		loop_run_once(c->loop, 10000);
+	assert_int_equal(fake.calls, n);
+}
+
+/* Let the keyring worker finish what is queued (removals have no callback). */
+static void settle(struct ctx *c)
+{
+	for (int i = 0; i < 20; i++)
+		loop_run_once(c->loop, 10000);
+}
+
+/* Hop 0 of b is profile a's hop, fetched for a: forget b drops it too. */
+static void forget_drops_every_hop_of_the_chain(void **state)
+{
+	struct ctx *c = *state;
+
+	cJSON_Delete(get(c, "a"));
+	cJSON_Delete(get(c, "b"));
+	assert_int_equal(fake.calls, 2);
+	forget(c, "b");
+	cJSON_Delete(get(c, "b"));
+	assert_int_equal(fake.calls, 4);
+}
+
+/* After a restart only the keyring knows the hops: the intermediate one is stored as a's. */
+static void forget_after_a_restart_drops_every_hop_from_the_keyring(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r;
+
+	cJSON_Delete(get(c, "b"));
+	wait_stores(c, 2);
+	restart(c);
+	forget(c, "b");
+	settle(c);
+	assert_int_equal(kr_items(), 0);
+	r = get(c, "b");
+	assert_string_equal(msg_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	cJSON_Delete(r);
+}
+
+/*
+ * A fetch in flight during forget answers the request that was waiting,
+ * and nothing of it (nor of the hop fetched with it) is kept.
+ */
+static void fetch_in_flight_during_forget_is_not_kept(void **state)
+{
+	struct ctx *c = *state;
+	struct answer ans;
+	cJSON *r;
+
+	fake.hold = 1;
+	send(c, "get", "b", &ans);
+	wait_calls(c, 1); /* hop 0's call is in flight */
+	forget(c, "b");
+	fake_release();
+	r = wait_reply(c, &ans);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_int_equal(fake.calls, 2);
+	cJSON_Delete(r);
+	settle(c);
+	assert_int_equal(kr_stores(), 0);
+	r = get(c, "b");
+	assert_string_equal(msg_get_str(r, "from"), "sts");
+	assert_int_equal(fake.calls, 4);
+	cJSON_Delete(r);
+}
+
+/* A request made after the forget never takes what a fetch from before it brings. */
+static void request_after_forget_does_not_take_a_fetch_from_before(void **state)
+{
+	struct ctx *c = *state;
+	struct answer before, after;
+	char first[64];
+	cJSON *r;
+	int calls;
+
+	fake.hold = 1;
+	send(c, "get", "b", &before);
+	wait_calls(c, 1);
+	forget(c, "b");
+	send(c, "get", "b", &after); /* joins hop 0's call in flight */
+	fake_release();
+	r = wait_reply(c, &before);
+	snprintf(first, sizeof(first), "%s", msg_get_str(r, "AccessKeyId"));
+	cJSON_Delete(r);
+	r = wait_reply(c, &after);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_not_equal(msg_get_str(r, "AccessKeyId"), first);
+	calls = fake.calls;
+	assert_true(calls >= 4); /* two hops each */
+	cJSON_Delete(r);
+	settle(c);
+	assert_int_equal(kr_stores(), 2); /* only what the later request fetched is kept */
+	r = get(c, "b");
+	assert_string_not_equal(msg_get_str(r, "AccessKeyId"), first);
+	assert_int_equal(fake.calls, calls);
+	cJSON_Delete(r);
+}
+
+/* Expired keyring items are swept at start and then every sweep_interval, off the requests. */
+static void keyring_is_swept_at_start_and_periodically(void **state)
+{
+	struct ctx *c = *state;
+	struct agent_opts o = opts_keyring;
+	int64_t until;
+
+	o.sweep_interval = 1;
+	agent_free(c->agent);
+	assert_int_equal(agent_new(c->loop, &o, &c->agent), 0);
+	for (int i = 0; kr_sweeps() < 1 && i < 100; i++)
+		loop_run_once(c->loop, 10000);
+	assert_int_equal(kr_sweeps(), 1);
+	until = (int64_t)time(NULL) + 4;
+	while (kr_sweeps() < 3 && (int64_t)time(NULL) < until)
+		loop_run_once(c->loop, 100000);
+	assert_true(kr_sweeps() >= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +775,21 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(background_refresh_stops_without_clients, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(restart_serves_from_the_keyring_above_the_margin,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(restart_keeps_the_refresh_threshold, setup_keyring,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(items_without_a_lifetime_are_read_with_the_full_margin,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(forget_drops_every_hop_of_the_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(forget_after_a_restart_drops_every_hop_from_the_keyring,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(fetch_in_flight_during_forget_is_not_kept,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(request_after_forget_does_not_take_a_fetch_from_before,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(keyring_is_swept_at_start_and_periodically,
+	                                    setup_keyring, teardown),
 	};
 
 	msg_install_json_hooks();

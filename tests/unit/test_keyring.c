@@ -36,6 +36,7 @@ static struct fake {
 	bool junk;      /* lookup answers with another key's item */
 	int stores;
 	int closes;
+	int sweeps;
 	struct keyring_item *items[16];
 	size_t n;
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -50,7 +51,7 @@ static void fake_reset(void)
 	fake.n = 0;
 	fake.hang = fake.released = fake.open_fail = fake.junk = false;
 	fake.delay_ms = 0;
-	fake.stores = fake.closes = 0;
+	fake.stores = fake.closes = fake.sweeps = 0;
 	pthread_mutex_unlock(&fake.mu);
 }
 
@@ -171,14 +172,16 @@ static int fake_remove(void *state, const char *key)
 	return KR_OK;
 }
 
-static int fake_remove_profile(void *state, const char *profile, const char *kind, int *ret_count)
+/* Drop the items drop() picks; -> how many. */
+static int fake_drop(bool (*drop)(const struct keyring_item *it, const char *profile),
+                     const char *profile)
 {
 	int count = 0;
 	size_t k = 0;
 
 	pthread_mutex_lock(&fake.mu);
 	for (size_t i = 0; i < fake.n; i++) {
-		if (!profile || strcmp(fake.items[i]->profile, profile) == 0) {
+		if (drop(fake.items[i], profile)) {
 			keyring_item_free(fake.items[i]);
 			count++;
 		} else {
@@ -187,7 +190,22 @@ static int fake_remove_profile(void *state, const char *profile, const char *kin
 	}
 	fake.n = k;
 	pthread_mutex_unlock(&fake.mu);
-	*ret_count = count;
+	return count;
+}
+
+static bool of_profile(const struct keyring_item *it, const char *profile)
+{
+	return !profile || strcmp(it->profile, profile) == 0;
+}
+
+static bool expired(const struct keyring_item *it, const char *unused)
+{
+	return it->expiration != 0 && it->expiration <= (int64_t)time(NULL);
+}
+
+static int fake_remove_profile(void *state, const char *profile, const char *kind, int *ret_count)
+{
+	*ret_count = fake_drop(of_profile, profile);
 	return KR_OK;
 }
 
@@ -209,6 +227,16 @@ static int fake_list(void *state, const char *kind, struct keyring_item ***ret_i
 	return KR_OK;
 }
 
+/* Deletes expired items, as a backend's sweep must. */
+static int fake_sweep(void *state, int *ret_count)
+{
+	pthread_mutex_lock(&fake.mu);
+	fake.sweeps++;
+	pthread_mutex_unlock(&fake.mu);
+	*ret_count = fake_drop(expired, NULL);
+	return KR_OK;
+}
+
 static const struct keyring_ops fake_ops = {
     .name = "fake",
     .persistent = 1,
@@ -219,6 +247,7 @@ static const struct keyring_ops fake_ops = {
     .remove = fake_remove,
     .remove_profile = fake_remove_profile,
     .list = fake_list,
+    .sweep = fake_sweep,
 };
 
 /* ---- loop harness ---- */
@@ -473,6 +502,41 @@ static void test_list_hands_out_metadata_only(void **state)
 	ctx_done(&c);
 }
 
+/* A backend's sweep runs on the worker; one without a sweep answers 0 at once. */
+static void test_sweep_deletes_expired_items_only(void **state)
+{
+	struct ctx c;
+	struct keyring_item *dead = item_a(), *live = NULL;
+	struct keyring *mem = NULL;
+	int count = -1;
+
+	/* Expired items cannot be stored through the front: put one in directly. */
+	dead->expiration = (int64_t)time(NULL) - 10;
+	fake.items[fake.n++] = dead;
+	assert_int_equal(keyring_item_new(KEY_B, KEYRING_KIND_SESSION, "prod", NULL,
+	                                  (int64_t)time(NULL) + 3600, SECRET, &live),
+	                 KR_OK);
+	fake.items[fake.n++] = live;
+	ctx_init(&c, 5000);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	c.expect = 1;
+	c.in_call = true;
+	assert_int_equal(keyring_sweep_async(c.k, on_count, &c), KR_OK);
+	c.in_call = false;
+	assert_int_equal(loop_run(c.loop), 0);
+	assert_int_equal(c.errs[0], KR_OK);
+	assert_int_equal(c.count, 1);
+	assert_false(c.reentered);
+	assert_int_equal(fake.sweeps, 1);
+	assert_int_equal(fake.n, 1);
+	assert_string_equal(fake.items[0]->key, KEY_B);
+	ctx_done(&c);
+	assert_int_equal(keyring_open("memory", NULL, &mem, NULL, 0), KR_OK);
+	assert_int_equal(keyring_sweep_sync(mem, &count), KR_OK);
+	assert_int_equal(count, 0);
+	keyring_free(mem);
+}
+
 static void test_backend_junk_is_not_passed_on(void **state)
 {
 	struct keyring *k = NULL;
@@ -586,6 +650,26 @@ static void test_queued_stores_are_written_before_free_returns(void **state)
 	ctx_done(&c);
 }
 
+/* A forget just before a shutdown: its removals are not dropped with the queue. */
+static void test_queued_removals_reach_the_backend_before_free_returns(void **state)
+{
+	struct ctx c;
+	struct keyring_item *it = item_a();
+
+	ctx_init(&c, 5000);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	fake.delay_ms = 20;
+	assert_int_equal(keyring_store_async(c.k, it, on_done, &c), KR_OK);
+	assert_int_equal(keyring_remove_profile_async(c.k, "prod", NULL, on_count, &c), KR_OK);
+	keyring_item_free(it);
+	keyring_free(c.k);
+	c.k = NULL;
+	assert_int_equal(fake.stores, 1);
+	assert_int_equal(fake.n, 0);  /* stored, then removed */
+	assert_int_equal(c.calls, 0); /* no callback after free */
+	ctx_done(&c);
+}
+
 static void test_open_failure_says_why(void **state)
 {
 	struct keyring *k = NULL;
@@ -693,6 +777,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_drops_the_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_hands_out_metadata_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep_deletes_expired_items_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_backend_junk_is_not_passed_on, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_backend_stores_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sync_calls_work_without_a_loop, setup, teardown),
@@ -702,6 +787,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_queued_stores_are_written_before_free_returns,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_queued_removals_reach_the_backend_before_free_returns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_failure_says_why, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_first_takes_the_first_usable_backend, setup,
 	                                    teardown),
