@@ -1841,6 +1841,30 @@ static void keyop_finish(struct keyop *op, cJSON *reply)
 	keyop_free(op);
 }
 
+static void forget_entry(struct agent *a, struct entry *e, int *removed);
+
+/*
+ * New or removed long-term keys for profile: the sessions the old keys
+ * made (in memory, and their keyring copies) must not answer for the new.
+ */
+static void forget_keyring_source(struct agent *a, const char *profile)
+{
+	struct buf prefix;
+	int removed = 0;
+
+	buf_init(&prefix, KR_NAME_MAX + 64);
+	if (profile_keyring_source_prefix(profile, &prefix) == KR_OK)
+		for (struct entry *e = a->entries, *n; e; e = n) {
+			n = e->next;
+			if (strncmp(e->key, prefix.data, prefix.len) == 0)
+				forget_entry(a, e, &removed);
+		}
+	buf_free(&prefix);
+	if (removed)
+		log_info("profile %s: %d session(s) made with its old keys forgotten", profile,
+		         removed);
+}
+
 static void on_add_stored(void *userdata, int err, struct keyring_item *item)
 {
 	struct keyop *op = userdata;
@@ -1856,6 +1880,7 @@ static void on_add_stored(void *userdata, int err, struct keyring_item *item)
 		return;
 	}
 	stored_set(op->a, op->profile, 1);
+	forget_keyring_source(op->a, op->profile);
 	log_info("long-term keys for profile %s stored in the %s keyring", op->profile,
 	         keyring_backend_name(op->a->kr));
 	r = ok_reply();
@@ -2038,6 +2063,7 @@ static void on_removed(void *userdata, int err, int count)
 		return;
 	}
 	stored_set(op->a, op->profile, 0);
+	forget_keyring_source(op->a, op->profile);
 	r = ok_reply();
 	if (r)
 		cJSON_AddNumberToObject(r, "removed", count);

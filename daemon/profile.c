@@ -1478,6 +1478,15 @@ static int kput_secret(struct buf *b, const struct profile_source *s)
 	return r;
 }
 
+#define KEY_VERSION "kr2;"
+
+int profile_keyring_source_prefix(const char *profile, struct buf *out)
+{
+	int r = buf_puts(out, KEY_VERSION);
+
+	return r == KR_OK ? kput(out, "keyring=", profile) : r;
+}
+
 int profile_hop_key(const struct profile_chain *c, size_t i, struct buf *out)
 {
 	const struct profile_source *s;
@@ -1486,7 +1495,7 @@ int profile_hop_key(const struct profile_chain *c, size_t i, struct buf *out)
 	if (!c || !out || i >= c->n_hops)
 		return KR_ERR_INVAL;
 	s = &c->source;
-	r = buf_puts(out, "kr2;");
+	r = buf_puts(out, KEY_VERSION);
 	switch (s->type) {
 	case PROFILE_SRC_STATIC:
 		if (r == KR_OK)

@@ -150,6 +150,13 @@ void profile_cache_clear(void);
 int profile_hop_key(const struct profile_chain *c, size_t i, struct buf *out);
 
 /*
+ * Append the start that every hop key of a chain sourced from profile's
+ * keys in the keyring (`keyrole add`) shares: new or removed keys must
+ * drop the sessions the old ones made.
+ */
+int profile_keyring_source_prefix(const char *profile, struct buf *out);
+
+/*
  * The "profiles" array of the check op (doc/protocol.txt): one report for
  * name, or for every profile of both files when name_or_null is NULL (config
  * file order, then credentials-only profiles). When a file cannot be parsed

@@ -221,9 +221,23 @@ def main(tap, run):
         tap.ok(r.get("ok"), "stored keys survive a restart", brief(r))
         p = krtest.run_client(["remove", "stored"], env=cenv)
         tap.is_(p.returncode, 0, "keyrole remove succeeds", p.stderr)
-        d.request({"v": 1, "op": "forget", "all": True})
         r = get(d, env, "via-stored")
-        tap.is_(r.get("error"), "nocreds", "after remove: nocreds again", brief(r))
+        tap.is_(r.get("error"), "nocreds",
+                "after remove: nocreds at once (no session of the removed keys)", brief(r))
+        p = krtest.run_client(["add", "stored"], env=cenv,
+                              input="%s\n%s\n" % (seed["access_key_id"],
+                                                  seed["secret_access_key"]))
+        r = get(d, env, "via-stored")
+        proxy.reset_counts()
+        p = krtest.run_client(["add", "stored"], env=cenv,
+                              input="%s\n%s\n" % (seed["access_key_id"],
+                                                  seed["secret_access_key"]))
+        tap.is_(p.returncode, 0, "keys added again", p.stderr)
+        r = get(d, env, "via-stored")
+        tap.ok(r.get("ok") and proxy.counts().get("AssumeRole", 0) == 1,
+               "new keys: the next get makes its own session", brief(r))
+        p = krtest.run_client(["remove", "stored"], env=cenv)
+        tap.is_(p.returncode, 0, "and removed again", p.stderr)
         p = krtest.run_client(["add", "stored"], env=cenv, input="not-a-key\nx y\n")
         tap.ok(p.returncode != 0 and p.stdout == "", "malformed keys are refused", p.stderr)
 
