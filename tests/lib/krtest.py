@@ -1202,6 +1202,22 @@ def ensure_test_user(name=TEST_USER):
     return pw.pw_uid, pw.pw_gid, name
 
 
+def reset_user_keyrings(user):
+    """Empty the kernel keyrings of the test user (ours alone) before a keyctl
+    test: keys of earlier runs, and what the kernel still charges for keyrings
+    that once held many keys (seen: 13.5 KB on two empty-looking keyrings,
+    released only by a clear), count against its 20,000-byte quota."""
+    name = user[2] if isinstance(user, tuple) else user
+    runuser = shutil.which("runuser", path=CALLER_ENV.get("PATH", "") + ":/usr/sbin:/sbin")
+    keyctl = shutil.which("keyctl", path=CALLER_ENV.get("PATH", "") + ":/usr/bin:/bin")
+    if not runuser or not keyctl:
+        return
+    subprocess.run([runuser, "-u", name, "--", "sh", "-c",
+                    "%s clear @u; %s clear @us" % (keyctl, keyctl)],
+                   capture_output=True, timeout=30, cwd="/", env=clean_env(),
+                   stdin=subprocess.DEVNULL)
+
+
 def user_dirs(run, user):
     """(home, runtime_dir) owned by user=(uid, gid, ...), mode 0700, under a
     0711 dir of the run (the run dir itself is made 0711 so they can reach it)."""
@@ -1244,6 +1260,7 @@ __all__ = [
     "ACCOUNT", "REGION", "TEST_USER", "CALLER_ENV", "FAULT_KINDS", "FaultProxy", "Skip", "Tap",
     "Run", "main", "Moto", "Daemon", "KeyringSession", "Result", "add_role", "aws_env",
     "boto_client", "build_dir", "chain_config", "clean_env", "data_dir", "ensure_test_user",
+    "reset_user_keyrings",
     "free_port", "http_request", "is_root", "keyrole", "keyroled", "kr_request", "repo_root",
     "require_file", "role_arn", "run_as_user", "run_client", "seed_chain", "session_arn",
     "socket_accepts", "start_many", "stop_process", "test_bin", "tool", "user_dirs",

@@ -352,6 +352,7 @@ def main(tap, run):
         tap.skip("keyctl as an unprivileged user", "not root: cannot switch users")
         return
     user = krtest.ensure_test_user()
+    krtest.reset_user_keyrings(user)
     uhome, urt = krtest.user_dirs(run, user)
     uprobe = Probe({}, user=user, home=uhome, rt=urt)
     uprobe("remove-profile", "-", backend="keyctl")  # leftovers of an aborted run

@@ -352,6 +352,7 @@ def main(tap, run):
         if not krtest.is_root():
             raise krtest.Skip("needs root to create and switch to a test user")
         user = krtest.ensure_test_user()
+        krtest.reset_user_keyrings(user)
         uhome, urt = krtest.user_dirs(run, user)
         many = "".join("\n[profile many%02d]\nrole_arn = %s\nsource_profile = dev\n"
                        "role_session_name = s%02d\nregion = us-east-1\n"
