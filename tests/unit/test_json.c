@@ -289,8 +289,12 @@ static char *nested(int n, int objects)
 	char *s = malloc(len), *p = s;
 
 	assert_non_null(s);
-	for (int i = 0; i < n; i++)
-		p += objects ? (size_t)sprintf(p, "{\"k\":") : (size_t)sprintf(p, "[");
+	for (int i = 0; i < n; i++) {
+		const char *open = objects ? "{\"k\":" : "[";
+
+		memcpy(p, open, strlen(open));
+		p += strlen(open);
+	}
 	*p++ = objects ? '1' : ' ';
 	for (int i = 0; i < n; i++)
 		*p++ = objects ? '}' : ']';
