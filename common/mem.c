@@ -9,10 +9,46 @@ void mem_wipe(void *p, size_t n)
 		explicit_bzero(p, n);
 }
 
+static const struct mem_secret_allocator *secret_alloc;
+
+void mem_secret_set_allocator(const struct mem_secret_allocator *a)
+{
+	secret_alloc = a;
+}
+
+void *mem_secret_alloc(size_t n)
+{
+	void *p = secret_alloc ? secret_alloc->alloc(n ? n : 1) : NULL;
+
+	return p ? p : malloc(n ? n : 1);
+}
+
+char *mem_secret_strdup(const char *s, size_t max)
+{
+	size_t n;
+	char *r;
+
+	if (!s)
+		return NULL;
+	n = strnlen(s, max + 1);
+	if (n > max)
+		return NULL;
+	r = mem_secret_alloc(n + 1);
+	if (!r)
+		return NULL;
+	memcpy(r, s, n);
+	r[n] = '\0';
+	return r;
+}
+
 void mem_free_secret(void *p, size_t n)
 {
 	if (!p)
 		return;
+	if (secret_alloc && secret_alloc->owns(p)) {
+		secret_alloc->free(p);
+		return;
+	}
 	explicit_bzero(p, n);
 	free(p);
 }
@@ -21,8 +57,7 @@ void mem_free_str(char *s)
 {
 	if (!s)
 		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
+	mem_free_secret(s, strlen(s));
 }
 
 char *mem_strdup_max(const char *s, size_t max)

@@ -19,6 +19,24 @@ void mem_free_str(char *s);
 /* strndup that fails (NULL) past max bytes instead of truncating. */
 char *mem_strdup_max(const char *s, size_t max);
 
+/*
+ * Secrets a program keeps (credentials, long-term keys, tokens) are
+ * allocated with mem_secret_*. By default that is malloc; keyroled installs
+ * an allocator that keeps them out of core dumps and swap (OpenSSL's
+ * secure heap: daemon/secmem.c). mem_free_str() and mem_free_secret()
+ * free either kind, so code that frees a secret need not know where it
+ * lives. Install the allocator once, before the first mem_secret_* call.
+ */
+struct mem_secret_allocator {
+	void *(*alloc)(size_t n);   /* NULL when exhausted: malloc is used */
+	void (*free)(void *p);      /* wipes and frees a block of ours */
+	int (*owns)(const void *p); /* is p one of ours? */
+};
+void mem_secret_set_allocator(const struct mem_secret_allocator *a);
+void *mem_secret_alloc(size_t n);
+/* mem_strdup_max() into secret memory: NULL past max bytes or out of memory. */
+char *mem_secret_strdup(const char *s, size_t max);
+
 /* Compare in time independent of the contents. */
 int mem_equal_ct(const void *a, const void *b, size_t n);
 
