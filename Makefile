@@ -60,7 +60,8 @@ CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 # Objects the client may link: they need libc and nothing else, no cJSON either
 # (tests/scenario/test_client_deps.sh); its JSON is common/json.c.
 CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/json.o \
-                 $(B)/common/proto.o $(B)/common/sockpath.o $(B)/common/shellquote.o
+                 $(B)/common/proto.o $(B)/common/sockpath.o $(B)/common/shellquote.o \
+                 $(B)/common/valid.o
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)

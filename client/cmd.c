@@ -39,10 +39,7 @@
 
 #define KR_CLIENT_OUT_MAX  (8 * 1024 * 1024) /* text we print (status/check of a big config) */
 #define KR_CLIENT_LINE_MAX 2048              /* the one error line */
-#define KR_KEY_ID_MIN      16                /* access key id: [A-Z0-9]{16,128} */
-#define KR_KEY_ID_MAX      128
-#define KR_SECRET_KEY_MAX  128  /* AWS secrets are 40; leave room */
-#define KR_ADD_INPUT_MAX   4096 /* `keyrole add` input on stdin */
+#define KR_ADD_INPUT_MAX   4096              /* `keyrole add` input on stdin */
 
 enum {
 	OPT_MFA_CODE = 1 << 0,

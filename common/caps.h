@@ -29,11 +29,14 @@
 #define KR_JSON_NUMBER_MAX 64 /* characters of one number */
 
 /* Strings inside messages and config. */
-#define KR_NAME_MAX     256  /* profile name */
-#define KR_VALUE_MAX    4096 /* one config value */
-#define KR_PATH_MAX     4096
-#define KR_ENV_MAX      32 /* environment entries in a request */
-#define KR_MFA_CODE_MAX 16
+#define KR_NAME_MAX       256  /* profile name */
+#define KR_VALUE_MAX      4096 /* one config value */
+#define KR_PATH_MAX       4096
+#define KR_ENV_MAX        32 /* environment entries in a request */
+#define KR_MFA_CODE_MAX   16
+#define KR_KEY_ID_MIN     16 /* access key id: [A-Z0-9]{16,128} */
+#define KR_KEY_ID_MAX     128
+#define KR_SECRET_KEY_MAX 128 /* AWS secrets are 40; leave room */
 
 /* Config files. */
 #define KR_CONFIG_FILE_MAX (4 * 1024 * 1024)

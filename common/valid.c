@@ -1,0 +1,55 @@
+#include "valid.h"
+
+#include "caps.h"
+
+#include <string.h>
+
+/* 1 if s has min..max bytes, each printable ASCII and not blank. */
+static int printable(const char *s, size_t min, size_t max)
+{
+	size_t n = s ? strnlen(s, max + 1) : 0;
+
+	if (n < min || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return 1;
+}
+
+int valid_profile_name_n(const char *s, size_t len)
+{
+	if (!s || len == 0 || len > KR_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0; /* NUL included */
+	return 1;
+}
+
+int valid_profile_name(const char *s)
+{
+	return s && valid_profile_name_n(s, strnlen(s, KR_NAME_MAX + 1));
+}
+
+int valid_access_key_id(const char *s)
+{
+	size_t n = s ? strnlen(s, KR_KEY_ID_MAX + 1) : 0;
+
+	if (n < KR_KEY_ID_MIN || n > KR_KEY_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+int valid_secret_key(const char *s)
+{
+	return printable(s, 1, KR_SECRET_KEY_MAX);
+}
+
+int valid_mfa_code(const char *s)
+{
+	return printable(s, 1, KR_MFA_CODE_MAX);
+}
