@@ -38,10 +38,18 @@
 #define KR_KEY_ID_MAX     128
 #define KR_SECRET_KEY_MAX 128 /* AWS secrets are 40; leave room */
 
+/* Error details (common/err.h): one line for a person. */
+#define KR_ERR_MSG_MAX  768 /* what failed, AWS's message included */
+#define KR_ERR_FIX_MAX  320 /* how to fix it */
+#define KR_ERR_LINE_MAX (KR_PATH_MAX + KR_ERR_MSG_MAX + KR_ERR_FIX_MAX + 32) /* err_format() */
+
 /* Config files. */
-#define KR_CONFIG_FILE_MAX (4 * 1024 * 1024)
-#define KR_CONFIG_LINE_MAX (64 * 1024)
-#define KR_CHAIN_MAX       16 /* hops in one chain (depth limit) */
+#define KR_CONFIG_FILE_MAX  (4 * 1024 * 1024)
+#define KR_CONFIG_LINE_MAX  (64 * 1024)
+#define KR_CHAIN_MAX        16          /* hops in one chain (depth limit) */
+#define KR_PROFILE_TAGS_MAX 50          /* session_tags (STS allows 50) */
+#define KR_PROFILE_ARGV_MAX 256         /* words of a credential_process command line */
+#define KR_CACHE_KEY_MAX    (64 * 1024) /* one step's cache key (daemon/cachekey.h) */
 
 /* STS over HTTP. */
 #define KR_HTTP_RESP_MAX   (256 * 1024) /* STS response body cap */
@@ -55,6 +63,11 @@
 #define KR_PROC_OUT_MAX    (64 * 1024)
 #define KR_PROC_TIMEOUT_MS 60000
 #define KR_PROC_ERR_KEEP   1024 /* stderr: the tail kept for the error message */
+
+/* The daemon's cache (daemon/cache.c, daemon/fetch.c). */
+#define KR_CACHE_ENTRIES_MAX 10000 /* cached steps by default (keyroled --max-entries) */
+#define KR_MFA_WAIT_MS       90000 /* others wait this long for one client's MFA prompt */
+#define KR_STS_CODES_MAX     32    /* distinct AWS error codes counted in status */
 
 /* Credentials. */
 #define KR_REFRESH_MARGIN_S (15 * 60) /* botocore refreshes below this */

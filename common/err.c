@@ -1,5 +1,7 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -61,4 +63,36 @@ int err_from_name(const char *name)
 		if (strcmp(table[i].name, name) == 0)
 			return -(int)i;
 	return KR_ERR_INTERNAL;
+}
+
+void err_set(struct err_detail *e, int code, const char *file, int line, const char *fix,
+             const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	e->line = line;
+	snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
+	snprintf(e->fix, sizeof(e->fix), "%s", fix ? fix : "");
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+void err_set_code(struct err_detail *e, int code)
+{
+	err_set(e, code, NULL, 0, NULL, "%s", err_str(code));
+}
+
+void err_format(const struct err_detail *e, char *out, size_t n)
+{
+	const char *msg = e->msg[0] ? e->msg : err_str(e->code);
+	const char *open = e->fix[0] ? " (" : "", *close = e->fix[0] ? ")" : "";
+
+	if (e->file[0] && e->line > 0)
+		snprintf(out, n, "%s:%d: %s%s%s%s", e->file, e->line, msg, open, e->fix, close);
+	else if (e->file[0])
+		snprintf(out, n, "%s: %s%s%s%s", e->file, msg, open, e->fix, close);
+	else
+		snprintf(out, n, "%s%s%s%s", msg, open, e->fix, close);
 }

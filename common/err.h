@@ -1,11 +1,20 @@
 /*
  * keyrole error codes: 0 is success, failures are small negative numbers.
- * The same numbers travel over the socket (see doc/protocol.txt), so the
- * client can turn a daemon's failure into an exit status and one line.
- * Append new codes at the end; never renumber.
+ * Their stable names (err_name(): "nomem", "config", ...) travel over the
+ * socket (doc/protocol.txt), never the numbers, so the client can turn a
+ * daemon's failure into an exit status and one line. Append new codes at
+ * the end (before KR_ERR__LAST) and give each a name in err.c.
+ *
+ * A failure meant for a person travels as one struct err_detail: the code,
+ * what failed, where (a config file and line, when one is to blame) and
+ * how to fix it. It never holds a secret.
  */
 #ifndef KR_ERR_H
 #define KR_ERR_H
+
+#include "caps.h"
+
+#include <stddef.h>
 
 enum {
 	KR_OK = 0,
@@ -35,6 +44,25 @@ enum {
 	KR_ERR_TLS = -24,         /* TLS failed: certificate not trusted, handshake */
 	KR_ERR__LAST = -25
 };
+
+/* One failure for a person (see above). Fixed size: filled on any path, even out of memory. */
+struct err_detail {
+	int code;                   /* KR_ERR_*; 0 while nothing failed */
+	int line;                   /* line in file, 0 for none */
+	char file[KR_PATH_MAX + 1]; /* the config file to blame, "" for none */
+	char msg[KR_ERR_MSG_MAX];   /* what failed: profile, role, AWS code and message */
+	char fix[KR_ERR_FIX_MAX];   /* what usually fixes it, "" for nothing to say */
+};
+
+/* Fill e (file and fix may be NULL); msg from fmt. Over-long parts are cut, never overflowed. */
+void err_set(struct err_detail *e, int code, const char *file, int line, const char *fix,
+             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* err_set() with only a code: the message is err_str(code). */
+void err_set_code(struct err_detail *e, int code);
+
+/* The one line: "FILE:LINE: MSG (FIX)", with the parts e has; msg err_str(code) if empty. */
+void err_format(const struct err_detail *e, char *out, size_t n);
 
 /* A short, static, human-readable description; never NULL. */
 const char *err_str(int err);

@@ -85,17 +85,18 @@ static const char *partition_suffix(const char *region)
 	return "amazonaws.com";
 }
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+static void seterr(struct err_detail *e, const char *fix, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+static void seterr(struct err_detail *e, const char *fix, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!errbuf || errlen == 0)
+	if (!e)
 		return;
+	err_set(e, KR_ERR_CONFIG, NULL, 0, fix, "%s", "");
 	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 }
 
@@ -140,7 +141,7 @@ int endpoint_proxy(const char *url, const struct endpoint_proxy_env *env, char *
 }
 
 int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
-                     char *errbuf, size_t errlen)
+                     struct err_detail *e)
 {
 	const char *configured = NULL, *sre, *region;
 	char *url = NULL, *sign = NULL;
@@ -150,10 +151,8 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 		return KR_ERR_INVAL;
 	region = in->region && in->region[0] ? in->region : NULL;
 	if (region && !endpoint_region_valid(region)) {
-		seterr(errbuf, errlen,
-		       "region \"%s\" is not a valid region name (e.g. eu-west-1); fix the "
-		       "region key or AWS_REGION/AWS_DEFAULT_REGION",
-		       region);
+		seterr(e, "fix the region key or AWS_REGION/AWS_DEFAULT_REGION",
+		       "region \"%s\" is not a valid region name (e.g. eu-west-1)", region);
 		r = KR_ERR_CONFIG;
 		goto out;
 	}
@@ -168,7 +167,7 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 	}
 	if (configured) {
 		if (!url_valid(configured)) {
-			seterr(errbuf, errlen,
+			seterr(e, "use http://HOST[:PORT] or https://HOST[:PORT]",
 			       "endpoint URL \"%.200s\" is not a valid http:// or https:// URL",
 			       configured);
 			r = KR_ERR_CONFIG;
@@ -183,9 +182,8 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 	}
 	sre = in->sts_regional_endpoints;
 	if (sre && sre[0] && strcmp(sre, "legacy") != 0 && strcmp(sre, "regional") != 0) {
-		seterr(errbuf, errlen,
-		       "sts_regional_endpoints = \"%s\" is invalid: use \"regional\" or \"legacy\"",
-		       sre);
+		seterr(e, "use \"regional\" or \"legacy\"",
+		       "sts_regional_endpoints = \"%s\" is invalid", sre);
 		r = KR_ERR_CONFIG;
 		goto out;
 	}

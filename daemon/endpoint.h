@@ -24,6 +24,8 @@
 #ifndef KR_ENDPOINT_H
 #define KR_ENDPOINT_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 struct endpoint_in {
@@ -40,10 +42,10 @@ struct endpoint_in {
  * On success *ret_url and *ret_signing_region are new strings the caller
  * frees. KR_ERR_CONFIG for an invalid region name, an invalid
  * sts_regional_endpoints value or an endpoint URL that is not http(s)://HOST;
- * errbuf (may be NULL) then says which and how to fix it.
+ * e (may be NULL) then says which and how to fix it.
  */
 int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
-                     char *errbuf, size_t errlen);
+                     struct err_detail *e);
 
 /* The caller's proxy variables under libcurl's names (any may be NULL). */
 struct endpoint_proxy_env {

@@ -10,6 +10,8 @@
  */
 #include "ini.h"
 
+#define INI_FIX "fix the file's syntax (botocore rejects the whole file too)"
+
 #include "buf.h"
 #include "err.h"
 #include "caps.h"
@@ -261,8 +263,7 @@ static char *dup_range(const char *b, const char *e)
 
 struct parser {
 	const char *filename;
-	char *errbuf;
-	size_t errlen;
+	struct err_detail *e;
 	struct ini *ini;
 	struct ini_section defaults; /* [DEFAULT], not a section */
 	struct hset seen;
@@ -282,15 +283,12 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 static void perr(struct parser *p, int line, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (!p->errbuf || p->errlen == 0)
+	if (!p->e)
 		return;
-	n = snprintf(p->errbuf, p->errlen, "%s:%d: ", p->filename, line);
-	if (n < 0 || (size_t)n >= p->errlen)
-		return;
+	err_set(p->e, KR_ERR_CONFIG, p->filename, line, INI_FIX, "%s", "");
 	va_start(ap, fmt);
-	vsnprintf(p->errbuf + n, p->errlen - (size_t)n, fmt, ap);
+	vsnprintf(p->e->msg, sizeof(p->e->msg), fmt, ap);
 	va_end(ap);
 }
 
@@ -575,8 +573,8 @@ static int finish(struct parser *p)
 	return r;
 }
 
-int ini_parse(const char *data, size_t len, const char *filename, struct ini **ret, char *errbuf,
-              size_t errlen)
+int ini_parse(const char *data, size_t len, const char *filename, struct ini **ret,
+              struct err_detail *e)
 {
 	struct parser p;
 	const char *s = data, *end = data + len;
@@ -585,11 +583,8 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
 
 	memset(&p, 0, sizeof(p));
 	p.filename = filename ? filename : "(config)";
-	p.errbuf = errbuf;
-	p.errlen = errlen;
+	p.e = e;
 	buf_init(&p.val, KR_CONFIG_FILE_MAX);
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
 	if (!data && len) {
 		r = KR_ERR_INVAL;
 		goto out;
@@ -597,6 +592,8 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
 	if (len > KR_CONFIG_FILE_MAX) {
 		perr(&p, 0, "file is larger than %d bytes", KR_CONFIG_FILE_MAX);
 		r = KR_ERR_TOOBIG;
+		if (e)
+			e->code = r;
 		goto out;
 	}
 	bad = len ? utf8_check((const unsigned char *)data, len) : 0;
@@ -625,20 +622,20 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
 		goto out;
 	}
 	while (s < end && r == KR_OK) {
-		const char *e = s;
+		const char *eol = s;
 
-		while (e < end && *e != '\n' && *e != '\r')
-			e++;
+		while (eol < end && *eol != '\n' && *eol != '\r')
+			eol++;
 		line++;
-		if ((size_t)(e - s) > KR_CONFIG_LINE_MAX) {
+		if ((size_t)(eol - s) > KR_CONFIG_LINE_MAX) {
 			perr(&p, line, "line is longer than %d bytes", KR_CONFIG_LINE_MAX);
 			r = KR_ERR_TOOBIG;
 			break;
 		}
-		r = parse_line(&p, s, e, line);
-		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
-			e++;
-		s = e < end ? e + 1 : end;
+		r = parse_line(&p, s, eol, line);
+		if (eol < end && *eol == '\r' && eol + 1 < end && eol[1] == '\n')
+			eol++;
+		s = eol < end ? eol + 1 : end;
 	}
 	if (r == KR_OK)
 		r = flush_opt(&p);
@@ -651,6 +648,8 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
 out:
 	if (r == KR_ERR_NOMEM)
 		perr(&p, line, "out of memory");
+	if (r < 0 && e)
+		e->code = r;
 	/* A value still being built belongs to no kv yet. */
 	buf_free(&p.val);
 	section_clear(&p.defaults);
@@ -764,15 +763,15 @@ static int empty_ini(const char *path, struct ini **ret)
 
 /* Read the whole file (bounded); the caller wipes and frees *ret_data. */
 static int read_file(int fd, const struct stat *st, const char *path, char **ret_data,
-                     size_t *ret_len, char *errbuf, size_t errlen)
+                     size_t *ret_len, struct err_detail *e)
 {
 	size_t cap = (size_t)st->st_size, len = 0;
 	char *data;
 	int r = KR_OK;
 
 	if (st->st_size < 0 || st->st_size > KR_CONFIG_FILE_MAX) {
-		snprintf(errbuf, errlen, "%s: file is larger than %d bytes", path,
-		         KR_CONFIG_FILE_MAX);
+		err_set(e, KR_ERR_TOOBIG, path, 0, "keep config files under 4 MiB",
+		        "file is larger than %d bytes", KR_CONFIG_FILE_MAX);
 		return KR_ERR_TOOBIG;
 	}
 	/* One byte more than the size, to notice a file that grew meanwhile. */
@@ -785,7 +784,7 @@ static int read_file(int fd, const struct stat *st, const char *path, char **ret
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+			err_set(e, KR_ERR_IO, path, 0, NULL, "%s", strerror(errno));
 			r = KR_ERR_IO;
 			break;
 		}
@@ -793,7 +792,8 @@ static int read_file(int fd, const struct stat *st, const char *path, char **ret
 			break;
 		len += (size_t)n;
 		if (len > cap) {
-			snprintf(errbuf, errlen, "%s: file changed while being read", path);
+			err_set(e, KR_ERR_IO, path, 0, "try again",
+			        "file changed while being read");
 			r = KR_ERR_IO;
 			break;
 		}
@@ -807,20 +807,13 @@ static int read_file(int fd, const struct stat *st, const char *path, char **ret
 	return r;
 }
 
-int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen)
+int ini_load(const char *path, struct ini **ret, struct err_detail *e)
 {
 	struct stat st;
 	struct ini *ini = NULL;
 	char *data = NULL;
 	size_t len = 0, victim = 0;
 	int fd = -1, r = KR_OK, cacheable = 0;
-	char tmp[1];
-
-	if (!errbuf || errlen == 0) {
-		errbuf = tmp;
-		errlen = sizeof(tmp);
-	}
-	errbuf[0] = '\0';
 	if (!path || !ret)
 		return KR_ERR_INVAL;
 	/*
@@ -860,12 +853,14 @@ int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen)
 		}
 		if (errno == EISDIR)
 			return empty_ini(path, ret);
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-		return errno == EACCES ? KR_ERR_PERM : KR_ERR_IO;
+		r = errno == EACCES ? KR_ERR_PERM : KR_ERR_IO;
+		err_set(e, r, path, 0, "make the file readable, or point AWS_CONFIG_FILE elsewhere",
+		        "%s", strerror(errno));
+		return r;
 	}
 	/* What is parsed is what this fd reads; its stat() is what gets cached. */
 	if (fstat(fd, &st) < 0) {
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+		err_set(e, KR_ERR_IO, path, 0, NULL, "%s", strerror(errno));
 		r = KR_ERR_IO;
 		goto out;
 	}
@@ -873,9 +868,9 @@ int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen)
 		r = empty_ini(path, &ini);
 		goto out;
 	}
-	r = read_file(fd, &st, path, &data, &len, errbuf, errlen);
+	r = read_file(fd, &st, path, &data, &len, e);
 	if (r == KR_OK)
-		r = ini_parse(data, len, path, &ini, errbuf, errlen);
+		r = ini_parse(data, len, path, &ini, e);
 remember:
 	if (r < 0)
 		goto out;

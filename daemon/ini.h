@@ -27,12 +27,14 @@
  *
  * Invariants: every input is bounded (KR_CONFIG_FILE_MAX bytes per file,
  * KR_CONFIG_LINE_MAX bytes per line); any byte sequence gives either a
- * parsed file or KR_ERR_CONFIG / KR_ERR_TOOBIG with "FILE:LINE: what" in
- * errbuf, never a crash. Credentials files hold secrets, so every string of
+ * parsed file or KR_ERR_CONFIG / KR_ERR_TOOBIG with file, line and what in
+ * the error detail, never a crash. Credentials files hold secrets, so every string of
  * a struct ini, and the raw file contents, are wiped before they are freed.
  */
 #ifndef KR_INI_H
 #define KR_INI_H
+
+#include "err.h"
 
 #include <stddef.h>
 
@@ -62,12 +64,13 @@ struct ini {
 
 /*
  * Parse len bytes of data (need not be NUL-terminated). filename is used
- * in messages only. On failure errbuf gets "FILE:LINE: what" and the code
- * is KR_ERR_CONFIG (bad syntax, bad UTF-8) or KR_ERR_TOOBIG (over a cap).
+ * in messages only. On failure e (may be NULL) gets file, line, what and a
+ * fix, and the code is KR_ERR_CONFIG (bad syntax, bad UTF-8) or
+ * KR_ERR_TOOBIG (over a cap).
  * The caller owns *ret and frees it with ini_free().
  */
-int ini_parse(const char *data, size_t len, const char *filename, struct ini **ret, char *errbuf,
-              size_t errlen);
+int ini_parse(const char *data, size_t len, const char *filename, struct ini **ret,
+              struct err_detail *e);
 
 /*
  * Load and parse the file at path (absolute). A missing file gives an
@@ -77,7 +80,7 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
  * again. The returned object is shared and read-only: release it with
  * ini_free(). Safe to call from several threads.
  */
-int ini_load(const char *path, struct ini **ret, char *errbuf, size_t errlen);
+int ini_load(const char *path, struct ini **ret, struct err_detail *e);
 
 /* Release a struct ini (wiped when the last reference goes). NULL is a no-op. */
 void ini_free(struct ini *ini);

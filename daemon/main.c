@@ -10,7 +10,7 @@
 #include "log.h"
 #include "ini.h"
 #include "msg.h"
-#include "profile.h"
+#include "pmap.h"
 #include "server.h"
 
 #include <errno.h>
@@ -284,7 +284,7 @@ int main(int argc, char **argv)
 	st.srv.reload_userdata = &args;
 	r = server_run(&st.srv);
 	/* Cached profile maps and files: freed so that leak checkers see only ours. */
-	profile_cache_clear();
+	pmap_cache_clear();
 	ini_cache_clear();
 	return r;
 }

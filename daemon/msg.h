@@ -1,37 +1,35 @@
 /*
- * The daemon's side of the wire protocol (doc/protocol.txt): messages as
- * cJSON objects, framed by common/proto.c. The client has its own JSON
- * (common/json.c) and links none of this.
+ * The daemon's side of the wire protocol (doc/protocol.txt): a request
+ * frame's JSON becomes a struct request, a struct reply becomes a frame.
+ * This is the only file that knows JSON in the daemon's request path, and
+ * the only one that uses cJSON (the client has its own common/json.c).
  *
- * Invariant: cJSON trees may hold secrets (requests with keys, replies
- * with credentials). msg_install_json_hooks(), called once at start by
- * every program that uses cJSON, makes every cJSON free wipe the block.
+ * Invariant: JSON may hold secrets (requests with keys or an MFA code,
+ * replies with credentials). msg_install_json_hooks(), called once at
+ * start, makes every cJSON free wipe its block; the request's strings are
+ * copied into one block that request_free() wipes.
  */
 #ifndef KR_MSG_H
 #define KR_MSG_H
 
 #include "buf.h"
+#include "request.h"
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 
-/* Append the frame for msg (header + compact JSON) to out. */
-int msg_encode(const cJSON *msg, struct buf *out);
-
 /*
- * Parse a frame body into a JSON object and check its version.
- * KR_ERR_PROTO if it is not a JSON object, KR_ERR_VERSION if "v" is not ours.
+ * Decode one request body (len bytes). On failure e says why, with the
+ * code KR_ERR_PROTO (not a JSON object), KR_ERR_VERSION ("v" is not ours)
+ * or KR_ERR_INVAL (a bad "env", a string holding a NUL byte); *ret is then
+ * empty. Free a decoded request with request_free().
  */
-int msg_decode(const char *body, size_t len, cJSON **ret_msg);
+int msg_decode_request(const char *body, size_t len, struct request *ret, struct err_detail *e);
 
-/* A new message object with "v" set; NULL on allocation failure. */
-cJSON *msg_new(void);
+/* Append the frame (header + compact JSON) for r to out. */
+int msg_encode_reply(const struct reply *r, struct buf *out);
 
-/* An error reply: {"v":1,"ok":false,"error":err_name(err),"message":msg}. */
-cJSON *msg_new_error(int err, const char *message);
-
-/* Read a string member; NULL if missing or not a string. */
-const char *msg_get_str(const cJSON *msg, const char *key);
+/* The stable name of an op ("get"); "?" for OP_UNKNOWN. */
+const char *msg_op_name(enum req_op op);
 
 /*
  * Route cJSON's allocations through a free that wipes the whole block, so

@@ -148,21 +148,19 @@ static int conn_flush(struct conn *c)
 	return 1;
 }
 
-/* Queue reply (consumed) and start writing it. */
-static int conn_reply(struct conn *c, cJSON *reply)
+/* Encode r (borrowed) as the reply and start writing it. */
+static int conn_reply(struct conn *c, const struct reply *r)
 {
-	int r = reply ? msg_encode(reply, &c->out) : KR_ERR_NOMEM;
+	if (msg_encode_reply(r, &c->out) < 0) {
+		struct err_detail e;
+		struct reply er = {.ok = 0, .u.error.e = &e};
 
-	cJSON_Delete(reply);
-	if (r < 0) {
-		cJSON *e = msg_new_error(r, "reply could not be encoded");
+		err_set(&e, KR_ERR_NOMEM, NULL, 0, NULL, "reply could not be encoded");
 		buf_reset(&c->out);
-		if (!e || msg_encode(e, &c->out) < 0) {
-			cJSON_Delete(e);
+		if (msg_encode_reply(&er, &c->out) < 0) {
 			conn_free(c);
 			return 1;
 		}
-		cJSON_Delete(e);
 	}
 	c->state = WRITING;
 	loop_timer_free(c->deadline);
@@ -172,14 +170,23 @@ static int conn_reply(struct conn *c, cJSON *reply)
 	return conn_flush(c);
 }
 
+static int conn_reply_error(struct conn *c, int err, const char *msg)
+{
+	struct err_detail e;
+	struct reply r = {.ok = 0, .u.error.e = &e};
+
+	err_set(&e, err, NULL, 0, NULL, "%s", msg);
+	return conn_reply(c, &r);
+}
+
 static int conn_error(struct conn *c, int err, const char *msg)
 {
 	c->srv->bad_frames++;
 	log_debug("connection: %s", msg);
-	return conn_reply(c, msg_new_error(err, msg));
+	return conn_reply_error(c, err, msg);
 }
 
-static void on_agent_reply(void *userdata, cJSON *reply)
+static void on_agent_reply(void *userdata, const struct reply *reply)
 {
 	struct conn *c = userdata;
 
@@ -190,25 +197,22 @@ static void on_agent_reply(void *userdata, cJSON *reply)
 static int conn_dispatch(struct conn *c)
 {
 	struct agent_req *pending = NULL;
-	cJSON *req = NULL;
+	struct request req;
+	struct err_detail e;
 	int r;
 
-	r = msg_decode(c->in.data + KR_FRAME_HDR, c->body_len, &req);
-	if (r == KR_ERR_VERSION)
-		return conn_error(c, r,
-		                  "unsupported protocol version (upgrade keyrole and keyroled "
-		                  "together)");
-	if (r < 0)
-		return conn_error(c, r, "request is not a JSON object");
+	r = msg_decode_request(c->in.data + KR_FRAME_HDR, c->body_len, &req, &e);
 	buf_reset(&c->in); /* may carry an MFA code or keys: wipe now */
+	if (r < 0)
+		return conn_error(c, e.code, e.msg);
 	c->state = WAITING;
 	/* The read deadline no longer applies; the agent bounds its own work. */
 	loop_timer_free(c->deadline);
 	c->deadline = NULL;
 	c->dispatching = 1;
-	agent_handle(c->srv->agent, req, on_agent_reply, c, &pending);
+	agent_handle(c->srv->agent, &req, on_agent_reply, c, &pending);
 	c->dispatching = 0;
-	cJSON_Delete(req);
+	request_free(&req);
 	if (c->state == WRITING)
 		return conn_flush(c); /* answered at once: the cache hit path */
 	c->pending = pending;
@@ -309,7 +313,7 @@ static void on_conn_deadline(struct loop_timer *t, void *userdata)
 		log_warning("connection: no answer within %d s, giving up", KR_CONN_IDLE_MS / 1000);
 		agent_req_cancel(c->pending);
 		c->pending = NULL;
-		conn_reply(c, msg_new_error(KR_ERR_TIMEOUT, "keyroled found no answer in time"));
+		conn_reply_error(c, KR_ERR_TIMEOUT, "keyroled found no answer in time");
 		break;
 	case WRITING:
 		log_debug("connection: reply not taken within %d ms, closing", KR_CONN_WRITE_MS);
@@ -320,13 +324,14 @@ static void on_conn_deadline(struct loop_timer *t, void *userdata)
 
 static void refuse(int fd, int err, const char *msg)
 {
+	struct err_detail e;
+	struct reply r = {.ok = 0, .u.error.e = &e};
 	struct buf b;
-	cJSON *e = msg_new_error(err, msg);
 
+	err_set(&e, err, NULL, 0, NULL, "%s", msg);
 	buf_init(&b, KR_RESP_MAX);
-	if (e && msg_encode(e, &b) == 0)
+	if (msg_encode_reply(&r, &b) == 0)
 		(void)!send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	cJSON_Delete(e);
 	buf_free(&b);
 	close(fd);
 }

@@ -68,6 +68,28 @@ void sts_creds_clear(struct sts_creds *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int sts_creds_copy(struct sts_creds *dst, const struct sts_creds *src)
+{
+	struct sts_creds c = {.expiration = src->expiration};
+
+	c.access_key_id = strdup(src->access_key_id ? src->access_key_id : "");
+	c.secret_access_key =
+	    mem_secret_strdup(src->secret_access_key ? src->secret_access_key : "",
+	                      src->secret_access_key ? strlen(src->secret_access_key) : 0);
+	c.session_token = src->session_token
+	                      ? mem_secret_strdup(src->session_token, strlen(src->session_token))
+	                      : NULL;
+	c.arn = src->arn ? strdup(src->arn) : NULL;
+	if (!c.access_key_id || !c.secret_access_key || (src->session_token && !c.session_token) ||
+	    (src->arn && !c.arn)) {
+		sts_creds_clear(&c);
+		return KR_ERR_NOMEM;
+	}
+	sts_creds_clear(dst);
+	*dst = c;
+	return KR_OK;
+}
+
 const char *sts_op_name(int op)
 {
 	switch (op) {

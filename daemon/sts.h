@@ -42,6 +42,9 @@ struct sts_creds {
 /* Wipe and free every member; the struct is zeroed. NULL is a no-op. */
 void sts_creds_clear(struct sts_creds *c);
 
+/* Replace *dst with a deep copy of src (secrets in secret memory); dst unchanged on failure. */
+int sts_creds_copy(struct sts_creds *dst, const struct sts_creds *src);
+
 enum sts_op {
 	STS_ASSUME_ROLE = 1,
 	STS_GET_SESSION_TOKEN = 2,

@@ -369,3 +369,22 @@ const char *sts_req_hint(const char *aws_code, int op)
 			return h->text;
 	return NULL;
 }
+
+void sts_req_describe(const struct sts_result *res, const char *what, int op, struct err_detail *e)
+{
+	const char *hint = res->aws_code ? sts_req_hint(res->aws_code, op) : NULL;
+
+	if (res->err == KR_ERR_AWS)
+		err_set(e, res->err, NULL, 0, NULL, "%s: %s: %s%s%s", what,
+		        res->aws_code ? res->aws_code : "error",
+		        res->aws_message ? res->aws_message : "(no message)", hint ? " — " : "",
+		        hint ? hint : "");
+	else if (res->err == KR_ERR_TLS)
+		err_set(e, res->err, NULL, 0,
+		        "point AWS_CA_BUNDLE (or ca_bundle in the profile) at your CA's PEM file",
+		        "%s: %s — the STS endpoint's certificate is not trusted", what,
+		        res->errmsg[0] ? res->errmsg : err_str(res->err));
+	else
+		err_set(e, res->err, NULL, 0, NULL, "%s: %s", what,
+		        res->errmsg[0] ? res->errmsg : err_str(res->err));
+}

@@ -13,6 +13,7 @@
 #define KR_STS_REQ_H
 
 #include "buf.h"
+#include "err.h"
 #include "sts.h"
 
 #include <stddef.h>
@@ -52,5 +53,12 @@ int sts_req_retryable(int err, long status, const char *aws_code);
  * (enum sts_op); NULL when there is nothing useful to say.
  */
 const char *sts_req_hint(const char *aws_code, int op);
+
+/*
+ * The failure of a call for a person, into e: "WHAT: CODE: MESSAGE — HINT"
+ * when AWS answered, with advice for an untrusted certificate, else WHAT
+ * and what went wrong. what names the call ("AssumeRole arn:...").
+ */
+void sts_req_describe(const struct sts_result *res, const char *what, int op, struct err_detail *e);
 
 #endif

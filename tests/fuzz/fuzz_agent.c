@@ -4,15 +4,18 @@
  * bytes (a NUL never belongs inside a JSON text), handled in order by one
  * agent, as a series of connections would be: so a "get" may be answered
  * from the cache a previous "get" filled, or follow an "add" or a "forget".
- * Each body goes through msg_decode() and agent_handle(), with STS
- * replaced by a fake transport that answers from the loop.
+ * Each body goes through msg_decode_request() and agent_handle(), with STS
+ * replaced by a fake transport that answers from the loop, and the keyring
+ * by a fake persistent one (so sessions are written through and looked
+ * up, and profile "stored" has long-term keys in it), in a cache of a few
+ * entries (so that trimming happens while waiters are handed on).
  *
  * What the harness keeps fixed, and why:
  * - HOME, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE in every request
  *   are forced to a private temp dir holding a small chain: a fuzzed path
  *   could name a config file elsewhere on the machine whose
  *   credential_process would then be run.
- * - The cache backend is "memory": no D-Bus, no kernel keyring.
+ * - The cache backend is the fake keyring: no D-Bus, no kernel keyring.
  *
  * Contracts checked, beyond "no crash, no leak, no UB":
  * - every request is answered exactly once (or is still pending after the
@@ -29,13 +32,16 @@
 #include "caps.h"
 #include "err.h"
 #include "http.h"
+#include "keyring.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "msg.h"
 #include "sts.h"
 
+#include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +166,128 @@ static const struct sts_ops fake_ops = {
     .http_cancel = fake_cancel,
 };
 
+/* ---- fake persistent keyring (its calls run on the keyring's worker) ---- */
+
+#define KR_FUZZ_ITEMS 64
+
+static struct {
+	pthread_mutex_t mu;
+	struct keyring_item *items[KR_FUZZ_ITEMS];
+	size_t n;
+} kr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int kr_open(void **ret_state, char *errbuf, size_t errlen)
+{
+	*ret_state = &kr;
+	return KR_OK;
+}
+
+static void kr_close(void *state)
+{
+}
+
+static int kr_store(void *state, const struct keyring_item *item)
+{
+	struct keyring_item *copy = NULL;
+	int r = keyring_item_dup(item, &copy);
+
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; r == KR_OK && copy && i < kr.n; i++)
+		if (strcmp(kr.items[i]->key, item->key) == 0) {
+			keyring_item_free(kr.items[i]);
+			kr.items[i] = copy;
+			copy = NULL;
+		}
+	if (copy && kr.n < KR_FUZZ_ITEMS) {
+		kr.items[kr.n++] = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&kr.mu);
+	keyring_item_free(copy);
+	return r;
+}
+
+static int kr_lookup(void *state, const char *key, struct keyring_item **ret)
+{
+	int r = KR_ERR_NOCREDS;
+
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n && r == KR_ERR_NOCREDS; i++)
+		if (strcmp(kr.items[i]->key, key) == 0)
+			r = keyring_item_dup(kr.items[i], ret);
+	pthread_mutex_unlock(&kr.mu);
+	return r;
+}
+
+/* Drop the items whose key is key, or (key NULL) of profile (NULL: all) and kind. */
+static int kr_drop(const char *key, const char *profile, const char *kind)
+{
+	size_t k = 0;
+	int count = 0;
+
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++) {
+		struct keyring_item *it = kr.items[i];
+
+		if (key ? strcmp(it->key, key) == 0
+		        : (!profile || strcmp(it->profile, profile) == 0) &&
+		              (!kind || strcmp(it->kind, kind) == 0)) {
+			keyring_item_free(it);
+			count++;
+		} else {
+			kr.items[k++] = it;
+		}
+	}
+	kr.n = k;
+	pthread_mutex_unlock(&kr.mu);
+	return count;
+}
+
+static int kr_remove(void *state, const char *key)
+{
+	kr_drop(key, NULL, NULL);
+	return KR_OK;
+}
+
+static int kr_remove_profile(void *state, const char *profile, const char *kind, int *ret_count)
+{
+	*ret_count = kr_drop(NULL, profile, kind);
+	return KR_OK;
+}
+
+static int kr_list(void *state, const char *kind, struct keyring_item ***ret_items, size_t *ret_n)
+{
+	*ret_items = NULL;
+	*ret_n = 0;
+	return KR_OK;
+}
+
+static const struct keyring_ops kr_ops = {
+    .name = "fuzz",
+    .persistent = 1,
+    .open = kr_open,
+    .close = kr_close,
+    .store = kr_store,
+    .lookup = kr_lookup,
+    .remove = kr_remove,
+    .remove_profile = kr_remove_profile,
+    .list = kr_list,
+};
+
+/* Start each input from the same keyring: long-term keys for profile "stored". */
+static void kr_reset(void)
+{
+	struct keyring_item *it = NULL;
+
+	kr_drop(NULL, NULL, NULL);
+	if (keyring_item_new("longterm:stored", KEYRING_KIND_LONGTERM, "stored", NULL, 0,
+	                     "{\"a\":\"AKIAFUZZSTORED000000\",\"s\":\"" STATIC_SECRET "\"}",
+	                     &it) < 0 ||
+	    kr_store(NULL, it) < 0)
+		abort();
+	keyring_item_free(it);
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 static void cleanup(void)
@@ -222,13 +350,28 @@ struct answer {
 	int calls;
 };
 
-static void on_reply(void *userdata, cJSON *reply)
+/* Every reply encodes into a frame within KR_RESP_MAX; it is read back as the client would. */
+static void on_reply(void *userdata, const struct reply *reply)
 {
 	struct answer *ans = userdata;
+	struct buf frame;
 
 	if (ans->calls++ > 0)
 		abort(); /* answered twice */
-	ans->reply = reply;
+	buf_init(&frame, KR_RESP_MAX + KR_FRAME_HDR);
+	if (msg_encode_reply(reply, &frame) < 0)
+		abort();
+	ans->reply = cJSON_ParseWithLength(frame.data + KR_FRAME_HDR, frame.len - KR_FRAME_HDR);
+	if (!ans->reply)
+		abort();
+	buf_free(&frame);
+}
+
+static const char *get_str(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
 /* Point the request's file locations at our private files. */
@@ -263,14 +406,13 @@ static void check_reply(const cJSON *reply, const char *op, const uint8_t *in, s
 	static const char *const planted[] = {STATIC_SECRET, STS_SECRET, STS_TOKEN};
 	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(reply, "v");
-	struct buf frame;
 	char *text;
 
 	if (!cJSON_IsObject(reply) || !cJSON_IsBool(ok) || !cJSON_IsNumber(v) ||
 	    v->valuedouble != KR_PROTO_VERSION)
 		abort();
 	if (!cJSON_IsTrue(ok) &&
-	    (!known_error(msg_get_str(reply, "error")) || !msg_get_str(reply, "message")))
+	    (!known_error(get_str(reply, "error")) || !get_str(reply, "message")))
 		abort();
 	if (!(cJSON_IsTrue(ok) && op && strcmp(op, "get") == 0)) {
 		text = cJSON_PrintUnformatted(reply);
@@ -282,10 +424,6 @@ static void check_reply(const cJSON *reply, const char *op, const uint8_t *in, s
 				abort(); /* a secret leaked into a reply */
 		mem_free_str(text);
 	}
-	buf_init(&frame, KR_RESP_MAX + KR_FRAME_HDR);
-	if (msg_encode(reply, &frame) < 0)
-		abort();
-	buf_free(&frame);
 }
 
 static void handle_one(struct loop *l, struct agent *a, const uint8_t *body, size_t len,
@@ -293,17 +431,32 @@ static void handle_one(struct loop *l, struct agent *a, const uint8_t *body, siz
 {
 	struct answer ans = {NULL, 0};
 	struct agent_req *pending = NULL;
+	struct request req;
+	struct err_detail e;
 	cJSON *msg = NULL;
-	char *op = NULL;
+	char *op = NULL, *text;
+	int r;
 
-	if (len == 0 || len > KR_REQ_MAX || msg_decode((const char *)body, len, &msg) < 0)
+	if (len == 0 || len > KR_REQ_MAX || !(msg = cJSON_ParseWithLength((const char *)body, len)))
 		return; /* the server answers these itself (fuzz_frame covers decoding) */
-	pin_env(msg);
-	if (msg_get_str(msg, "op"))
-		op = strdup(msg_get_str(msg, "op"));
-	agent_handle(a, msg, on_reply, &ans, &pending);
-	/* The agent must not keep pointers into the request: free it now. */
+	if (cJSON_IsObject(msg))
+		pin_env(msg);
+	text = cJSON_PrintUnformatted(msg);
 	cJSON_Delete(msg);
+	if (!text)
+		abort();
+	r = msg_decode_request(text, strlen(text), &req, &e);
+	mem_free_str(text);
+	if (r < 0) {
+		if (e.code != r || !e.msg[0])
+			abort();
+		return;
+	}
+	if (req.op_name)
+		op = strdup(req.op_name);
+	agent_handle(a, &req, on_reply, &ans, &pending);
+	/* The agent must not keep pointers into the request: free it now. */
+	request_free(&req);
 	for (int i = 0; i < KR_FUZZ_SPINS && pending && !ans.calls; i++)
 		loop_run_once(l, 1000);
 	if (ans.calls) {
@@ -319,7 +472,7 @@ static void handle_one(struct loop *l, struct agent *a, const uint8_t *body, siz
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct agent_opts opts = {.cache = "memory", .sts_ops = &fake_ops};
+	struct agent_opts opts = {.sts_ops = &fake_ops, .keyring_ops = &kr_ops, .max_entries = 4};
 	struct loop *l = NULL;
 	struct agent *a = NULL;
 	size_t off = 0;
@@ -327,6 +480,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (loop_new(&l) < 0)
 		abort();
 	fake.loop = l;
+	kr_reset();
 	if (agent_new(l, &opts, &a) < 0)
 		abort();
 	for (int n = 0; n < KR_FUZZ_REQS && off < size; n++) {
@@ -335,6 +489,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		handle_one(l, a, data + off, len, data, size);
 		off += len + 1;
 	}
+	/* Keyring calls still queued finish here, on the worker. */
 	agent_free(a);
 	for (int i = 0; i < KR_FUZZ_SLOTS; i++)
 		if (fake.x[i].done)

@@ -2,20 +2,24 @@
  * libFuzzer harness: the first bytes the daemon reads from a socket. The
  * input is a frame (4-byte big-endian length + body) exactly as it arrives:
  * proto_frame_len() judges the header against the request cap, and the body
- * (what follows, cut to the announced length) goes to msg_decode().
+ * (what follows, cut to the announced length) goes to msg_decode_request().
  *
  * Contracts checked, beyond "no crash, no leak, no UB":
  * - proto_frame_len() accepts exactly 1..KR_REQ_MAX and writes ret_len only
  *   on success;
- * - a message msg_decode() accepted survives msg_encode() and decodes
- *   again (what the daemon builds replies with must handle anything a
- *   client could send), and the re-encoded frame announces its true length.
+ * - msg_decode_request() fails only with PROTO, VERSION or INVAL, with a
+ *   reason; a request it accepts has an op that agrees with its op name;
+ * - a reply that echoes what a client sent (an error naming the request's
+ *   profile and op) encodes into a frame that announces its true length
+ *   and reads back as JSON with the same profile.
  */
 #include "buf.h"
 #include "caps.h"
 #include "err.h"
 #include "msg.h"
 #include "proto.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,37 +35,44 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Re-encode msg and decode the result again; abort() on any mismatch. */
-static void check_roundtrip(const cJSON *msg)
+/* An error reply naming what the client sent; abort() on any mismatch. */
+static void check_reply(const struct request *req)
 {
+	struct err_detail e;
+	struct reply r = {.ok = 0};
 	struct buf out;
-	cJSON *again = NULL;
+	cJSON *back = NULL;
+	const cJSON *p;
 	size_t n = 0;
 
+	err_set(&e, KR_ERR_UNKNOWN_OP, NULL, 0, NULL, "unknown operation \"%.64s\"",
+	        req->op_name ? req->op_name : "");
+	r.u.error.e = &e;
+	r.u.error.profile = req->profile;
 	buf_init(&out, KR_RESP_MAX + KR_FRAME_HDR);
-	if (msg_encode(msg, &out) < 0)
+	if (msg_encode_reply(&r, &out) < 0)
 		goto out; /* only NOMEM/TOOBIG, both legitimate */
 	if (out.len < KR_FRAME_HDR ||
 	    proto_frame_len((const unsigned char *)out.data, KR_RESP_MAX, &n) < 0 ||
 	    n != out.len - KR_FRAME_HDR)
 		abort();
-	if (msg_decode(out.data + KR_FRAME_HDR, n, &again) < 0)
+	back = cJSON_ParseWithLength(out.data + KR_FRAME_HDR, n);
+	if (!back)
 		abort();
-	/* The fields the daemon dispatches on read back the same. */
-	{
-		const char *a = msg_get_str(msg, "op"), *b = msg_get_str(again, "op");
-		if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
-			abort();
-	}
+	p = cJSON_GetObjectItemCaseSensitive(back, "profile");
+	if ((req->profile == NULL) != (p == NULL) ||
+	    (p && (!cJSON_IsString(p) || strcmp(p->valuestring, req->profile) != 0)))
+		abort();
 out:
-	cJSON_Delete(again);
+	cJSON_Delete(back);
 	buf_free(&out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t len = (size_t)-1;
-	cJSON *msg = NULL;
+	struct request req;
+	struct err_detail e;
 	int r;
 
 	if (size < KR_FRAME_HDR)
@@ -77,14 +88,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A short read is what the daemon sees on a truncated frame: decode what came. */
 	if (len > size - KR_FRAME_HDR)
 		len = size - KR_FRAME_HDR;
-	r = msg_decode((const char *)data + KR_FRAME_HDR, len, &msg);
+	r = msg_decode_request((const char *)data + KR_FRAME_HDR, len, &req, &e);
 	if (r < 0) {
-		if (r != KR_ERR_PROTO && r != KR_ERR_VERSION)
+		if ((r != KR_ERR_PROTO && r != KR_ERR_VERSION && r != KR_ERR_INVAL) ||
+		    e.code != r || !e.msg[0])
 			abort();
 		return 0;
 	}
-	(void)msg_get_str(msg, "profile");
-	check_roundtrip(msg);
-	cJSON_Delete(msg);
+	if (req.op != OP_UNKNOWN && (!req.op_name || strcmp(msg_op_name(req.op), req.op_name) != 0))
+		abort();
+	check_reply(&req);
+	request_free(&req);
 	return 0;
 }

@@ -75,14 +75,15 @@ static void check_shlex(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ini *ini = NULL;
-	char errbuf[512];
+	struct err_detail e;
 	int r;
 
-	memset(errbuf, 'x', sizeof(errbuf));
-	r = ini_parse((const char *)data, size, "fuzz", &ini, errbuf, sizeof(errbuf));
+	memset(&e, 'x', sizeof(e));
+	r = ini_parse((const char *)data, size, "fuzz", &ini, &e);
 	if (r < 0) {
 		if (ini || (r != KR_ERR_CONFIG && r != KR_ERR_TOOBIG && r != KR_ERR_NOMEM) ||
-		    strnlen(errbuf, sizeof(errbuf)) == sizeof(errbuf) || errbuf[0] == '\0')
+		    e.code != r || strnlen(e.msg, sizeof(e.msg)) == sizeof(e.msg) ||
+		    e.msg[0] == '\0' || strnlen(e.file, sizeof(e.file)) == sizeof(e.file))
 			abort();
 	} else {
 		check_ini(ini);

@@ -3,23 +3,27 @@
  * is the config file, optionally followed by a NUL byte and the credentials
  * file (NUL is never valid inside either, so it is a safe separator). Both
  * are written to a private temp dir and read back through the daemon's own
- * path (ini_load, profile_check, profile_resolve, profile_hop_key), as a
+ * path (pmap_load, check_profiles, resolve_chain and the sources), as a
  * "check" and a "get" request would.
  *
  * Contracts checked, beyond "no crash, no leak, no UB":
- * - profile_check() fails only with NOMEM/INVAL and otherwise reports
- *   every profile with a name;
- * - profile_resolve() fails only with the codes profile.h documents, with
- *   a NUL-terminated, non-empty reason;
- * - a resolved chain has a source, at most KR_CHAIN_MAX hops, each with a
- *   role ARN, and a cache key for every hop.
+ * - check_profiles() fails only with NOMEM and otherwise reports every
+ *   profile with a name, and its report encodes into a reply;
+ * - resolve_chain() fails only with the codes resolve.h documents, with a
+ *   NUL-terminated, non-empty reason;
+ * - a resolved chain has a source, at most KR_CHAIN_MAX roles, each with a
+ *   role ARN, and a cache key for every step, each longer than the one
+ *   below it (a step's key covers every step below it).
  */
 #include "buf.h"
 #include "caps.h"
 #include "err.h"
 #include "ini.h"
+#include "check.h"
 #include "msg.h"
-#include "profile.h"
+#include "pmap.h"
+#include "resolve.h"
+#include "source.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -78,34 +82,40 @@ static int resolve_err_ok(int r)
 	       r == KR_ERR_NOCREDS || r == KR_ERR_TOOBIG || r == KR_ERR_NOMEM || r == KR_ERR_INVAL;
 }
 
-static void resolve_one(const struct profile_env *env, const char *name)
+static void resolve_one(const struct caller_env *env, const char *name)
 {
-	struct profile_chain *c = NULL;
-	char errbuf[512];
+	struct resolve_opts o = {.mfa_duration = 43200};
+	struct chain *c = NULL;
+	struct err_detail e;
+	size_t roles = 0;
 	char *sn;
 	int r;
 
-	memset(errbuf, 'x', sizeof(errbuf));
-	r = profile_resolve(env, name, &c, errbuf, sizeof(errbuf));
+	memset(&e, 'x', sizeof(e));
+	e.code = 0;
+	e.msg[0] = '\0';
+	r = resolve_chain(env, name, &o, &c, &e);
 	if (r < 0) {
-		if (c || !resolve_err_ok(r) || strnlen(errbuf, sizeof(errbuf)) == sizeof(errbuf) ||
-		    errbuf[0] == '\0')
+		if (c || !resolve_err_ok(r) || strnlen(e.msg, sizeof(e.msg)) == sizeof(e.msg) ||
+		    e.msg[0] == '\0' || strnlen(e.file, sizeof(e.file)) == sizeof(e.file))
 			abort();
 	} else {
-		if (!c || !c->name || c->n_hops > KR_CHAIN_MAX)
+		if (!c || !c->name || c->n == 0 || (c->steps[0].ops->flags & SOURCE_ROLE_SESSION))
 			abort();
-		for (size_t i = 0; i < c->n_hops; i++) {
-			struct buf key;
-			if (!c->hops[i].role_arn)
+		for (size_t i = 0; i < c->n; i++) {
+			const struct step *s = &c->steps[i];
+
+			if (!s->key || !s->key[0] ||
+			    (i > 0 && strlen(s->key) <= strlen(c->steps[i - 1].key)))
 				abort();
-			buf_init(&key, 1 << 20);
-			if (profile_hop_key(c, i, &key) < 0 || key.len == 0)
+			if (s->ops == &source_assume_role && (roles++, !s->role_arn))
 				abort();
-			buf_free(&key);
 		}
-		profile_chain_free(c);
+		if (roles > KR_CHAIN_MAX)
+			abort();
+		chain_unref(c);
 	}
-	sn = profile_default_session_name(name);
+	sn = source_assume_default_session_name(name);
 	if (sn && strlen(sn) > 64)
 		abort();
 	free(sn);
@@ -115,9 +125,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, '\0', size);
 	size_t clen = nul ? (size_t)(nul - data) : size;
-	struct profile_env env;
-	cJSON *profiles = NULL, *p;
-	int r, n = 0;
+	struct check_reports *reports = NULL;
+	struct reply reply = {.op = OP_CHECK, .ok = 1};
+	struct caller_env env;
+	struct buf frame;
+	int r;
 
 	if (size > KR_CONFIG_FILE_MAX)
 		return 0;
@@ -127,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		unlink(creds);
 	/* Same size and a coarse mtime could look unchanged to the cache. */
-	profile_cache_clear();
+	pmap_cache_clear();
 	ini_cache_clear();
 
 	memset(&env, 0, sizeof(env));
@@ -137,23 +149,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.access_key_id = "AKIAFUZZFUZZFUZZFUZZ";
 	env.secret_access_key = "fuzz-secret";
 
-	r = profile_check(&env, NULL, &profiles);
+	r = check_profiles(&env, NULL, NULL, &reports);
 	if (r < 0) {
-		if (r != KR_ERR_NOMEM && r != KR_ERR_INVAL)
+		if (r != KR_ERR_NOMEM)
 			abort();
-		goto out;
+		return 0;
 	}
-	cJSON_ArrayForEach(p, profiles)
-	{
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
-		if (!cJSON_IsString(name))
+	buf_init(&frame, KR_RESP_MAX);
+	reply.u.check = reports;
+	if (msg_encode_reply(&reply, &frame) < 0 && frame.len == 0 && reports->n < 1000)
+		abort();
+	buf_free(&frame);
+	for (size_t i = 0; i < reports->n; i++) {
+		if (!reports->r[i].name)
 			abort();
-		if (n++ < KR_FUZZ_RESOLVE_MAX)
-			resolve_one(&env, name->valuestring);
+		if (i < KR_FUZZ_RESOLVE_MAX)
+			resolve_one(&env, reports->r[i].name);
 	}
 	/* And a name that is not there (or is, by luck): the "get" path's first step. */
 	resolve_one(&env, "default");
-out:
-	cJSON_Delete(profiles);
+	check_reports_free(reports);
 	return 0;
 }

@@ -187,13 +187,18 @@ def main(tap, run):
             tap.ok(re.search(r"^ {5}%s = " % re.escape(k), conf, re.M),
                    "KEYROLED.CONF describes %s" % k)
 
-    with tap.test("keyrole-config(5) documents every config key that profile.c reads"):
-        with open(os.path.join(krtest.repo_root(), "daemon", "profile.c")) as f:
-            src = f.read()
+    with tap.test("keyrole-config(5) documents every config key the resolver and sources read"):
+        daemon = os.path.join(krtest.repo_root(), "daemon")
+        src = ""
+        for name in sorted(os.listdir(daemon)):
+            if name in ("resolve.c", "sources.c", "pmap.c") or re.match(r"source_\w+\.c$", name):
+                with open(os.path.join(daemon, name)) as f:
+                    src += f.read()
         keys = set(re.findall(
-            r"\b(?:pget|sget|take_opt|ini_get|unsupported)\([^;]*?\"([a-z_]+)\"", src))
+            r"\b(?:pmap_get|pmap_take_opt|ini_get|has)\([^;]*?\"([a-z_]+)\"", src))
+        keys |= set(re.findall(r"\{&source_\w+, \"([a-z_]+)\"", src))  # the table's rows
         keys -= {"default", "profile", "services_sts"}
-        tap.ok(len(keys) >= 15, "found the keys profile.c reads", repr(sorted(keys)))
+        tap.ok(len(keys) >= 15, "found the keys the resolver reads", repr(sorted(keys)))
         for k in sorted(keys):
             tap.ok(re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(k), k5),
                    "keyrole-config(5) mentions %s" % k)

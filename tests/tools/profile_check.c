@@ -7,9 +7,11 @@
  * directory, as the client does before it sends them.
  * Exit status: 0 when every reported profile is ok, 1 otherwise, 2 on error.
  */
+#include "check.h"
 #include "err.h"
 #include "msg.h"
-#include "profile.h"
+#include "pmap.h"
+#include "proto.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -34,8 +36,11 @@ static char *absolute(const char *p)
 
 int main(int argc, char **argv)
 {
-	struct profile_env env;
-	cJSON *profiles = NULL, *p;
+	struct caller_env env;
+	struct check_reports *reports = NULL;
+	struct reply reply = {.op = OP_CHECK, .ok = 1};
+	cJSON *msg = NULL, *p;
+	struct buf frame;
 	char *cf = absolute(getenv("AWS_CONFIG_FILE"));
 	char *kf = absolute(getenv("AWS_SHARED_CREDENTIALS_FILE"));
 	char *out;
@@ -46,32 +51,33 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	msg_install_json_hooks();
+	buf_init(&frame, KR_RESP_MAX);
 	memset(&env, 0, sizeof(env));
-	env.home = getenv("HOME");
+	for (size_t i = 0; i < caller_env_n_fields; i++)
+		*(const char **)((char *)&env + caller_env_fields[i].offset) =
+		    getenv(caller_env_fields[i].name);
 	env.config_file = cf;
 	env.credentials_file = kf;
-	env.region = getenv("AWS_REGION");
-	env.default_region = getenv("AWS_DEFAULT_REGION");
-	env.endpoint_url = getenv("AWS_ENDPOINT_URL");
-	env.endpoint_url_sts = getenv("AWS_ENDPOINT_URL_STS");
-	env.sts_regional_endpoints = getenv("AWS_STS_REGIONAL_ENDPOINTS");
-	env.ca_bundle = getenv("AWS_CA_BUNDLE");
-	env.ignore_configured_endpoint_urls = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-	env.access_key_id = getenv("AWS_ACCESS_KEY_ID");
-	env.secret_access_key = getenv("AWS_SECRET_ACCESS_KEY");
-	env.session_token = getenv("AWS_SESSION_TOKEN");
-	r = profile_check(&env, argc == 2 ? argv[1] : NULL, &profiles);
+	memset(&env.proxy, 0, sizeof(env.proxy));
+	r = check_profiles(&env, argc == 2 ? argv[1] : NULL, NULL, &reports);
+	if (r == KR_OK) {
+		reply.u.check = reports;
+		r = msg_encode_reply(&reply, &frame);
+	}
+	if (r == KR_OK &&
+	    !(msg = cJSON_ParseWithLength(frame.data + KR_FRAME_HDR, frame.len - KR_FRAME_HDR)))
+		r = KR_ERR_PARSE;
 	if (r < 0) {
 		fprintf(stderr, "profile_check: %s\n", err_str(r));
 		rc = 2;
 		goto out;
 	}
-	cJSON_ArrayForEach(p, profiles)
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(msg, "profiles"))
 	{
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "ok")))
 			rc = 1;
 	}
-	out = cJSON_Print(profiles);
+	out = cJSON_Print(cJSON_GetObjectItemCaseSensitive(msg, "profiles"));
 	if (!out) {
 		rc = 2;
 		goto out;
@@ -79,7 +85,10 @@ int main(int argc, char **argv)
 	printf("%s\n", out);
 	cJSON_free(out);
 out:
-	cJSON_Delete(profiles);
+	cJSON_Delete(msg);
+	check_reports_free(reports);
+	buf_free(&frame);
+	pmap_cache_clear();
 	free(cf);
 	free(kf);
 	return rc;

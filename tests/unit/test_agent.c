@@ -18,6 +18,10 @@
 #include "loop.h"
 #include "mem.h"
 #include "msg.h"
+
+#include <cjson/cJSON.h>
+#include "proto.h"
+#include "caps.h"
 #include "sts.h"
 
 #include <pthread.h>
@@ -309,21 +313,48 @@ struct answer {
 	struct loop *loop;
 };
 
-static void on_reply(void *userdata, cJSON *reply)
+/* The reply as the client would read it: encoded, then parsed back. */
+static void on_reply(void *userdata, const struct reply *reply)
 {
 	struct answer *a = userdata;
+	struct buf out;
 
-	a->reply = reply;
+	buf_init(&out, KR_RESP_MAX);
+	assert_int_equal(msg_encode_reply(reply, &out), KR_OK);
+	a->reply = cJSON_ParseWithLength(out.data + KR_FRAME_HDR, out.len - KR_FRAME_HDR);
+	assert_non_null(a->reply);
+	buf_free(&out);
+}
+
+static const char *msg_get_str(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* Hand a request, as JSON text, to the agent. */
+static void handle_json(struct agent *a, cJSON *msg, struct answer *ans)
+{
+	struct agent_req *pending = NULL;
+	struct request req;
+	struct err_detail e;
+	char *text = cJSON_PrintUnformatted(msg);
+
+	assert_int_equal(msg_decode_request(text, strlen(text), &req, &e), KR_OK);
+	agent_handle(a, &req, on_reply, ans, &pending);
+	request_free(&req);
+	cJSON_free(text);
 }
 
 /* Send op for profile with the test's env; the answer lands in *ans (later, or at once). */
 static void send(struct ctx *c, const char *op, const char *profile, struct answer *ans)
 {
-	struct agent_req *pending = NULL;
-	cJSON *req = msg_new(), *env;
+	cJSON *req = cJSON_CreateObject(), *env;
 
 	ans->loop = c->loop;
 	ans->reply = NULL;
+	cJSON_AddNumberToObject(req, "v", KR_PROTO_VERSION);
 	cJSON_AddStringToObject(req, "op", op);
 	cJSON_AddStringToObject(req, "profile", profile);
 	env = cJSON_AddObjectToObject(req, "env");
@@ -331,7 +362,7 @@ static void send(struct ctx *c, const char *op, const char *profile, struct answ
 	cJSON_AddStringToObject(env, "AWS_CONFIG_FILE", c->config);
 	cJSON_AddStringToObject(env, "AWS_SHARED_CREDENTIALS_FILE", c->creds);
 	cJSON_AddStringToObject(env, "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
-	agent_handle(c->agent, req, on_reply, ans, &pending);
+	handle_json(c->agent, req, ans);
 	cJSON_Delete(req);
 }
 

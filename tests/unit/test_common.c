@@ -9,7 +9,6 @@
 #include "err.h"
 #include "caps.h"
 #include "mem.h"
-#include "msg.h"
 #include "proto.h"
 #include "sockpath.h"
 
@@ -143,21 +142,18 @@ static void frame_append_writes_the_length_and_refuses_what_does_not_fit(void **
 
 static void frame_round_trips_through_a_socket(void **state)
 {
+	const char body[] = "{\"v\":1,\"op\":\"ping\"}";
 	struct buf out, in;
-	cJSON *m = msg_new(), *got = NULL;
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	cJSON_AddStringToObject(m, "op", "ping");
 	buf_init(&out, KR_FRAME_HDR + KR_REQ_MAX);
 	buf_init(&in, KR_REQ_MAX);
-	assert_int_equal(msg_encode(m, &out), KR_OK);
+	assert_int_equal(proto_frame_append(&out, body, strlen(body)), KR_OK);
 	assert_int_equal(proto_write_all(sv[0], out.data, out.len, proto_now_ms() + 1000), KR_OK);
 	assert_int_equal(proto_read_frame(sv[1], KR_REQ_MAX, proto_now_ms() + 1000, &in), KR_OK);
-	assert_int_equal(msg_decode(in.data, in.len, &got), KR_OK);
-	assert_string_equal(msg_get_str(got, "op"), "ping");
-	cJSON_Delete(m);
-	cJSON_Delete(got);
+	assert_int_equal(in.len, strlen(body));
+	assert_memory_equal(in.data, body, in.len);
 	buf_free(&out);
 	buf_free(&in);
 	close(sv[0]);
@@ -195,29 +191,6 @@ static void frame_read_times_out_on_half_a_frame(void **state)
 	buf_free(&in);
 	close(sv[0]);
 	close(sv[1]);
-}
-
-static void decode_rejects_non_objects_and_other_versions(void **state)
-{
-	cJSON *m = NULL;
-
-	assert_int_equal(msg_decode("[1]", 3, &m), KR_ERR_PROTO);
-	assert_int_equal(msg_decode("garbage", 7, &m), KR_ERR_PROTO);
-	assert_int_equal(msg_decode("{\"op\":\"ping\"}", 13, &m), KR_ERR_VERSION);
-	assert_int_equal(msg_decode("{\"v\":2}", 7, &m), KR_ERR_VERSION);
-	assert_null(m);
-	assert_int_equal(msg_decode("{\"v\":1}", 7, &m), KR_OK);
-	cJSON_Delete(m);
-}
-
-static void error_reply_names_the_error(void **state)
-{
-	cJSON *e = msg_new_error(KR_ERR_NOPROFILE, "profile 'x' not found");
-
-	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(e, "ok")));
-	assert_string_equal(msg_get_str(e, "error"), "noprofile");
-	assert_string_equal(msg_get_str(e, "message"), "profile 'x' not found");
-	cJSON_Delete(e);
 }
 
 static void sockpath_prefers_keyrole_socket_then_runtime_dir(void **state)
@@ -300,13 +273,10 @@ int main(void)
 	    cmocka_unit_test(frame_round_trips_through_a_socket),
 	    cmocka_unit_test(frame_read_stops_at_the_cap_before_the_body),
 	    cmocka_unit_test(frame_read_times_out_on_half_a_frame),
-	    cmocka_unit_test(decode_rejects_non_objects_and_other_versions),
-	    cmocka_unit_test(error_reply_names_the_error),
 	    cmocka_unit_test(sockpath_prefers_keyrole_socket_then_runtime_dir),
 	    cmocka_unit_test(sockpath_makes_our_directory_0700),
 	    cmocka_unit_test(sockpath_refuses_directories_others_control),
 	};
 
-	msg_install_json_hooks();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,17 +161,19 @@ static void endpoint_precedence_table(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char *url = NULL, *sign = NULL, err[256] = "";
-		int r = endpoint_resolve(&rows[i].in, &url, &sign, err, sizeof(err));
+		char *url = NULL, *sign = NULL;
+		struct err_detail err = {0};
+		int r = endpoint_resolve(&rows[i].in, &url, &sign, &err);
 
 		if (r != rows[i].want_r)
-			fail_msg("%s: r=%d want %d (%s)", rows[i].name, r, rows[i].want_r, err);
+			fail_msg("%s: r=%d want %d (%s)", rows[i].name, r, rows[i].want_r, err.msg);
 		if (r == 0) {
 			if (strcmp(url, rows[i].url) != 0 || strcmp(sign, rows[i].sign) != 0)
 				fail_msg("%s: got %s / %s", rows[i].name, url, sign);
 		} else {
 			assert_null(url);
-			assert_true(err[0] != '\0');
+			assert_true(err.msg[0] != '\0');
+			assert_int_equal(err.code, KR_ERR_CONFIG);
 		}
 		free(url);
 		free(sign);
@@ -253,7 +255,7 @@ static void endpoint_rejects_null_arguments(void **state)
 	char *u, *s;
 
 	(void)state;
-	assert_int_equal(endpoint_resolve(NULL, &u, &s, NULL, 0), KR_ERR_INVAL);
+	assert_int_equal(endpoint_resolve(NULL, &u, &s, NULL), KR_ERR_INVAL);
 }
 
 static void endpoint_region_names(void **state)

@@ -18,19 +18,21 @@
 static struct ini *parse_ok(const char *text)
 {
 	struct ini *ini = NULL;
-	char err[256] = "";
-	int r = ini_parse(text, strlen(text), "f", &ini, err, sizeof(err));
+	struct err_detail e = {0};
+	int r = ini_parse(text, strlen(text), "f", &ini, &e);
 
 	if (r != 0)
-		fail_msg("parse failed: %d %s", r, err);
+		fail_msg("parse failed: %d %s", r, e.msg);
 	return ini;
 }
 
 static int parse_err(const char *text, char *err, size_t errlen)
 {
+	struct err_detail e = {0};
 	struct ini *ini = NULL;
-	int r = ini_parse(text, strlen(text), "f", &ini, err, errlen);
+	int r = ini_parse(text, strlen(text), "f", &ini, &e);
 
+	err_format(&e, err, errlen);
 	assert_null(ini);
 	return r;
 }
@@ -200,7 +202,7 @@ static void ini_refuses_invalid_utf8_and_nul(void **state)
 	assert_int_equal(parse_err("[a]\nk = \xff\n", err, sizeof(err)), KR_ERR_CONFIG);
 	assert_non_null(strstr(err, "f:2:"));
 	assert_int_equal(parse_err("[a]\nk = \xed\xa0\x80\n", err, sizeof(err)), KR_ERR_CONFIG);
-	assert_int_equal(ini_parse("[a]\0", 4, "f", &ini, err, sizeof(err)), KR_ERR_CONFIG);
+	assert_int_equal(ini_parse("[a]\0", 4, "f", &ini, NULL), KR_ERR_CONFIG);
 	assert_null(ini);
 }
 
@@ -209,16 +211,17 @@ static void ini_refuses_long_lines_and_files(void **state)
 	size_t n = KR_CONFIG_LINE_MAX + 10;
 	char *big = malloc(KR_CONFIG_FILE_MAX + 2);
 	struct ini *ini = NULL;
-	char err[256];
+	struct err_detail e = {0};
 
 	(void)state;
 	assert_non_null(big);
 	memcpy(big, "[a]\nk=", 6);
 	memset(big + 6, 'x', n);
-	assert_int_equal(ini_parse(big, n + 6, "f", &ini, err, sizeof(err)), KR_ERR_TOOBIG);
-	assert_non_null(strstr(err, "f:2:"));
-	assert_int_equal(ini_parse(big, KR_CONFIG_FILE_MAX + 1, "f", &ini, err, sizeof(err)),
-	                 KR_ERR_TOOBIG);
+	assert_int_equal(ini_parse(big, n + 6, "f", &ini, &e), KR_ERR_TOOBIG);
+	assert_int_equal(e.code, KR_ERR_TOOBIG);
+	assert_string_equal(e.file, "f");
+	assert_int_equal(e.line, 2);
+	assert_int_equal(ini_parse(big, KR_CONFIG_FILE_MAX + 1, "f", &ini, NULL), KR_ERR_TOOBIG);
 	assert_null(ini);
 	free(big);
 }
@@ -256,10 +259,9 @@ static void ini_section_header_runs_to_last_bracket(void **state)
 static void ini_load_missing_file_is_empty(void **state)
 {
 	struct ini *ini = NULL;
-	char err[256];
 
 	(void)state;
-	assert_int_equal(ini_load("/nonexistent/dir/config", &ini, err, sizeof(err)), 0);
+	assert_int_equal(ini_load("/nonexistent/dir/config", &ini, NULL), 0);
 	assert_int_equal(ini->found, 0);
 	assert_int_equal(ini->n_secs, 0);
 	ini_free(ini);
@@ -270,21 +272,20 @@ static void ini_load_caches_until_file_changes(void **state)
 	char path[] = "/tmp/kr_ini_XXXXXX";
 	int fd = mkstemp(path);
 	struct ini *a = NULL, *b = NULL, *c = NULL;
-	char err[256];
 	FILE *f;
 
 	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "[a]\nk = 1\n", 10), 10);
 	close(fd);
-	assert_int_equal(ini_load(path, &a, err, sizeof(err)), 0);
-	assert_int_equal(ini_load(path, &b, err, sizeof(err)), 0);
+	assert_int_equal(ini_load(path, &a, NULL), 0);
+	assert_int_equal(ini_load(path, &b, NULL), 0);
 	assert_ptr_equal(a, b);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("[a]\nk = 22\n", f);
 	fclose(f);
-	assert_int_equal(ini_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(ini_load(path, &c, NULL), 0);
 	assert_ptr_not_equal(a, c);
 	assert_string_equal(val(c, "a", "k"), "22");
 	assert_string_equal(val(a, "a", "k"), "1"); /* old holders keep theirs */
@@ -300,25 +301,24 @@ static void ini_load_caches_a_missing_file_until_it_appears(void **state)
 {
 	char dir[] = "/tmp/kr_ini_XXXXXX", path[64];
 	struct ini *a = NULL, *b = NULL, *c = NULL, *d = NULL;
-	char err[256];
 	FILE *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/credentials", dir);
-	assert_int_equal(ini_load(path, &a, err, sizeof(err)), 0);
-	assert_int_equal(ini_load(path, &b, err, sizeof(err)), 0);
+	assert_int_equal(ini_load(path, &a, NULL), 0);
+	assert_int_equal(ini_load(path, &b, NULL), 0);
 	assert_ptr_equal(a, b); /* one empty file for both */
 	assert_int_equal(b->found, 0);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("[a]\nk = 1\n", f);
 	fclose(f);
-	assert_int_equal(ini_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(ini_load(path, &c, NULL), 0);
 	assert_int_equal(c->found, 1);
 	assert_string_equal(val(c, "a", "k"), "1");
 	unlink(path);
-	assert_int_equal(ini_load(path, &d, err, sizeof(err)), 0);
+	assert_int_equal(ini_load(path, &d, NULL), 0);
 	assert_int_equal(d->found, 0);
 	assert_int_equal(d->n_secs, 0);
 	ini_free(a);
@@ -339,13 +339,12 @@ static void ini_survives_random_input(void **state)
 	for (int iter = 0; iter < 20000; iter++) {
 		size_t n = (size_t)(iter % (int)sizeof(buf));
 		struct ini *ini = NULL;
-		char err[128];
 
 		for (size_t i = 0; i < n; i++) {
 			seed = seed * 1103515245u + 12345u;
 			buf[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
 		}
-		if (ini_parse(buf, n, "f", &ini, err, sizeof(err)) == 0)
+		if (ini_parse(buf, n, "f", &ini, NULL) == 0)
 			ini_free(ini);
 	}
 }

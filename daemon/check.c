@@ -1,0 +1,412 @@
+/*
+ * `keyrole check`: every profile resolved as `get` would resolve it, with
+ * the problems found on the way (the resolver's error, role chaining that
+ * lowers a duration, unknown keys with a did-you-mean, a role_arn next to
+ * credential_process) as plain data; see check.h. msg.c puts it on the
+ * wire, the client prints it.
+ */
+#include "check.h"
+
+#include "err.h"
+#include "mem.h"
+#include "pmap.h"
+#include "resolve.h"
+#include "shellquote.h"
+#include "source.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every key botocore 1.43 or keyrole reads from a profile. */
+static const char *const known_keys[] = {
+    "account_id_endpoint_mode",
+    "api_versions",
+    "auth_scheme_preference",
+    "aws_access_key_id",
+    "aws_account_id",
+    "aws_secret_access_key",
+    "aws_security_token",
+    "aws_session_token",
+    "ca_bundle",
+    "cli_auto_prompt",
+    "cli_binary_format",
+    "cli_follow_urlparam",
+    "cli_history",
+    "cli_pager",
+    "cli_timestamp_format",
+    "credential_process",
+    "credential_source",
+    "csm_client_id",
+    "csm_enabled",
+    "csm_host",
+    "csm_port",
+    "data_path",
+    "defaults_mode",
+    "disable_host_prefix_injection",
+    "disable_request_compression",
+    "duration_seconds",
+    "ec2_metadata_service_endpoint",
+    "ec2_metadata_service_endpoint_mode",
+    "ec2_metadata_v1_disabled",
+    "endpoint_discovery_enabled",
+    "endpoint_url",
+    "external_id",
+    "ignore_configured_endpoint_urls",
+    "imds_use_ipv6",
+    "include_profile",
+    "login_session",
+    "max_attempts",
+    "metadata_service_num_attempts",
+    "metadata_service_timeout",
+    "mfa_process",
+    "mfa_serial",
+    "output",
+    "parameter_validation",
+    "region",
+    "request_checksum_calculation",
+    "request_min_compression_size_bytes",
+    "response_checksum_validation",
+    "retry_mode",
+    "role_arn",
+    "role_session_name",
+    "s3_disable_express_session_auth",
+    "sdk_ua_app_id",
+    "services",
+    "session_tags",
+    "sigv4a_signing_region_set",
+    "source_identity",
+    "source_profile",
+    "sso_account_id",
+    "sso_region",
+    "sso_registration_scopes",
+    "sso_role_name",
+    "sso_session",
+    "sso_start_url",
+    "sts_regional_endpoints",
+    "tcp_keepalive",
+    "transitive_session_tags",
+    "use_dualstack_endpoint",
+    "use_fips_endpoint",
+    "web_identity_token_file",
+};
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+
+	if (la > 64 || lb > 64)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+static const char *nearest_key(const char *key)
+{
+	const char *best = NULL;
+	size_t bd = 99, lim = strlen(key) / 3;
+
+	if (lim < 2)
+		lim = 2;
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++) {
+		size_t d = edit_distance(key, known_keys[i]);
+
+		if (d < bd) {
+			bd = d;
+			best = known_keys[i];
+		}
+	}
+	return bd <= lim ? best : NULL;
+}
+
+static int is_known(const char *key)
+{
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
+		if (strcmp(key, known_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int add_problem(struct check_report *rep, int error, const char *file, int line,
+                       const char *msg, const char *fix)
+{
+	struct check_problem *p, *np;
+
+	np = realloc(rep->problems, (rep->n_problems + 1) * sizeof(*np));
+	if (!np)
+		return KR_ERR_NOMEM;
+	rep->problems = np;
+	p = &np[rep->n_problems];
+	memset(p, 0, sizeof(*p));
+	rep->n_problems++;
+	p->error = error;
+	p->line = line;
+	p->file = dup_or_null(file ? file : "");
+	p->msg = dup_or_null(msg);
+	p->fix = dup_or_null(fix ? fix : "");
+	if (!p->file || !p->msg || !p->fix)
+		return KR_ERR_NOMEM;
+	if (error)
+		rep->ok = 0;
+	return KR_OK;
+}
+
+static int add_problem_e(struct check_report *rep, const struct err_detail *e)
+{
+	return add_problem(rep, 1, e->file, e->line, e->msg[0] ? e->msg : err_str(e->code), e->fix);
+}
+
+/* Problems that are visible in the profile's own sections. */
+static int lint_profile(const struct pmap *m, const struct pmap_profile *p,
+                        struct check_report *rep)
+{
+	const enum pmap_file files[2] = {PMAP_CONFIG, PMAP_CREDENTIALS};
+	struct pmap_val ra = {0}, cp = {0};
+	char msg[512], fix[320];
+	int r = KR_OK;
+
+	for (size_t k = 0; k < 2 && r == KR_OK; k++) {
+		const struct ini_section *sec = pmap_section(m, p, files[k]);
+
+		for (size_t i = 0; sec && i < sec->n_kvs && r == KR_OK; i++) {
+			const struct ini_kv *kv = &sec->kvs[i];
+			const char *near;
+
+			/* Per-service blocks ("s3 =" + indented lines) are botocore's. */
+			if (kv->sub || is_known(kv->key))
+				continue;
+			near = nearest_key(kv->key);
+			snprintf(msg, sizeof(msg), "unknown key \"%.100s\" in profile \"%s\"",
+			         kv->key, pmap_name(p));
+			if (near)
+				snprintf(fix, sizeof(fix), "did you mean \"%s\"?", near);
+			else
+				snprintf(fix, sizeof(fix),
+				         "remove it: neither botocore nor keyrole reads it");
+			r = add_problem(rep, 0, pmap_filename(m, files[k]), kv->line, msg, fix);
+		}
+	}
+	if (r == KR_OK && pmap_get(m, p, PMAP_ANY, "role_arn", &ra) &&
+	    pmap_get(m, p, PMAP_ANY, "credential_process", &cp)) {
+		char **argv = NULL;
+		size_t argc = 0;
+		int keyrole = 0;
+
+		if (shellquote_split(cp.v, KR_PROFILE_ARGV_MAX, &argv, &argc) == KR_OK &&
+		    argc > 0) {
+			const char *base = strrchr(argv[0], '/');
+
+			keyrole = strcmp(base ? base + 1 : argv[0], "keyrole") == 0;
+		}
+		shellquote_argv_free(argv);
+		snprintf(msg, sizeof(msg),
+		         "profile \"%s\" has both role_arn and credential_process: botocore and "
+		         "the AWS CLI ignore credential_process there and call AssumeRole "
+		         "themselves%s",
+		         pmap_name(p), keyrole ? ", so keyrole is never used" : "");
+		snprintf(
+		    fix, sizeof(fix),
+		    "move role_arn/source_profile into a separate profile (e.g. "
+		    "\"%.60s-chain\") and set credential_process = keyrole get %.60s-chain here",
+		    pmap_name(p), pmap_name(p));
+		r = add_problem(rep, keyrole, cp.file, cp.line, msg, fix);
+	}
+	return r;
+}
+
+/*
+ * Role chaining lowers a longer duration_seconds to 3600: say so for role
+ * step s (below: the step that feeds it), and for a credential_process
+ * source (which shows whether it returns a session only when it runs) say
+ * what will happen if it does.
+ */
+static int warn_chaining(struct check_report *rep, const struct chain *ch, size_t i)
+{
+	const struct step *s = &ch->steps[i], *below = &ch->steps[i - 1];
+	const struct assume_conf *conf = source_assume_conf(s);
+	char msg[512], fix[320];
+	int duration, line;
+
+	if (!conf)
+		return KR_OK;
+	duration = conf->duration;
+	line = conf->duration_line ? conf->duration_line : s->line;
+	snprintf(fix, sizeof(fix), "set duration_seconds to 3600 or less for this profile");
+	if (s->chained && duration > KR_CHAINED_MAX_S && below->ops == &source_assume_role) {
+		snprintf(
+		    msg, sizeof(msg),
+		    "role \"%.150s\" is assumed with role-session credentials (role chaining): "
+		    "STS allows at most 3600 seconds, so duration_seconds is lowered to 3600",
+		    s->role_arn);
+	} else if (s->chained && duration > KR_CHAINED_MAX_S) {
+		int env = below->ops == &source_env;
+
+		snprintf(msg, sizeof(msg),
+		         "role \"%.150s\" is assumed with session credentials (%s%.100s%s), which "
+		         "STS treats as role chaining: it allows at most 3600 seconds, so "
+		         "duration_seconds is lowered to 3600",
+		         s->role_arn,
+		         env ? "AWS_SESSION_TOKEN in the caller's environment"
+		             : "aws_session_token in profile \"",
+		         env ? "" : below->profile, env ? "" : "\"");
+		snprintf(
+		    fix, sizeof(fix),
+		    "set duration_seconds to 3600 or less for this profile, or give the source "
+		    "long-term keys");
+	} else if (below->ops == &source_process && duration > KR_CHAINED_MAX_S) {
+		snprintf(msg, sizeof(msg),
+		         "role \"%.150s\" is assumed with what credential_process of profile "
+		         "\"%.100s\" returns: if that has a SessionToken (a session), STS treats "
+		         "this as role chaining and keyrole lowers duration_seconds to 3600 at run "
+		         "time",
+		         s->role_arn, below->profile ? below->profile : "");
+	} else {
+		return KR_OK;
+	}
+	return add_problem(rep, 0, s->file, line, msg, fix);
+}
+
+static int check_one(const struct pmap *m, const struct caller_env *env,
+                     const struct resolve_opts *o, const char *name, struct check_report *rep)
+{
+	const struct pmap_profile *p = pmap_find(m, name);
+	struct err_detail e;
+	struct chain *ch = NULL;
+	int rr, r = KR_OK, show_source;
+
+	memset(&e, 0, sizeof(e));
+	rep->ok = 1;
+	rep->name = strdup(name);
+	if (!rep->name)
+		return KR_ERR_NOMEM;
+	rr = resolve_in_map(m, env, name, o, &ch, &e);
+	rep->chain = ch;
+	if (!ch || rr == KR_ERR_NOMEM)
+		return KR_ERR_NOMEM;
+	/* A source that failed to parse is not shown, unless it is one keyrole lacks. */
+	show_source = rr == KR_OK || (ch->n > 0 && ch->steps[0].ops == &source_unsupported);
+	rep->steps = calloc(ch->n ? ch->n : 1, sizeof(*rep->steps));
+	if (!rep->steps)
+		return KR_ERR_NOMEM;
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct step *s = &ch->steps[i];
+		struct step_report *sr = &rep->steps[rep->n_steps];
+
+		if (s->role_index < 0 && !show_source)
+			continue;
+		sr->profile = s->profile;
+		sr->file = s->file;
+		sr->line = s->line;
+		s->ops->describe(s, ch, sr);
+		if (sr->kind)
+			rep->n_steps++;
+		else
+			memset(sr, 0, sizeof(*sr));
+	}
+	if (rr < 0)
+		r = add_problem_e(rep, &e);
+	for (size_t i = 1; r == KR_OK && rr == KR_OK && i < ch->n; i++)
+		r = warn_chaining(rep, ch, i);
+	if (r == KR_OK && p)
+		r = lint_profile(m, p, rep);
+	return r;
+}
+
+static struct check_report *new_report(struct check_reports *c)
+{
+	struct check_report *nr = realloc(c->r, (c->n + 1) * sizeof(*nr));
+
+	if (!nr)
+		return NULL;
+	c->r = nr;
+	memset(&nr[c->n], 0, sizeof(*nr));
+	return &nr[c->n++];
+}
+
+int check_profiles(const struct caller_env *env, const char *name,
+                   const struct source_table *sources, struct check_reports **ret)
+{
+	struct resolve_opts o = {.sources = sources};
+	struct check_reports *c = calloc(1, sizeof(*c));
+	const struct pmap *m = NULL;
+	struct check_report *rep;
+	struct err_detail e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	if (!c)
+		return KR_ERR_NOMEM;
+	r = pmap_load(env, &m, &e);
+	if (r == KR_ERR_NOMEM)
+		goto out;
+	if (r < 0) {
+		/* The whole file is unusable: one report carries the reason. */
+		r = KR_ERR_NOMEM;
+		rep = new_report(c);
+		if (rep && (rep->name = strdup(name ? name : "*")) != NULL)
+			r = add_problem_e(rep, &e);
+		goto out;
+	}
+	if (name) {
+		rep = new_report(c);
+		r = rep ? check_one(m, env, &o, name, rep) : KR_ERR_NOMEM;
+	} else {
+		for (size_t i = 0; i < pmap_count(m) && r == KR_OK; i++) {
+			rep = new_report(c);
+			r = rep ? check_one(m, env, &o, pmap_name(pmap_at(m, i)), rep)
+			        : KR_ERR_NOMEM;
+		}
+	}
+out:
+	pmap_release(m);
+	if (r < 0) {
+		check_reports_free(c);
+		return r;
+	}
+	*ret = c;
+	return KR_OK;
+}
+
+void check_reports_free(struct check_reports *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		struct check_report *rep = &c->r[i];
+
+		for (size_t k = 0; k < rep->n_problems; k++) {
+			free(rep->problems[k].file);
+			free(rep->problems[k].msg);
+			free(rep->problems[k].fix);
+		}
+		free(rep->problems);
+		free(rep->steps);
+		chain_unref(rep->chain);
+		free(rep->name);
+	}
+	free(c->r);
+	free(c);
+}

@@ -1,0 +1,504 @@
+/*
+ * The operations; see ops.h and doc/protocol.txt.
+ *
+ * Invariants:
+ * - Every request gets exactly one reply (unless the client went away).
+ * - Long-term keys of `add` are copied into secret memory and wiped with
+ *   the operation; status and check never show a secret.
+ * - New or removed long-term keys forget every session made with the old
+ *   ones (their cache keys start with the keyring source's part).
+ */
+#include "ops.h"
+
+#include "cachekey.h"
+#include "check.h"
+#include "endpoint.h"
+#include "err.h"
+#include "fetch.h"
+#include "log.h"
+#include "mem.h"
+#include "sts_req.h"
+#include "valid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void reply_ok(reply_fn fn, void *userdata, enum req_op op)
+{
+	struct reply r = {.op = op, .ok = 1};
+
+	fn(userdata, &r);
+}
+
+/* ---- status ---- */
+
+/* What status shows as the role of a step that assumes none. */
+static const char *role_label(const struct cache_entry *e)
+{
+	if (e->role_arn)
+		return e->role_arn;
+	if (e->source && strcmp(e->source, "mfa-session") == 0)
+		return "(MFA session)";
+	if (e->source && strcmp(e->source, "process") == 0)
+		return "(credential_process)";
+	return "(source)";
+}
+
+static void op_status(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                      struct agent_req **ret_pending)
+{
+	struct status_report s = {.pid = (long)getpid(),
+	                          .uptime = (long)(time(NULL) - a->started),
+	                          .backend = store_backend(a->store),
+	                          .survives_reboot = store_survives_reboot(a->store),
+	                          .keyring_warning = store_warning(a->store),
+	                          .note = store_note(a->store),
+	                          .counters = &a->c};
+	struct status_entry *entries = calloc(cache_count(a->cache) + 1, sizeof(*entries));
+	struct reply r = {.op = OP_STATUS, .ok = 1, .u.status = &s};
+	time_t now = agent_now(a);
+	struct list_node *n;
+
+	if (!entries) {
+		reply_errorf(fn, userdata, KR_ERR_NOMEM, NULL, "%s", err_str(KR_ERR_NOMEM));
+		return;
+	}
+	for (n = cache_entries(a->cache)->next; n != cache_entries(a->cache); n = n->next) {
+		const struct cache_entry *e = list_entry(n, struct cache_entry, link);
+		struct status_entry *o = &entries[s.n_entries];
+		int live = e->has_creds && e->creds.expiration > now;
+
+		/* Expired ones are never served again: not listed (the timer drops them). */
+		if (!live && !(e->last_error && !e->has_creds))
+			continue;
+		o->profile = e->requested_by ? e->requested_by : e->profile;
+		o->role = role_label(e);
+		o->source = e->source ? e->source : "?";
+		o->mfa_serial = e->mfa_serial;
+		o->hop = e->role_index;
+		o->expiration = live ? e->creds.expiration : 0;
+		o->from = e->from ? e->from : "sts";
+		o->refresh_error = e->last_error;
+		o->refreshing = e->call != NULL;
+		s.n_entries++;
+	}
+	s.entries = entries;
+	s.stored = store_longterm_profiles(a->store, &s.n_stored);
+	fn(userdata, &r);
+	free(entries);
+}
+
+/* ---- forget ---- */
+
+static int entry_matches(const struct cache_entry *e, const char *profile)
+{
+	return !profile || (e->profile && strcmp(e->profile, profile) == 0) ||
+	       (e->requested_by && strcmp(e->requested_by, profile) == 0);
+}
+
+/* Forget the entry with this cache key, in memory or (after a restart) in the keyring only. */
+static void forget_key(struct agent *a, const char *key, int *removed)
+{
+	struct cache_entry *e = cache_find(a->cache, key);
+
+	if (e)
+		fetch_forget(a, e, removed);
+	else
+		store_session_remove(a->store, key);
+}
+
+/*
+ * Forget every step of profile's chain, resolved as `get` would resolve it
+ * for this caller: each role (an intermediate one is stored under its own
+ * profile, and may be shared with other chains), the MFA session it
+ * starts from, and a credential_process source's output. A profile that
+ * does not resolve (any more) is forgotten by name only.
+ */
+static void forget_chain(struct agent *a, const struct request *req, int *removed)
+{
+	struct chain *ch = NULL;
+	struct err_detail e;
+
+	memset(&e, 0, sizeof(e));
+	if (resolve_chain(&req->env, req->profile, &a->ropts, &ch, &e) < 0)
+		return;
+	for (size_t i = 0; i < ch->n; i++)
+		if (!(ch->steps[i].ops->flags & SOURCE_INLINE))
+			forget_key(a, ch->steps[i].key, removed);
+	chain_unref(ch);
+}
+
+static void op_forget(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                      struct agent_req **ret_pending)
+{
+	const char *profile = req->all ? NULL : req->profile;
+	struct reply r = {.op = OP_FORGET, .ok = 1};
+	struct list_node *n, *t;
+	int removed = 0;
+
+	if (!req->all && !valid_profile_name(profile)) {
+		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "forget needs a profile or \"all\"");
+		return;
+	}
+	list_for_each_safe(n, t, cache_entries(a->cache))
+	{
+		struct cache_entry *e = list_entry(n, struct cache_entry, link);
+
+		if (entry_matches(e, profile))
+			fetch_forget(a, e, &removed);
+	}
+	if (profile)
+		forget_chain(a, req, &removed);
+	store_sessions_remove_profile(a->store, profile);
+	r.u.removed = removed;
+	fn(userdata, &r);
+}
+
+/* ---- check ---- */
+
+static void op_check(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                     struct agent_req **ret_pending)
+{
+	struct check_reports *reports = NULL;
+	struct reply r = {.op = OP_CHECK, .ok = 1};
+	int rc;
+
+	if (req->profile && !valid_profile_name(req->profile)) {
+		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "invalid profile name");
+		return;
+	}
+	rc = check_profiles(&req->env, req->profile, a->opts.sources, &reports);
+	if (rc < 0) {
+		reply_errorf(fn, userdata, rc, req->profile, "check failed: %s", err_str(rc));
+		return;
+	}
+	r.u.check = reports;
+	fn(userdata, &r);
+	check_reports_free(reports);
+}
+
+/* ---- long-term keys: add, remove ---- */
+
+/* An add or remove in flight (answered from the loop only, never at once). */
+struct keyop {
+	struct agent_req req; /* the server's handle */
+	struct list_node link;
+	struct agent *a;
+	reply_fn fn;
+	void *userdata;
+	char *profile;
+	char *access_key_id, *secret; /* add: what to store (secret memory) */
+	struct sts_call *call;        /* add --verify: GetCallerIdentity */
+	char *arn;                    /* add --verify: who the keys belong to */
+};
+
+static void keyop_free(struct keyop *op)
+{
+	if (!op)
+		return;
+	sts_call_cancel(op->call);
+	store_cancel(op->a->store, op);
+	list_unlink(&op->link);
+	free(op->profile);
+	free(op->access_key_id);
+	mem_free_str(op->secret);
+	free(op->arn);
+	op->a->n_busy--;
+	free(op);
+}
+
+static void keyop_answer(struct keyop *op, const struct reply *r)
+{
+	if (op->fn)
+		op->fn(op->userdata, r);
+	keyop_free(op);
+}
+
+static void keyop_fail(struct keyop *op, const struct err_detail *e, const char *aws_code)
+{
+	struct reply r = {.ok = 0};
+
+	r.u.error.e = e;
+	r.u.error.profile = op->profile;
+	r.u.error.aws_code = aws_code;
+	keyop_answer(op, &r);
+}
+
+static void keyop_cancel(struct agent_req *req)
+{
+	keyop_free((struct keyop *)req);
+}
+
+static struct keyop *keyop_new(struct agent *a, const char *profile, reply_fn fn, void *userdata)
+{
+	struct keyop *op = calloc(1, sizeof(*op));
+
+	if (!op || !(op->profile = strdup(profile))) {
+		free(op);
+		reply_errorf(fn, userdata, KR_ERR_NOMEM, profile, "%s", err_str(KR_ERR_NOMEM));
+		return NULL;
+	}
+	a->n_busy++;
+	op->a = a;
+	op->fn = fn;
+	op->userdata = userdata;
+	op->req.cancel = keyop_cancel;
+	list_push_back(&a->keyops, &op->link);
+	return op;
+}
+
+/*
+ * New or removed long-term keys for profile: the sessions the old keys
+ * made (in memory, and their keyring copies) must not answer for the new.
+ */
+static void forget_keyring_source(struct agent *a, const char *profile)
+{
+	struct list_node *n, *t;
+	struct buf prefix;
+	int removed = 0;
+
+	buf_init(&prefix, KR_CACHE_KEY_MAX);
+	if (ckey_begin(&prefix) == KR_OK && source_keyring_key(profile, &prefix) == KR_OK)
+		list_for_each_safe(n, t, cache_entries(a->cache))
+		{
+			struct cache_entry *e = list_entry(n, struct cache_entry, link);
+
+			if (strncmp(e->key, prefix.data, prefix.len) == 0)
+				fetch_forget(a, e, &removed);
+		}
+	buf_free(&prefix);
+	if (removed)
+		log_info("profile %s: %d session(s) made with its old keys forgotten", profile,
+		         removed);
+}
+
+static void on_added(void *userdata, int err, int count, const char *why)
+{
+	struct keyop *op = userdata;
+	struct agent *a = op->a;
+	struct reply r = {.op = OP_ADD, .ok = 1};
+	struct err_detail e;
+
+	if (err < 0) {
+		err_set(&e, err, NULL, 0, NULL, "cannot store the keys in the %s keyring: %s",
+		        store_backend(a->store), why ? why : err_str(err));
+		keyop_fail(op, &e, NULL);
+		return;
+	}
+	forget_keyring_source(a, op->profile);
+	log_info("long-term keys for profile %s stored in the %s keyring", op->profile,
+	         store_backend(a->store));
+	r.u.add.arn = op->arn;
+	r.u.add.backend = store_backend(a->store);
+	r.u.add.note = store_note(a->store);
+	keyop_answer(op, &r);
+}
+
+static int add_store(struct keyop *op, struct err_detail *e)
+{
+	int r = store_longterm_add(op->a->store, op->profile, op->access_key_id, op->secret,
+	                           on_added, op);
+
+	if (r < 0)
+		err_set(e, KR_ERR_KEYRING, NULL, 0, NULL,
+		        "cannot store the keys: keyring unavailable");
+	return r < 0 ? KR_ERR_KEYRING : KR_OK;
+}
+
+static void on_verified(void *userdata, struct sts_result *res)
+{
+	struct keyop *op = userdata;
+	struct err_detail e;
+	char msg[KR_ERR_MSG_MAX];
+
+	op->call = NULL;
+	if (res->err != KR_OK) {
+		sts_req_describe(res, "GetCallerIdentity with the new keys",
+		                 STS_GET_CALLER_IDENTITY, &e);
+		snprintf(msg, sizeof(msg), "keys not stored: %s", e.msg);
+		memcpy(e.msg, msg, sizeof(msg));
+		keyop_fail(op, &e, res->aws_code);
+		return;
+	}
+	if (res->creds.arn)
+		op->arn = strdup(res->creds.arn);
+	op->a->c.sts_calls++;
+	if (add_store(op, &e) < 0)
+		keyop_fail(op, &e, NULL);
+}
+
+/* GetCallerIdentity with the new keys, at the endpoint the caller's environment names. */
+static int verify_start(struct keyop *op, const struct caller_env *env, struct err_detail *e)
+{
+	struct endpoint_in in = {0};
+	struct sts_params p = {0};
+	char *url = NULL, *region = NULL, *proxy = NULL, *no_proxy = NULL;
+	int r;
+
+	in.region = env->region ? env->region : env->default_region;
+	in.env_endpoint_url_sts = env->endpoint_url_sts;
+	in.env_endpoint_url = env->endpoint_url;
+	in.sts_regional_endpoints = env->sts_regional_endpoints;
+	in.ignore_configured = env->ignore_configured_endpoint_urls;
+	r = endpoint_resolve(&in, &url, &region, e);
+	if (r == 0)
+		r = endpoint_proxy(url, &env->proxy, &proxy, &no_proxy);
+	if (r == 0) {
+		p.op = STS_GET_CALLER_IDENTITY;
+		p.endpoint = url;
+		p.region = region;
+		p.ca_bundle = env->ca_bundle;
+		p.proxy = proxy;
+		p.no_proxy = no_proxy;
+		p.source.access_key_id = op->access_key_id;
+		p.source.secret_access_key = op->secret;
+		r = sts_call(op->a->sts, &p, on_verified, op, &op->call);
+	}
+	free(url);
+	free(region);
+	mem_free_str(proxy);
+	mem_free_str(no_proxy);
+	return r;
+}
+
+static void op_add(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                   struct agent_req **ret_pending)
+{
+	struct keyop *op;
+	struct err_detail e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	if (!valid_profile_name(req->profile) || !valid_access_key_id(req->access_key_id) ||
+	    !valid_secret_key(req->secret_access_key)) {
+		reply_errorf(
+		    fn, userdata, KR_ERR_INVAL, req->profile,
+		    "add needs a profile, an access key id ([A-Z0-9]{16,128}) and a secret "
+		    "access key (1 to %d printable characters, no spaces)",
+		    KR_SECRET_KEY_MAX);
+		return;
+	}
+	if (!store_on(a->store)) {
+		reply_errorf(fn, userdata, KR_ERR_KEYRING, req->profile,
+		             "no persistent keyring (backend: memory): start keyroled with --cache "
+		             "secret-service or --cache keyctl");
+		return;
+	}
+	op = keyop_new(a, req->profile, fn, userdata);
+	if (!op)
+		return;
+	op->access_key_id = strdup(req->access_key_id);
+	op->secret = mem_secret_strdup(req->secret_access_key, KR_SECRET_KEY_MAX);
+	r = op->access_key_id && op->secret ? KR_OK : KR_ERR_NOMEM;
+	if (r == KR_OK && req->verify)
+		r = verify_start(op, &req->env, &e);
+	else if (r == KR_OK)
+		r = add_store(op, &e);
+	if (r == KR_OK) {
+		*ret_pending = &op->req; /* answered from the loop */
+	} else {
+		char msg[KR_ERR_MSG_MAX];
+
+		if (!e.code)
+			err_set_code(&e, r);
+		snprintf(msg, sizeof(msg), "keys not stored: %s", e.msg);
+		memcpy(e.msg, msg, sizeof(msg));
+		keyop_fail(op, &e, NULL);
+	}
+}
+
+static void on_removed(void *userdata, int err, int count, const char *why)
+{
+	struct keyop *op = userdata;
+	struct reply r = {.op = OP_REMOVE, .ok = 1};
+	struct err_detail e;
+
+	if (err < 0) {
+		err_set(&e, err, NULL, 0, NULL, "cannot remove the keys: %s", err_str(err));
+		keyop_fail(op, &e, NULL);
+		return;
+	}
+	forget_keyring_source(op->a, op->profile);
+	r.u.removed = count;
+	keyop_answer(op, &r);
+}
+
+static void op_remove(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                      struct agent_req **ret_pending)
+{
+	struct reply r = {.op = OP_REMOVE, .ok = 1};
+	struct keyop *op;
+	struct err_detail e;
+
+	if (!valid_profile_name(req->profile)) {
+		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "remove needs a profile");
+		return;
+	}
+	if (!store_on(a->store)) {
+		r.u.removed = 0;
+		fn(userdata, &r);
+		return;
+	}
+	op = keyop_new(a, req->profile, fn, userdata);
+	if (!op)
+		return;
+	if (store_longterm_remove(a->store, req->profile, on_removed, op) < 0) {
+		err_set(&e, KR_ERR_KEYRING, NULL, 0, NULL,
+		        "cannot remove the keys: keyring unavailable");
+		keyop_fail(op, &e, NULL);
+		return;
+	}
+	*ret_pending = &op->req;
+}
+
+/* ---- dispatch ---- */
+
+static void op_ping(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                    struct agent_req **ret_pending)
+{
+	reply_ok(fn, userdata, OP_PING);
+}
+
+static void op_version(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                       struct agent_req **ret_pending)
+{
+	reply_ok(fn, userdata, OP_VERSION);
+}
+
+typedef void (*op_fn)(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                      struct agent_req **ret_pending);
+
+static const op_fn ops[] = {
+    [OP_PING] = op_ping,     [OP_VERSION] = op_version, [OP_GET] = fetch_get,
+    [OP_STATUS] = op_status, [OP_FORGET] = op_forget,   [OP_CHECK] = op_check,
+    [OP_ADD] = op_add,       [OP_REMOVE] = op_remove,
+};
+
+void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                struct agent_req **ret_pending)
+{
+	*ret_pending = NULL;
+	if (!req->op_name) {
+		reply_errorf(fn, userdata, KR_ERR_PROTO, NULL, "request has no \"op\"");
+		return;
+	}
+	if (req->op == OP_UNKNOWN || (size_t)req->op >= sizeof(ops) / sizeof(ops[0]) ||
+	    !ops[req->op]) {
+		reply_errorf(fn, userdata, KR_ERR_UNKNOWN_OP, NULL, "unknown operation \"%.64s\"",
+		             req->op_name);
+		return;
+	}
+	ops[req->op](a, req, fn, userdata, ret_pending);
+}
+
+void ops_drop_all(struct agent *a)
+{
+	while (!list_empty(&a->keyops)) {
+		struct keyop *op = list_entry(a->keyops.next, struct keyop, link);
+
+		op->fn = NULL;
+		keyop_free(op);
+	}
+}

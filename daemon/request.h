@@ -1,0 +1,150 @@
+/*
+ * A request as the daemon's operations see it, and the replies they give:
+ * plain C types. daemon/msg.c turns the wire's JSON (doc/protocol.txt) into
+ * a struct request once, at the edge, and a struct reply back into JSON;
+ * nothing past it sees JSON.
+ *
+ * Invariants:
+ * - Every string of a struct request points into one block it owns, wiped
+ *   by request_free() (it may hold an MFA code, long-term keys, the
+ *   caller's AWS_SECRET_ACCESS_KEY or a proxy password).
+ * - A reply is borrowed by whoever receives it, for the duration of the
+ *   call: it points at the sender's data and is encoded at once.
+ */
+#ifndef KR_REQUEST_H
+#define KR_REQUEST_H
+
+#include "caps.h"
+#include "endpoint.h"
+#include "err.h"
+#include "sts.h"
+
+#include <stddef.h>
+#include <time.h>
+
+enum req_op {
+	OP_UNKNOWN = 0, /* an op this daemon does not know */
+	OP_PING,
+	OP_VERSION,
+	OP_GET,
+	OP_STATUS,
+	OP_FORGET,
+	OP_CHECK,
+	OP_ADD,
+	OP_REMOVE,
+};
+
+/*
+ * The caller's view of the world: the environment variables a request
+ * carries (common/proto.c's proto_env_keys), NULL when unset. The daemon
+ * answers for these, never for its own environment.
+ */
+struct caller_env {
+	const char *home, *config_file, *credentials_file, *region, *default_region, *endpoint_url,
+	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
+	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token;
+	struct endpoint_proxy_env proxy; /* HTTPS_PROXY, no_proxy, ...: never in a cache key */
+};
+
+/* The name of each member of struct caller_env, for msg.c and caller_env_dup(). */
+struct caller_env_field {
+	const char *name; /* "AWS_REGION" */
+	size_t offset;    /* of its const char * in struct caller_env */
+};
+extern const struct caller_env_field caller_env_fields[];
+extern const size_t caller_env_n_fields;
+
+/* A copy of env in one block (its strings included); free with caller_env_free(). */
+struct caller_env *caller_env_dup(const struct caller_env *env);
+/* Wipes (it may hold secrets). NULL is a no-op. */
+void caller_env_free(struct caller_env *env);
+
+struct request {
+	enum req_op op;
+	const char *op_name;  /* as sent; NULL when missing */
+	const char *profile;  /* NULL when missing */
+	const char *mfa_code; /* get: the code the client obtained; secret */
+	const char *access_key_id, *secret_access_key; /* add; the secret is secret */
+	int all;                                       /* forget --all */
+	int verify;                                    /* add --verify */
+	struct caller_env env;
+	/* private: the block every string above points into */
+	char *strings;
+	size_t strings_len;
+};
+
+/* Wipe and free what r owns (r itself is the caller's). */
+void request_free(struct request *r);
+
+/* ---- replies ---- */
+
+/* The counters of `status`. */
+struct agent_counters {
+	unsigned long requests, hits, misses, sts_calls, refreshes, errors;
+	struct {
+		char code[64];
+		unsigned long n;
+	} sts_errors[KR_STS_CODES_MAX]; /* by AWS code, or our error name; "" ends the list */
+};
+
+struct status_entry {
+	const char *profile;    /* the profile that last used it, else the one that holds it */
+	const char *role;       /* role ARN; NULL for a step that is no role */
+	const char *source;     /* the source's name: "assume-role", "mfa-session", "process" */
+	const char *mfa_serial; /* the device it needs a code for, or NULL */
+	int hop;                /* index among the chain's roles; -1 for other steps */
+	time_t expiration;      /* 0: no credentials (only a failed fetch) */
+	const char *from;       /* "sts", "keyring", "process"... */
+	const char *refresh_error;
+	int refreshing;
+};
+
+struct status_report {
+	long pid, uptime;
+	const char *backend;
+	int survives_reboot;
+	const char *keyring_warning, *note; /* NULL for none */
+	const struct status_entry *entries;
+	size_t n_entries;
+	const char *const *stored; /* profiles with long-term keys */
+	size_t n_stored;
+	const struct agent_counters *counters;
+};
+
+struct check_reports; /* check.h */
+
+struct reply_error {
+	const struct err_detail *e;
+	const char *profile, *role;           /* NULL for none */
+	const char *aws_code, *aws_message;   /* what AWS answered, or NULL */
+	const char *mfa_serial, *mfa_process; /* error "mfa": the device, the profile's helper */
+};
+
+struct reply {
+	enum req_op op; /* the shape of a success reply */
+	int ok;
+	union {
+		struct reply_error error; /* !ok */
+		struct {
+			const struct sts_creds *creds;
+			const char *region, *from, *refresh_error;
+		} get;
+		const struct status_report *status;
+		const struct check_reports *check;
+		struct {
+			const char *arn, *backend, *note;
+		} add;
+		int removed; /* forget, remove */
+	} u;
+};
+
+/* Where replies go: r is borrowed for the call (encode it at once). */
+typedef void (*reply_fn)(void *userdata, const struct reply *r);
+
+/* Reply with an error (e: code, message, fix); the other fields of re may be left 0. */
+void reply_error(reply_fn fn, void *userdata, const struct reply_error *re);
+/* Reply with an error made of a code and a printf message (no file, no fix). */
+void reply_errorf(reply_fn fn, void *userdata, int code, const char *profile, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif

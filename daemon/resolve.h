@@ -1,0 +1,65 @@
+/*
+ * The resolver: one requested profile, read as botocore 1.43 reads it,
+ * becomes a chain of steps (source.h), each with its cache key.
+ *
+ * Semantics (botocore's unless marked KEYROLE):
+ *  - A profile with role_arn (and no web_identity_token_file) is a role:
+ *    exactly one of source_profile / credential_source. A source profile
+ *    that has static keys, or no role_arn, holds the credentials; one with
+ *    role_arn and no keys is another role. A profile may name itself as
+ *    source_profile only when it holds static keys. Cycles are errors
+ *    ("a -> b -> a"). More than KR_CHAIN_MAX roles is an error.
+ *  - Which source a credentials profile uses, and which a credential_source
+ *    names, is the table of sources.c.
+ *  - Every role's STS call uses the region and endpoint of the *requested*
+ *    profile (botocore creates the AssumeRole client from the session).
+ *    Region: AWS_REGION (KEYROLE: botocore ignores it; the other SDKs and
+ *    AWS CLI v2 honour it) > AWS_DEFAULT_REGION > the requested profile's.
+ *  - KEYROLE: a role whose input is a session (another role, or keys with
+ *    a session token) is "chained" and its duration is capped at 3600 s.
+ *  - KEYROLE: long-term keys (in a file, the environment or the keyring)
+ *    under a first role with mfa_serial get an MFA session step
+ *    (GetSessionToken) in between: one code serves every role of the device.
+ *  - KEYROLE: a credential_process that would call keyrole for a profile of
+ *    this same chain (or of a chain that leads back to it) is an error, not
+ *    an endless loop.
+ *
+ * Secrets (keys from files or the environment) live only in steps'
+ * inline_creds; chain_unref() wipes them. Keys and reports never hold them.
+ */
+#ifndef KR_RESOLVE_H
+#define KR_RESOLVE_H
+
+#include "err.h"
+#include "pmap.h"
+#include "request.h"
+#include "source.h"
+
+struct resolve_opts {
+	const struct source_table *sources; /* NULL: the built-in table */
+	int mfa_duration;                   /* seconds of MFA sessions (their key has it) */
+};
+
+/*
+ * Resolve name for the caller described by env into a new chain (one
+ * reference: chain_unref()). Errors, with e naming file:line and a fix:
+ *   KR_ERR_NOPROFILE    the profile does not exist
+ *   KR_ERR_CONFIG       invalid configuration (syntax, cycle, missing
+ *                       source, bad value, a credential_process that calls
+ *                       keyrole for this chain)
+ *   KR_ERR_UNSUPPORTED  a source keyrole does not support
+ *   KR_ERR_NOCREDS      credential_source = Environment without keys
+ *   KR_ERR_INVAL        an invalid name
+ */
+int resolve_chain(const struct caller_env *env, const char *name, const struct resolve_opts *o,
+                  struct chain **ret, struct err_detail *e);
+
+/*
+ * The same on a loaded map, for `keyrole check`: *ret_partial is set
+ * whatever the outcome (as far as resolution got: the roles in execution
+ * order, and the source when it was reached), or NULL out of memory.
+ */
+int resolve_in_map(const struct pmap *m, const struct caller_env *env, const char *name,
+                   const struct resolve_opts *o, struct chain **ret_partial, struct err_detail *e);
+
+#endif

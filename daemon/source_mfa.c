@@ -1,0 +1,152 @@
+/*
+ * An MFA session: GetSessionToken with long-term keys, a device's serial
+ * and a code. One session per device serves every role that uses it, so a
+ * person types one code per session, not one per role (aws-vault's
+ * approach). The resolver puts this step between long-term keys and the
+ * first role when that role has mfa_serial; the role is then assumed
+ * without a code. Its session is not role chaining.
+ */
+#include "source.h"
+
+#include "cachekey.h"
+#include "err.h"
+#include "mem.h"
+#include "sts_req.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conf {
+	int duration; /* keyroled's --mfa-duration when the chain was resolved */
+};
+
+struct call {
+	struct sts_call *sts;
+	source_done_fn done;
+	void *userdata;
+	char what[KR_VALUE_MAX + 64];
+};
+
+static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+{
+	struct pmap_val v = {0};
+	struct conf *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return KR_ERR_NOMEM;
+	s->conf = c;
+	c->duration = in->mfa_duration;
+	pmap_get(in->map, in->profile, PMAP_ANY, "mfa_serial", &v);
+	r = step_set_where(s, v.file, v.line);
+	if (r == KR_OK)
+		r = pmap_take(&v, "mfa_serial", &s->mfa_serial, e);
+	if (r == KR_OK && source_what(s, "GetSessionToken (MFA %s)", s->mfa_serial) < 0)
+		r = KR_ERR_NOMEM;
+	return r;
+}
+
+static void conf_free(void *conf)
+{
+	free(conf);
+}
+
+static int key(const struct step *s, const struct chain *ch, struct buf *out)
+{
+	const struct conf *c = s->conf;
+	int r = ckey_step(out, "mfa-session");
+
+	if (r == KR_OK)
+		r = ckey_str(out, "mfa=", s->mfa_serial);
+	if (r == KR_OK)
+		r = ckey_int(out, "dur=", c->duration);
+	if (r == KR_OK)
+		r = ckey_str(out, "ep=", ch->endpoint);
+	if (r == KR_OK)
+		r = ckey_str(out, "reg=", ch->signing_region);
+	return r;
+}
+
+static void on_sts_done(void *userdata, struct sts_result *sr)
+{
+	struct call *c = userdata;
+	struct source_result res = {.err = sr->err, .from = "sts", .attempts = sr->attempts};
+
+	if (sr->err == KR_OK) {
+		res.creds = sr->creds;
+		memset(&sr->creds, 0, sizeof(sr->creds));
+	} else {
+		sts_req_describe(sr, c->what, STS_GET_SESSION_TOKEN, &res.detail);
+		res.aws_code = sr->aws_code;
+		res.aws_message = sr->aws_message;
+	}
+	c->sts = NULL;
+	c->done(c->userdata, &res);
+	sts_creds_clear(&res.creds);
+	free(c);
+}
+
+static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+{
+	const struct chain *ch = f->chain;
+	const struct step *s = f->step;
+	const struct conf *conf = s->conf;
+	struct sts_params p = {0};
+	struct call *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c) {
+		err_set_code(&res->detail, KR_ERR_NOMEM);
+		return KR_ERR_NOMEM;
+	}
+	snprintf(c->what, sizeof(c->what), "%s", s->what);
+	c->done = f->done;
+	c->userdata = f->userdata;
+	p.op = STS_GET_SESSION_TOKEN;
+	p.endpoint = ch->endpoint;
+	p.region = ch->signing_region;
+	p.ca_bundle = ch->ca_bundle;
+	p.proxy = ch->proxy;
+	p.no_proxy = ch->no_proxy;
+	p.source.access_key_id = f->input->access_key_id;
+	p.source.secret_access_key = f->input->secret_access_key;
+	p.mfa_serial = s->mfa_serial;
+	p.mfa_code = f->mfa_code;
+	p.duration = conf->duration;
+	r = sts_call(f->svc->sts, &p, on_sts_done, c, &c->sts);
+	if (r < 0) {
+		err_set(&res->detail, r, NULL, 0, NULL, "%s: %s", c->what, err_str(r));
+		free(c);
+		return r;
+	}
+	*ret_call = c;
+	return 0;
+}
+
+static void cancel(void *call)
+{
+	struct call *c = call;
+
+	if (!c)
+		return;
+	sts_call_cancel(c->sts);
+	free(c);
+}
+
+static void describe(const struct step *s, const struct chain *c, struct step_report *out)
+{
+	out->kind = NULL; /* check shows the role's MFA, not a step of its own */
+}
+
+const struct source_ops source_mfa_session = {
+    .name = "mfa-session",
+    .flags = SOURCE_SESSION | SOURCE_NOT_CHAINING,
+    .max_lifetime = 36 * 3600, /* GetSessionToken: 129600 s at most */
+    .parse = parse,
+    .free = conf_free,
+    .key = key,
+    .fetch = fetch,
+    .cancel = cancel,
+    .describe = describe,
+};

@@ -1,0 +1,28 @@
+/*
+ * The table of sources: which one a profile uses. For a profile that holds
+ * credentials (no role_arn, or the source_profile of a role), the first
+ * row whose key the profile has wins, in botocore 1.43's provider order:
+ * web identity, IAM Identity Center, the credentials file's keys, login
+ * sessions, credential_process, the config file's keys; KEYROLE: a profile
+ * with none of them has keys stored with `keyrole add`. A role's
+ * credential_source picks the row of that name.
+ *
+ * A new source is a file of its own (source_NAME.c) and a row here.
+ */
+#include "source.h"
+
+static const struct source_row rows[] = {
+    {&source_unsupported, "web_identity_token_file", PMAP_ANY, NULL, "web identity federation"},
+    {&source_unsupported, "sso_account_id", PMAP_ANY, NULL, "IAM Identity Center (SSO)"},
+    {&source_unsupported, "sso_role_name", PMAP_ANY, NULL, "IAM Identity Center (SSO)"},
+    {&source_static, "aws_access_key_id", PMAP_CREDENTIALS, NULL, "keys in the credentials file"},
+    {&source_unsupported, "login_session", PMAP_ANY, NULL, "console login sessions"},
+    {&source_process, "credential_process", PMAP_ANY, NULL, "credential_process"},
+    {&source_static, "aws_access_key_id", PMAP_CONFIG, NULL, "keys in the config file"},
+    {&source_env, NULL, PMAP_ANY, "Environment", "the caller's environment"},
+    {&source_unsupported, NULL, PMAP_ANY, "Ec2InstanceMetadata", "instance metadata"},
+    {&source_unsupported, NULL, PMAP_ANY, "EcsContainer", "container credentials"},
+    {&source_keyring, NULL, PMAP_ANY, NULL, "keys stored with keyrole add"},
+};
+
+const struct source_table source_table_default = {rows, sizeof(rows) / sizeof(rows[0])};
