@@ -37,10 +37,6 @@
 #define KR_VERSION "unknown"
 #endif
 
-#define KR_CLIENT_OUT_MAX  (8 * 1024 * 1024) /* text we print (status/check of a big config) */
-#define KR_CLIENT_LINE_MAX 2048              /* the one error line */
-#define KR_ADD_INPUT_MAX   4096              /* `keyrole add` input on stdin */
-
 enum {
 	OPT_MFA_CODE = 1 << 0,
 	OPT_NO_AUTOSTART = 1 << 1,
