@@ -23,6 +23,7 @@
 #include "shellquote.h"
 #include "sockpath.h"
 #include "tty.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -803,30 +804,6 @@ static int run_remove(struct ctx *x)
 
 /* ---- add ---- */
 
-static int key_id_valid(const char *s)
-{
-	size_t n = strnlen(s, KR_KEY_ID_MAX + 1);
-
-	if (n < KR_KEY_ID_MIN || n > KR_KEY_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
-			return 0;
-	return 1;
-}
-
-static int secret_valid(const char *s)
-{
-	size_t n = strnlen(s, KR_SECRET_KEY_MAX + 1);
-
-	if (n == 0 || n > KR_SECRET_KEY_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return 0;
-	return 1;
-}
-
 /* Copy line number idx (0-based, without its \r\n) of text into ret_line (n bytes). */
 static int nth_line(const char *text, int idx, size_t n, char *ret_line)
 {
@@ -934,13 +911,13 @@ static int run_add(struct ctx *x)
 		          err_str(r));
 		goto out;
 	}
-	if (!key_id_valid(id)) {
+	if (!valid_access_key_id(id)) {
 		rc = fail(x, KR_ERR_INVAL,
 		          "that does not look like an access key id (16 to 128 of A-Z and 0-9, "
 		          "e.g. AKIA...)");
 		goto out;
 	}
-	if (!secret_valid(secret)) {
+	if (!valid_secret_key(secret)) {
 		rc = fail(x, KR_ERR_INVAL,
 		          "that does not look like a secret access key (1 to %d printable "
 		          "characters, no spaces)",
@@ -1366,18 +1343,6 @@ static int run_help(struct ctx *x)
 	return print_text(x, c->help);
 }
 
-static int name_valid(const char *s)
-{
-	size_t n = strnlen(s, KR_NAME_MAX + 1);
-
-	if (n == 0 || n > KR_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* An option argument a (without "--"); *i advances past a separate value. */
 static int parse_option(struct ctx *x, const char *a, int argc, char **argv, int *i)
 {
@@ -1440,12 +1405,12 @@ static int parse(struct ctx *x, int argc, char **argv)
 	}
 	if (c->profile == PROFILE_REQUIRED && !x->profile)
 		return usage_error(c, "missing PROFILE");
-	if (x->profile && c->run != run_help && !name_valid(x->profile))
+	if (x->profile && c->run != run_help && !valid_profile_name(x->profile))
 		return usage_error(c, "invalid profile name (1 to %d printable characters)",
 		                   KR_NAME_MAX);
 	if (c->run == run_forget && !x->profile == !(x->opts & OPT_ALL))
 		return usage_error(c, "give either PROFILE or --all");
-	if (x->mfa_code && !mfa_code_valid(x->mfa_code))
+	if (x->mfa_code && !valid_mfa_code(x->mfa_code))
 		return usage_error(c, "--mfa-code needs 1 to %d printable characters",
 		                   KR_MFA_CODE_MAX);
 	return CMD_EXIT_OK;
