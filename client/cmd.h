@@ -21,6 +21,7 @@
  * (a write error such as EPIPE is a failure); on failure stdout is empty
  * and stderr has exactly one line "keyrole: PROFILE: MESSAGE" (no profile
  * part for commands without one).
+ * Text from the daemon is printed without its control characters (out.h).
  */
 #ifndef KR_CMD_H
 #define KR_CMD_H

@@ -10,6 +10,8 @@
  *   Once the request holds the secret, the local copy is wiped at once.
  * - Neither key is ever printed: the messages about bad input describe the
  *   expected form, not what was typed.
+ * - The daemon's note and the verified ARN are printed through out.h's
+ *   scrub, like every text line.
  * - stdout is written all at once or not at all; a failure is one stderr
  *   line (out.h).
  */
@@ -163,13 +165,12 @@ int cmd_add_run(struct cmd_ctx *x)
 	if (rc != CMD_EXIT_OK)
 		goto out;
 	if (json_get_str(reply, "note")) /* e.g. the kernel keyring does not survive a reboot */
-		fprintf(stderr, "keyrole: %s: note: %s\n", x->profile, json_get_str(reply, "note"));
+		out_warn(x, "note: %s", json_get_str(reply, "note"));
 	arn = json_get_str(reply, "arn");
 	if (arn && *arn)
-		r = buf_printf(&x->out, "stored long-term keys for %s (verified: %s)\n", x->profile,
-		               arn);
+		r = out_line(x, "stored long-term keys for %s (verified: %s)", x->profile, arn);
 	else
-		r = buf_printf(&x->out, "stored long-term keys for %s\n", x->profile);
+		r = out_line(x, "stored long-term keys for %s", x->profile);
 	rc = r < 0 ? out_fail(x, r, "%s", err_str(r)) : out_emit(x);
 out:
 	mem_wipe(&k, sizeof(k));

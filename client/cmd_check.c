@@ -4,6 +4,9 @@
  * text, or the list of profile reports as JSON with --json.
  *
  * Invariants:
+ * - Every text line is made by out_printf()/out_line(), which scrub control
+ *   characters (out.h): a message, fix, file or ARN from the daemon cannot
+ *   forge a line; --json prints the reports as JSON (json_print() escapes).
  * - The exit status is 1 when a profile has an error (a problem that is
  *   not a warning, or "ok": false), whatever the output format.
  * - stdout is written all at once or not at all; a failure is one stderr
@@ -22,7 +25,7 @@
 static int check_step(struct cmd_ctx *x, const struct json *step, int first)
 {
 	const char *kind = request_str(step, "kind", "?");
-	int r = buf_puts(&x->out, first ? "  chain: " : " -> ");
+	int r = out_printf(x, "%s", first ? "  chain: " : " -> ");
 
 	if (r < 0)
 		return r;
@@ -31,17 +34,17 @@ static int check_step(struct cmd_ctx *x, const struct json *step, int first)
 		const char *akid = json_get_str(step, "access_key_id");
 
 		if (strcmp(type, "environment") == 0)
-			return buf_puts(&x->out, "environment keys");
-		r = buf_printf(&x->out, "%s (%s", request_str(step, "profile", "?"), type);
+			return out_printf(x, "environment keys");
+		r = out_printf(x, "%s (%s", request_str(step, "profile", "?"), type);
 		if (r == KR_OK && akid && *akid)
-			r = buf_printf(&x->out, " %s", akid);
+			r = out_printf(x, " %s", akid);
 		if (r == KR_OK)
-			r = buf_putc(&x->out, ')');
+			r = out_printf(x, ")");
 		return r;
 	}
-	r = buf_puts(&x->out, request_str(step, "role_arn", "?"));
+	r = out_printf(x, "%s", request_str(step, "role_arn", "?"));
 	if (r == KR_OK && json_get_str(step, "mfa_serial"))
-		r = buf_puts(&x->out, " (MFA)");
+		r = out_printf(x, " (MFA)");
 	return r;
 }
 
@@ -53,16 +56,16 @@ static int check_problem(struct cmd_ctx *x, const struct json *pb)
 	int r = KR_OK;
 
 	if (file && *file && line > 0)
-		r = buf_printf(&x->out, "%s:%ld: ", file, line);
+		r = out_printf(x, "%s:%ld: ", file, line);
 	else if (file && *file)
-		r = buf_printf(&x->out, "%s: ", file);
+		r = out_printf(x, "%s: ", file);
 	if (r == KR_OK)
-		r = buf_printf(&x->out, "%s: %s", request_str(pb, "severity", "error"),
+		r = out_printf(x, "%s: %s", request_str(pb, "severity", "error"),
 		               request_str(pb, "message", "?"));
 	if (r == KR_OK && fix && *fix)
-		r = buf_printf(&x->out, " (fix: %s)", fix);
+		r = out_printf(x, " (fix: %s)", fix);
 	if (r == KR_OK)
-		r = buf_putc(&x->out, '\n');
+		r = out_eol(x);
 	return r;
 }
 
@@ -86,8 +89,8 @@ static int check_text(struct cmd_ctx *x, const struct json *profiles, int *ret_e
 		}
 		errors += bad;
 		if (r == KR_OK)
-			r = buf_printf(&x->out, "%s: %s\n", request_str(p, "name", "?"),
-			               bad ? "ERROR" : "ok");
+			r = out_line(x, "%s: %s", request_str(p, "name", "?"),
+			             bad ? "ERROR" : "ok");
 		json_for_each(it, steps)
 		{
 			if (r == KR_OK)
@@ -95,7 +98,7 @@ static int check_text(struct cmd_ctx *x, const struct json *profiles, int *ret_e
 			first = 0;
 		}
 		if (r == KR_OK && !first)
-			r = buf_putc(&x->out, '\n');
+			r = out_eol(x);
 		json_for_each(it, json_get(p, "problems"))
 		{
 			if (r == KR_OK)

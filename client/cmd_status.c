@@ -3,6 +3,10 @@
  * without credentials; the text printed comes from the daemon's reply.
  *
  * Invariants:
+ * - Every text line is made by out_line()/out_printf(), which scrub control
+ *   characters (out.h): a refresh error, note, keyring warning, profile,
+ *   role or counter name from the daemon cannot forge a line.
+ * Invariants:
  * - Nothing here handles a secret: the daemon's status never has one
  *   (stored keys are listed by profile name only).
  * - stdout is written all at once or not at all; a failure is one stderr
@@ -11,7 +15,6 @@
  */
 #include "cmd_status.h"
 
-#include "buf.h"
 #include "err.h"
 #include "json.h"
 #include "out.h"
@@ -67,7 +70,7 @@ static int status_entries(struct cmd_ctx *x, const struct json *entries)
 	int width = 7, r;
 
 	if (json_type(entries) != JSON_ARRAY || json_count(entries) == 0)
-		return buf_puts(&x->out, "cached sessions: none\n");
+		return out_line(x, "cached sessions: none");
 	json_for_each(e, entries)
 	{
 		int l = (int)strlen(request_str(e, "profile", "-"));
@@ -75,8 +78,10 @@ static int status_entries(struct cmd_ctx *x, const struct json *entries)
 		if (l > width)
 			width = l > 40 ? 40 : l;
 	}
-	r = buf_printf(&x->out, "cached sessions:\n  %-*s  %3s  %-10s  %-7s  %s\n", width,
-	               "PROFILE", "HOP", "EXPIRES", "FROM", "ROLE");
+	r = out_line(x, "cached sessions:");
+	if (r == KR_OK)
+		r = out_line(x, "  %-*s  %3s  %-10s  %-7s  %s", width, "PROFILE", "HOP", "EXPIRES",
+		             "FROM", "ROLE");
 	json_for_each(e, entries)
 	{
 		char left[32] = "?", dur[24];
@@ -92,11 +97,11 @@ static int status_entries(struct cmd_ctx *x, const struct json *entries)
 			fmt_duration(dur, sizeof(dur), s);
 			snprintf(left, sizeof(left), "in %s", dur);
 		}
-		r = buf_printf(&x->out, "  %-*s  %3ld  %-10s  %-7s  %s\n", width,
-		               request_str(e, "profile", "-"), request_num(e, "hop", 0), left,
-		               request_str(e, "from", "-"), request_str(e, "role", "-"));
+		r = out_line(x, "  %-*s  %3ld  %-10s  %-7s  %s", width,
+		             request_str(e, "profile", "-"), request_num(e, "hop", 0), left,
+		             request_str(e, "from", "-"), request_str(e, "role", "-"));
 		if (r == KR_OK && rerr && *rerr)
-			r = buf_printf(&x->out, "  %*s  refresh failed: %s\n", width, "", rerr);
+			r = out_line(x, "  %*s  refresh failed: %s", width, "", rerr);
 	}
 	return r;
 }
@@ -110,49 +115,47 @@ static int status_text(struct cmd_ctx *x, const struct json *reply)
 	int r, first = 1;
 
 	fmt_duration(up, sizeof(up), request_num(reply, "uptime", 0));
-	r = buf_printf(&x->out, "keyroled %s, pid %ld, up %s, cache %s\n",
-	               request_str(reply, "version", "?"), request_num(reply, "pid", 0), up,
-	               request_str(reply, "backend", "?"));
+	r = out_line(x, "keyroled %s, pid %ld, up %s, cache %s", request_str(reply, "version", "?"),
+	             request_num(reply, "pid", 0), up, request_str(reply, "backend", "?"));
 	/* The keyring's state matters as much as the cache: say when it failed. */
 	if (r == KR_OK && json_get_str(reply, "keyring_warning"))
-		r = buf_printf(&x->out, "keyring warning: %s\n",
-		               json_get_str(reply, "keyring_warning"));
+		r = out_line(x, "keyring warning: %s", json_get_str(reply, "keyring_warning"));
 	if (r == KR_OK && json_get_str(reply, "note"))
-		r = buf_printf(&x->out, "note: %s\n", json_get_str(reply, "note"));
+		r = out_line(x, "note: %s", json_get_str(reply, "note"));
 	if (r == KR_OK)
 		r = status_entries(x, json_get(reply, "entries"));
 	if (r == KR_OK)
-		r = buf_puts(&x->out, "stored long-term keys:");
+		r = out_printf(x, "stored long-term keys:");
 	json_for_each(it, keys)
 	{
 		if (r == KR_OK && json_str(it))
-			r = buf_printf(&x->out, "%s %s", first ? "" : ",", json_str(it));
+			r = out_printf(x, "%s %s", first ? "" : ",", json_str(it));
 		first = 0;
 	}
 	if (r == KR_OK)
-		r = buf_puts(&x->out, first ? " none\n" : "\n");
+		r = first ? out_line(x, " none") : out_eol(x);
 	first = 1;
 	json_for_each(it, counters)
 	{
 		if (r == KR_OK && json_type(it) == JSON_NUMBER && json_key(it)) {
-			r = buf_printf(&x->out, "%s%s %ld", first ? "counters: " : ", ",
-			               json_key(it), (long)json_num(it));
+			r = out_printf(x, "%s%s %ld", first ? "counters: " : ", ", json_key(it),
+			               (long)json_num(it));
 			first = 0;
 		}
 	}
 	if (r == KR_OK && !first)
-		r = buf_putc(&x->out, '\n');
+		r = out_eol(x);
 	first = 1;
 	json_for_each(it, json_get(counters, "sts_errors"))
 	{
 		if (r == KR_OK && json_type(it) == JSON_NUMBER && json_key(it)) {
-			r = buf_printf(&x->out, "%s%s %ld", first ? "sts errors: " : ", ",
-			               json_key(it), (long)json_num(it));
+			r = out_printf(x, "%s%s %ld", first ? "sts errors: " : ", ", json_key(it),
+			               (long)json_num(it));
 			first = 0;
 		}
 	}
 	if (r == KR_OK && !first)
-		r = buf_putc(&x->out, '\n');
+		r = out_eol(x);
 	return r;
 }
 
@@ -199,14 +202,13 @@ static int run_drop(struct cmd_ctx *x, const char *op)
 		goto out;
 	removed = request_num(reply, "removed", 0);
 	if (strcmp(op, "remove") == 0)
-		r = buf_printf(&x->out, "removed %ld stored key entr%s for %s\n", removed,
-		               removed == 1 ? "y" : "ies", x->profile);
+		r = out_line(x, "removed %ld stored key entr%s for %s", removed,
+		             removed == 1 ? "y" : "ies", x->profile);
 	else if (x->profile)
-		r = buf_printf(&x->out, "forgot %ld cached entr%s for %s\n", removed,
-		               removed == 1 ? "y" : "ies", x->profile);
+		r = out_line(x, "forgot %ld cached entr%s for %s", removed,
+		             removed == 1 ? "y" : "ies", x->profile);
 	else
-		r = buf_printf(&x->out, "forgot %ld cached entr%s\n", removed,
-		               removed == 1 ? "y" : "ies");
+		r = out_line(x, "forgot %ld cached entr%s", removed, removed == 1 ? "y" : "ies");
 	rc = r < 0 ? out_fail(x, r, "%s", err_str(r)) : out_emit(x);
 out:
 	json_free(req);
@@ -229,7 +231,7 @@ int cmd_status_version(struct cmd_ctx *x)
 	struct json *req, *reply = NULL;
 	int rc;
 
-	if (buf_printf(&x->out, "keyrole %s\n", KR_VERSION) < 0 || out_emit(x) != CMD_EXIT_OK)
+	if (out_line(x, "keyrole %s", KR_VERSION) < 0 || out_emit(x) != CMD_EXIT_OK)
 		return CMD_EXIT_ERROR;
 	req = request_new(x, "version", 0);
 	/* Never autostart here: the question is whether one is running. */
@@ -241,8 +243,8 @@ int cmd_status_version(struct cmd_ctx *x)
 		rc = request_fail_reply(x, reply);
 		goto out;
 	}
-	if (buf_printf(&x->out, "keyroled %s (protocol %ld)\n", request_str(reply, "version", "?"),
-	               request_num(reply, "protocol", 0)) < 0)
+	if (out_line(x, "keyroled %s (protocol %ld)", request_str(reply, "version", "?"),
+	             request_num(reply, "protocol", 0)) < 0)
 		rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 	else
 		rc = out_emit(x);

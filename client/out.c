@@ -1,6 +1,7 @@
 /*
- * Output: the one stderr line of a failure, and stdout written all at once.
- * The contract is in out.h.
+ * Output: the one stderr line of a failure or warning, stdout text scrubbed
+ * of control characters, and stdout written all at once. The contract is in
+ * out.h.
  */
 #include "out.h"
 
@@ -14,7 +15,27 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Write the whole line to stderr at once; control characters become spaces. */
+/*
+ * Turn every control character of s (n bytes) into a space, byte for byte:
+ * C0 and DEL, and the C1 controls in their UTF-8 form (0xc2 0x80..0x9f),
+ * which some terminals obey as they do ESC [. Other bytes stay.
+ */
+static void scrub(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			s[i] = ' ';
+		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		           (unsigned char)s[i + 1] <= 0x9f) {
+			s[i] = ' ';
+			s[++i] = ' ';
+		}
+	}
+}
+
+/* Write one whole line to stderr at once, scrubbed. */
 static void put_err_line(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[KR_CLIENT_LINE_MAX];
@@ -25,9 +46,7 @@ static void put_err_line(const char *prefix, const char *fmt, va_list ap)
 	n = (w < 0 || (size_t)w >= sizeof(line)) ? 0 : (size_t)w;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	n = strlen(line);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
-			line[i] = ' ';
+	scrub(line, n);
 	if (n + 1 < sizeof(line))
 		line[n++] = '\n';
 	else
@@ -35,17 +54,70 @@ static void put_err_line(const char *prefix, const char *fmt, va_list ap)
 	(void)proto_write_all(2, line, n, 0);
 }
 
-int out_fail(const struct cmd_ctx *x, int err, const char *fmt, ...)
+/* put_err_line() with the profile of x (if any) as the prefix. */
+static void put_profile_line(const struct cmd_ctx *x, const char *fmt, va_list ap)
 {
 	char prefix[KR_NAME_MAX + 8] = "";
-	va_list ap;
 
 	if (x && x->profile)
 		snprintf(prefix, sizeof(prefix), "%s: ", x->profile);
-	va_start(ap, fmt);
 	put_err_line(prefix, fmt, ap);
+}
+
+int out_fail(const struct cmd_ctx *x, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_profile_line(x, fmt, ap);
 	va_end(ap);
 	return cmd_exit_code(err);
+}
+
+void out_warn(const struct cmd_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_profile_line(x, fmt, ap);
+	va_end(ap);
+}
+
+static int out_vprintf(struct cmd_ctx *x, const char *fmt, va_list ap)
+{
+	size_t start = x->out.len;
+	int r = buf_vprintf(&x->out, fmt, ap);
+
+	if (r == KR_OK && x->out.len > start)
+		scrub(x->out.data + start, x->out.len - start);
+	return r;
+}
+
+int out_printf(struct cmd_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = out_vprintf(x, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int out_line(struct cmd_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = out_vprintf(x, fmt, ap);
+	va_end(ap);
+	return r == KR_OK ? out_eol(x) : r;
+}
+
+int out_eol(struct cmd_ctx *x)
+{
+	return buf_putc(&x->out, '\n');
 }
 
 int out_emit(struct cmd_ctx *x)

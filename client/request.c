@@ -241,12 +241,10 @@ int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
 	}
 	/* Served, but a refresh failed: the SDKs ignore stderr on success, people do not. */
 	if (json_get_str(reply, "refresh_error"))
-		fprintf(stderr,
-		        "keyrole: %s: warning: refresh failed, serving credentials valid until %s: "
-		        "%s\n",
-		        x->profile,
-		        json_get_str(reply, "Expiration") ? json_get_str(reply, "Expiration") : "?",
-		        json_get_str(reply, "refresh_error"));
+		out_warn(x, "warning: refresh failed, serving credentials valid until %s: %s",
+		         json_get_str(reply, "Expiration") ? json_get_str(reply, "Expiration")
+		                                           : "?",
+		         json_get_str(reply, "refresh_error"));
 	*ret_reply = reply;
 	reply = NULL;
 out:

@@ -23,7 +23,7 @@
 #define KR_CLIENT_REPLY_MS   (120 * 1000)      /* whole answer, STS retries included */
 #define KR_CLIENT_BUSY_MS    10000             /* retry a daemon at its connection cap */
 #define KR_CLIENT_OUT_MAX    (8 * 1024 * 1024) /* text we print (status/check of a big config) */
-#define KR_CLIENT_LINE_MAX   2048              /* the one stderr line of a failure */
+#define KR_CLIENT_LINE_MAX   2048              /* the one stderr line (failure or warning) */
 #define KR_ADD_INPUT_MAX     4096              /* `keyrole add` input on stdin */
 #define KR_CONN_DETAIL_MAX   600               /* why a connection failed, for that line */
 

@@ -232,6 +232,17 @@ def one_line(err):
     return err.endswith("\n") and err.count("\n") == 1
 
 
+def no_controls(text):
+    """True if text has no control character but its line ends: no C0 but
+    \n, no DEL, no C1 (U+0080..U+009F, which some terminals obey like ESC [)."""
+    return not any((ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f for c in text)
+
+
+# Daemon strings that try to forge an output line or drive the terminal:
+# newline, CR, tab, ESC sequences, BEL, DEL and a C1 CSI.
+HOSTILE = "Throttling\nFORGED LINE\r\tkeyrole: prod: ok\x1b[2J\x1b]0;title\x07\x7f\u009b31m"
+
+
 def main(tap, run):
     krtest.require_file(krtest.keyrole(), "keyrole")
     sockdir = run.mkdir("sock")
@@ -568,6 +579,74 @@ def main(tap, run):
                      "refresh failed: AccessDenied", "dev, ops", "requests 10",
                      "Throttling 3", "keyring warning: store failed", "does not survive"):
             tap.ok(part in out, "status shows %r" % part, out)
+
+    with tap.test("status scrubs every daemon string: no forged line, no raw control byte"):
+        hostile = json.loads(json.dumps(status))
+        hostile["keyring_warning"] = "warn " + HOSTILE
+        hostile["note"] = "note " + HOSTILE
+        hostile["version"] = "9.9.9\nFORGED LINE"
+        hostile["backend"] = "keyctl\x1b[31m"
+        hostile["entries"][0].update(profile="prod\nFORGED LINE", role="role " + HOSTILE,
+                                     **{"from": "sts\nFORGED LINE"})
+        hostile["entries"][1]["refresh_error"] = HOSTILE
+        hostile["stored_keys"] = ["dev\nFORGED LINE", "ops"]
+        hostile["counters"] = {"requests\nFORGED LINE": 10,
+                               "sts_errors": {"Throttling\nFORGED LINE": 3}}
+        use(lambda r: ok_reply(**status) if r.get("op") == "status" else None)
+        rc, plain, err = client(["status"], base)
+        use(lambda r: ok_reply(**hostile) if r.get("op") == "status" else None)
+        rc, out, err = client(["status"], base)
+        tap.is_(rc, 0, "exit 0", err)
+        tap.ok(not any(line.startswith(("FORGED", "keyrole:")) for line in out.splitlines()),
+               "no line starts with the forged text", out)
+        tap.is_(out.count("\n"), plain.count("\n"), "as many lines as with plain strings", out)
+        tap.ok(no_controls(out), "no control character but line ends", repr(out))
+        tap.ok("refresh failed: Throttling FORGED LINE" in out,
+               "the refresh error stays on its own line, newline made a space", out)
+        rc, out, err = client(["status", "--json"], base)
+        tap.is_((rc, json.loads(out) if rc == 0 else None), (0, hostile),
+                "--json keeps the strings exactly (JSON escapes them)")
+
+    with tap.test("get, env and exec warn of a refresh error on one clean stderr line"):
+        use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="x",
+                               Expiration="2030-01-01T00:00:00Z\nFORGED LINE",
+                               refresh_error=HOSTILE))
+        for args in (["get", PROFILE], ["env", PROFILE], ["exec", PROFILE, "--", "true"]):
+            rc, out, err = client(args, base)
+            tap.is_(rc, 0, "%s exits 0" % args[0], err)
+            tap.ok(one_line(err) and no_controls(err) and "refresh failed" in err
+                   and "Throttling FORGED LINE" in err,
+                   "%s: one warning line, control characters made spaces" % args[0], repr(err))
+            if args[0] == "get":
+                tap.is_(json.loads(out).get("AccessKeyId"), "AKIAFAKE000000000001",
+                        "get still prints the credentials")
+
+    with tap.test("check, add and version scrub daemon strings too"):
+        use(lambda r: ok_reply(profiles=[{
+            "name": "prod\nFORGED LINE", "ok": False,
+            "steps": [{"kind": "source", "type": "static\nFORGED LINE",
+                       "profile": "dev\x1b[31m", "access_key_id": "****\nFORGED LINE"},
+                      {"kind": "role", "role_arn": "arn\nFORGED LINE"}],
+            "problems": [{"severity": "error\nFORGED LINE", "file": "/h/config\nFORGED LINE",
+                          "line": 3, "message": "msg " + HOSTILE, "fix": "fix " + HOSTILE}]}]))
+        rc, plain_check, err = client(["check"], base)
+        tap.is_(rc, 1, "check exits 1 for the error", err)
+        tap.ok(no_controls(plain_check) and plain_check.count("\n") == 3
+               and not any(line.startswith("FORGED") for line in plain_check.splitlines()),
+               "check: three lines (name, chain, problem), none forged, no control character",
+               repr(plain_check))
+        use(lambda r: ok_reply(arn="arn:aws:iam::1:user/dev\nFORGED LINE\x1b[2J",
+                               note="kernel keyring\nFORGED LINE\x1b[2J"))
+        rc, out, err = client(["add", "dev"], base,
+                              input="AKIAIOSFODNN7EXAMPLE\nwJalrXUtnFEMI/K7MDENG\n")
+        tap.ok(rc == 0 and out.count("\n") == 1 and no_controls(out), "add: one clean line",
+               repr(out))
+        tap.ok(one_line(err) and no_controls(err) and "note: kernel keyring FORGED" in err,
+               "add: the note is one clean stderr line", repr(err))
+        use(lambda r: ok_reply(version="9.9.9\nFORGED LINE\x1b[2J", protocol=1))
+        rc, out, err = client(["version"], base)
+        tap.ok(rc == 0 and out.count("\n") == 2 and no_controls(out), "version: two clean lines",
+               repr(out))
 
     with tap.test("forget PROFILE, forget --all and remove send the right request"):
         use(lambda r: ok_reply(removed=3))
