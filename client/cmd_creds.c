@@ -60,13 +60,19 @@ out:
 	return rc;
 }
 
-/* The variables `env` and `exec` set, from a "get" reply: NULL value = unset. */
+/*
+ * The variables `env` and `exec` set, from a "get" reply: NULL value = unset.
+ * Every variable that could hold credentials or a region from an earlier
+ * `eval "$(keyrole env ...)"` is either set or unset, never left alone.
+ */
 struct var {
 	const char *name;
 	const char *value;
 };
 
-static size_t reply_vars(const struct json *reply, struct var vars[6])
+#define VARS_MAX 7
+
+static size_t reply_vars(const struct json *reply, struct var vars[VARS_MAX])
 {
 	const char *region = json_get_str(reply, "region");
 	size_t n = 0;
@@ -75,17 +81,22 @@ static size_t reply_vars(const struct json *reply, struct var vars[6])
 	vars[n++] = (struct var){"AWS_SECRET_ACCESS_KEY", json_get_str(reply, "SecretAccessKey")};
 	/* Absent members are unset, so no stale token or expiry stays around. */
 	vars[n++] = (struct var){"AWS_SESSION_TOKEN", json_get_str(reply, "SessionToken")};
+	/*
+	 * The token's old name: botocore (1.43) reads it before
+	 * AWS_SESSION_TOKEN, so a stale one would be paired with these keys.
+	 * Always unset; the token is exported as AWS_SESSION_TOKEN alone.
+	 */
+	vars[n++] = (struct var){"AWS_SECURITY_TOKEN", NULL};
 	vars[n++] = (struct var){"AWS_CREDENTIAL_EXPIRATION", json_get_str(reply, "Expiration")};
-	if (region && *region) {
-		vars[n++] = (struct var){"AWS_REGION", region};
-		vars[n++] = (struct var){"AWS_DEFAULT_REGION", region};
-	}
+	/* A profile without a region leaves none behind either. */
+	vars[n++] = (struct var){"AWS_REGION", region};
+	vars[n++] = (struct var){"AWS_DEFAULT_REGION", region};
 	return n;
 }
 
 int cmd_creds_env(struct cmd_ctx *x)
 {
-	struct var vars[6];
+	struct var vars[VARS_MAX];
 	struct json *reply = NULL;
 	size_t n;
 	int rc, r = KR_OK;
@@ -123,7 +134,7 @@ int cmd_creds_exec(struct cmd_ctx *x)
 	char *shell_argv[2] = {NULL, NULL};
 	const char *nested = getenv("KEYROLE_PROFILE");
 	char **argv = x->exec_argv;
-	struct var vars[6];
+	struct var vars[VARS_MAX];
 	struct json *reply = NULL;
 	size_t n;
 	int rc, e;

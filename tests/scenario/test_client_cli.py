@@ -468,10 +468,13 @@ def main(tap, run):
         tap.ok(rc == 1 and "standard output" in err, "exit 1 naming stdout", (rc, err))
 
     # ---- env ----
+    dump = [sys.executable, "-c", "import json,os;print(json.dumps(dict(os.environ)))"]
     want_env = {
         "AWS_ACCESS_KEY_ID": CREDS["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": CREDS["SecretAccessKey"],
         "AWS_SESSION_TOKEN": CREDS["SessionToken"],
+        # botocore reads the old name first: a stale one must never survive.
+        "AWS_SECURITY_TOKEN": "<unset>",
         "AWS_CREDENTIAL_EXPIRATION": CREDS["Expiration"],
         "AWS_REGION": "eu-west-1",
         "AWS_DEFAULT_REGION": "eu-west-1",
@@ -479,14 +482,17 @@ def main(tap, run):
         "AWS_DEFAULT_PROFILE": "<unset>",
     }
     names = list(want_env)
+    # What an earlier `eval "$(keyrole env other)"` (or an old tool) left behind.
+    STALE = {"AWS_PROFILE": "stale", "AWS_DEFAULT_PROFILE": "stale",
+             "AWS_SESSION_TOKEN": "stale", "AWS_SECURITY_TOKEN": "stale",
+             "AWS_CREDENTIAL_EXPIRATION": "stale", "AWS_REGION": "stale-region-1",
+             "AWS_DEFAULT_REGION": "stale-region-1"}
 
     def eval_in(shell, text):
         script = ('eval "$KR_ENV_TEXT"; for v in %s; do eval "x=\\${$v-<unset>}"; '
                   'printf "%%s\\0" "$x"; done' % " ".join(names))
         p = subprocess.run([shell, "-c", script], capture_output=True, timeout=10,
-                           env=krtest.clean_env({"KR_ENV_TEXT": text, "AWS_PROFILE": "stale",
-                                                 "AWS_DEFAULT_PROFILE": "stale",
-                                                 "AWS_SESSION_TOKEN": "stale"}))
+                           env=krtest.clean_env(dict(STALE, KR_ENV_TEXT=text)))
         vals = p.stdout.decode().split("\0")[:-1]
         return dict(zip(names, vals)), p.returncode
 
@@ -502,19 +508,47 @@ def main(tap, run):
             tap.ok(got == want_env and src == 0, "eval in %s sets every value exactly" % sh,
                    "differs in: %s" % [k for k in names if got.get(k) != want_env[k]])
 
-    with tap.test("env unsets a session token the credentials do not have"):
+    with tap.test("env unsets a stale token, AWS_SECURITY_TOKEN and a region the reply lacks"):
         use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))
         rc, out, err = client(["env", PROFILE], base)
         got, _ = eval_in("sh", out)
-        tap.is_((got["AWS_SESSION_TOKEN"], got["AWS_CREDENTIAL_EXPIRATION"], got["AWS_REGION"]),
-                ("<unset>", "<unset>", "<unset>"), "stale token gone, region left alone")
+        gone = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+        tap.is_({k: got[k] for k in gone}, {k: "<unset>" for k in gone},
+                "no stale token, expiry or region survives the eval")
+        tap.ok("unset AWS_SECURITY_TOKEN\n" in out and "export AWS_SECURITY_TOKEN" not in out,
+               "AWS_SECURITY_TOKEN is unset, never exported", out.replace("abc", "<secret>"))
+
+    with tap.test("env unsets AWS_SECURITY_TOKEN even when the reply has a session token"):
+        use(lambda r: ok_reply(**CREDS))
+        rc, out, err = client(["env", PROFILE], base)
+        got, _ = eval_in("sh", out)
+        tap.is_((got["AWS_SESSION_TOKEN"], got["AWS_SECURITY_TOKEN"]),
+                (CREDS["SessionToken"], "<unset>"), "the new token under its name only")
+
+    with tap.test("exec: the command sees no stale AWS_SECURITY_TOKEN or region"):
+        use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))
+        env = dict(base, **STALE)
+        rc, out, err = client(["exec", PROFILE, "--"] + dump, env)
+        tap.is_(rc, 0, "exit 0", err)
+        got = json.loads(out) if rc == 0 else {}
+        gone = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+        tap.is_({k: got.get(k, "<unset>") for k in gone}, {k: "<unset>" for k in gone},
+                "none of the stale variables reaches the command")
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["exec", PROFILE, "--"] + dump, env)
+        got = json.loads(out) if rc == 0 else {}
+        tap.is_((got.get("AWS_SESSION_TOKEN"), got.get("AWS_SECURITY_TOKEN", "<unset>"),
+                 got.get("AWS_REGION"), got.get("AWS_DEFAULT_REGION")),
+                (CREDS["SessionToken"], "<unset>", "eu-west-1", "eu-west-1"),
+                "with a token and a region: the new ones, no AWS_SECURITY_TOKEN")
 
     # ---- exec ----
-    dump = [sys.executable, "-c", "import json,os;print(json.dumps(dict(os.environ)))"]
 
     with tap.test("exec runs the command with the credentials and without AWS_PROFILE"):
         use(lambda r: ok_reply(region="eu-west-1", **CREDS))
-        env = dict(base, AWS_PROFILE="prod", AWS_DEFAULT_PROFILE="prod")
+        env = dict(base, AWS_PROFILE="prod", AWS_DEFAULT_PROFILE="prod", AWS_SECURITY_TOKEN="stale")
         rc, out, err = client(["exec", PROFILE, "--"] + dump, env)
         tap.is_(rc, 0, "exit 0", err)
         got = json.loads(out) if rc == 0 else {}
