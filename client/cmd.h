@@ -21,9 +21,13 @@
  * (a write error such as EPIPE is a failure); on failure stdout is empty
  * and stderr has exactly one line "keyrole: PROFILE: MESSAGE" (no profile
  * part for commands without one).
+ * Text from the daemon is printed without its control characters (out.h).
  */
 #ifndef KR_CMD_H
 #define KR_CMD_H
+
+#include "buf.h"
+#include "conn.h"
 
 enum {
 	CMD_EXIT_OK = 0,
@@ -36,6 +40,33 @@ enum {
 	CMD_EXIT_NETWORK = 7,
 	CMD_EXIT_NOEXEC = 126,
 	CMD_EXIT_NOTFOUND = 127,
+};
+
+/* The options a command may accept (struct cmd_ctx.opts). */
+enum {
+	CMD_OPT_MFA_CODE = 1 << 0,
+	CMD_OPT_NO_AUTOSTART = 1 << 1,
+	CMD_OPT_FORCE = 1 << 2,
+	CMD_OPT_ALL = 1 << 3,
+	CMD_OPT_VERIFY = 1 << 4,
+	CMD_OPT_JSON = 1 << 5,
+};
+
+struct cmd_def; /* one entry of the command table (cmd.c) */
+
+/*
+ * One run of keyrole, as the parsed command line leaves it for the command
+ * (cmd_creds.c, cmd_status.c, cmd_add.c, cmd_check.c). cmd_main() owns it;
+ * the strings point into argv.
+ */
+struct cmd_ctx {
+	const struct cmd_def *cmd;
+	const char *profile;  /* NULL for commands without one */
+	const char *mfa_code; /* --mfa-code, already checked by valid_mfa_code() */
+	unsigned opts;        /* CMD_OPT_* given */
+	char **exec_argv;     /* exec: the command, NULL-terminated (argv's tail) */
+	struct conn conn;
+	struct buf out; /* everything for stdout, written at the end (out_emit()) */
 };
 
 /* Run keyrole with argv; returns the exit status. */

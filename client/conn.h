@@ -21,12 +21,11 @@
 #ifndef KR_CONN_H
 #define KR_CONN_H
 
+#include "caps.h"
 #include "json.h"
 
 #include <stdint.h>
 #include <sys/un.h>
-
-#define KR_CONN_DETAIL_MAX 600
 
 enum {
 	CONN_AUTOSTART = 1 << 0, /* start keyroled if nothing answers */

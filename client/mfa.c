@@ -6,6 +6,7 @@
 #include "proto.h"
 #include "shellquote.h"
 #include "tty.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,14 +19,7 @@
 
 int mfa_code_valid(const char *code)
 {
-	size_t n = strnlen(code, KR_MFA_CODE_MAX + 1);
-
-	if (n == 0 || n > KR_MFA_CODE_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (code[i] <= ' ' || code[i] > '~')
-			return 0;
-	return 1;
+	return valid_mfa_code(code);
 }
 
 /* Take the trimmed text of s (len bytes) as a code. */

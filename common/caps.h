@@ -19,9 +19,13 @@
 #define KR_CONN_WRITE_MS 10000           /* a reply must be taken within this */
 
 /* Client. */
-#define KR_CLIENT_CONNECT_MS 3000         /* wait for an autostarted daemon */
-#define KR_CLIENT_REPLY_MS   (120 * 1000) /* whole answer, STS retries included */
-#define KR_CLIENT_BUSY_MS    10000        /* retry a daemon at its connection cap */
+#define KR_CLIENT_CONNECT_MS 3000              /* wait for an autostarted daemon */
+#define KR_CLIENT_REPLY_MS   (120 * 1000)      /* whole answer, STS retries included */
+#define KR_CLIENT_BUSY_MS    10000             /* retry a daemon at its connection cap */
+#define KR_CLIENT_OUT_MAX    (8 * 1024 * 1024) /* text we print (status/check of a big config) */
+#define KR_CLIENT_LINE_MAX   2048              /* the one stderr line (failure or warning) */
+#define KR_ADD_INPUT_MAX     4096              /* `keyrole add` input on stdin */
+#define KR_CONN_DETAIL_MAX   600               /* why a connection failed, for that line */
 
 /* JSON the client reads (common/json.c): a reply is the largest text. */
 #define KR_JSON_MAX        KR_RESP_MAX

@@ -232,6 +232,17 @@ def one_line(err):
     return err.endswith("\n") and err.count("\n") == 1
 
 
+def no_controls(text):
+    """True if text has no control character but its line ends: no C0 but
+    \n, no DEL, no C1 (U+0080..U+009F, which some terminals obey like ESC [)."""
+    return not any((ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f for c in text)
+
+
+# Daemon strings that try to forge an output line or drive the terminal:
+# newline, CR, tab, ESC sequences, BEL, DEL and a C1 CSI.
+HOSTILE = "Throttling\nFORGED LINE\r\tkeyrole: prod: ok\x1b[2J\x1b]0;title\x07\x7f\u009b31m"
+
+
 def main(tap, run):
     krtest.require_file(krtest.keyrole(), "keyrole")
     sockdir = run.mkdir("sock")
@@ -457,10 +468,13 @@ def main(tap, run):
         tap.ok(rc == 1 and "standard output" in err, "exit 1 naming stdout", (rc, err))
 
     # ---- env ----
+    dump = [sys.executable, "-c", "import json,os;print(json.dumps(dict(os.environ)))"]
     want_env = {
         "AWS_ACCESS_KEY_ID": CREDS["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": CREDS["SecretAccessKey"],
         "AWS_SESSION_TOKEN": CREDS["SessionToken"],
+        # botocore reads the old name first: a stale one must never survive.
+        "AWS_SECURITY_TOKEN": "<unset>",
         "AWS_CREDENTIAL_EXPIRATION": CREDS["Expiration"],
         "AWS_REGION": "eu-west-1",
         "AWS_DEFAULT_REGION": "eu-west-1",
@@ -468,14 +482,17 @@ def main(tap, run):
         "AWS_DEFAULT_PROFILE": "<unset>",
     }
     names = list(want_env)
+    # What an earlier `eval "$(keyrole env other)"` (or an old tool) left behind.
+    STALE = {"AWS_PROFILE": "stale", "AWS_DEFAULT_PROFILE": "stale",
+             "AWS_SESSION_TOKEN": "stale", "AWS_SECURITY_TOKEN": "stale",
+             "AWS_CREDENTIAL_EXPIRATION": "stale", "AWS_REGION": "stale-region-1",
+             "AWS_DEFAULT_REGION": "stale-region-1"}
 
     def eval_in(shell, text):
         script = ('eval "$KR_ENV_TEXT"; for v in %s; do eval "x=\\${$v-<unset>}"; '
                   'printf "%%s\\0" "$x"; done' % " ".join(names))
         p = subprocess.run([shell, "-c", script], capture_output=True, timeout=10,
-                           env=krtest.clean_env({"KR_ENV_TEXT": text, "AWS_PROFILE": "stale",
-                                                 "AWS_DEFAULT_PROFILE": "stale",
-                                                 "AWS_SESSION_TOKEN": "stale"}))
+                           env=krtest.clean_env(dict(STALE, KR_ENV_TEXT=text)))
         vals = p.stdout.decode().split("\0")[:-1]
         return dict(zip(names, vals)), p.returncode
 
@@ -491,19 +508,47 @@ def main(tap, run):
             tap.ok(got == want_env and src == 0, "eval in %s sets every value exactly" % sh,
                    "differs in: %s" % [k for k in names if got.get(k) != want_env[k]])
 
-    with tap.test("env unsets a session token the credentials do not have"):
+    with tap.test("env unsets a stale token, AWS_SECURITY_TOKEN and a region the reply lacks"):
         use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))
         rc, out, err = client(["env", PROFILE], base)
         got, _ = eval_in("sh", out)
-        tap.is_((got["AWS_SESSION_TOKEN"], got["AWS_CREDENTIAL_EXPIRATION"], got["AWS_REGION"]),
-                ("<unset>", "<unset>", "<unset>"), "stale token gone, region left alone")
+        gone = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+        tap.is_({k: got[k] for k in gone}, {k: "<unset>" for k in gone},
+                "no stale token, expiry or region survives the eval")
+        tap.ok("unset AWS_SECURITY_TOKEN\n" in out and "export AWS_SECURITY_TOKEN" not in out,
+               "AWS_SECURITY_TOKEN is unset, never exported", out.replace("abc", "<secret>"))
+
+    with tap.test("env unsets AWS_SECURITY_TOKEN even when the reply has a session token"):
+        use(lambda r: ok_reply(**CREDS))
+        rc, out, err = client(["env", PROFILE], base)
+        got, _ = eval_in("sh", out)
+        tap.is_((got["AWS_SESSION_TOKEN"], got["AWS_SECURITY_TOKEN"]),
+                (CREDS["SessionToken"], "<unset>"), "the new token under its name only")
+
+    with tap.test("exec: the command sees no stale AWS_SECURITY_TOKEN or region"):
+        use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))
+        env = dict(base, **STALE)
+        rc, out, err = client(["exec", PROFILE, "--"] + dump, env)
+        tap.is_(rc, 0, "exit 0", err)
+        got = json.loads(out) if rc == 0 else {}
+        gone = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+        tap.is_({k: got.get(k, "<unset>") for k in gone}, {k: "<unset>" for k in gone},
+                "none of the stale variables reaches the command")
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["exec", PROFILE, "--"] + dump, env)
+        got = json.loads(out) if rc == 0 else {}
+        tap.is_((got.get("AWS_SESSION_TOKEN"), got.get("AWS_SECURITY_TOKEN", "<unset>"),
+                 got.get("AWS_REGION"), got.get("AWS_DEFAULT_REGION")),
+                (CREDS["SessionToken"], "<unset>", "eu-west-1", "eu-west-1"),
+                "with a token and a region: the new ones, no AWS_SECURITY_TOKEN")
 
     # ---- exec ----
-    dump = [sys.executable, "-c", "import json,os;print(json.dumps(dict(os.environ)))"]
 
     with tap.test("exec runs the command with the credentials and without AWS_PROFILE"):
         use(lambda r: ok_reply(region="eu-west-1", **CREDS))
-        env = dict(base, AWS_PROFILE="prod", AWS_DEFAULT_PROFILE="prod")
+        env = dict(base, AWS_PROFILE="prod", AWS_DEFAULT_PROFILE="prod", AWS_SECURITY_TOKEN="stale")
         rc, out, err = client(["exec", PROFILE, "--"] + dump, env)
         tap.is_(rc, 0, "exit 0", err)
         got = json.loads(out) if rc == 0 else {}
@@ -568,6 +613,74 @@ def main(tap, run):
                      "refresh failed: AccessDenied", "dev, ops", "requests 10",
                      "Throttling 3", "keyring warning: store failed", "does not survive"):
             tap.ok(part in out, "status shows %r" % part, out)
+
+    with tap.test("status scrubs every daemon string: no forged line, no raw control byte"):
+        hostile = json.loads(json.dumps(status))
+        hostile["keyring_warning"] = "warn " + HOSTILE
+        hostile["note"] = "note " + HOSTILE
+        hostile["version"] = "9.9.9\nFORGED LINE"
+        hostile["backend"] = "keyctl\x1b[31m"
+        hostile["entries"][0].update(profile="prod\nFORGED LINE", role="role " + HOSTILE,
+                                     **{"from": "sts\nFORGED LINE"})
+        hostile["entries"][1]["refresh_error"] = HOSTILE
+        hostile["stored_keys"] = ["dev\nFORGED LINE", "ops"]
+        hostile["counters"] = {"requests\nFORGED LINE": 10,
+                               "sts_errors": {"Throttling\nFORGED LINE": 3}}
+        use(lambda r: ok_reply(**status) if r.get("op") == "status" else None)
+        rc, plain, err = client(["status"], base)
+        use(lambda r: ok_reply(**hostile) if r.get("op") == "status" else None)
+        rc, out, err = client(["status"], base)
+        tap.is_(rc, 0, "exit 0", err)
+        tap.ok(not any(line.startswith(("FORGED", "keyrole:")) for line in out.splitlines()),
+               "no line starts with the forged text", out)
+        tap.is_(out.count("\n"), plain.count("\n"), "as many lines as with plain strings", out)
+        tap.ok(no_controls(out), "no control character but line ends", repr(out))
+        tap.ok("refresh failed: Throttling FORGED LINE" in out,
+               "the refresh error stays on its own line, newline made a space", out)
+        rc, out, err = client(["status", "--json"], base)
+        tap.is_((rc, json.loads(out) if rc == 0 else None), (0, hostile),
+                "--json keeps the strings exactly (JSON escapes them)")
+
+    with tap.test("get, env and exec warn of a refresh error on one clean stderr line"):
+        use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="x",
+                               Expiration="2030-01-01T00:00:00Z\nFORGED LINE",
+                               refresh_error=HOSTILE))
+        for args in (["get", PROFILE], ["env", PROFILE], ["exec", PROFILE, "--", "true"]):
+            rc, out, err = client(args, base)
+            tap.is_(rc, 0, "%s exits 0" % args[0], err)
+            tap.ok(one_line(err) and no_controls(err) and "refresh failed" in err
+                   and "Throttling FORGED LINE" in err,
+                   "%s: one warning line, control characters made spaces" % args[0], repr(err))
+            if args[0] == "get":
+                tap.is_(json.loads(out).get("AccessKeyId"), "AKIAFAKE000000000001",
+                        "get still prints the credentials")
+
+    with tap.test("check, add and version scrub daemon strings too"):
+        use(lambda r: ok_reply(profiles=[{
+            "name": "prod\nFORGED LINE", "ok": False,
+            "steps": [{"kind": "source", "type": "static\nFORGED LINE",
+                       "profile": "dev\x1b[31m", "access_key_id": "****\nFORGED LINE"},
+                      {"kind": "role", "role_arn": "arn\nFORGED LINE"}],
+            "problems": [{"severity": "error\nFORGED LINE", "file": "/h/config\nFORGED LINE",
+                          "line": 3, "message": "msg " + HOSTILE, "fix": "fix " + HOSTILE}]}]))
+        rc, plain_check, err = client(["check"], base)
+        tap.is_(rc, 1, "check exits 1 for the error", err)
+        tap.ok(no_controls(plain_check) and plain_check.count("\n") == 3
+               and not any(line.startswith("FORGED") for line in plain_check.splitlines()),
+               "check: three lines (name, chain, problem), none forged, no control character",
+               repr(plain_check))
+        use(lambda r: ok_reply(arn="arn:aws:iam::1:user/dev\nFORGED LINE\x1b[2J",
+                               note="kernel keyring\nFORGED LINE\x1b[2J"))
+        rc, out, err = client(["add", "dev"], base,
+                              input="AKIAIOSFODNN7EXAMPLE\nwJalrXUtnFEMI/K7MDENG\n")
+        tap.ok(rc == 0 and out.count("\n") == 1 and no_controls(out), "add: one clean line",
+               repr(out))
+        tap.ok(one_line(err) and no_controls(err) and "note: kernel keyring FORGED" in err,
+               "add: the note is one clean stderr line", repr(err))
+        use(lambda r: ok_reply(version="9.9.9\nFORGED LINE\x1b[2J", protocol=1))
+        rc, out, err = client(["version"], base)
+        tap.ok(rc == 0 and out.count("\n") == 2 and no_controls(out), "version: two clean lines",
+               repr(out))
 
     with tap.test("forget PROFILE, forget --all and remove send the right request"):
         use(lambda r: ok_reply(removed=3))

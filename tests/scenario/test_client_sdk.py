@@ -106,6 +106,11 @@ def main(tap, run):
             "role_session_name = %s\nregion = us-east-1\n" % (seed["roles"]["prod"], SESSION))
     creds += ("[wrongkey]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
               % (seed["access_key_id"], "x" * 40))
+    # The prod role from a profile with no region anywhere in its chain.
+    cfg += ("\n[profile plain]\n[profile noregion]\nrole_arn = %s\nsource_profile = plain\n"
+            "role_session_name = %s\n" % (seed["roles"]["prod"], SESSION))
+    creds += ("[plain]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+              % (seed["access_key_id"], seed["secret_access_key"]))
     krtest.write_aws_config(home, cfg, creds)
     daemon = run.daemon(home)
     env = krtest.aws_env(home, socket_path=daemon.socket, endpoint_url=moto.url,
@@ -152,6 +157,34 @@ def main(tap, run):
         rc, out, err = sh([sys.executable, "-c", code, "kr-prod-admin", moto.url], env)
         tap.is_((rc, out.strip() if rc == 0 else err.strip()[-300:]), (0, admin_arn),
                 "boto3 sees prod-admin")
+
+    # What an earlier `eval "$(keyrole env other)"` or an old tool left behind.
+    stale = {"AWS_SECURITY_TOKEN": "stale-token-of-another-session",
+             "AWS_REGION": "stale-region-1", "AWS_DEFAULT_REGION": "stale-region-1"}
+    shown = "${AWS_SECURITY_TOKEN-<unset>} ${AWS_REGION-<unset>} ${AWS_DEFAULT_REGION-<unset>}"
+    ident = ("import boto3,sys\n"
+             "print(boto3.client('sts',endpoint_url=sys.argv[1],region_name='us-east-1')"
+             ".get_caller_identity()['Arn'])\n")
+
+    with tap.test("exec drops a stale AWS_SECURITY_TOKEN: boto3 in the command uses the session"):
+        rc, out, err = sh([krtest.keyrole(), "exec", "prod", "--", "sh", "-c",
+                           'echo "%s"; "$0" -c "$1" "$2"' % shown, sys.executable, ident,
+                           moto.url], dict(env, AWS_SECURITY_TOKEN=stale["AWS_SECURITY_TOKEN"]))
+        lines = out.splitlines() if rc == 0 else []
+        tap.is_((rc, lines[:1]), (0, ["<unset> us-east-1 us-east-1"]),
+                "the command sees no AWS_SECURITY_TOKEN, and prod's region", err.strip()[-300:])
+        tap.is_(lines[1:], [prod_arn], "boto3 in the command is the prod session")
+
+    with tap.test("env of a profile without a region unsets a stale region and token"):
+        rc, out, err = sh([krtest.keyrole(), "env", "noregion"], env)
+        tap.is_(rc, 0, "keyrole env noregion exits 0", err.strip()[-300:])
+        rc2, out2, err2 = sh(["sh", "-c", 'eval "$KR_ENV_TEXT"; echo "%s"; "$0" -c "$1" "$2"'
+                              % shown, sys.executable, ident, moto.url],
+                             dict(stale, KR_ENV_TEXT=out))
+        lines = out2.splitlines()
+        tap.is_(lines[:1], ["<unset> <unset> <unset>"],
+                "after the eval no stale token or region is left", err2.strip()[-300:])
+        tap.is_(lines[1:], [prod_arn], "boto3 after the eval is the prod session")
 
     with tap.test("JS SDK v3 fromProcess and fromIni use keyrole"):
         node, d = js_deps(tap)

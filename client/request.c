@@ -1,0 +1,272 @@
+/*
+ * Talking to keyroled for a command: requests, the busy retry, failure
+ * replies, the MFA round of "get". The contract is in request.h.
+ */
+#include "request.h"
+
+#include "caps.h"
+#include "conn.h"
+#include "err.h"
+#include "mem.h"
+#include "mfa.h"
+#include "out.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * File paths are relative to the caller's directory, which the daemon does
+ * not share: send them absolute, as botocore would resolve them.
+ */
+static int add_env(struct json *env, const char *key, const char *v)
+{
+	char cwd[KR_PATH_MAX], abs[2 * KR_PATH_MAX + 2];
+	int is_path = strcmp(key, "AWS_CONFIG_FILE") == 0 ||
+	              strcmp(key, "AWS_SHARED_CREDENTIALS_FILE") == 0 ||
+	              strcmp(key, "AWS_CA_BUNDLE") == 0;
+
+	if (is_path && *v && *v != '/' && *v != '~' && getcwd(cwd, sizeof(cwd))) {
+		snprintf(abs, sizeof(abs), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", v);
+		v = abs;
+	}
+	return json_add_str(env, key, v);
+}
+
+struct json *request_new(const struct cmd_ctx *x, const char *op, int with_env)
+{
+	struct json *req = json_new_object(), *env;
+	int r;
+
+	r = req ? json_add_num(req, "v", KR_PROTO_VERSION) : KR_ERR_NOMEM;
+	if (r == KR_OK)
+		r = json_add_str(req, "op", op);
+	if (r == KR_OK && x->profile)
+		r = json_add_str(req, "profile", x->profile);
+	if (r == KR_OK && with_env) {
+		r = json_add_object(req, "env", &env);
+		for (size_t i = 0; r == KR_OK && proto_env_keys[i]; i++) {
+			const char *v = getenv(proto_env_keys[i]);
+
+			if (v)
+				r = add_env(env, proto_env_keys[i], v);
+		}
+	}
+	if (r < 0) {
+		json_free(req);
+		req = NULL;
+	}
+	return req;
+}
+
+static int autostart_allowed(const struct cmd_ctx *x)
+{
+	const char *e = getenv("KEYROLE_NO_AUTOSTART");
+
+	return !(x->opts & CMD_OPT_NO_AUTOSTART) && !(e && strcmp(e, "1") == 0);
+}
+
+static int reply_busy(const struct json *reply)
+{
+	const char *e = json_get_str(reply, "error");
+
+	return e && strcmp(e, "busy") == 0;
+}
+
+/* Wait before asking a busy daemon again: 5 ms doubling to 320 ms, jittered. */
+static void busy_backoff(int attempt)
+{
+	long ms = 5L << (attempt < 6 ? attempt : 6);
+	struct timespec ts;
+
+	ms = ms / 2 + (long)(((unsigned)getpid() + (unsigned)attempt) * 2654435761u %
+	                     (unsigned)(ms / 2 + 1));
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int request_call_raw(struct cmd_ctx *x, const struct json *req, unsigned flags,
+                     struct json **ret_reply)
+{
+	int64_t busy_until = proto_now_ms() + KR_CLIENT_BUSY_MS;
+	struct json *reply = NULL;
+	int r;
+
+	for (int attempt = 0;; attempt++) {
+		r = conn_open(&x->conn, flags);
+		if (r == KR_OK)
+			r = conn_request(&x->conn, req, proto_now_ms() + KR_CLIENT_REPLY_MS,
+			                 &reply);
+		/* A herd larger than the daemon's connection cap: queue up politely. */
+		if (r != KR_OK || !reply_busy(reply) || proto_now_ms() >= busy_until)
+			break;
+		json_free(reply);
+		reply = NULL;
+		busy_backoff(attempt);
+	}
+	if (r == KR_ERR_NODAEMON && !autostart_allowed(x))
+		return out_fail(x, r,
+		                "keyroled is not running: %s (autostart is off); start it with "
+		                "'keyroled &' or 'systemctl --user enable --now keyroled.socket'",
+		                x->conn.detail);
+	if (r == KR_ERR_NODAEMON)
+		return out_fail(x, r, "keyroled is not running: %s", x->conn.detail);
+	if (r == KR_ERR_TIMEOUT)
+		return out_fail(x, r, "%s (%d s)", x->conn.detail, KR_CLIENT_REPLY_MS / 1000);
+	if (r < 0)
+		return out_fail(x, r, "%s", x->conn.detail);
+	*ret_reply = reply;
+	return CMD_EXIT_OK;
+}
+
+int request_reply_ok(const struct json *reply)
+{
+	return json_type(json_get(reply, "ok")) == JSON_TRUE;
+}
+
+int request_fail_reply(const struct cmd_ctx *x, const struct json *reply)
+{
+	const char *name = json_get_str(reply, "error");
+	const char *msg = json_get_str(reply, "message");
+	int err = err_from_name(name);
+
+	if (!msg || !*msg)
+		msg = err_str(err);
+	return out_fail(x, err, "%s", msg);
+}
+
+/* request_call_raw() that turns a failure reply into the reported failure. */
+int request_call(struct cmd_ctx *x, const struct json *req, struct json **ret_reply)
+{
+	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
+	struct json *reply = NULL;
+	int rc;
+
+	rc = request_call_raw(x, req, flags, &reply);
+	if (rc != CMD_EXIT_OK)
+		goto out;
+	if (!request_reply_ok(reply)) {
+		rc = request_fail_reply(x, reply);
+		goto out;
+	}
+	*ret_reply = reply;
+	reply = NULL;
+out:
+	json_free(reply);
+	return rc;
+}
+
+/* Obtain an MFA code the way the reply and the options allow. */
+static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
+                           char ret_code[KR_MFA_CODE_BUF])
+{
+	const char *serial = json_get_str(reply, "mfa_serial");
+	const char *proc = json_get_str(reply, "mfa_process");
+	int r;
+
+	if (!serial || !*serial)
+		serial = "the MFA device";
+	if (x->mfa_code) {
+		memcpy(ret_code, x->mfa_code, strlen(x->mfa_code) + 1); /* checked by parse() */
+		return CMD_EXIT_OK;
+	}
+	if (proc && *proc) {
+		r = mfa_from_process(proc, proto_now_ms() + KR_PROC_TIMEOUT_MS, ret_code);
+		if (r < 0)
+			return out_fail(
+			    x, KR_ERR_MFA,
+			    "MFA code required for %s, but mfa_process '%s' gave none (%s); "
+			    "fix it or pass --mfa-code",
+			    serial, proc, err_str(r));
+		return CMD_EXIT_OK;
+	}
+	r = mfa_from_tty(serial, proto_now_ms() + KR_CLIENT_REPLY_MS, ret_code);
+	if (r == KR_ERR_IO)
+		return out_fail(x, KR_ERR_MFA,
+		                "MFA code required for %s: run 'keyrole get %s' in a terminal (or "
+		                "pass --mfa-code) once; the session is then cached",
+		                serial, x->profile);
+	if (r < 0)
+		return out_fail(x, KR_ERR_MFA, "MFA code required for %s: %s", serial,
+		                r == KR_ERR_PARSE ? "that is not an MFA code" : err_str(r));
+	return CMD_EXIT_OK;
+}
+
+int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
+{
+	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
+	char code[KR_MFA_CODE_BUF] = "";
+	struct json *req, *reply = NULL;
+	const char *name;
+	int rc;
+
+	req = request_new(x, "get", 1);
+	if (!req) {
+		rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
+		goto out;
+	}
+	rc = request_call_raw(x, req, flags, &reply);
+	if (rc != CMD_EXIT_OK)
+		goto out;
+	name = json_get_str(reply, "error");
+	if (!request_reply_ok(reply) && name && strcmp(name, "mfa") == 0) {
+		rc = obtain_mfa_code(x, reply, code);
+		if (rc != CMD_EXIT_OK)
+			goto out;
+		if (json_add_str(req, "mfa_code", code) < 0) {
+			rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
+			goto out;
+		}
+		json_free(reply);
+		reply = NULL;
+		rc = request_call_raw(x, req, flags, &reply);
+		if (rc != CMD_EXIT_OK)
+			goto out;
+	}
+	if (!request_reply_ok(reply)) {
+		rc = request_fail_reply(x, reply); /* a second "mfa": the code was not accepted */
+		goto out;
+	}
+	if (!json_get_str(reply, "AccessKeyId") || !*json_get_str(reply, "AccessKeyId") ||
+	    !json_get_str(reply, "SecretAccessKey") || !*json_get_str(reply, "SecretAccessKey")) {
+		rc = out_fail(x, KR_ERR_PROTO,
+		              "keyroled's answer has no AccessKeyId/SecretAccessKey");
+		goto out;
+	}
+	/* Served, but a refresh failed: the SDKs ignore stderr on success, people do not. */
+	if (json_get_str(reply, "refresh_error"))
+		out_warn(x, "warning: refresh failed, serving credentials valid until %s: %s",
+		         json_get_str(reply, "Expiration") ? json_get_str(reply, "Expiration")
+		                                           : "?",
+		         json_get_str(reply, "refresh_error"));
+	*ret_reply = reply;
+	reply = NULL;
+out:
+	mem_wipe(code, sizeof(code));
+	json_free(req); /* held the code: json_free() wipes */
+	json_free(reply);
+	return rc;
+}
+
+long request_num(const struct json *o, const char *key, long dflt)
+{
+	const struct json *it = json_get(o, key);
+
+	/* Counts, seconds and pids: far inside +-1e15; anything else is nonsense. */
+	if (json_type(it) != JSON_NUMBER || json_num(it) < -1e15 || json_num(it) > 1e15)
+		return dflt;
+	return (long)json_num(it);
+}
+
+const char *request_str(const struct json *o, const char *key, const char *dflt)
+{
+	const char *s = json_get_str(o, key);
+
+	return s && *s ? s : dflt;
+}
