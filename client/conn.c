@@ -31,7 +31,7 @@ static void set_detail(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void sleep_ms(long ms)
+static void pause_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
@@ -321,7 +321,7 @@ static int autostart(struct conn *c)
 			r = KR_ERR_NODAEMON;
 			goto out;
 		}
-		sleep_ms(2);
+		pause_ms(2);
 	}
 	/* Someone may have started it while we waited for the lock. */
 	r = try_connect(c);
@@ -340,7 +340,7 @@ static int autostart(struct conn *c)
 			           c->socket, KR_CLIENT_CONNECT_MS);
 			break;
 		}
-		sleep_ms(wait);
+		pause_ms(wait);
 	}
 out:
 	if (lfd >= 0)

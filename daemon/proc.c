@@ -82,7 +82,7 @@ void proc_cancel(struct proc *p)
 	proc_release(p);
 }
 
-static int json_str(const cJSON *o, const char *key, char **ret)
+static int creds_str(const cJSON *o, const char *key, char **ret)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -114,10 +114,10 @@ int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *
 		snprintf(errmsg, errlen, "output has no \"Version\": 1");
 		goto out;
 	}
-	if (json_str(o, "AccessKeyId", &c.access_key_id) < 0 ||
-	    json_str(o, "SecretAccessKey", &c.secret_access_key) < 0 ||
-	    json_str(o, "SessionToken", &c.session_token) < 0 ||
-	    json_str(o, "Expiration", &exp) < 0) {
+	if (creds_str(o, "AccessKeyId", &c.access_key_id) < 0 ||
+	    creds_str(o, "SecretAccessKey", &c.secret_access_key) < 0 ||
+	    creds_str(o, "SessionToken", &c.session_token) < 0 ||
+	    creds_str(o, "Expiration", &exp) < 0) {
 		snprintf(errmsg, errlen, "output has a member of the wrong type or size");
 		goto out;
 	}

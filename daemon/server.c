@@ -39,9 +39,9 @@
 
 struct server;
 
-struct conn {
+struct server_conn {
 	struct server *srv;
-	struct conn *prev, *next;
+	struct server_conn *prev, *next;
 	int fd;
 	struct loop_io *io;
 	struct loop_timer *deadline;
@@ -63,7 +63,7 @@ struct server {
 	int owns_path; /* we bound it: unlink on exit */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct loop_io *listen_io;
-	struct conn *conns;
+	struct server_conn *conns;
 	unsigned n_conns;
 	unsigned long refused_uid, refused_busy, bad_frames;
 	uid_t uid; /* ours: the only one served */
@@ -75,7 +75,7 @@ struct server {
 	int stopping;
 };
 
-static void conn_free(struct conn *c)
+static void conn_free(struct server_conn *c)
 {
 	struct server *s;
 
@@ -106,7 +106,7 @@ static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userd
 static void on_conn_deadline(struct loop_timer *t, void *userdata);
 
 /* Watch the connection for ev, registering it with the loop on first need. */
-static int conn_watch(struct conn *c, uint32_t ev)
+static int conn_watch(struct server_conn *c, uint32_t ev)
 {
 	if (!c->io)
 		return loop_io_add(c->srv->loop, c->fd, ev, on_conn_io, c, &c->io);
@@ -114,7 +114,7 @@ static int conn_watch(struct conn *c, uint32_t ev)
 }
 
 /* (Re)arm the connection's one deadline, ms from now. */
-static int conn_deadline(struct conn *c, int ms)
+static int conn_deadline(struct server_conn *c, int ms)
 {
 	uint64_t at = loop_now(c->srv->loop) + (uint64_t)ms * 1000;
 
@@ -127,7 +127,7 @@ static int conn_deadline(struct conn *c, int ms)
  * The connection functions below return 1 when they freed c (done or
  * failed) and 0 when c waits for the loop: callers must not touch c after 1.
  */
-static int conn_flush(struct conn *c)
+static int conn_flush(struct server_conn *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
@@ -149,7 +149,7 @@ static int conn_flush(struct conn *c)
 }
 
 /* Queue reply (consumed) and start writing it. */
-static int conn_reply(struct conn *c, cJSON *reply)
+static int conn_reply(struct server_conn *c, cJSON *reply)
 {
 	int r = reply ? msg_encode(reply, &c->out) : KR_ERR_NOMEM;
 
@@ -172,7 +172,7 @@ static int conn_reply(struct conn *c, cJSON *reply)
 	return conn_flush(c);
 }
 
-static int conn_error(struct conn *c, int err, const char *msg)
+static int conn_error(struct server_conn *c, int err, const char *msg)
 {
 	c->srv->bad_frames++;
 	log_debug("connection: %s", msg);
@@ -181,13 +181,13 @@ static int conn_error(struct conn *c, int err, const char *msg)
 
 static void on_agent_reply(void *userdata, cJSON *reply)
 {
-	struct conn *c = userdata;
+	struct server_conn *c = userdata;
 
 	c->pending = NULL;
 	conn_reply(c, reply);
 }
 
-static int conn_dispatch(struct conn *c)
+static int conn_dispatch(struct server_conn *c)
 {
 	struct agent_req *pending = NULL;
 	cJSON *req = NULL;
@@ -220,7 +220,7 @@ static int conn_dispatch(struct conn *c)
 	return 0;
 }
 
-static int conn_read(struct conn *c)
+static int conn_read(struct server_conn *c)
 {
 	unsigned char tmp[4096];
 
@@ -272,7 +272,7 @@ static int conn_read(struct conn *c)
 
 static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
-	struct conn *c = userdata;
+	struct server_conn *c = userdata;
 
 	switch (c->state) {
 	case READING:
@@ -296,7 +296,7 @@ static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userd
 
 static void on_conn_deadline(struct loop_timer *t, void *userdata)
 {
-	struct conn *c = userdata;
+	struct server_conn *c = userdata;
 
 	switch (c->state) {
 	case READING:
@@ -340,7 +340,7 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 	for (int i = 0; i < 64; i++) {
 		struct ucred cred = {.pid = -1, .uid = (uid_t)-1};
 		socklen_t len = sizeof(cred);
-		struct conn *c;
+		struct server_conn *c;
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
