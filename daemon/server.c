@@ -66,7 +66,8 @@ struct server {
 	struct server_conn *conns;
 	unsigned n_conns;
 	unsigned long refused_uid, refused_busy, bad_frames;
-	uid_t uid; /* ours: the only one served */
+	uid_t uid;        /* ours: the only one served */
+	size_t reply_max; /* reply body cap */
 	const struct server_opts *opts;
 	int idle_exit;
 	struct loop_timer *idle_timer;
@@ -370,7 +371,7 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 		c->srv = s;
 		c->fd = fd;
 		buf_init(&c->in, KR_FRAME_HDR + KR_REQ_MAX);
-		buf_init(&c->out, KR_FRAME_HDR + KR_RESP_MAX);
+		buf_init(&c->out, KR_FRAME_HDR + s->reply_max);
 		c->next = s->conns;
 		if (s->conns)
 			s->conns->prev = c;
@@ -609,8 +610,11 @@ static int setup_listener(struct server *s, const char *path)
 
 int server_run(const struct server_opts *opts)
 {
-	struct server s = {
-	    .listen_fd = -1, .idle_exit = opts->idle_exit, .opts = opts, .uid = getuid()};
+	struct server s = {.listen_fd = -1,
+	                   .idle_exit = opts->idle_exit,
+	                   .opts = opts,
+	                   .uid = getuid(),
+	                   .reply_max = opts->reply_max ? opts->reply_max : KR_RESP_MAX};
 	char status[256];
 	int r, ret = 1;
 
