@@ -13,6 +13,12 @@
  *   agent (KR_CONN_IDLE_MS, a backstop: the agent bounds its own work) and
  *   writing (KR_CONN_WRITE_MS, a client that does not read its reply).
  * - Reply buffers may hold credentials: struct buf wipes them.
+ * - Ownership of a connection: it is freed only by the code the loop
+ *   called for it (on_accept, its I/O or deadline callback, or a reply
+ *   the agent delivers later), never under a caller that still uses it.
+ *   While agent_handle() runs (c->dispatching), a reply is only queued;
+ *   once agent_handle() returns, conn_dispatch() decides: write, close,
+ *   or wait.
  */
 #include "server.h"
 
@@ -50,11 +56,12 @@ struct server_conn {
 	size_t body_len;
 	size_t out_off;
 	struct agent_req *pending;
-	int state;       /* READING, WAITING, WRITING */
+	int state;       /* READING, WAITING, WRITING, CLOSING */
 	int dispatching; /* inside agent_handle(): a reply must not free us yet */
 };
 
-enum { READING, WAITING, WRITING };
+/* CLOSING: the answer could not even be encoded as an error; close without one. */
+enum { READING, WAITING, WRITING, CLOSING };
 
 struct server {
 	struct loop *loop;
@@ -149,27 +156,39 @@ static int conn_flush(struct server_conn *c)
 	return 1;
 }
 
-/* Queue reply (consumed) and start writing it. */
-static int conn_reply(struct server_conn *c, cJSON *reply)
+/*
+ * Queue reply (consumed) as c's answer. Never frees c, so it is safe while
+ * agent_handle() runs: a reply that cannot be encoded is replaced by an
+ * error, and when not even that fits, c is marked CLOSING.
+ */
+static void conn_reply(struct server_conn *c, cJSON *reply)
 {
 	int r = reply ? msg_encode(reply, &c->out) : KR_ERR_NOMEM;
 
 	cJSON_Delete(reply);
+	c->state = WRITING;
 	if (r < 0) {
 		cJSON *e = msg_new_error(r, "reply could not be encoded");
 		buf_reset(&c->out);
 		if (!e || msg_encode(e, &c->out) < 0) {
-			cJSON_Delete(e);
-			conn_free(c);
-			return 1;
+			log_warning("connection: a reply could not be encoded (%s); closing",
+			            err_str(r));
+			buf_reset(&c->out);
+			c->state = CLOSING;
 		}
 		cJSON_Delete(e);
 	}
-	c->state = WRITING;
 	loop_timer_free(c->deadline);
 	c->deadline = NULL;
-	if (c->dispatching)
-		return 0; /* conn_dispatch() flushes when agent_handle() returns */
+}
+
+/* After conn_reply(): write the answer, or close when there is none. */
+static int conn_answer(struct server_conn *c)
+{
+	if (c->state == CLOSING) {
+		conn_free(c);
+		return 1;
+	}
 	return conn_flush(c);
 }
 
@@ -177,7 +196,8 @@ static int conn_error(struct server_conn *c, int err, const char *msg)
 {
 	c->srv->bad_frames++;
 	log_debug("connection: %s", msg);
-	return conn_reply(c, msg_new_error(err, msg));
+	conn_reply(c, msg_new_error(err, msg));
+	return conn_answer(c);
 }
 
 static void on_agent_reply(void *userdata, cJSON *reply)
@@ -186,6 +206,8 @@ static void on_agent_reply(void *userdata, cJSON *reply)
 
 	c->pending = NULL;
 	conn_reply(c, reply);
+	if (!c->dispatching)
+		conn_answer(c); /* a later answer: nobody else holds c */
 }
 
 static int conn_dispatch(struct server_conn *c)
@@ -210,8 +232,8 @@ static int conn_dispatch(struct server_conn *c)
 	agent_handle(c->srv->agent, req, on_agent_reply, c, &pending);
 	c->dispatching = 0;
 	cJSON_Delete(req);
-	if (c->state == WRITING)
-		return conn_flush(c); /* answered at once: the cache hit path */
+	if (c->state != WAITING)
+		return conn_answer(c); /* answered at once (the cache hit path); pending unused */
 	c->pending = pending;
 	/* Only a hang-up is expected from here: the client gave up waiting. */
 	if (conn_watch(c, LOOP_IN) < 0 || conn_deadline(c, KR_CONN_IDLE_MS) < 0) {
@@ -311,6 +333,7 @@ static void on_conn_deadline(struct loop_timer *t, void *userdata)
 		agent_req_cancel(c->pending);
 		c->pending = NULL;
 		conn_reply(c, msg_new_error(KR_ERR_TIMEOUT, "keyroled found no answer in time"));
+		conn_answer(c);
 		break;
 	case WRITING:
 		log_debug("connection: reply not taken within %d ms, closing", KR_CONN_WRITE_MS);
