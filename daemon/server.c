@@ -9,6 +9,9 @@
  *   KR_CONN_READ_MS. Bad frames get an error reply and a close; nothing a
  *   client sends can stop the daemon from serving the others.
  * - At most KR_CONN_MAX connections; past that a "busy" reply and a close.
+ * - Out of descriptors (EMFILE, ENFILE) or any other accept failure, the
+ *   listener is not watched for KR_ACCEPT_PAUSE_MS (it would stay readable
+ *   and spin the loop), once logged per episode; open connections go on.
  * - Every state has a deadline: reading (KR_CONN_READ_MS), waiting for the
  *   agent (KR_CONN_IDLE_MS, a backstop: the agent bounds its own work) and
  *   writing (KR_CONN_WRITE_MS, a client that does not read its reply).
@@ -80,6 +83,9 @@ struct server {
 	struct loop_timer *idle_timer;
 	struct loop_timer *status_timer;
 	struct loop_timer *drain_timer;
+	/* Made at start, so that pausing needs no new descriptor when we have none. */
+	struct loop_timer *accept_timer;
+	unsigned long accept_pauses; /* in the current episode of accept failures */
 	int stopping;
 };
 
@@ -357,6 +363,32 @@ static void refuse(int fd, int err, const char *msg)
 
 static void arm_idle(struct server *s);
 
+static void on_accept_resume(struct loop_timer *t, void *userdata)
+{
+	struct server *s = userdata;
+
+	if (s->listen_io) /* NULL once stopping */
+		loop_io_set_events(s->listen_io, LOOP_IN);
+}
+
+/*
+ * accept() failed for a reason that does not go away by itself (no
+ * descriptor left, no memory): the pending connection stays queued, so the
+ * listener stays readable. Stop watching it for a while instead of spinning;
+ * the connections already open are served meanwhile and may free some.
+ */
+static void pause_accepting(struct server *s, int err)
+{
+	if (s->accept_pauses++ == 0)
+		log_warning("accept: %s (%u connections open); not accepting new ones for %d ms "
+		            "at a time until it succeeds again",
+		            strerror(err), s->n_conns, KR_ACCEPT_PAUSE_MS);
+	if (loop_io_set_events(s->listen_io, 0) < 0 ||
+	    loop_timer_set(s->accept_timer,
+	                   loop_now(s->loop) + (uint64_t)KR_ACCEPT_PAUSE_MS * 1000) < 0)
+		loop_io_set_events(s->listen_io, LOOP_IN); /* cannot pause: better spin than stop */
+}
+
 static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
@@ -370,8 +402,13 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				log_warning("accept: %s", strerror(errno));
+				pause_accepting(s, errno);
 			return;
+		}
+		if (s->accept_pauses) {
+			log_notice("accepting connections again (after %lu pause(s))",
+			           s->accept_pauses);
+			s->accept_pauses = 0;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 		    cred.uid != s->uid) {
@@ -661,7 +698,8 @@ int server_run(const struct server_opts *opts)
 		log_err("cannot start: %s", err_str(r));
 		goto out;
 	}
-	if (loop_io_add(s.loop, s.listen_fd, LOOP_IN, on_accept, &s, &s.listen_io) < 0)
+	if (loop_timer_add(s.loop, UINT64_MAX, on_accept_resume, &s, &s.accept_timer) < 0 ||
+	    loop_io_add(s.loop, s.listen_fd, LOOP_IN, on_accept, &s, &s.listen_io) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	loop_watchdog_enable(s.loop);
@@ -681,6 +719,7 @@ out:
 	loop_timer_free(s.idle_timer);
 	loop_timer_free(s.drain_timer);
 	loop_timer_free(s.status_timer);
+	loop_timer_free(s.accept_timer);
 	agent_free(s.agent);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);
