@@ -1158,7 +1158,10 @@ static const char help_main[] =
     "Environment:\n"
     "  KEYROLE_SOCKET        the daemon's socket (default\n"
     "                        $XDG_RUNTIME_DIR/keyrole/agent.sock, else\n"
-    "                        /tmp/keyrole-UID/agent.sock)\n"
+    "                        /run/user/UID/keyrole/agent.sock if that directory\n"
+    "                        is ours, else $XDG_CACHE_HOME/keyrole/agent.sock,\n"
+    "                        else ~/.cache/keyrole/agent.sock); a relative path\n"
+    "                        is taken from the current directory\n"
     "  KEYROLE_NO_AUTOSTART  if \"1\", never start keyroled when nothing answers\n"
     "  KEYROLE_PROFILE       set by 'keyrole exec' for its command\n"
     "  HOME, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_REGION,\n"
@@ -1490,9 +1493,7 @@ int cmd_main(int argc, char **argv)
 	if (r == KR_OK)
 		r = conn_init(&x.conn, sock);
 	if (r < 0) {
-		rc = fail(&x, KR_ERR_INVAL,
-		          "the socket path is too long (KEYROLE_SOCKET, "
-		          "XDG_RUNTIME_DIR)");
+		rc = fail(&x, KR_ERR_INVAL, "%s", sockpath_why(r));
 		goto out;
 	}
 	rc = x.cmd->run(&x);

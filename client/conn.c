@@ -41,11 +41,11 @@ static void pause_ms(long ms)
 
 int conn_init(struct conn *c, const char *socket_path)
 {
-	size_t n = strlen(socket_path);
+	/* Absolute: an autostarted daemon runs in / and must bind the same path. */
+	int r = sockpath_absolute(socket_path, c->socket, sizeof(c->socket));
 
-	if (n == 0 || n >= sizeof(c->socket))
-		return KR_ERR_TOOBIG;
-	memcpy(c->socket, socket_path, n + 1);
+	if (r < 0)
+		return r;
 	c->fd = -1;
 	c->detail[0] = '\0';
 	return KR_OK;

@@ -642,7 +642,7 @@ out:
 static int setup_listener(struct server *s, const char *path)
 {
 	char def[sizeof(s->path)];
-	int n = loop_listen_fds();
+	int n = loop_listen_fds(), r;
 
 	if (n > 0) {
 		if (n != 1 || !loop_is_unix_listener(3)) {
@@ -659,13 +659,24 @@ static int setup_listener(struct server *s, const char *path)
 		return KR_OK;
 	}
 	if (!path) {
-		if (sockpath_default(def, sizeof(def)) < 0) {
-			log_err("default socket path too long");
-			return KR_ERR_TOOBIG;
+		r = sockpath_default(def, sizeof(def));
+		if (r < 0) {
+			log_err("no default socket path: %s", sockpath_why(r));
+			return r;
 		}
-		path = def;
+	} else {
+		/* Relative: the current directory now, for the whole run (and the unlink). */
+		r = sockpath_absolute(path, def, sizeof(def));
+		if (r < 0) {
+			log_err("socket path %s: %s", path,
+			        r == KR_ERR_TOOBIG
+			            ? "too long for a Unix socket once made absolute "
+			              "(107 bytes at most)"
+			            : "the current directory cannot be read");
+			return r;
+		}
 	}
-	return listen_on_path(s, path);
+	return listen_on_path(s, def);
 }
 
 int server_run(const struct server_opts *opts)
