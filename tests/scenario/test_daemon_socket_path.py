@@ -92,7 +92,9 @@ def relative(tap, run):
         p, log_path, up = start_keyroled(run, ["--socket", "run/agent.sock"], {"HOME": home},
                                          base, want, "rel")
         tap.ok(up, "it listens on %s" % want, read(log_path)[-600:])
-        tap.ok("listening on %s" % want in read(log_path), "and says so with the full path")
+        # The socket accepts (listen) a moment before the line is logged.
+        tap.ok(krtest.wait_until(lambda: "listening on %s" % want in read(log_path), 5),
+               "and says so with the full path", read(log_path)[-600:])
         r = client(["status"], {"HOME": home, "KEYROLE_SOCKET": "run/agent.sock",
                                 "KEYROLE_NO_AUTOSTART": "1"}, base)
         tap.is_(r.returncode, 0, "keyrole with the same relative KEYROLE_SOCKET, in the same "
