@@ -250,9 +250,7 @@ int cmd_main(int argc, char **argv)
 	if (r == KR_OK)
 		r = conn_init(&x.conn, sock);
 	if (r < 0) {
-		rc = out_fail(&x, KR_ERR_INVAL,
-		              "the socket path is too long (KEYROLE_SOCKET, "
-		              "XDG_RUNTIME_DIR)");
+		rc = out_fail(&x, KR_ERR_INVAL, "%s", sockpath_why(r));
 		goto out;
 	}
 	rc = x.cmd->run(&x);

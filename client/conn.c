@@ -31,7 +31,7 @@ static void set_detail(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void sleep_ms(long ms)
+static void pause_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
@@ -41,11 +41,11 @@ static void sleep_ms(long ms)
 
 int conn_init(struct conn *c, const char *socket_path)
 {
-	size_t n = strlen(socket_path);
+	/* Absolute: an autostarted daemon runs in / and must bind the same path. */
+	int r = sockpath_absolute(socket_path, c->socket, sizeof(c->socket));
 
-	if (n == 0 || n >= sizeof(c->socket))
-		return KR_ERR_TOOBIG;
-	memcpy(c->socket, socket_path, n + 1);
+	if (r < 0)
+		return r;
 	c->fd = -1;
 	c->detail[0] = '\0';
 	return KR_OK;
@@ -321,7 +321,7 @@ static int autostart(struct conn *c)
 			r = KR_ERR_NODAEMON;
 			goto out;
 		}
-		sleep_ms(2);
+		pause_ms(2);
 	}
 	/* Someone may have started it while we waited for the lock. */
 	r = try_connect(c);
@@ -340,7 +340,7 @@ static int autostart(struct conn *c)
 			           c->socket, KR_CLIENT_CONNECT_MS);
 			break;
 		}
-		sleep_ms(wait);
+		pause_ms(wait);
 	}
 out:
 	if (lfd >= 0)

@@ -42,7 +42,11 @@ struct conn {
 	char detail[KR_CONN_DETAIL_MAX];
 };
 
-/* Prepare c for socket_path (not opened). KR_ERR_TOOBIG if the path is too long. */
+/*
+ * Prepare c for socket_path (not opened), made absolute against the current
+ * directory (common/sockpath.h). KR_ERR_TOOBIG if the path is too long,
+ * KR_ERR_IO if a relative one cannot be resolved.
+ */
 int conn_init(struct conn *c, const char *socket_path);
 
 /*

@@ -47,12 +47,25 @@ static int take_code(const char *s, size_t len, char ret_code[KR_MFA_CODE_BUF])
 	return r;
 }
 
+/*
+ * In the child: stdout to the pipe, stdin and stderr as they are, and no
+ * other descriptor (not even one without close-on-exec that keyrole's own
+ * caller left open); default signal state.
+ */
 static void child_exec(char **argv, int outfd)
 {
 	sigset_t none;
 
 	if (dup2(outfd, 1) < 0)
 		_exit(127);
+	if (close_range(3, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (int fd = 3; fd < max; fd++)
+			close(fd);
+	}
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -17,6 +17,8 @@
 #define KR_CONN_READ_MS  2000            /* whole request must arrive in this */
 #define KR_CONN_IDLE_MS  (5 * 60 * 1000) /* backstop: a waiting request (MFA, STS) gives up */
 #define KR_CONN_WRITE_MS 10000           /* a reply must be taken within this */
+/* Out of descriptors (EMFILE): stop accepting this long, then try again. */
+#define KR_ACCEPT_PAUSE_MS 200
 
 /* Client. */
 #define KR_CLIENT_CONNECT_MS 3000              /* wait for an autostarted daemon */

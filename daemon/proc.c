@@ -1,8 +1,10 @@
 /*
  * credential_process runner. Invariants: no shell (argv comes split); the
  * child gets stdin from /dev/null, its own stdout/stderr pipes (only our
- * ends are non-blocking), its own process group, an empty signal mask and
- * default signal dispositions;
+ * ends are non-blocking) and no other descriptor of ours (everything above
+ * 2 is closed in the child, whatever its close-on-exec flag: libcurl's
+ * wake-up socketpair, or what keyroled itself inherited), its own process
+ * group, an empty signal mask and default signal dispositions;
  * stdout is capped at KR_PROC_OUT_MAX (more is an error) and wiped; stderr
  * is read to its end whatever its size, and only its last
  * KR_PROC_ERR_KEEP bytes are kept (wiped too) for the error message: a
@@ -82,7 +84,7 @@ void proc_cancel(struct proc *p)
 	proc_release(p);
 }
 
-static int json_str(const cJSON *o, const char *key, char **ret)
+static int creds_str(const cJSON *o, const char *key, char **ret)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -114,10 +116,10 @@ int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *
 		snprintf(errmsg, errlen, "output has no \"Version\": 1");
 		goto out;
 	}
-	if (json_str(o, "AccessKeyId", &c.access_key_id) < 0 ||
-	    json_str(o, "SecretAccessKey", &c.secret_access_key) < 0 ||
-	    json_str(o, "SessionToken", &c.session_token) < 0 ||
-	    json_str(o, "Expiration", &exp) < 0) {
+	if (creds_str(o, "AccessKeyId", &c.access_key_id) < 0 ||
+	    creds_str(o, "SecretAccessKey", &c.secret_access_key) < 0 ||
+	    creds_str(o, "SessionToken", &c.session_token) < 0 ||
+	    creds_str(o, "Expiration", &exp) < 0) {
 		snprintf(errmsg, errlen, "output has a member of the wrong type or size");
 		goto out;
 	}
@@ -317,6 +319,8 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	/* Not even a descriptor that lacks close-on-exec (glibc: close_range in the child). */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	/* Not the daemon's blocked signals or ignored SIGPIPE; a group to kill on timeout. */
 	sigemptyset(&none);
 	sigfillset(&all);

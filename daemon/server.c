@@ -9,10 +9,19 @@
  *   KR_CONN_READ_MS. Bad frames get an error reply and a close; nothing a
  *   client sends can stop the daemon from serving the others.
  * - At most KR_CONN_MAX connections; past that a "busy" reply and a close.
+ * - Out of descriptors (EMFILE, ENFILE) or any other accept failure, the
+ *   listener is not watched for KR_ACCEPT_PAUSE_MS (it would stay readable
+ *   and spin the loop), once logged per episode; open connections go on.
  * - Every state has a deadline: reading (KR_CONN_READ_MS), waiting for the
  *   agent (KR_CONN_IDLE_MS, a backstop: the agent bounds its own work) and
  *   writing (KR_CONN_WRITE_MS, a client that does not read its reply).
  * - Reply buffers may hold credentials: struct buf wipes them.
+ * - Ownership of a connection: it is freed only by the code the loop
+ *   called for it (on_accept, its I/O or deadline callback, or a reply
+ *   the agent delivers later), never under a caller that still uses it.
+ *   While agent_handle() runs (c->dispatching), a reply is only queued;
+ *   once agent_handle() returns, conn_dispatch() decides: write, close,
+ *   or wait.
  */
 #include "server.h"
 
@@ -39,9 +48,9 @@
 
 struct server;
 
-struct conn {
+struct server_conn {
 	struct server *srv;
-	struct conn *prev, *next;
+	struct server_conn *prev, *next;
 	int fd;
 	struct loop_io *io;
 	struct loop_timer *deadline;
@@ -50,11 +59,12 @@ struct conn {
 	size_t body_len;
 	size_t out_off;
 	struct agent_req *pending;
-	int state;       /* READING, WAITING, WRITING */
+	int state;       /* READING, WAITING, WRITING, CLOSING */
 	int dispatching; /* inside agent_handle(): a reply must not free us yet */
 };
 
-enum { READING, WAITING, WRITING };
+/* CLOSING: the answer could not even be encoded as an error; close without one. */
+enum { READING, WAITING, WRITING, CLOSING };
 
 struct server {
 	struct loop *loop;
@@ -63,19 +73,23 @@ struct server {
 	int owns_path; /* we bound it: unlink on exit */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct loop_io *listen_io;
-	struct conn *conns;
+	struct server_conn *conns;
 	unsigned n_conns;
 	unsigned long refused_uid, refused_busy, bad_frames;
-	uid_t uid; /* ours: the only one served */
+	uid_t uid;        /* ours: the only one served */
+	size_t reply_max; /* reply body cap */
 	const struct server_opts *opts;
 	int idle_exit;
 	struct loop_timer *idle_timer;
 	struct loop_timer *status_timer;
 	struct loop_timer *drain_timer;
+	/* Made at start, so that pausing needs no new descriptor when we have none. */
+	struct loop_timer *accept_timer;
+	unsigned long accept_pauses; /* in the current episode of accept failures */
 	int stopping;
 };
 
-static void conn_free(struct conn *c)
+static void conn_free(struct server_conn *c)
 {
 	struct server *s;
 
@@ -106,7 +120,7 @@ static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userd
 static void on_conn_deadline(struct loop_timer *t, void *userdata);
 
 /* Watch the connection for ev, registering it with the loop on first need. */
-static int conn_watch(struct conn *c, uint32_t ev)
+static int conn_watch(struct server_conn *c, uint32_t ev)
 {
 	if (!c->io)
 		return loop_io_add(c->srv->loop, c->fd, ev, on_conn_io, c, &c->io);
@@ -114,7 +128,7 @@ static int conn_watch(struct conn *c, uint32_t ev)
 }
 
 /* (Re)arm the connection's one deadline, ms from now. */
-static int conn_deadline(struct conn *c, int ms)
+static int conn_deadline(struct server_conn *c, int ms)
 {
 	uint64_t at = loop_now(c->srv->loop) + (uint64_t)ms * 1000;
 
@@ -127,7 +141,7 @@ static int conn_deadline(struct conn *c, int ms)
  * The connection functions below return 1 when they freed c (done or
  * failed) and 0 when c waits for the loop: callers must not touch c after 1.
  */
-static int conn_flush(struct conn *c)
+static int conn_flush(struct server_conn *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
@@ -148,53 +162,71 @@ static int conn_flush(struct conn *c)
 	return 1;
 }
 
-/* Encode r (borrowed) as the reply and start writing it. */
-static int conn_reply(struct conn *c, const struct reply *r)
+/*
+ * Encode reply (borrowed) as c's answer. Never frees c, so it is safe while
+ * agent_handle() runs: a reply that cannot be encoded is replaced by an
+ * error, and when not even that fits, c is marked CLOSING.
+ */
+static void conn_reply(struct server_conn *c, const struct reply *reply)
 {
-	if (msg_encode_reply(r, &c->out) < 0) {
+	int r = msg_encode_reply(reply, &c->out);
+
+	c->state = WRITING;
+	if (r < 0) {
 		struct err_detail e;
 		struct reply er = {.ok = 0, .u.error.e = &e};
 
-		err_set(&e, KR_ERR_NOMEM, NULL, 0, NULL, "reply could not be encoded");
+		err_set(&e, r, NULL, 0, NULL, "reply could not be encoded");
 		buf_reset(&c->out);
 		if (msg_encode_reply(&er, &c->out) < 0) {
-			conn_free(c);
-			return 1;
+			log_warning("connection: a reply could not be encoded (%s); closing",
+			            err_str(r));
+			buf_reset(&c->out);
+			c->state = CLOSING;
 		}
 	}
-	c->state = WRITING;
 	loop_timer_free(c->deadline);
 	c->deadline = NULL;
-	if (c->dispatching)
-		return 0; /* conn_dispatch() flushes when agent_handle() returns */
-	return conn_flush(c);
 }
 
-static int conn_reply_error(struct conn *c, int err, const char *msg)
+static void conn_reply_error(struct server_conn *c, int err, const char *msg)
 {
 	struct err_detail e;
 	struct reply r = {.ok = 0, .u.error.e = &e};
 
 	err_set(&e, err, NULL, 0, NULL, "%s", msg);
-	return conn_reply(c, &r);
+	conn_reply(c, &r);
 }
 
-static int conn_error(struct conn *c, int err, const char *msg)
+/* After conn_reply(): write the answer, or close when there is none. */
+static int conn_answer(struct server_conn *c)
+{
+	if (c->state == CLOSING) {
+		conn_free(c);
+		return 1;
+	}
+	return conn_flush(c);
+}
+
+static int conn_error(struct server_conn *c, int err, const char *msg)
 {
 	c->srv->bad_frames++;
 	log_debug("connection: %s", msg);
-	return conn_reply_error(c, err, msg);
+	conn_reply_error(c, err, msg);
+	return conn_answer(c);
 }
 
 static void on_agent_reply(void *userdata, const struct reply *reply)
 {
-	struct conn *c = userdata;
+	struct server_conn *c = userdata;
 
 	c->pending = NULL;
 	conn_reply(c, reply);
+	if (!c->dispatching)
+		conn_answer(c); /* a later answer: nobody else holds c */
 }
 
-static int conn_dispatch(struct conn *c)
+static int conn_dispatch(struct server_conn *c)
 {
 	struct agent_req *pending = NULL;
 	struct request req;
@@ -213,8 +245,8 @@ static int conn_dispatch(struct conn *c)
 	agent_handle(c->srv->agent, &req, on_agent_reply, c, &pending);
 	c->dispatching = 0;
 	request_free(&req);
-	if (c->state == WRITING)
-		return conn_flush(c); /* answered at once: the cache hit path */
+	if (c->state != WAITING)
+		return conn_answer(c); /* answered at once (the cache hit path); pending unused */
 	c->pending = pending;
 	/* Only a hang-up is expected from here: the client gave up waiting. */
 	if (conn_watch(c, LOOP_IN) < 0 || conn_deadline(c, KR_CONN_IDLE_MS) < 0) {
@@ -224,7 +256,7 @@ static int conn_dispatch(struct conn *c)
 	return 0;
 }
 
-static int conn_read(struct conn *c)
+static int conn_read(struct server_conn *c)
 {
 	unsigned char tmp[4096];
 
@@ -276,7 +308,7 @@ static int conn_read(struct conn *c)
 
 static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
-	struct conn *c = userdata;
+	struct server_conn *c = userdata;
 
 	switch (c->state) {
 	case READING:
@@ -300,7 +332,7 @@ static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userd
 
 static void on_conn_deadline(struct loop_timer *t, void *userdata)
 {
-	struct conn *c = userdata;
+	struct server_conn *c = userdata;
 
 	switch (c->state) {
 	case READING:
@@ -314,6 +346,7 @@ static void on_conn_deadline(struct loop_timer *t, void *userdata)
 		agent_req_cancel(c->pending);
 		c->pending = NULL;
 		conn_reply_error(c, KR_ERR_TIMEOUT, "keyroled found no answer in time");
+		conn_answer(c);
 		break;
 	case WRITING:
 		log_debug("connection: reply not taken within %d ms, closing", KR_CONN_WRITE_MS);
@@ -338,6 +371,32 @@ static void refuse(int fd, int err, const char *msg)
 
 static void arm_idle(struct server *s);
 
+static void on_accept_resume(struct loop_timer *t, void *userdata)
+{
+	struct server *s = userdata;
+
+	if (s->listen_io) /* NULL once stopping */
+		loop_io_set_events(s->listen_io, LOOP_IN);
+}
+
+/*
+ * accept() failed for a reason that does not go away by itself (no
+ * descriptor left, no memory): the pending connection stays queued, so the
+ * listener stays readable. Stop watching it for a while instead of spinning;
+ * the connections already open are served meanwhile and may free some.
+ */
+static void pause_accepting(struct server *s, int err)
+{
+	if (s->accept_pauses++ == 0)
+		log_warning("accept: %s (%u connections open); not accepting new ones for %d ms "
+		            "at a time until it succeeds again",
+		            strerror(err), s->n_conns, KR_ACCEPT_PAUSE_MS);
+	if (loop_io_set_events(s->listen_io, 0) < 0 ||
+	    loop_timer_set(s->accept_timer,
+	                   loop_now(s->loop) + (uint64_t)KR_ACCEPT_PAUSE_MS * 1000) < 0)
+		loop_io_set_events(s->listen_io, LOOP_IN); /* cannot pause: better spin than stop */
+}
+
 static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
@@ -345,14 +404,19 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 	for (int i = 0; i < 64; i++) {
 		struct ucred cred = {.pid = -1, .uid = (uid_t)-1};
 		socklen_t len = sizeof(cred);
-		struct conn *c;
+		struct server_conn *c;
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				log_warning("accept: %s", strerror(errno));
+				pause_accepting(s, errno);
 			return;
+		}
+		if (s->accept_pauses) {
+			log_notice("accepting connections again (after %lu pause(s))",
+			           s->accept_pauses);
+			s->accept_pauses = 0;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 		    cred.uid != s->uid) {
@@ -375,7 +439,7 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 		c->srv = s;
 		c->fd = fd;
 		buf_init(&c->in, KR_FRAME_HDR + KR_REQ_MAX);
-		buf_init(&c->out, KR_FRAME_HDR + KR_RESP_MAX);
+		buf_init(&c->out, KR_FRAME_HDR + s->reply_max);
 		c->next = s->conns;
 		if (s->conns)
 			s->conns->prev = c;
@@ -586,7 +650,7 @@ out:
 static int setup_listener(struct server *s, const char *path)
 {
 	char def[sizeof(s->path)];
-	int n = loop_listen_fds();
+	int n = loop_listen_fds(), r;
 
 	if (n > 0) {
 		if (n != 1 || !loop_is_unix_listener(3)) {
@@ -603,19 +667,33 @@ static int setup_listener(struct server *s, const char *path)
 		return KR_OK;
 	}
 	if (!path) {
-		if (sockpath_default(def, sizeof(def)) < 0) {
-			log_err("default socket path too long");
-			return KR_ERR_TOOBIG;
+		r = sockpath_default(def, sizeof(def));
+		if (r < 0) {
+			log_err("no default socket path: %s", sockpath_why(r));
+			return r;
 		}
-		path = def;
+	} else {
+		/* Relative: the current directory now, for the whole run (and the unlink). */
+		r = sockpath_absolute(path, def, sizeof(def));
+		if (r < 0) {
+			log_err("socket path %s: %s", path,
+			        r == KR_ERR_TOOBIG
+			            ? "too long for a Unix socket once made absolute "
+			              "(107 bytes at most)"
+			            : "the current directory cannot be read");
+			return r;
+		}
 	}
-	return listen_on_path(s, path);
+	return listen_on_path(s, def);
 }
 
 int server_run(const struct server_opts *opts)
 {
-	struct server s = {
-	    .listen_fd = -1, .idle_exit = opts->idle_exit, .opts = opts, .uid = getuid()};
+	struct server s = {.listen_fd = -1,
+	                   .idle_exit = opts->idle_exit,
+	                   .opts = opts,
+	                   .uid = getuid(),
+	                   .reply_max = opts->reply_max ? opts->reply_max : KR_RESP_MAX};
 	char status[256];
 	int r, ret = 1;
 
@@ -639,7 +717,8 @@ int server_run(const struct server_opts *opts)
 		log_err("cannot start: %s", err_str(r));
 		goto out;
 	}
-	if (loop_io_add(s.loop, s.listen_fd, LOOP_IN, on_accept, &s, &s.listen_io) < 0)
+	if (loop_timer_add(s.loop, UINT64_MAX, on_accept_resume, &s, &s.accept_timer) < 0 ||
+	    loop_io_add(s.loop, s.listen_fd, LOOP_IN, on_accept, &s, &s.listen_io) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	loop_watchdog_enable(s.loop);
@@ -659,6 +738,7 @@ out:
 	loop_timer_free(s.idle_timer);
 	loop_timer_free(s.drain_timer);
 	loop_timer_free(s.status_timer);
+	loop_timer_free(s.accept_timer);
 	agent_free(s.agent);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);

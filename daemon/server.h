@@ -3,9 +3,12 @@
 
 #include "agent.h"
 
+#include <stddef.h>
+
 struct server_opts {
 	const char *socket_path; /* NULL: default (common/sockpath.h) */
 	int idle_exit;           /* seconds without clients or work; 0 = never */
+	size_t reply_max;        /* reply body cap (test seam); 0 = KR_RESP_MAX */
 	struct agent_opts agent;
 	/*
 	 * SIGHUP: reread the settings into *ret (the cache backend and socket

@@ -10,7 +10,11 @@
 #include "mfa.h"
 #include "proto.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static int64_t soon(void)
 {
@@ -99,6 +103,35 @@ static void test_process_flood_of_output_is_refused(void **state)
 	assert_int_equal(mfa_from_process("head -c 200000 /dev/zero", soon(), code), KR_ERR_TOOBIG);
 }
 
+/*
+ * keyrole's caller may leave descriptors open without close-on-exec (an
+ * SDK's pipes, a shell's): mfa_process sees none of them, only stdin,
+ * stdout (our pipe) and stderr. build/tests/fd_report fails if it sees more.
+ */
+static void test_process_inherits_only_stdin_stdout_stderr(void **state)
+{
+	char self[4096], cmd[4200], code[KR_MFA_CODE_BUF] = "";
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int leak, sv[2], r;
+
+	assert_true(len > 0);
+	self[len] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "%s/fd_report", self);
+	if (access(cmd, X_OK) != 0)
+		skip(); /* not built: make tests */
+	snprintf(cmd, sizeof(cmd), "%s/fd_report --text 246810", self);
+	leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, on purpose */
+	assert_true(leak > 2);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	r = mfa_from_process(cmd, soon(), code);
+	close(leak);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(r, KR_OK);
+	assert_string_equal(code, "246810");
+}
+
 static void test_exit_codes_follow_the_documented_classes(void **state)
 {
 	assert_int_equal(cmd_exit_code(KR_OK), 0);
@@ -129,6 +162,7 @@ int main(void)
 	    cmocka_unit_test(test_process_bad_command_line_fails),
 	    cmocka_unit_test(test_process_past_deadline_is_killed),
 	    cmocka_unit_test(test_process_flood_of_output_is_refused),
+	    cmocka_unit_test(test_process_inherits_only_stdin_stdout_stderr),
 	    cmocka_unit_test(test_exit_codes_follow_the_documented_classes),
 	};
 

@@ -193,10 +193,20 @@ static void frame_read_times_out_on_half_a_frame(void **state)
 	close(sv[1]);
 }
 
+static void unset_socket_env(void)
+{
+	unsetenv("KEYROLE_SOCKET");
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("XDG_CACHE_HOME");
+	unsetenv("HOME");
+}
+
 static void sockpath_prefers_keyrole_socket_then_runtime_dir(void **state)
 {
 	char p[108];
 
+	unset_socket_env();
+	setenv("HOME", "/home/u", 1);
 	setenv("KEYROLE_SOCKET", "/tmp/x/y.sock", 1);
 	assert_int_equal(sockpath_default(p, sizeof(p)), KR_OK);
 	assert_string_equal(p, "/tmp/x/y.sock");
@@ -204,9 +214,114 @@ static void sockpath_prefers_keyrole_socket_then_runtime_dir(void **state)
 	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
 	assert_int_equal(sockpath_default(p, sizeof(p)), KR_OK);
 	assert_string_equal(p, "/run/user/1000/keyrole/agent.sock");
-	unsetenv("XDG_RUNTIME_DIR");
+	unset_socket_env();
+}
+
+/*
+ * Without XDG_RUNTIME_DIR: logind's /run/user/UID when it is ours, else a
+ * place under our home. Never /tmp/keyrole-UID, which another user can make
+ * first and so deny us the service.
+ */
+static void sockpath_without_runtime_dir_uses_run_user_then_home(void **state)
+{
+	char tmpl[] = "/tmp/kr-test-XXXXXX", mine[256], want[300], p[108];
+
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(mine, sizeof(mine), "%s/%u", tmpl, (unsigned)getuid());
+	unset_socket_env();
+	setenv("HOME", "/home/u/", 1);
+	/* No /run/user/UID: ~/.cache, or $XDG_CACHE_HOME. */
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/home/u/.cache/keyrole/agent.sock");
+	setenv("XDG_CACHE_HOME", "/var/cache/u", 1);
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/var/cache/u/keyrole/agent.sock");
+	unsetenv("XDG_CACHE_HOME");
+	setenv("XDG_CACHE_HOME", "relative/cache", 1); /* not absolute: ignored, as XDG says */
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/home/u/.cache/keyrole/agent.sock");
+	unsetenv("XDG_CACHE_HOME");
+	/* Our runtime directory. */
+	assert_int_equal(mkdir(mine, 0700), 0);
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_OK);
+	snprintf(want, sizeof(want), "%s/keyrole/agent.sock", mine);
+	assert_string_equal(p, want);
+	/* One that others may write to is not ours to trust. */
+	chmod(mine, 0777);
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/home/u/.cache/keyrole/agent.sock");
+	rmdir(mine);
+	/* Nowhere at all: a clear error, not a guess. */
+	unsetenv("HOME");
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_ERR_INVAL);
+	setenv("HOME", "relative/home", 1);
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_ERR_INVAL);
+	assert_non_null(strstr(sockpath_why(KR_ERR_INVAL), "KEYROLE_SOCKET"));
+	/* A home too deep for a socket address. */
+	setenv("HOME",
+	       "/home/a-very-long-user-name-that-goes-on-and-on/and-a-subdirectory-as-well/"
+	       "and-one-more",
+	       1);
+	assert_int_equal(sockpath_default_at(tmpl, p, sizeof(p)), KR_ERR_TOOBIG);
+	unset_socket_env();
+	rmdir(tmpl);
+}
+
+/* A relative path is the current directory's, made absolute once. */
+static void sockpath_relative_paths_are_made_absolute(void **state)
+{
+	char tmpl[] = "/tmp/kr-test-XXXXXX", cwd[4096], want[256], p[108];
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(chdir(tmpl), 0);
+	unset_socket_env();
+	setenv("KEYROLE_SOCKET", "run/agent.sock", 1);
 	assert_int_equal(sockpath_default(p, sizeof(p)), KR_OK);
-	assert_true(strncmp(p, "/tmp/keyrole-", 13) == 0);
+	snprintf(want, sizeof(want), "%s/run/agent.sock", tmpl);
+	assert_string_equal(p, want);
+	assert_int_equal(sockpath_absolute("./x.sock", p, sizeof(p)), KR_OK);
+	snprintf(want, sizeof(want), "%s/x.sock", tmpl);
+	assert_string_equal(p, want);
+	assert_int_equal(sockpath_absolute("/abs/x.sock", p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/abs/x.sock");
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(sockpath_absolute("x.sock", p, sizeof(p)), KR_OK);
+	assert_string_equal(p, "/x.sock");
+	/* Too long once made absolute. */
+	memset(want, 'a', 100);
+	want[100] = '\0';
+	assert_int_equal(chdir(tmpl), 0);
+	assert_int_equal(sockpath_absolute(want, p, sizeof(p)), KR_ERR_TOOBIG);
+	/* The directory is prepared where the absolute path says, never in the cwd. */
+	assert_int_equal(sockpath_prepare_dir("run/agent.sock"), KR_ERR_INVAL);
+	assert_int_equal(sockpath_prepare_dir("x.sock"), KR_ERR_INVAL);
+	assert_int_equal(chdir(cwd), 0);
+	unset_socket_env();
+	rmdir(tmpl);
+}
+
+/* ~/.cache may not exist yet: it is made too, 0700. */
+static void sockpath_makes_missing_parent_directories(void **state)
+{
+	char tmpl[] = "/tmp/kr-test-XXXXXX", path[256];
+	struct stat st;
+
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(path, sizeof(path), "%s/home/.cache/keyrole/agent.sock", tmpl);
+	assert_int_equal(sockpath_prepare_dir(path), KR_OK);
+	snprintf(path, sizeof(path), "%s/home/.cache", tmpl);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/home/.cache/keyrole", tmpl);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/home/.cache", tmpl);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/home", tmpl);
+	rmdir(path);
+	rmdir(tmpl);
 }
 
 static void sockpath_makes_our_directory_0700(void **state)
@@ -274,6 +389,9 @@ int main(void)
 	    cmocka_unit_test(frame_read_stops_at_the_cap_before_the_body),
 	    cmocka_unit_test(frame_read_times_out_on_half_a_frame),
 	    cmocka_unit_test(sockpath_prefers_keyrole_socket_then_runtime_dir),
+	    cmocka_unit_test(sockpath_without_runtime_dir_uses_run_user_then_home),
+	    cmocka_unit_test(sockpath_relative_paths_are_made_absolute),
+	    cmocka_unit_test(sockpath_makes_missing_parent_directories),
 	    cmocka_unit_test(sockpath_makes_our_directory_0700),
 	    cmocka_unit_test(sockpath_refuses_directories_others_control),
 	};

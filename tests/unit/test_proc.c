@@ -16,10 +16,12 @@
 #include "proc.h"
 #include "sts.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,6 +208,46 @@ static void proc_helper_gets_no_blocked_or_ignored_signals(void **state)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* build/tests/NAME: a helper built next to this test program. */
+static void helper_path(const char *name, char *out, size_t n)
+{
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	assert_true(len > 0);
+	self[len] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(out, n, "%s/%s", self, name);
+	if (access(out, X_OK) != 0)
+		skip(); /* not built: make tests */
+}
+
+/*
+ * keyroled may hold descriptors without close-on-exec (libcurl's wake-up
+ * socketpair, whatever its own parent left open): a helper sees none of
+ * them, only its stdin, stdout and stderr.
+ */
+static void proc_helper_inherits_only_stdin_stdout_stderr(void **state)
+{
+	char exe[4200], creds[] = "--creds";
+	char *argv[] = {exe, creds, NULL};
+	struct outcome o;
+	int leak, sv[2];
+
+	helper_path("fd_report", exe, sizeof(exe));
+	leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, on purpose */
+	assert_true(leak > 2);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	run_argv(argv, 10000, &o);
+	close(leak);
+	close(sv[0]);
+	close(sv[1]);
+	if (o.err != KR_OK)
+		print_error("%s\n", o.msg);
+	assert_int_equal(o.err, KR_OK);
+	assert_string_equal(o.key, "AKIAFDREPORT0000");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +257,7 @@ int main(void)
 	    cmocka_unit_test(proc_stdout_over_its_cap_is_a_clear_error),
 	    cmocka_unit_test(proc_hung_helper_is_killed_at_its_timeout_with_its_children),
 	    cmocka_unit_test(proc_helper_gets_no_blocked_or_ignored_signals),
+	    cmocka_unit_test(proc_helper_inherits_only_stdin_stdout_stderr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
