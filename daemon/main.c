@@ -44,6 +44,8 @@ static void usage(FILE *f)
 	    "      --mfa-duration SECONDS\n"
 	    "                           lifetime of MFA sessions (default 43200)\n"
 	    "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
+	    "      --max-entries N      cache at most N steps of chains (default 10000; the\n"
+	    "                           expired, then the least recently fetched, go first)\n"
 	    "  -l, --log-level LEVEL    error, warning, notice, info or debug (default info)\n"
 	    "      --config FILE        settings file (default\n"
 	    "                           $XDG_CONFIG_HOME/keyrole/keyroled.conf, else\n"
@@ -85,7 +87,12 @@ static int set_option(struct settings *st, const char *key, const char *val, con
 		r = parse_int(val, 60, 3600, &st->srv.agent.refresh_margin);
 	else if (strcmp(key, "mfa-duration") == 0)
 		r = parse_int(val, 900, 129600, &st->srv.agent.mfa_duration);
-	else if (strcmp(key, "idle-exit") == 0)
+	else if (strcmp(key, "max-entries") == 0) {
+		int n = 0;
+
+		r = parse_int(val, 16, 1000000, &n);
+		st->srv.agent.max_entries = (unsigned)n;
+	} else if (strcmp(key, "idle-exit") == 0)
 		r = parse_int(val, 0, INT_MAX / 1000000, &st->srv.idle_exit);
 	else if (strcmp(key, "log-level") == 0) {
 		lvl = log_level_parse(val);
@@ -149,6 +156,7 @@ static const struct option longopts[] = {
     {"refresh-margin", required_argument, NULL, 'R'},
     {"mfa-duration", required_argument, NULL, 'M'},
     {"idle-exit", required_argument, NULL, 'I'},
+    {"max-entries", required_argument, NULL, 'E'},
     {"log-level", required_argument, NULL, 'l'},
     {"config", required_argument, NULL, 'C'},
     {"help", no_argument, NULL, 'h'},
@@ -223,6 +231,9 @@ static int load_settings(struct settings *st, const struct args *a, int quiet_he
 			break;
 		case 'I':
 			r = set_option(st, "idle-exit", optarg, "--idle-exit");
+			break;
+		case 'E':
+			r = set_option(st, "max-entries", optarg, "--max-entries");
 			break;
 		case 'l':
 			r = set_option(st, "log-level", optarg, "--log-level");

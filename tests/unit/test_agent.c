@@ -4,7 +4,12 @@
  * make no STS call, a failed refresh keeps serving still-valid credentials,
  * expired ones that cannot be refreshed give an error, background refreshes
  * stop when nobody uses an entry, and what a restart loads from the keyring
- * is refreshed exactly as before the restart.
+ * is refreshed exactly as before the restart. And the defects found when
+ * the agent was rebuilt on its seams: an entry freed by a trim while its
+ * waiters were handed on, keyring items whose expiry is nonsense,
+ * credentials that arrive already expired or expire centuries away, a
+ * background refresh of a profile that no longer resolves; and a source
+ * added through the table alone.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +28,8 @@
 #include "proto.h"
 #include "caps.h"
 #include "sts.h"
+#include "cachekey.h"
+#include "source.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -795,6 +802,297 @@ static void keyring_is_swept_at_start_and_periodically(void **state)
 	assert_true(kr_sweeps() >= 3);
 }
 
+/* ---- the defects found when the agent was rebuilt ---- */
+
+/* Send op with the test's env and a region of the caller's (NULL profile: none). */
+static void send_region(struct ctx *c, const char *op, const char *profile, const char *region,
+                        struct answer *ans)
+{
+	cJSON *req = cJSON_CreateObject(), *env;
+
+	ans->loop = c->loop;
+	ans->reply = NULL;
+	cJSON_AddNumberToObject(req, "v", KR_PROTO_VERSION);
+	cJSON_AddStringToObject(req, "op", op);
+	if (profile)
+		cJSON_AddStringToObject(req, "profile", profile);
+	env = cJSON_AddObjectToObject(req, "env");
+	cJSON_AddStringToObject(env, "HOME", c->dir);
+	cJSON_AddStringToObject(env, "AWS_CONFIG_FILE", c->config);
+	cJSON_AddStringToObject(env, "AWS_SHARED_CREDENTIALS_FILE", c->creds);
+	if (region)
+		cJSON_AddStringToObject(env, "AWS_REGION", region);
+	cJSON_AddStringToObject(env, "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
+	handle_json(c->agent, req, ans);
+	cJSON_Delete(req);
+}
+
+static cJSON *status(struct ctx *c)
+{
+	struct answer ans;
+
+	send_region(c, "status", NULL, NULL, &ans);
+	return wait_reply(c, &ans);
+}
+
+/* Plant long-term keys for profile in the fake keyring (as `keyrole add` would). */
+static void plant_longterm(const char *profile)
+{
+	struct keyring_item *it = NULL;
+	char key[128];
+
+	snprintf(key, sizeof(key), "longterm:%s", profile);
+	assert_int_equal(keyring_item_new(key, KEYRING_KIND_LONGTERM, profile, NULL, 0,
+	                                  "{\"a\":\"AKIASTOREDSTORED0001\",\"s\":\"storedsecret\"}",
+	                                  &it),
+	                 0);
+	assert_int_equal(kr_store(NULL, it), 0);
+	keyring_item_free(it);
+}
+
+/*
+ * Defect 1. With the cache at its cap, the keyring step's entry (long-term
+ * keys: they are handed to the waiters, then dropped) was trimmed by the
+ * very waiter it woke, which made room for its next step: a use after
+ * free (ASan), reached here with a cache of 3 entries and a new region,
+ * so a new role entry, on every request.
+ */
+static void a_full_cache_never_frees_the_entry_it_hands_on(void **state)
+{
+	struct ctx *c = *state;
+	struct agent_opts o = opts_keyring;
+	char region[32];
+
+	o.max_entries = 3;
+	agent_free(c->agent);
+	assert_int_equal(agent_new(c->loop, &o, &c->agent), 0);
+	plant_longterm("stored");
+	write_file(c->config, "[profile stored]\nregion = us-east-1\n"
+	                      "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/r\n"
+	                      "source_profile = stored\n");
+	for (int i = 0; i < 40; i++) {
+		struct answer ans;
+		cJSON *r;
+
+		fake_now += 61; /* older than a minute: idle entries may be trimmed */
+		snprintf(region, sizeof(region), "us-east-%d", i + 1);
+		send_region(c, "get", "r", region, &ans);
+		r = wait_reply(c, &ans);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+		cJSON_Delete(r);
+	}
+	assert_int_equal(fake.calls, 40);
+}
+
+/* Rewrite the "e" of every stored session item (the keyring is untrusted input). */
+static void tamper_expiry(const char *e)
+{
+	pthread_mutex_lock(&kr.mu);
+	for (size_t i = 0; i < kr.n; i++) {
+		cJSON *o = cJSON_Parse(kr.items[i]->secret);
+		cJSON *n = cJSON_Parse(e);
+
+		assert_non_null(o);
+		assert_non_null(n);
+		cJSON_ReplaceItemInObjectCaseSensitive(o, "e", n);
+		mem_free_str(kr.items[i]->secret);
+		kr.items[i]->secret = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	pthread_mutex_unlock(&kr.mu);
+}
+
+/*
+ * Defect 3. An expiry read back from the keyring is believed only when it
+ * is a number no further away than any source can issue; a century away,
+ * a huge double or a string is no session (fetched from STS again).
+ */
+static void keyring_expiries_out_of_range_are_not_believed(void **state)
+{
+	static const char *const bad[] = {"5000000000", "1e300", "-5", "\"1800003600\""};
+	struct ctx *c = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int calls = fake.calls;
+		cJSON *r;
+
+		kr_reset();
+		restart(c);
+		cJSON_Delete(get(c, "a"));
+		wait_stores(c, 1);
+		tamper_expiry(bad[i]);
+		restart(c);
+		r = get(c, "a");
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+		if (strcmp(msg_get_str(r, "from"), "sts") != 0)
+			fail_msg("an item with expiry %s was served from the keyring", bad[i]);
+		assert_int_equal(fake.calls, calls + 2);
+		cJSON_Delete(r);
+	}
+	/* And a sane one still is. */
+	kr_reset();
+	restart(c);
+	cJSON_Delete(get(c, "a"));
+	wait_stores(c, 1);
+	restart(c);
+	cJSON *r = get(c, "a");
+	assert_string_equal(msg_get_str(r, "from"), "keyring");
+	cJSON_Delete(r);
+}
+
+/*
+ * Defect 9. Credentials that arrive already expired are refused, with
+ * botocore's meaning; an Expiration centuries away is brought back to the
+ * longest an AssumeRole can issue, so the entry is refreshed in time.
+ */
+static void expired_or_far_future_credentials_from_sts(void **state)
+{
+	struct ctx *c = *state;
+	cJSON *r;
+
+	fake.lifetime = -10;
+	r = get(c, "a");
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_equal(msg_get_str(r, "error"), "expired");
+	assert_non_null(strstr(msg_get_str(r, "message"), "still expired"));
+	cJSON_Delete(r);
+	fake.lifetime = 50 * 365 * 24 * 3600; /* half a century */
+	r = get(c, "a");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_true(reply_expiration(r) <= fake_now + 43200);
+	cJSON_Delete(r);
+	fake_now += 43200 - 60; /* the clamped entry is due: refreshed, not served for ever */
+	r = get(c, "a");
+	assert_string_equal(msg_get_str(r, "from"), "sts");
+	cJSON_Delete(r);
+}
+
+static size_t count_entries(cJSON *st, const char *profile)
+{
+	const cJSON *e;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(st, "entries")) n +=
+	    strcmp(msg_get_str(e, "profile"), profile) == 0;
+	return n;
+}
+
+/*
+ * Defect 4. A background refresh of a profile that no longer resolves is
+ * logged, shown by status next to the entry, and the entry still goes at
+ * its end (its timer is armed again); it used to stay listed for ever.
+ */
+static void background_refresh_of_a_removed_profile_ends_with_the_entry(void **state)
+{
+	struct ctx *c = *state;
+	const cJSON *e;
+	int found = 0;
+	cJSON *r, *st;
+
+	fake.lifetime = 62; /* the refresh is due at once (1 s of real time) */
+	r = get(c, "a");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	cJSON_Delete(r);
+	write_file(c->config, "[profile dev]\nregion = us-east-1\n");
+	run_for(c, 1500);
+	assert_int_equal(fake.calls, 1);
+	st = status(c);
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(st, "entries"))
+	{
+		const char *err = msg_get_str(e, "refresh_error");
+
+		if (strcmp(msg_get_str(e, "profile"), "a") == 0 && err && strstr(err, "not found"))
+			found = 1;
+	}
+	assert_true(found);
+	cJSON_Delete(st);
+	fake_now += 5; /* under KR_MIN_LEFT_S left: the next firing drops it */
+	run_for(c, 2500);
+	st = status(c);
+	assert_int_equal(count_entries(st, "a"), 0);
+	cJSON_Delete(st);
+}
+
+/* ---- a source added through the table alone ---- */
+
+static int tsrc_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+{
+	struct pmap_val v = {0};
+
+	pmap_get(in->map, in->profile, PMAP_ANY, "test_value", &v);
+	s->conf = strdup(v.v);
+	return s->conf && step_set_where(s, v.file, v.line) == KR_OK ? KR_OK : KR_ERR_NOMEM;
+}
+
+static void tsrc_free(void *conf)
+{
+	free(conf);
+}
+
+static int tsrc_key(const struct step *s, const struct chain *ch, struct buf *out)
+{
+	int r = ckey_step(out, "test");
+
+	return r == KR_OK ? ckey_str(out, "v=", s->conf) : r;
+}
+
+static int tsrc_fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+{
+	res->creds.access_key_id = strdup("AKIATESTSOURCE000001");
+	res->creds.secret_access_key = strdup(f->step->conf);
+	res->creds.expiration = fake_now + 3600;
+	res->from = "test";
+	return 1; /* at once */
+}
+
+static void tsrc_describe(const struct step *s, const struct chain *ch, struct step_report *out)
+{
+	out->kind = "source";
+	out->type = "test";
+}
+
+static const struct source_ops test_source = {
+    .name = "test",
+    .flags = SOURCE_SESSION,
+    .parse = tsrc_parse,
+    .free = tsrc_free,
+    .key = tsrc_key,
+    .fetch = tsrc_fetch,
+    .describe = tsrc_describe,
+};
+
+/* A new source is one struct source_ops and one row of the table: nothing else knows it. */
+static void a_source_is_one_table_row(void **state)
+{
+	struct ctx *c = *state;
+	struct source_row rows[32];
+	struct source_table t = {rows, 1 + source_table_default.n};
+	struct agent_opts o = opts_memory;
+	cJSON *r;
+
+	rows[0] = (struct source_row){&test_source, "test_value", PMAP_ANY, NULL, "a test source"};
+	memcpy(rows + 1, source_table_default.rows,
+	       source_table_default.n * sizeof(*source_table_default.rows));
+	o.sources = &t;
+	agent_free(c->agent);
+	assert_int_equal(agent_new(c->loop, &o, &c->agent), 0);
+	write_file(c->config, "[profile t]\ntest_value = secret-from-the-test-source\n"
+	                      "[profile tr]\nrole_arn = arn:aws:iam::111111111111:role/tr\n"
+	                      "source_profile = t\n");
+	r = get(c, "t");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_string_equal(msg_get_str(r, "AccessKeyId"), "AKIATESTSOURCE000001");
+	assert_string_equal(msg_get_str(r, "SecretAccessKey"), "secret-from-the-test-source");
+	cJSON_Delete(r);
+	r = get(c, "t"); /* a session: cached like any other */
+	assert_string_equal(msg_get_str(r, "from"), "memory");
+	cJSON_Delete(r);
+	r = get(c, "tr"); /* and a source for a role */
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	assert_int_equal(fake.calls, 1);
+	cJSON_Delete(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +1119,15 @@ int main(void)
 	                                    setup_keyring, teardown),
 	    cmocka_unit_test_setup_teardown(keyring_is_swept_at_start_and_periodically,
 	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(a_full_cache_never_frees_the_entry_it_hands_on,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(keyring_expiries_out_of_range_are_not_believed,
+	                                    setup_keyring, teardown),
+	    cmocka_unit_test_setup_teardown(expired_or_far_future_credentials_from_sts, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        background_refresh_of_a_removed_profile_ends_with_the_entry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_source_is_one_table_row, setup, teardown),
 	};
 
 	msg_install_json_hooks();
