@@ -50,7 +50,7 @@ CLIENT_LDFLAGS := -static-pie $(filter-out -pie,$(LDHARDEN)) -Wl,--fatal-warning
 endif
 
 # pkg-config for every library; evaluated only when a target needs them.
-DAEMON_PKGS := libcrypto libcurl libcjson expat libsystemd libsecret-1 libkeyutils
+DAEMON_PKGS := libcrypto libssl libcurl libcjson expat libsystemd libsecret-1 libkeyutils
 pc_cflags = $(filter-out -I/usr/include/x86_64-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
