@@ -9,10 +9,12 @@
  *   from those loop callbacks.
  * - TLS verification is always on (VERIFYPEER, VERIFYHOST=2); only the CA
  *   bundle may change. Redirects are not followed; only http and https.
- * - Request headers and body are our own copies, handed to curl by
- *   pointer (our own curl_slist nodes, CURLOPT_POSTFIELDS), so that we can
- *   wipe them when the transfer ends. (curl's internal request buffer is
- *   outside our reach.) The response body is a capped struct buf.
+ * - Request headers and body are our own copies in secret memory
+ *   (mem_secret_*: they carry the Authorization header, the session token,
+ *   maybe an MFA code), handed to curl by pointer (our own curl_slist
+ *   nodes, CURLOPT_POSTFIELDS), and wiped when the transfer ends. (curl's
+ *   internal request buffer is outside our reach.) The response body
+ *   (credentials) is a capped secret struct buf.
  * - done runs from the loop only, never inside http_post(); a cancelled
  *   transfer's done never runs. http_free() from inside a done callback is
  *   allowed: the free is deferred until the dispatch unwinds.
@@ -363,7 +365,7 @@ static int copy_request(struct http_xfer *x, const struct http_request *req)
 	if (!x->nodes)
 		return KR_ERR_NOMEM;
 	for (size_t i = 0; i < req->n_headers; i++) {
-		x->nodes[i].data = mem_strdup_max(req->headers[i], KR_HTTP_URL_MAX * 4);
+		x->nodes[i].data = mem_secret_strdup(req->headers[i], KR_HTTP_URL_MAX * 4);
 		if (!x->nodes[i].data)
 			return KR_ERR_NOMEM;
 		x->n_hdr = i + 1;
@@ -377,7 +379,7 @@ static int copy_request(struct http_xfer *x, const struct http_request *req)
 	if (x->n_hdr > 0)
 		x->nodes[x->n_hdr - 1].next = &x->nodes[x->n_hdr];
 	x->n_hdr++;
-	x->body = malloc(req->body_len + 1);
+	x->body = mem_secret_alloc(req->body_len + 1);
 	if (!x->body)
 		return KR_ERR_NOMEM;
 	if (req->body_len)
@@ -451,7 +453,7 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 	x->h = h;
 	x->done = done;
 	x->userdata = userdata;
-	buf_init(&x->resp, KR_HTTP_RESP_MAX);
+	buf_init_secret(&x->resp, KR_HTTP_RESP_MAX);
 	r = copy_request(x, req);
 	if (r < 0)
 		goto out;
