@@ -9,6 +9,8 @@
  *   (secure heap in keyroled); the access key id, secret key and session
  *   token are copied into secret memory (mem_secret_alloc()), every value
  *   is freed with mem_free_str().
+ * - expat's own blocks (its copy of the body among them) are wiped when it
+ *   frees them: the parser is made with mem.c's wiping allocators.
  * - Error messages never quote the body (it may hold a secret).
  */
 #include "sts_xml.h"
@@ -295,6 +297,8 @@ static void set_msg(char *errmsg, size_t size, const char *msg)
 		snprintf(errmsg, size, "%s", msg);
 }
 
+static const XML_Memory_Handling_Suite wiping_mm = {malloc, mem_wiping_realloc, mem_wiping_free};
+
 int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char *errmsg,
                   size_t errmsg_size)
 {
@@ -328,7 +332,7 @@ int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char
 		goto out;
 	}
 	buf_init_secret(&st->text, KR_STS_XML_TEXT_MAX);
-	st->p = XML_ParserCreate(NULL);
+	st->p = XML_ParserCreate_MM(NULL, &wiping_mm, NULL);
 	if (!st->p) {
 		r = KR_ERR_NOMEM;
 		set_msg(errmsg, errmsg_size, "out of memory");
