@@ -100,8 +100,9 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
 	$(CC) $(CPPFLAGS) -iquote daemon -iquote client $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) cmocka) \
 	  $(LDHARDEN) $(UNIT_LDFLAGS) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
 	  $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
-# test_json looks into every block our code frees (wiping).
+# test_json and test_secmem look into every block our code frees (wiping).
 $(B)/tests/test_json: UNIT_LDFLAGS := -Wl,--wrap=free
+$(B)/tests/test_secmem: UNIT_LDFLAGS := -Wl,--wrap=free
 
 # Test tools: drivers for scenario tests, linked like unit tests, not run directly.
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
