@@ -50,7 +50,7 @@ CLIENT_LDFLAGS := -static-pie $(filter-out -pie,$(LDHARDEN)) -Wl,--fatal-warning
 endif
 
 # pkg-config for every library; evaluated only when a target needs them.
-DAEMON_PKGS := libcrypto libcurl libcjson expat libsystemd libsecret-1 libkeyutils
+DAEMON_PKGS := libcrypto libssl libcurl libcjson expat libsystemd libsecret-1 libkeyutils
 pc_cflags = $(filter-out -I/usr/include/x86_64-linux-gnu,$(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
@@ -100,8 +100,9 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a
 	$(CC) $(CPPFLAGS) -iquote daemon -iquote client $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) cmocka) \
 	  $(LDHARDEN) $(UNIT_LDFLAGS) -o $@ $< $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a \
 	  $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
-# test_json looks into every block our code frees (wiping).
+# test_json and test_secmem look into every block our code frees (wiping).
 $(B)/tests/test_json: UNIT_LDFLAGS := -Wl,--wrap=free
+$(B)/tests/test_secmem: UNIT_LDFLAGS := -Wl,--wrap=free
 
 # Test tools: drivers for scenario tests, linked like unit tests, not run directly.
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdaemon.a $(B)/libclient.a $(B)/libcommon.a

@@ -13,6 +13,13 @@ void buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->secret = 0;
+}
+
+void buf_init_secret(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->secret = 1;
 }
 
 int buf_reserve(struct buf *b, size_t n)
@@ -33,7 +40,7 @@ int buf_reserve(struct buf *b, size_t n)
 	if (ncap < want)
 		ncap = want;
 	/* Never realloc: it may leave a copy of a secret in the old block. */
-	nd = malloc(ncap + 1);
+	nd = b->secret ? mem_secret_alloc(ncap + 1) : malloc(ncap + 1);
 	if (!nd)
 		return KR_ERR_NOMEM;
 	if (b->data) {

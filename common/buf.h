@@ -3,6 +3,9 @@
  * hold secrets: growing copies into a new block and wipes the old one, and
  * buf_free() wipes before freeing. The contents are always NUL-terminated
  * (the NUL is not counted in len), so text can be used as a C string.
+ * A buffer made with buf_init_secret() lives in secret memory
+ * (mem_secret_alloc(): keyroled's secure heap); what buf_steal() hands out
+ * from any buffer is freed with mem_free_str() or mem_free_secret().
  */
 #ifndef KR_BUF_H
 #define KR_BUF_H
@@ -15,10 +18,13 @@ struct buf {
 	size_t len; /* bytes used */
 	size_t cap; /* bytes allocated (excluding the NUL slot) */
 	size_t max; /* hard cap on len */
+	int secret; /* blocks come from mem_secret_alloc() */
 };
 
 /* Initialise an empty buffer that refuses to grow past max bytes. */
 void buf_init(struct buf *b, size_t max);
+/* The same for a buffer that will hold a secret (a key, a token, a body carrying them). */
+void buf_init_secret(struct buf *b, size_t max);
 
 /* Append n bytes; KR_ERR_TOOBIG past the cap (buffer unchanged). */
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -1,5 +1,6 @@
 #include "mem.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,39 @@ char *mem_strdup_max(const char *s, size_t max)
 		return NULL;
 	memcpy(r, s, n);
 	r[n] = '\0';
+	return r;
+}
+
+void mem_wiping_free(void *p)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void *mem_wiping_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *r;
+
+	if (!p)
+		return malloc(n);
+	if (n == 0) {
+		mem_wiping_free(p);
+		return NULL;
+	}
+	old = malloc_usable_size(p);
+	/* Shrinking in place keeps no second copy: wipe the tail given up. */
+	if (n <= old && n >= old / 2) {
+		explicit_bzero((char *)p + n, old - n);
+		return p;
+	}
+	r = malloc(n);
+	if (!r)
+		return NULL; /* p is untouched, as realloc() leaves it */
+	memcpy(r, p, old < n ? old : n);
+	mem_wiping_free(p);
 	return r;
 }
 

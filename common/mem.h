@@ -37,6 +37,17 @@ void *mem_secret_alloc(size_t n);
 /* mem_strdup_max() into secret memory: NULL past max bytes or out of memory. */
 char *mem_secret_strdup(const char *s, size_t max);
 
+/*
+ * Allocator hooks for libraries that free without telling the size (libcurl,
+ * expat, OpenSSL): every block they free is wiped first. They work on blocks
+ * of the C library's malloc only (the size comes from malloc_usable_size()).
+ * mem_wiping_realloc() never calls realloc(): a block that moves would leave
+ * its old copy behind, so it allocates, copies, wipes and frees the old one.
+ * realloc(p, 0) frees p and returns NULL, as glibc does.
+ */
+void mem_wiping_free(void *p);
+void *mem_wiping_realloc(void *p, size_t n);
+
 /* Compare in time independent of the contents. */
 int mem_equal_ct(const void *a, const void *b, size_t n);
 

@@ -1,15 +1,19 @@
 /*
  * AWS Signature Version 4 signing (see sigv4.h for the contract).
  *
- * This is the only file in keyrole that uses OpenSSL (libcrypto).
+ * This file uses OpenSSL (libcrypto) for hashing; the only other one is
+ * the daemon's daemon/secmem.c, which sets up OpenSSL's memory.
  *
  * Invariants kept here:
  * - "AWS4"+secret and the derived keys kDate, kRegion, kService, kSigning
  *   are fixed-size stack arrays, wiped at the single exit of sign_keys()
- *   whatever happened. The secret is copied nowhere else.
+ *   whatever happened. The secret is copied nowhere else by us (OpenSSL's
+ *   HMAC keeps its key in its secure heap and cleanses it).
  * - Every heap string that may hold the session token (canonical header
- *   values, the canonical request, the string to sign) or the signature
- *   material is released with buf_free()/mem_free_str(), which wipe.
+ *   values, the canonical request) or the signature (the Authorization
+ *   header) is secret memory (buf_init_secret(): keyroled's secure heap)
+ *   and is released with buf_free()/mem_free_str(), which wipe; so is the
+ *   string to sign.
  * - The result is assembled in a local struct and copied to the caller
  *   only on success, so a failure leaves *ret untouched.
  */
@@ -396,7 +400,7 @@ static int hdr_make(const char *name, const char *value, size_t seq, struct hdr 
 	for (char *p = n; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	buf_init(&v, KR_SIGV4_HEADER_MAX);
+	buf_init_secret(&v, KR_SIGV4_HEADER_MAX); /* may be the session token */
 	len = strlen(value);
 	while (i < len && (value[i] == ' ' || value[i] == '\t'))
 		i++;
@@ -564,10 +568,10 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_creds *creds,
 	int has_token, r;
 
 	memset(&res, 0, sizeof(res));
-	buf_init(&creq, KR_SIGV4_CREQ_MAX);
+	buf_init_secret(&creq, KR_SIGV4_CREQ_MAX); /* holds the session token */
 	buf_init(&names, KR_SIGV4_CREQ_MAX);
 	buf_init(&sts, KR_SIGV4_CREQ_MAX);
-	buf_init(&authz, KR_SIGV4_CREQ_MAX);
+	buf_init_secret(&authz, KR_SIGV4_CREQ_MAX); /* the signature */
 
 	r = KR_ERR_INVAL;
 	if (!req || !ret || !req->target || req->target[0] != '/' || (!req->body && req->body_len))

@@ -9,10 +9,18 @@
  *   from those loop callbacks.
  * - TLS verification is always on (VERIFYPEER, VERIFYHOST=2); only the CA
  *   bundle may change. Redirects are not followed; only http and https.
- * - Request headers and body are our own copies, handed to curl by
- *   pointer (our own curl_slist nodes, CURLOPT_POSTFIELDS), so that we can
- *   wipe them when the transfer ends. (curl's internal request buffer is
- *   outside our reach.) The response body is a capped struct buf.
+ * - Request headers and body are our own copies in secret memory
+ *   (mem_secret_*: they carry the Authorization header, the session token,
+ *   maybe an MFA code), handed to curl by pointer (our own curl_slist
+ *   nodes, CURLOPT_POSTFIELDS), and wiped when the transfer ends. The
+ *   response body (credentials) is a capped secret struct buf.
+ * - Everything libcurl allocates is wiped when libcurl frees it
+ *   (curl_global_init_mem with mem.c's wiping free/realloc): its request
+ *   buffer, header buffer and receive buffer (CURLOPT_BUFFERSIZE, freed by
+ *   curl_easy_cleanup() when a transfer ends). A connection kept alive in
+ *   the multi handle's cache keeps no plaintext: TLS contexts get
+ *   SSL_OP_CLEANSE_PLAINTEXT (secmem_tls_ctx()), and OpenSSL's own frees
+ *   are wiped (secmem.c).
  * - done runs from the loop only, never inside http_post(); a cancelled
  *   transfer's done never runs. http_free() from inside a done callback is
  *   allowed: the free is deferred until the dispatch unwinds.
@@ -23,6 +31,7 @@
 #include "err.h"
 #include "caps.h"
 #include "mem.h"
+#include "secmem.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -279,6 +288,11 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+static CURLcode ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *userdata)
+{
+	return secmem_tls_ctx(ssl_ctx) < 0 ? CURLE_SSL_CERTPROBLEM : CURLE_OK;
+}
+
 static size_t on_write(char *p, size_t size, size_t nmemb, void *userdata)
 {
 	struct http_xfer *x = userdata;
@@ -298,8 +312,10 @@ int http_new(struct loop *l, struct http **ret)
 
 	if (!l || !ret)
 		return KR_ERR_INVAL;
-	/* Idempotent and cheap after the first call; this process has one thread. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	/* Idempotent and cheap after the first call (later calls keep the first
+	 * allocators); libcurl is used from the loop's thread only. */
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, mem_wiping_free, mem_wiping_realloc,
+	                         strdup, calloc) != CURLE_OK)
 		return KR_ERR_INTERNAL;
 	h = calloc(1, sizeof(*h));
 	if (!h) {
@@ -363,7 +379,7 @@ static int copy_request(struct http_xfer *x, const struct http_request *req)
 	if (!x->nodes)
 		return KR_ERR_NOMEM;
 	for (size_t i = 0; i < req->n_headers; i++) {
-		x->nodes[i].data = mem_strdup_max(req->headers[i], KR_HTTP_URL_MAX * 4);
+		x->nodes[i].data = mem_secret_strdup(req->headers[i], KR_HTTP_URL_MAX * 4);
 		if (!x->nodes[i].data)
 			return KR_ERR_NOMEM;
 		x->n_hdr = i + 1;
@@ -377,7 +393,7 @@ static int copy_request(struct http_xfer *x, const struct http_request *req)
 	if (x->n_hdr > 0)
 		x->nodes[x->n_hdr - 1].next = &x->nodes[x->n_hdr];
 	x->n_hdr++;
-	x->body = malloc(req->body_len + 1);
+	x->body = mem_secret_alloc(req->body_len + 1);
 	if (!x->body)
 		return KR_ERR_NOMEM;
 	if (req->body_len)
@@ -423,6 +439,10 @@ static int setup_easy(struct http_xfer *x, const struct http_request *req)
 	SET(CURLOPT_WRITEFUNCTION, on_write);
 	SET(CURLOPT_WRITEDATA, x);
 	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	/* A libcurl on another TLS library has no SSL_CTX: then no connection is
+	 * kept for reuse, so no TLS buffer outlives its transfer. */
+	if (c == CURLE_OK && curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK)
+		SET(CURLOPT_FORBID_REUSE, 1L);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 	SET(CURLOPT_PRIVATE, x);
 #undef SET
@@ -451,7 +471,7 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 	x->h = h;
 	x->done = done;
 	x->userdata = userdata;
-	buf_init(&x->resp, KR_HTTP_RESP_MAX);
+	buf_init_secret(&x->resp, KR_HTTP_RESP_MAX);
 	r = copy_request(x, req);
 	if (r < 0)
 		goto out;

@@ -42,9 +42,9 @@ struct http_request {
  * status), KR_ERR_NETWORK (connect/TLS/transfer failure), KR_ERR_TIMEOUT
  * or KR_ERR_TOOBIG (response over KR_HTTP_RESP_MAX). status is the HTTP
  * status, 0 when none. body is borrowed: the callback may take its
- * contents with buf_steal(); whatever is left is wiped and freed after it
- * returns. errmsg is a short line for a person (never NULL, "" on success).
- * The transfer handle is dead once done runs.
+ * contents with buf_steal() (secret memory: free it with mem_free_str());
+ * whatever is left is wiped and freed after it returns. errmsg is a short line for a person (never
+ * NULL, "" on success). The transfer handle is dead once done runs.
  */
 typedef void (*http_done_fn)(void *userdata, int err, long status, struct buf *body,
                              const char *errmsg);

@@ -7,6 +7,8 @@
  *  - Duplicate checks use a hash set, so hostile files cost O(n), not O(n^2).
  *  - Every string that came from a file (it may be a secret key) is wiped
  *    before it is freed: mem_free_str(), struct buf, mem_free_secret().
+ *    The file's bytes and every value live in secret memory (in keyroled,
+ *    out of core dumps); section names and keys do not.
  */
 #include "ini.h"
 
@@ -300,7 +302,7 @@ static int flush_opt(struct parser *p)
 
 	if (p->opt) {
 		if (p->val.len == 0) {
-			s = strdup("");
+			s = mem_secret_strdup("", 0);
 			if (!s)
 				r = KR_ERR_NOMEM;
 		} else {
@@ -310,7 +312,7 @@ static int flush_opt(struct parser *p)
 			p->opt->value = s;
 	}
 	buf_free(&p->val);
-	buf_init(&p->val, KR_CONFIG_FILE_MAX);
+	buf_init_secret(&p->val, KR_CONFIG_FILE_MAX);
 	p->opt = NULL;
 	p->blanks = 0;
 	return r;
@@ -461,7 +463,8 @@ static int copy_kv(struct ini_kv *dst, const struct ini_kv *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->key = strdup(src->key);
-	dst->value = strdup(src->value ? src->value : "");
+	dst->value =
+	    mem_secret_strdup(src->value ? src->value : "", src->value ? strlen(src->value) : 0);
 	dst->line = src->line;
 	if (!dst->key || !dst->value) {
 		kv_clear(dst);
@@ -584,7 +587,7 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
 	memset(&p, 0, sizeof(p));
 	p.filename = filename ? filename : "(config)";
 	p.e = e;
-	buf_init(&p.val, KR_CONFIG_FILE_MAX);
+	buf_init_secret(&p.val, KR_CONFIG_FILE_MAX);
 	if (!data && len) {
 		r = KR_ERR_INVAL;
 		goto out;
@@ -775,7 +778,7 @@ static int read_file(int fd, const struct stat *st, const char *path, char **ret
 		return KR_ERR_TOOBIG;
 	}
 	/* One byte more than the size, to notice a file that grew meanwhile. */
-	data = malloc(cap + 1);
+	data = mem_secret_alloc(cap + 1);
 	if (!data)
 		return KR_ERR_NOMEM;
 	for (;;) {

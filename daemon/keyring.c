@@ -12,7 +12,8 @@
  *   warning, and every later call is answered at once.
  * - Each callback runs exactly once, on the loop thread, never from inside
  *   the call that queued it; or never, after keyring_cancel()/keyring_free().
- * - Jobs that carried secrets (stores, lookup results) are wiped when freed.
+ * - Jobs that carried secrets (stores, lookup results) are wiped when freed;
+ *   an item's secret lives in secret memory (mem_secret_strdup()).
  *
  * Ownership: a job is freed by the front thread (after delivery, or when a
  * sync caller is done with it), or by the worker once the front is gone.
@@ -204,7 +205,8 @@ int keyring_item_new(const char *key, const char *kind, const char *profile, con
 		goto out;
 	if (role_arn && !(it->role_arn = strdup(role_arn)))
 		goto out;
-	if (secret && !(it->secret = strdup(secret)))
+	/* The checks above held it within KR_KEYRING_SECRET_MAX. */
+	if (secret && !(it->secret = mem_secret_strdup(secret, KR_KEYRING_SECRET_MAX)))
 		goto out;
 	*ret = it;
 	it = NULL;

@@ -383,7 +383,7 @@ static int kernel_store(void *state, const struct keyring_item *item)
 	int64_t left = item->expiration - (int64_t)time(NULL);
 	int r = KR_ERR_EXPIRED;
 
-	buf_init(&payload, KR_KCTL_PAYLOAD_MAX);
+	buf_init_secret(&payload, KR_KCTL_PAYLOAD_MAX); /* holds item->secret */
 	if (session && left <= 0)
 		goto out;
 	if ((r = buf_printf(&payload, "1\n%s\n%lld\n%s\n%s\n%s\n%s", session ? "s" : "l",

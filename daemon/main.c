@@ -3,7 +3,9 @@
  *
  * Hardening happens before any secret can exist: the process is made
  * non-dumpable (no core files, no ptrace by same-uid processes), core size
- * is 0 and the umask is 077.
+ * is 0 and the umask is 077. Then secret memory is set up (secmem.c) before
+ * any OpenSSL call: secrets live in OpenSSL's secure heap (locked, left out
+ * of core dumps), and every library's freed blocks are wiped.
  */
 #include "err.h"
 #include "caps.h"
@@ -11,11 +13,13 @@
 #include "ini.h"
 #include "msg.h"
 #include "pmap.h"
+#include "secmem.h"
 #include "server.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,13 +279,17 @@ int main(int argc, char **argv)
 {
 	struct args args = {argc, argv};
 	struct settings st;
+	struct secmem_info sm;
 	struct rlimit rl = {0, 0};
+	long left;
 	int r;
 
 	/* Before anything else: no core dumps, no ptrace, private files. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &rl);
 	umask(077);
+	/* Before any OpenSSL call and any secret. */
+	secmem_init(&sm);
 	msg_install_json_hooks();
 
 	r = load_settings(&st, &args, 0);
@@ -293,6 +301,19 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	log_init(st.log_level);
+	if (sm.size && sm.locked)
+		log_info("secure memory: %zu KiB, locked", sm.size / 1024);
+	else if (sm.size)
+		log_warning("secure memory: %zu KiB, not locked (%s, RLIMIT_MEMLOCK %zu KiB): "
+		            "secrets stay out of core dumps but may be swapped out",
+		            sm.size / 1024, sm.why, sm.memlock / 1024);
+	else
+		log_warning("no secure memory (%s): secrets are wiped after use, but may reach "
+		            "core dumps and swap",
+		            sm.why);
+	if (!sm.hooks)
+		log_warning("OpenSSL was initialised before keyroled could make it wipe what it "
+		            "frees");
 	st.srv.agent.cache = st.cache;
 	st.srv.reload = reload;
 	st.srv.reload_userdata = &args;
@@ -300,5 +321,9 @@ int main(int argc, char **argv)
 	/* Cached profile maps and files: freed so that leak checkers see only ours. */
 	pmap_cache_clear();
 	ini_cache_clear();
+	/* Our secrets in the secure heap are invisible to leak checkers: count them. */
+	left = secmem_outstanding();
+	if (left)
+		log_err("%ld blocks of secret memory still allocated at exit (a leak)", left);
 	return r;
 }

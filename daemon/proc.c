@@ -5,7 +5,8 @@
  * 2 is closed in the child, whatever its close-on-exec flag: libcurl's
  * wake-up socketpair, or what keyroled itself inherited), its own process
  * group, an empty signal mask and default signal dispositions;
- * stdout is capped at KR_PROC_OUT_MAX (more is an error) and wiped; stderr
+ * stdout is capped at KR_PROC_OUT_MAX (more is an error), kept in secret
+ * memory and wiped, and so are the credentials parsed from it; stderr
  * is read to its end whatever its size, and only its last
  * KR_PROC_ERR_KEEP bytes are kept (wiped too) for the error message: a
  * helper is never killed for talking. A run past its deadline is killed
@@ -84,7 +85,8 @@ void proc_cancel(struct proc *p)
 	proc_release(p);
 }
 
-static int creds_str(const cJSON *o, const char *key, char **ret)
+/* A string member into *ret (NULL if absent); credentials go to secret memory. */
+static int creds_str(const cJSON *o, const char *key, int secret, char **ret)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -93,7 +95,7 @@ static int creds_str(const cJSON *o, const char *key, char **ret)
 		return KR_OK;
 	if (!cJSON_IsString(it) || strlen(it->valuestring) > KR_VALUE_MAX)
 		return KR_ERR_PROCESS;
-	*ret = strdup(it->valuestring);
+	*ret = secret ? mem_secret_strdup(it->valuestring, KR_VALUE_MAX) : strdup(it->valuestring);
 	return *ret ? KR_OK : KR_ERR_NOMEM;
 }
 
@@ -116,10 +118,10 @@ int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *
 		snprintf(errmsg, errlen, "output has no \"Version\": 1");
 		goto out;
 	}
-	if (creds_str(o, "AccessKeyId", &c.access_key_id) < 0 ||
-	    creds_str(o, "SecretAccessKey", &c.secret_access_key) < 0 ||
-	    creds_str(o, "SessionToken", &c.session_token) < 0 ||
-	    creds_str(o, "Expiration", &exp) < 0) {
+	if (creds_str(o, "AccessKeyId", 1, &c.access_key_id) < 0 ||
+	    creds_str(o, "SecretAccessKey", 1, &c.secret_access_key) < 0 ||
+	    creds_str(o, "SessionToken", 1, &c.session_token) < 0 ||
+	    creds_str(o, "Expiration", 0, &exp) < 0) {
 		snprintf(errmsg, errlen, "output has a member of the wrong type or size");
 		goto out;
 	}
@@ -307,7 +309,7 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	p->done = done;
 	p->userdata = userdata;
 	p->timeout_ms = timeout_ms;
-	buf_init(&p->out, KR_PROC_OUT_MAX);
+	buf_init_secret(&p->out, KR_PROC_OUT_MAX); /* the credentials' JSON */
 	buf_init(&p->err, KR_PROC_ERR_KEEP);
 	base = strrchr(argv[0], '/');
 	snprintf(p->prog, sizeof(p->prog), "%s", base ? base + 1 : argv[0]);

@@ -3,11 +3,12 @@
  *
  * Invariants:
  * - sts_call() copies what it needs: the endpoint pieces, the signing
- *   region, the CA bundle path and the source credentials (wiped at the
- *   end), and builds the form body once (it may hold an MFA code; it lives
- *   in a struct buf that wipes itself). The header lines of each attempt
- *   (Authorization, X-Amz-Security-Token) are wiped as soon as the HTTP
- *   layer has copied them.
+ *   region, the CA bundle path and the source credentials (in secret
+ *   memory, wiped at the end), and builds the form body once (it may hold
+ *   an MFA code; it lives in a secret struct buf). The header lines of each
+ *   attempt (Authorization, X-Amz-Security-Token) are secret memory too,
+ *   wiped as soon as the HTTP layer has copied them. The credentials of a
+ *   result are sts_xml.c's, in secret memory.
  * - Retries: only what sts_req_retryable() allows, at most KR_STS_RETRIES
  *   extra attempts, each after a full-jitter backoff (uniform in
  *   [0, min(KR_STS_BACKOFF_MAX_MS, KR_STS_BACKOFF_MS * 2^n)]), and never
@@ -46,8 +47,8 @@ struct sts_call {
 	int linked; /* on s->calls */
 	int op;
 	char *url, *host, *path, *region, *ca_bundle;
-	char *proxy, *no_proxy;      /* may hold a proxy password: wiped */
-	char *akid, *secret, *token; /* source credentials, wiped */
+	char *proxy, *no_proxy;      /* may hold a proxy password: secret memory */
+	char *akid, *secret, *token; /* source credentials: secret memory */
 	struct buf body;             /* form body, may hold an MFA code */
 	sts_done_fn done;
 	void *userdata;
@@ -320,7 +321,7 @@ static int start_attempt(struct sts_call *c)
 	for (size_t i = 0; i < 2 + sig.n_add; i++) {
 		const struct sigv4_header *hd = i < 2 ? &hdrs[i] : &sig.add[i - 2];
 		struct buf line;
-		buf_init(&line, KR_SIGV4_HEADER_MAX + KR_SIGV4_NAME_MAX + 4);
+		buf_init_secret(&line, KR_SIGV4_HEADER_MAX + KR_SIGV4_NAME_MAX + 4);
 		r = buf_printf(&line, "%s: %s", hd->name, hd->value);
 		if (r < 0) {
 			buf_free(&line);
@@ -358,13 +359,14 @@ out:
 	return r;
 }
 
-static char *dup_or_null(const char *s, size_t max, int *err)
+/* A copy of s (NULL stays NULL), in secret memory if secret; *err set on the first failure. */
+static char *dup_or_null(const char *s, size_t max, int secret, int *err)
 {
 	char *r;
 
 	if (!s)
 		return NULL;
-	r = mem_strdup_max(s, max);
+	r = secret ? mem_secret_strdup(s, max) : mem_strdup_max(s, max);
 	if (!r && *err == KR_OK)
 		*err = strnlen(s, max + 1) > max ? KR_ERR_INVAL : KR_ERR_NOMEM;
 	return r;
@@ -390,21 +392,21 @@ int sts_call(struct sts *s, const struct sts_params *p, sts_done_fn done, void *
 	c->op = p->op;
 	c->done = done;
 	c->userdata = userdata;
-	buf_init(&c->body, KR_STS_BODY_MAX);
+	buf_init_secret(&c->body, KR_STS_BODY_MAX);
 	r = sts_req_body(p, &c->body);
 	if (r < 0)
 		goto out;
 	r = sts_req_endpoint(p->endpoint, &c->host, &c->path);
 	if (r < 0)
 		goto out;
-	c->url = dup_or_null(p->endpoint, KR_STS_ENDPOINT_MAX, &r);
-	c->region = dup_or_null(p->region, KR_SIGV4_SCOPE_MAX, &r);
-	c->ca_bundle = dup_or_null(p->ca_bundle, KR_PATH_MAX, &r);
-	c->proxy = dup_or_null(p->proxy, KR_VALUE_MAX, &r);
-	c->no_proxy = dup_or_null(p->no_proxy, KR_VALUE_MAX, &r);
-	c->akid = dup_or_null(p->source.access_key_id, KR_SIGV4_KEY_MAX, &r);
-	c->secret = dup_or_null(p->source.secret_access_key, KR_SIGV4_KEY_MAX, &r);
-	c->token = dup_or_null(p->source.session_token, KR_SIGV4_TOKEN_MAX, &r);
+	c->url = dup_or_null(p->endpoint, KR_STS_ENDPOINT_MAX, 0, &r);
+	c->region = dup_or_null(p->region, KR_SIGV4_SCOPE_MAX, 0, &r);
+	c->ca_bundle = dup_or_null(p->ca_bundle, KR_PATH_MAX, 0, &r);
+	c->proxy = dup_or_null(p->proxy, KR_VALUE_MAX, 1, &r);
+	c->no_proxy = dup_or_null(p->no_proxy, KR_VALUE_MAX, 1, &r);
+	c->akid = dup_or_null(p->source.access_key_id, KR_SIGV4_KEY_MAX, 1, &r);
+	c->secret = dup_or_null(p->source.secret_access_key, KR_SIGV4_KEY_MAX, 1, &r);
+	c->token = dup_or_null(p->source.session_token, KR_SIGV4_TOKEN_MAX, 1, &r);
 	if (r < 0)
 		goto out;
 	c->deadline_ms = now_ms(s) + KR_STS_DEADLINE_MS;

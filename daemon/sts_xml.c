@@ -5,8 +5,12 @@
  * - The body is untrusted. We refuse DTDs (so no entity expansion at all),
  *   cap nesting at KR_STS_XML_DEPTH and every captured text at
  *   KR_STS_XML_TEXT_MAX, and stop the parser at the first problem.
- * - Only the text of elements we want is collected, in a struct buf that
- *   wipes itself; values that may be secrets are freed with mem_free_str().
+ * - Only the text of elements we want is collected, in a secret struct buf
+ *   (secure heap in keyroled); the access key id, secret key and session
+ *   token are copied into secret memory (mem_secret_alloc()), every value
+ *   is freed with mem_free_str().
+ * - expat's own blocks (its copy of the body among them) are wiped when it
+ *   frees them: the parser is made with mem.c's wiping allocators.
  * - Error messages never quote the body (it may hold a secret).
  */
 #include "sts_xml.h"
@@ -143,7 +147,7 @@ static int is_space(char c)
 }
 
 /* The captured text without leading/trailing whitespace, as a new string. */
-static char *trimmed_copy(const struct buf *b)
+static char *trimmed_copy(const struct buf *b, int secret)
 {
 	const char *s = b->data ? b->data : "";
 	size_t n = b->len, i = 0;
@@ -153,7 +157,7 @@ static char *trimmed_copy(const struct buf *b)
 		i++;
 	while (n > i && is_space(s[n - 1]))
 		n--;
-	r = malloc(n - i + 1);
+	r = secret ? mem_secret_alloc(n - i + 1) : malloc(n - i + 1);
 	if (!r)
 		return NULL;
 	memcpy(r, s + i, n - i);
@@ -187,7 +191,7 @@ static char **slot_for(struct pstate *st, enum field f)
 
 static void store(struct pstate *st, enum field f)
 {
-	char *v = trimmed_copy(&st->text);
+	char *v = trimmed_copy(&st->text, f == F_AKID || f == F_SECRET || f == F_TOKEN);
 	char **slot;
 
 	if (!v) {
@@ -293,6 +297,8 @@ static void set_msg(char *errmsg, size_t size, const char *msg)
 		snprintf(errmsg, size, "%s", msg);
 }
 
+static const XML_Memory_Handling_Suite wiping_mm = {malloc, mem_wiping_realloc, mem_wiping_free};
+
 int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char *errmsg,
                   size_t errmsg_size)
 {
@@ -325,8 +331,8 @@ int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char
 		set_msg(errmsg, errmsg_size, "out of memory");
 		goto out;
 	}
-	buf_init(&st->text, KR_STS_XML_TEXT_MAX);
-	st->p = XML_ParserCreate(NULL);
+	buf_init_secret(&st->text, KR_STS_XML_TEXT_MAX);
+	st->p = XML_ParserCreate_MM(NULL, &wiping_mm, NULL);
 	if (!st->p) {
 		r = KR_ERR_NOMEM;
 		set_msg(errmsg, errmsg_size, "out of memory");

@@ -14,6 +14,9 @@ profile, then SIGTERM.
   thread-local storage of the threads GLib starts and never ends).
 - Sanitizer build (SANITIZE=1, ASan cannot run under valgrind): LeakSanitizer
   checks at exit instead.
+- Secrets live in OpenSSL's secure heap, which neither checker sees into:
+  keyroled counts its blocks there and logs an error at exit if any is
+  left; that line must not appear.
 """
 
 import json
@@ -33,6 +36,7 @@ import krtest  # noqa: E402
 GLIB_SUPP = "/usr/share/glib-2.0/valgrind/glib.supp"  # libglib2.0-dev
 OUR_SUPP = os.path.join(krtest.repo_root(), "tests", "valgrind.supp")
 SUPPRESSIONS = (GLIB_SUPP, OUR_SUPP)
+SECURE_LEAK = "blocks of secret memory still allocated at exit"  # daemon/main.c
 
 
 def is_sanitized():
@@ -120,6 +124,14 @@ def run_valgrind(tap, run, seed, proxy, cache, extra_env=None):
     tap.ok("LEAK SUMMARY" in report and not lost and "ERROR SUMMARY: 0 errors" in report,
            "%s: no definite or possible leaks, no memory errors" % label,
            "\n".join(report.splitlines()[-80:]))
+    secure_heap_check(tap, d, label)
+
+
+def secure_heap_check(tap, d, label):
+    log = d.log_text()
+    tap.ok("secure memory:" in log and SECURE_LEAK not in log,
+           "%s: no block of ours left in the secure heap at exit" % label,
+           "\n".join(log.splitlines()[-20:]))
 
 
 def run_lsan(tap, run, seed, proxy):
@@ -138,6 +150,7 @@ def run_lsan(tap, run, seed, proxy):
             "\n".join(log.splitlines()[-60:]))
     tap.ok("LeakSanitizer" not in log and "AddressSanitizer" not in log,
            "%s: no leak or error report at exit" % label, "\n".join(log.splitlines()[-80:]))
+    secure_heap_check(tap, d, label)
 
 
 def main(tap, run):
