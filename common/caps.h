@@ -1,7 +1,10 @@
 /*
  * Every size cap and deadline in keyrole, in one place (named caps.h, not
- * limits.h, so that it never shadows the C library's <limits.h>). A buffer gets its
- * cap when it is made; input over a cap is refused, never truncated.
+ * limits.h, so that it never shadows the C library's <limits.h>), by the
+ * module that applies it. A buffer gets its cap when it is made; input over
+ * a cap is refused, never truncated. Deadlines are in milliseconds (_MS)
+ * or seconds (_S); the daemon converts them to its loop's clock where it
+ * arms them.
  */
 #ifndef KR_CAPS_H
 #define KR_CAPS_H
@@ -81,5 +84,76 @@
 #define KR_CHAINED_MAX_S    3600      /* STS cap for role chaining */
 /* A stored lifetime above this is not believed (STS: 36 h at most). */
 #define KR_SESSION_LIFETIME_MAX_S (7 * 24 * 3600)
+
+/* The keyring (daemon/keyring.h): its contents are untrusted when read back. */
+#define KR_KEYRING_KEY_MAX       300   /* "longterm:" + a profile name, or 64 hex */
+#define KR_KEYRING_ROLE_MAX      2048  /* IAM ARN length limit */
+#define KR_KEYRING_SECRET_MAX    16384 /* compact JSON {"a","s","t","e","l"} */
+#define KR_KEYRING_ITEMS_MAX     4096  /* items one list/remove call looks at */
+#define KR_KEYRING_TIMEOUT_MS    2000  /* default deadline of one call */
+#define KR_KEYRING_OPEN_MS       3000  /* deadline of a backend's open() probe */
+#define KR_KEYRING_JOIN_MS       1000  /* keyring_free waits this long for the worker */
+#define KR_KEYRING_QUEUE_MAX     1024  /* calls waiting for the worker */
+#define KR_KEYRING_SWEEP_MAX     64    /* expired items one sweep call deletes */
+#define KR_KEYRING_SWEEP_S       3600  /* the daemon sweeps this often */
+#define KR_KEYRING_SWEEP_AGAIN_S 10    /* ... and this soon after a sweep that deleted some */
+
+/* The kernel keyring (daemon/keyring_kernel.c). */
+#define KR_KCTL_DIGEST_CUT  32                             /* hex chars of a digest kept */
+#define KR_KCTL_PAYLOAD_MAX (KR_KEYRING_SECRET_MAX + 4096) /* header + secret */
+#define KR_KCTL_SCAN_MAX    4096                           /* keys in @u we look at */
+#define KR_KCTL_GC_WAIT_MS  250 /* wait for the kernel gc after an eviction */
+
+/* Secret Service (daemon/keyring_secret.c). */
+#define KR_SS_CALL_MS  (KR_KEYRING_TIMEOUT_MS + 500)
+#define KR_SS_OPEN_MS  (KR_KEYRING_OPEN_MS - 500)
+#define KR_SS_SWEEP_MS (KR_KEYRING_TIMEOUT_MS / 2)
+
+/* STS parameters a caller may give (STS's own limits, rounded up). */
+#define KR_STS_TAGS_MAX     50   /* session tags per call */
+#define KR_STS_POLICY_MAX   8192 /* inline session policy, bytes */
+#define KR_STS_PARAM_MAX    2048 /* any other single parameter, bytes */
+#define KR_STS_ENDPOINT_MAX 2048
+
+/* STS retries (daemon/sts.c). */
+#define KR_STS_BACKOFF_MAX_MS 20000 /* one backoff never exceeds this */
+#define KR_STS_MIN_ATTEMPT_MS 250   /* do not start an attempt with less time left */
+
+/* STS requests (daemon/sts_req.c). */
+#define KR_STS_BODY_MAX (64 * 1024) /* one request body */
+#define KR_STS_HOST_MAX 512
+
+/* STS answers (daemon/sts_xml.c). */
+#define KR_STS_XML_DEPTH    16          /* element nesting */
+#define KR_STS_XML_TEXT_MAX (16 * 1024) /* text of one element */
+
+/* HTTP (daemon/http.c). */
+#define KR_HTTP_HEADERS_MAX 64
+#define KR_HTTP_BODY_MAX    (1024 * 1024)
+#define KR_HTTP_URL_MAX     4096
+
+/* Secret memory (daemon/secmem.c). */
+#define KR_SECMEM_MAX     ((size_t)32 << 20)
+#define KR_SECMEM_MIN     ((size_t)1 << 20)
+#define KR_SECMEM_MINSIZE 32 /* smallest block: an access key id (20) fits */
+
+/* SigV4 (common/sigv4.c). */
+#define KR_SIGV4_TARGET_MAX  8192          /* request-target (path + query) */
+#define KR_SIGV4_HEADERS_MAX 64            /* caller headers */
+#define KR_SIGV4_HEADER_MAX  (16 * 1024)   /* one header value */
+#define KR_SIGV4_NAME_MAX    256           /* one header name */
+#define KR_SIGV4_BODY_MAX    (1024 * 1024) /* request body */
+#define KR_SIGV4_KEY_MAX     256           /* access key id, secret key */
+#define KR_SIGV4_TOKEN_MAX   (8 * 1024)    /* session token */
+#define KR_SIGV4_SCOPE_MAX   64            /* region, service */
+#define KR_SIGV4_CREQ_MAX    (256 * 1024)  /* canonical request */
+
+/* Shell words (common/shellquote.c): credential_process and mfa_process. */
+#define KR_SHELL_WORDS_MAX 256
+#define KR_SHELL_LINE_MAX  (16 * 1024)
+
+/* Parsed files and profile maps kept while their files are unchanged. */
+#define KR_INI_CACHE_SLOTS  8
+#define KR_PMAP_CACHE_SLOTS 4
 
 #endif

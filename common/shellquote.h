@@ -16,13 +16,13 @@
 #ifndef KR_SHELLQUOTE_H
 #define KR_SHELLQUOTE_H
 
+#include "caps.h"
+
 #include "buf.h"
 
 #include <stddef.h>
 
 /* Words in one command line, and bytes in the line itself. */
-#define KR_SHELL_WORDS_MAX 256
-#define KR_SHELL_LINE_MAX  (16 * 1024)
 
 /* Append s, single-quoted, to out. KR_ERR_TOOBIG past out's cap. */
 int shellquote_append(struct buf *out, const char *s);

@@ -30,19 +30,12 @@
 #ifndef KR_SIGV4_H
 #define KR_SIGV4_H
 
+#include "caps.h"
+
 #include <stddef.h>
 #include <time.h>
 
 /* Caps on what sigv4_sign() accepts. */
-#define KR_SIGV4_TARGET_MAX  8192          /* request-target (path + query) */
-#define KR_SIGV4_HEADERS_MAX 64            /* caller headers */
-#define KR_SIGV4_HEADER_MAX  (16 * 1024)   /* one header value */
-#define KR_SIGV4_NAME_MAX    256           /* one header name */
-#define KR_SIGV4_BODY_MAX    (1024 * 1024) /* request body */
-#define KR_SIGV4_KEY_MAX     256           /* access key id, secret key */
-#define KR_SIGV4_TOKEN_MAX   (8 * 1024)    /* session token */
-#define KR_SIGV4_SCOPE_MAX   64            /* region, service */
-#define KR_SIGV4_CREQ_MAX    (256 * 1024)  /* canonical request */
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 

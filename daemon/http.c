@@ -30,6 +30,7 @@
 
 #include "err.h"
 #include "caps.h"
+#include "list.h"
 #include "mem.h"
 #include "secmem.h"
 
@@ -43,15 +44,11 @@
 #define KR_VERSION "dev"
 #endif
 
-#define KR_HTTP_HEADERS_MAX 64
-#define KR_HTTP_BODY_MAX    (1024 * 1024)
-#define KR_HTTP_URL_MAX     4096
-
 struct sockw {
 	struct http *h;
 	struct loop_io *io;
 	curl_socket_t fd;
-	struct sockw *prev, *next;
+	struct list_node link; /* in h->socks */
 };
 
 struct http_xfer {
@@ -66,33 +63,20 @@ struct http_xfer {
 	http_done_fn done;
 	void *userdata;
 	char errbuf[CURL_ERROR_SIZE];
-	struct http_xfer *prev, *next;
+	struct list_node link; /* in h->xfers once added to curl */
 };
 
 struct http {
 	struct loop *l;
 	CURLM *multi;
 	struct loop_timer *timer;
-	struct http_xfer *xfers;
-	struct sockw *socks;
-	int busy;  /* inside a loop callback that dispatches to users */
-	int dying; /* http_free() was called while busy */
+	struct list_node xfers; /* struct http_xfer */
+	struct list_node socks; /* struct sockw */
+	int busy;               /* inside a loop callback that dispatches to users */
+	int dying;              /* http_free() was called while busy */
 };
 
 static void really_free(struct http *h);
-
-static void xfer_unlink(struct http_xfer *x)
-{
-	struct http *h = x->h;
-
-	if (x->prev)
-		x->prev->next = x->next;
-	else if (h->xfers == x)
-		h->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
-	x->prev = x->next = NULL;
-}
 
 /* Remove from curl and from our list, wipe and free. */
 static void xfer_free(struct http_xfer *x)
@@ -103,7 +87,7 @@ static void xfer_free(struct http_xfer *x)
 		curl_multi_remove_handle(x->h->multi, x->easy);
 		curl_easy_cleanup(x->easy);
 	}
-	xfer_unlink(x);
+	list_unlink(&x->link);
 	for (size_t i = 0; i < x->n_hdr; i++)
 		mem_free_str(x->nodes[i].data);
 	free(x->nodes);
@@ -115,17 +99,9 @@ static void xfer_free(struct http_xfer *x)
 
 static void sockw_free(struct sockw *w)
 {
-	struct http *h;
-
 	if (!w)
 		return;
-	h = w->h;
-	if (w->prev)
-		w->prev->next = w->next;
-	else if (h->socks == w)
-		h->socks = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	list_unlink(&w->link);
 	loop_io_free(w->io);
 	free(w);
 }
@@ -181,7 +157,7 @@ static void check_done(struct http *h)
 		curl_multi_remove_handle(h->multi, x->easy);
 		curl_easy_cleanup(x->easy);
 		x->easy = NULL;
-		xfer_unlink(x);
+		list_unlink(&x->link);
 		x->done(x->userdata, err, status, &x->resp, msg);
 		xfer_free(x);
 	}
@@ -255,14 +231,12 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		return -1;
 	w->h = h;
 	w->fd = s;
+	list_init(&w->link);
 	if (loop_io_add(h->l, s, ev, on_io, w, &w->io) < 0) {
 		free(w);
 		return -1;
 	}
-	w->next = h->socks;
-	if (h->socks)
-		h->socks->prev = w;
-	h->socks = w;
+	list_push_front(&h->socks, &w->link);
 	curl_multi_assign(h->multi, s, w);
 	return 0;
 }
@@ -323,6 +297,8 @@ int http_new(struct loop *l, struct http **ret)
 		goto out;
 	}
 	h->l = l;
+	list_init(&h->xfers);
+	list_init(&h->socks);
 	h->multi = curl_multi_init();
 	if (!h->multi) {
 		r = KR_ERR_NOMEM;
@@ -343,12 +319,12 @@ out:
 
 static void really_free(struct http *h)
 {
-	while (h->xfers)
-		xfer_free(h->xfers);
+	while (!list_empty(&h->xfers))
+		xfer_free(list_entry(h->xfers.next, struct http_xfer, link));
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
-	while (h->socks)
-		sockw_free(h->socks);
+	while (!list_empty(&h->socks))
+		sockw_free(list_entry(h->socks.next, struct sockw, link));
 	loop_timer_free(h->timer);
 	free(h);
 }
@@ -359,8 +335,8 @@ void http_free(struct http *h)
 		return;
 	if (h->busy) {
 		/* Inside a done callback: cancel everything now, free on unwind. */
-		while (h->xfers)
-			xfer_free(h->xfers);
+		while (!list_empty(&h->xfers))
+			xfer_free(list_entry(h->xfers.next, struct http_xfer, link));
 		h->dying = 1;
 		return;
 	}
@@ -468,6 +444,7 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 		r = KR_ERR_NOMEM;
 		goto out;
 	}
+	list_init(&x->link);
 	x->h = h;
 	x->done = done;
 	x->userdata = userdata;
@@ -489,10 +466,7 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 		r = KR_ERR_INTERNAL;
 		goto out;
 	}
-	x->next = h->xfers;
-	if (h->xfers)
-		h->xfers->prev = x;
-	h->xfers = x;
+	list_push_front(&h->xfers, &x->link);
 	if (ret)
 		*ret = x;
 	x = NULL;

@@ -700,8 +700,6 @@ const struct ini_kv *ini_sub(const struct ini_kv *kv, const char *key)
 
 /* ---- loading and the cache ------------------------------------------- */
 
-#define INI_CACHE_SLOTS 8
-
 struct cache_slot {
 	char *path;
 	struct stat st;  /* all zero: the file did not exist */
@@ -712,7 +710,7 @@ struct cache_slot {
 static const struct stat missing_st; /* the stat of a file that is not there */
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cache_slot cache[INI_CACHE_SLOTS];
+static struct cache_slot cache[KR_INI_CACHE_SLOTS];
 static uint64_t cache_tick;
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -740,7 +738,7 @@ void ini_free(struct ini *ini)
 void ini_cache_clear(void)
 {
 	pthread_mutex_lock(&cache_lock);
-	for (size_t i = 0; i < INI_CACHE_SLOTS; i++) {
+	for (size_t i = 0; i < KR_INI_CACHE_SLOTS; i++) {
 		unref_locked(cache[i].ini);
 		free(cache[i].path);
 		memset(&cache[i], 0, sizeof(cache[i]));
@@ -831,7 +829,7 @@ int ini_load(const char *path, struct ini **ret, struct err_detail *e)
 	}
 	if (cacheable) {
 		pthread_mutex_lock(&cache_lock);
-		for (size_t i = 0; i < INI_CACHE_SLOTS; i++) {
+		for (size_t i = 0; i < KR_INI_CACHE_SLOTS; i++) {
 			if (cache[i].path && strcmp(cache[i].path, path) == 0 &&
 			    same_file(&cache[i].st, &st)) {
 				ini = cache[i].ini;
@@ -878,7 +876,7 @@ remember:
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&cache_lock);
-	for (size_t i = 0; i < INI_CACHE_SLOTS; i++) {
+	for (size_t i = 0; i < KR_INI_CACHE_SLOTS; i++) {
 		if (cache[i].path && strcmp(cache[i].path, path) == 0) {
 			victim = i;
 			break;

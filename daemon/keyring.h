@@ -20,23 +20,14 @@
 #ifndef KR_KEYRING_H
 #define KR_KEYRING_H
 
+#include "caps.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 struct loop;
 
 /* Caps on item fields (keyring contents are untrusted when read back). */
-#define KR_KEYRING_KEY_MAX       300   /* "longterm:" + a profile name, or 64 hex */
-#define KR_KEYRING_ROLE_MAX      2048  /* IAM ARN length limit */
-#define KR_KEYRING_SECRET_MAX    16384 /* compact JSON {"a","s","t","e","l"} */
-#define KR_KEYRING_ITEMS_MAX     4096  /* items one list/remove call looks at */
-#define KR_KEYRING_TIMEOUT_MS    2000  /* default deadline of one call */
-#define KR_KEYRING_OPEN_MS       3000  /* deadline of a backend's open() probe */
-#define KR_KEYRING_JOIN_MS       1000  /* keyring_free waits this long for the worker */
-#define KR_KEYRING_QUEUE_MAX     1024  /* calls waiting for the worker */
-#define KR_KEYRING_SWEEP_MAX     64    /* expired items one sweep call deletes */
-#define KR_KEYRING_SWEEP_S       3600  /* the daemon sweeps this often */
-#define KR_KEYRING_SWEEP_AGAIN_S 10    /* ... and this soon after a sweep that deleted some */
 
 #define KEYRING_KIND_SESSION  "session"
 #define KEYRING_KIND_LONGTERM "longterm"

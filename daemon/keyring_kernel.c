@@ -28,6 +28,7 @@
  * KIND is "s" (session) or "l" (long-term); ROLE may be empty.
  */
 #include "keyring.h"
+#include "caps.h"
 
 #include "buf.h"
 #include "err.h"
@@ -42,10 +43,6 @@
 #include <time.h>
 
 #define KR_KCTL_DESC_PREFIX "keyrole:"
-#define KR_KCTL_DIGEST_CUT  32                             /* hex chars of a digest kept */
-#define KR_KCTL_PAYLOAD_MAX (KR_KEYRING_SECRET_MAX + 4096) /* header + secret */
-#define KR_KCTL_SCAN_MAX    4096                           /* keys in @u we look at */
-#define KR_KCTL_GC_WAIT_MS  250 /* wait for the kernel gc after an eviction */
 
 struct kernel_state {
 	char desc[KR_KEYRING_KEY_MAX + 16];

@@ -26,6 +26,7 @@
  * - Runs on the keyring worker thread only (see keyring.c).
  */
 #include "keyring.h"
+#include "caps.h"
 
 #include "err.h"
 #include "mem.h"
@@ -42,10 +43,7 @@
 
 /* The backend gives up on a call a little after the front has (so the front
  * decides on a failover, and the worker still comes back to be joined). */
-#define KR_SS_CALL_MS (KR_KEYRING_TIMEOUT_MS + 500)
-#define KR_SS_OPEN_MS (KR_KEYRING_OPEN_MS - 500)
 /* A sweep stops deleting after this, well inside the front's deadline. */
-#define KR_SS_SWEEP_MS (KR_KEYRING_TIMEOUT_MS / 2)
 
 /* The Secret Service spec's object path of the default collection. */
 #define KR_SS_DEFAULT_PATH "/org/freedesktop/secrets/aliases/default"

@@ -51,10 +51,8 @@ struct pmap {
 	uint64_t used; /* cache LRU tick */
 };
 
-#define CFG_CACHE_SLOTS 4
-
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER; /* refs and the cache */
-static struct pmap *cfg_cache[CFG_CACHE_SLOTS];              /* each holds one reference */
+static struct pmap *cfg_cache[KR_PMAP_CACHE_SLOTS];          /* each holds one reference */
 static uint64_t cfg_tick;
 
 static void cfg_destroy(struct pmap *c)
@@ -90,7 +88,7 @@ static void cfg_unref(const struct pmap *cc)
 /* Drop the cached maps (tests, and the fuzzers between inputs). */
 void pmap_cache_clear(void)
 {
-	for (size_t i = 0; i < CFG_CACHE_SLOTS; i++) {
+	for (size_t i = 0; i < KR_PMAP_CACHE_SLOTS; i++) {
 		struct pmap *c;
 
 		pthread_mutex_lock(&cfg_lock);
@@ -328,7 +326,7 @@ static struct pmap *cfg_cached(const struct ini *config, const struct ini *creds
 	struct pmap *c = NULL;
 
 	pthread_mutex_lock(&cfg_lock);
-	for (size_t i = 0; i < CFG_CACHE_SLOTS && !c; i++) {
+	for (size_t i = 0; i < KR_PMAP_CACHE_SLOTS && !c; i++) {
 		if (cfg_cache[i] && cfg_cache[i]->config == config &&
 		    cfg_cache[i]->creds == creds) {
 			c = cfg_cache[i];
@@ -347,7 +345,7 @@ static void cfg_remember(struct pmap *c)
 	size_t victim = 0;
 
 	pthread_mutex_lock(&cfg_lock);
-	for (size_t i = 0; i < CFG_CACHE_SLOTS; i++) {
+	for (size_t i = 0; i < KR_PMAP_CACHE_SLOTS; i++) {
 		if (!cfg_cache[i]) {
 			victim = i;
 			break;

@@ -15,12 +15,11 @@
 #ifndef KR_SECMEM_H
 #define KR_SECMEM_H
 
+#include "caps.h"
+
 #include <stddef.h>
 
 /* The arena: the largest power of two within these bounds and half of RLIMIT_MEMLOCK. */
-#define KR_SECMEM_MAX     ((size_t)32 << 20)
-#define KR_SECMEM_MIN     ((size_t)1 << 20)
-#define KR_SECMEM_MINSIZE 32 /* smallest block: an access key id (20) fits */
 
 struct secmem_info {
 	size_t size;     /* arena bytes; 0 when there is no secure heap */

@@ -27,6 +27,7 @@
 
 #include "err.h"
 #include "caps.h"
+#include "list.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -50,7 +51,7 @@ struct server;
 
 struct server_conn {
 	struct server *srv;
-	struct server_conn *prev, *next;
+	struct list_node link; /* in srv->conns */
 	int fd;
 	struct loop_io *io;
 	struct loop_timer *deadline;
@@ -73,7 +74,7 @@ struct server {
 	int owns_path; /* we bound it: unlink on exit */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct loop_io *listen_io;
-	struct server_conn *conns;
+	struct list_node conns; /* struct server_conn */
 	unsigned n_conns;
 	unsigned long refused_uid, refused_busy, bad_frames;
 	uid_t uid;        /* ours: the only one served */
@@ -104,12 +105,7 @@ static void conn_free(struct server_conn *c)
 		close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_unlink(&c->link);
 	s->n_conns--;
 	free(c);
 	if (s->stopping && s->n_conns == 0)
@@ -440,10 +436,7 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 		c->fd = fd;
 		buf_init(&c->in, KR_FRAME_HDR + KR_REQ_MAX);
 		buf_init(&c->out, KR_FRAME_HDR + s->reply_max);
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
+		list_push_front(&s->conns, &c->link);
 		s->n_conns++;
 		arm_idle(s);
 		/*
@@ -697,6 +690,7 @@ int server_run(const struct server_opts *opts)
 	char status[256];
 	int r, ret = 1;
 
+	list_init(&s.conns);
 	r = loop_new(&s.loop);
 	if (r < 0)
 		goto out;
@@ -732,8 +726,8 @@ int server_run(const struct server_opts *opts)
 	r = loop_run(s.loop);
 	ret = r < 0 ? 1 : 0;
 out:
-	while (s.conns)
-		conn_free(s.conns);
+	while (!list_empty(&s.conns))
+		conn_free(list_entry(s.conns.next, struct server_conn, link));
 	loop_io_free(s.listen_io);
 	loop_timer_free(s.idle_timer);
 	loop_timer_free(s.drain_timer);

@@ -31,9 +31,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define KR_STS_BACKOFF_MAX_MS 20000 /* one backoff never exceeds this */
-#define KR_STS_MIN_ATTEMPT_MS 250   /* do not start an attempt with less time left */
-
 struct sts {
 	struct loop *l;
 	struct http *http; /* owned when the default HTTP is used */

@@ -16,6 +16,8 @@
 #ifndef KR_STS_H
 #define KR_STS_H
 
+#include "caps.h"
+
 #include "http.h"
 #include "loop.h"
 #include "sigv4.h"
@@ -25,10 +27,6 @@
 #include <time.h>
 
 /* Caps on caller-supplied parameters (STS's own limits, rounded up). */
-#define KR_STS_TAGS_MAX     50   /* session tags per call */
-#define KR_STS_POLICY_MAX   8192 /* inline session policy, bytes */
-#define KR_STS_PARAM_MAX    2048 /* any other single parameter, bytes */
-#define KR_STS_ENDPOINT_MAX 2048
 
 /* Temporary credentials. Every string is owned and wiped by sts_creds_clear(). */
 struct sts_creds {

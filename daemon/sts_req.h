@@ -12,14 +12,13 @@
 #ifndef KR_STS_REQ_H
 #define KR_STS_REQ_H
 
+#include "caps.h"
+
 #include "buf.h"
 #include "err.h"
 #include "sts.h"
 
 #include <stddef.h>
-
-#define KR_STS_BODY_MAX (64 * 1024) /* one request body */
-#define KR_STS_HOST_MAX 512
 
 /* Append the percent-encoding of s[0..n) to out. */
 int sts_req_urlencode(struct buf *out, const char *s, size_t n);

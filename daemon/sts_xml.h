@@ -15,11 +15,10 @@
 #ifndef KR_STS_XML_H
 #define KR_STS_XML_H
 
+#include "caps.h"
+
 #include <stddef.h>
 #include <time.h>
-
-#define KR_STS_XML_DEPTH    16          /* element nesting */
-#define KR_STS_XML_TEXT_MAX (16 * 1024) /* text of one element */
 
 /*
  * What a body said. Strings are owned (NULL when absent). Values are
