@@ -153,7 +153,9 @@
 #define KR_SHELL_LINE_MAX  (16 * 1024)
 
 /* Parsed files and profile maps kept while their files are unchanged. */
-#define KR_INI_CACHE_SLOTS  8
-#define KR_PMAP_CACHE_SLOTS 4
+#define KR_INI_CACHE_SLOTS    8
+#define KR_PMAP_CACHE_SLOTS   4
+#define KR_RESOLVE_MEMO_SLOTS 32 /* resolved chains remembered (daemon/resolve.c) */
+#define KR_FWATCH_DIRS_MAX    16 /* directories of config files watched (daemon/fwatch.c) */
 
 #endif

@@ -692,3 +692,116 @@ int json_print(const struct json *v, unsigned flags, struct buf *out)
 		buf_truncate(out, start);
 	return r;
 }
+
+/* ---- the streaming writer ---- */
+
+void json_w_init(struct json_writer *w, struct buf *out)
+{
+	w->out = out;
+	w->err = KR_OK;
+	w->depth = 0;
+	w->first[0] = 1;
+}
+
+/* The comma and "key": before a value at the current level. */
+static void w_prefix(struct json_writer *w, const char *key)
+{
+	if (w->err)
+		return;
+	if (!w->first[w->depth])
+		w->err = buf_putc(w->out, ',');
+	w->first[w->depth] = 0;
+	if (w->err == KR_OK && key) {
+		w->err = print_str(key, w->out);
+		if (w->err == KR_OK)
+			w->err = buf_putc(w->out, ':');
+	}
+}
+
+static void w_open(struct json_writer *w, const char *key, char c)
+{
+	w_prefix(w, key);
+	if (w->err)
+		return;
+	if (w->depth >= KR_JSON_DEPTH_MAX) {
+		w->err = KR_ERR_TOOBIG;
+		return;
+	}
+	w->err = buf_putc(w->out, c);
+	w->first[++w->depth] = 1;
+}
+
+static void w_close(struct json_writer *w, char c)
+{
+	if (w->err)
+		return;
+	if (w->depth == 0) {
+		w->err = KR_ERR_INTERNAL;
+		return;
+	}
+	w->depth--;
+	w->err = buf_putc(w->out, c);
+}
+
+void json_w_begin_object(struct json_writer *w, const char *key)
+{
+	w_open(w, key, '{');
+}
+
+void json_w_end_object(struct json_writer *w)
+{
+	w_close(w, '}');
+}
+
+void json_w_begin_array(struct json_writer *w, const char *key)
+{
+	w_open(w, key, '[');
+}
+
+void json_w_end_array(struct json_writer *w)
+{
+	w_close(w, ']');
+}
+
+void json_w_str(struct json_writer *w, const char *key, const char *s)
+{
+	w_prefix(w, key);
+	if (w->err == KR_OK)
+		w->err = print_str(s ? s : "", w->out);
+}
+
+void json_w_str_opt(struct json_writer *w, const char *key, const char *s)
+{
+	if (s)
+		json_w_str(w, key, s);
+}
+
+void json_w_int(struct json_writer *w, const char *key, long long v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	w_prefix(w, key);
+	if (w->err)
+		return;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		*--p = '-';
+	w->err = buf_append(w->out, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void json_w_bool(struct json_writer *w, const char *key, int b)
+{
+	w_prefix(w, key);
+	if (w->err == KR_OK)
+		w->err = buf_puts(w->out, b ? "true" : "false");
+}
+
+int json_w_end(struct json_writer *w)
+{
+	if (w->err == KR_OK && w->depth != 0)
+		w->err = KR_ERR_INTERNAL;
+	return w->err;
+}

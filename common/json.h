@@ -1,8 +1,9 @@
 /*
- * A small JSON module for the client, libc only (the daemon uses cJSON):
- * a bounded parser, a tree of values, builders for request objects and a
- * compact and a pretty printer. Contracts and invariants are at the top
- * of json.c.
+ * A small JSON module, libc only: a bounded parser, a tree of values,
+ * builders for request objects, a compact and a pretty printer (the
+ * client's JSON, and the daemon's keyring items), and a streaming writer
+ * that puts compact JSON straight into a buffer (the daemon's replies).
+ * Contracts and invariants are at the top of json.c.
  *
  * Ownership: json_parse() and json_new_object() return a tree the caller
  * frees with json_free(); everything else borrows. A value added to an
@@ -12,6 +13,7 @@
 #define KR_JSON_H
 
 #include "buf.h"
+#include "caps.h"
 
 #include <stddef.h>
 
@@ -81,5 +83,31 @@ void json_remove(struct json *obj, const char *key);
  */
 enum { JSON_PRETTY = 1 << 0 };
 int json_print(const struct json *v, unsigned flags, struct buf *out);
+
+/*
+ * The streaming writer: members and elements are written as they come,
+ * compact, into out (a struct buf: secrets written here are wiped with
+ * it). key is a member's name inside an object, NULL inside an array (or
+ * for the top value). The first failure sticks: json_w_end() returns it
+ * (KR_ERR_TOOBIG past out's cap or KR_JSON_DEPTH_MAX levels).
+ */
+struct json_writer {
+	struct buf *out;
+	int err;
+	int depth;
+	unsigned char first[KR_JSON_DEPTH_MAX + 1]; /* nothing written yet at this level */
+};
+
+void json_w_init(struct json_writer *w, struct buf *out);
+void json_w_begin_object(struct json_writer *w, const char *key);
+void json_w_end_object(struct json_writer *w);
+void json_w_begin_array(struct json_writer *w, const char *key);
+void json_w_end_array(struct json_writer *w);
+void json_w_str(struct json_writer *w, const char *key, const char *s);
+/* A string member only when s is not NULL. */
+void json_w_str_opt(struct json_writer *w, const char *key, const char *s);
+void json_w_int(struct json_writer *w, const char *key, long long v);
+void json_w_bool(struct json_writer *w, const char *key, int b);
+int json_w_end(struct json_writer *w);
 
 #endif

@@ -70,6 +70,30 @@ int proto_frame_append(struct buf *out, const void *body, size_t n)
 	return r;
 }
 
+int proto_frame_begin(struct buf *out, size_t *ret_start)
+{
+	static const unsigned char zero[KR_FRAME_HDR];
+
+	*ret_start = out->len;
+	return buf_append(out, zero, sizeof(zero));
+}
+
+int proto_frame_end(struct buf *out, size_t start)
+{
+	size_t n = out->len - start - KR_FRAME_HDR;
+	unsigned char *hdr = (unsigned char *)out->data + start;
+
+	if (n == 0)
+		return KR_ERR_PROTO;
+	if (n > UINT32_MAX)
+		return KR_ERR_TOOBIG;
+	hdr[0] = (unsigned char)(n >> 24);
+	hdr[1] = (unsigned char)(n >> 16);
+	hdr[2] = (unsigned char)(n >> 8);
+	hdr[3] = (unsigned char)n;
+	return KR_OK;
+}
+
 int64_t proto_now_ms(void)
 {
 	struct timespec ts;

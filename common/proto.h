@@ -29,6 +29,15 @@ int proto_frame_len(const unsigned char hdr[4], size_t max, size_t *ret_len);
 int proto_frame_append(struct buf *out, const void *body, size_t n);
 
 /*
+ * A frame whose body is written in place: proto_frame_begin() appends a
+ * header to fill in and returns where the frame starts; the caller appends
+ * the body; proto_frame_end() writes its length into the header. On any
+ * failure the caller truncates out to *ret_start.
+ */
+int proto_frame_begin(struct buf *out, size_t *ret_start);
+int proto_frame_end(struct buf *out, size_t start);
+
+/*
  * Blocking helpers for the client and tests: write all of a buffer, read
  * one whole frame (body into out, NUL-terminated). deadline_ms is an
  * absolute CLOCK_MONOTONIC time in ms (see proto_now_ms), 0 for none.

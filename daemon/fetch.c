@@ -34,7 +34,8 @@ struct job {
 	reply_fn fn; /* NULL: a background refresh, or a client that went away */
 	void *userdata;
 	char *profile;
-	struct caller_env *env;
+	const struct caller_env *env; /* the request's while it is answered at once, else env_own */
+	struct caller_env *env_own;
 	char *mfa_code; /* secret */
 	struct chain *chain;
 	size_t next;          /* the step to run next */
@@ -64,7 +65,7 @@ static void job_free(struct job *j)
 	chain_unref(j->chain);
 	sts_creds_clear(&j->cur);
 	mem_free_str(j->mfa_code);
-	caller_env_free(j->env);
+	caller_env_free(j->env_own);
 	free(j->force_key);
 	free(j->profile);
 	j->a->n_busy--;
@@ -151,7 +152,7 @@ static void job_wait(struct job *j, struct cache_entry *e)
  */
 static void mark_served(struct cache_entry *e, const struct job *j)
 {
-	struct caller_env *env = caller_env_dup(j->env);
+	struct caller_env *env = j->env ? caller_env_dup(j->env) : NULL;
 	char *who = strdup(j->profile);
 
 	e->served = 1;
@@ -630,7 +631,9 @@ static struct job *job_new(struct agent *a, const char *profile, const struct ca
 	j->req.cancel = job_cancel;
 	list_init(&j->wlink);
 	j->profile = strdup(profile);
-	j->env = caller_env_dup(env);
+	j->env = env;
+	if (!fn)
+		j->env = j->env_own = caller_env_dup(env);
 	if (mfa_code)
 		j->mfa_code = mem_secret_strdup(mfa_code, KR_MFA_CODE_MAX);
 	if (force_key)
@@ -670,10 +673,13 @@ void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *us
 	j->starting = 1;
 	job_start(j);
 	j->starting = 0;
-	if (j->answered)
+	if (j->answered) {
 		job_free(j);
-	else
-		*ret_pending = &j->req;
+		return;
+	}
+	/* It waits: the request goes when this returns, the job keeps its own env. */
+	j->env = j->env_own = caller_env_dup(&req->env); /* NULL: no background refresh for it */
+	*ret_pending = &j->req;
 }
 
 /* ---- background work ---- */

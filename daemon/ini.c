@@ -12,6 +12,8 @@
  */
 #include "ini.h"
 
+#include "fwatch.h"
+
 #define INI_FIX "fix the file's syntax (botocore rejects the whole file too)"
 
 #include "buf.h"
@@ -705,6 +707,7 @@ struct cache_slot {
 	struct stat st;  /* all zero: the file did not exist */
 	struct ini *ini; /* holds one reference */
 	uint64_t used;
+	uint64_t gen; /* daemon/fwatch.c: the file is as read while this holds; 0: stat it */
 };
 
 static const struct stat missing_st; /* the stat of a file that is not there */
@@ -743,6 +746,7 @@ void ini_cache_clear(void)
 		free(cache[i].path);
 		memset(&cache[i], 0, sizeof(cache[i]));
 	}
+	fwatch_reset();
 	pthread_mutex_unlock(&cache_lock);
 }
 
@@ -808,19 +812,41 @@ static int read_file(int fd, const struct stat *st, const char *path, char **ret
 	return r;
 }
 
-int ini_load(const char *path, struct ini **ret, struct err_detail *e)
+/* ini_load(); sync: read the file watch's pending events first (once per batch of loads). */
+static int load(const char *path, struct ini **ret, struct err_detail *e, int sync)
 {
 	struct stat st;
 	struct ini *ini = NULL;
 	char *data = NULL;
 	size_t len = 0, victim = 0;
+	uint64_t gen;
 	int fd = -1, r = KR_OK, cacheable = 0;
 	if (!path || !ret)
 		return KR_ERR_INVAL;
 	/*
-	 * The fast path: one stat() and a cache hit, also for a file that is
-	 * not there (most users have no credentials file, or no config).
+	 * The fast path: a file whose directory is watched (daemon/fwatch.c)
+	 * and had no event since it was read costs no system call but the
+	 * watch's (empty) read; any other file one stat() and, when it is
+	 * unchanged, a cache hit, also for a file that is not there (most users
+	 * have no credentials file, or no config).
 	 */
+	pthread_mutex_lock(&cache_lock);
+	if (sync)
+		fwatch_sync();
+	for (size_t i = 0; i < KR_INI_CACHE_SLOTS && !ini; i++) {
+		if (cache[i].path && cache[i].gen && strcmp(cache[i].path, path) == 0 &&
+		    cache[i].gen == fwatch_gen(path)) {
+			ini = cache[i].ini;
+			ini->refs++;
+			cache[i].used = ++cache_tick;
+		}
+	}
+	gen = ini ? 0 : fwatch_start(path); /* before the stat: a change after it moves gen on */
+	pthread_mutex_unlock(&cache_lock);
+	if (ini) {
+		*ret = ini;
+		return KR_OK;
+	}
 	if (stat(path, &st) == 0)
 		cacheable = S_ISREG(st.st_mode);
 	else if (errno == ENOENT || errno == ENOTDIR) {
@@ -835,6 +861,7 @@ int ini_load(const char *path, struct ini **ret, struct err_detail *e)
 				ini = cache[i].ini;
 				ini->refs++;
 				cache[i].used = ++cache_tick;
+				cache[i].gen = gen; /* checked again, as of gen */
 				break;
 			}
 		}
@@ -894,6 +921,7 @@ remember:
 			cache[victim].st = st;
 			cache[victim].ini = ini;
 			cache[victim].used = ++cache_tick;
+			cache[victim].gen = gen;
 			ini->refs++;
 		}
 	}
@@ -905,5 +933,25 @@ out:
 		close(fd);
 	if (r == KR_OK)
 		*ret = ini;
+	return r;
+}
+
+int ini_load(const char *path, struct ini **ret, struct err_detail *e)
+{
+	return load(path, ret, e, 1);
+}
+
+int ini_load_pair(const char *a, const char *b, struct ini **ret_a, struct ini **ret_b,
+                  struct err_detail *e)
+{
+	int r = load(a, ret_a, e, 1);
+
+	if (r == KR_OK) {
+		r = load(b, ret_b, e, 0); /* the events up to a's load were read: b's too */
+		if (r < 0) {
+			ini_free(*ret_a);
+			*ret_a = NULL;
+		}
+	}
 	return r;
 }

@@ -75,12 +75,17 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
 /*
  * Load and parse the file at path (absolute). A missing file gives an
  * empty struct ini with found = 0, not an error. Parsed files are cached by
- * path: when st_ino, st_size, st_mtim and st_ctim are unchanged a call costs
- * one stat() and returns the same shared object; an edited file is read
- * again. The returned object is shared and read-only: release it with
- * ini_free(). Safe to call from several threads.
+ * path: while the file's directory had no event (daemon/fwatch.c: inotify)
+ * a call costs one empty read of the watch, else when st_ino, st_size,
+ * st_mtim and st_ctim are unchanged one stat(), and returns the same
+ * shared object; an edited file is read again. The returned object is shared and read-only: release
+ * it with ini_free(). Safe to call from several threads.
  */
 int ini_load(const char *path, struct ini **ret, struct err_detail *e);
+
+/* ini_load() of two files, with one read of the file watch's events for both. */
+int ini_load_pair(const char *a, const char *b, struct ini **ret_a, struct ini **ret_b,
+                  struct err_detail *e);
 
 /* Release a struct ini (wiped when the last reference goes). NULL is a no-op. */
 void ini_free(struct ini *ini);

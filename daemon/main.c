@@ -13,6 +13,7 @@
 #include "ini.h"
 #include "msg.h"
 #include "pmap.h"
+#include "resolve.h"
 #include "secmem.h"
 #include "server.h"
 
@@ -319,6 +320,7 @@ int main(int argc, char **argv)
 	st.srv.reload_userdata = &args;
 	r = server_run(&st.srv);
 	/* Cached profile maps and files: freed so that leak checkers see only ours. */
+	resolve_memo_clear();
 	pmap_cache_clear();
 	ini_cache_clear();
 	/* Our secrets in the secure heap are invisible to leak checkers: count them. */

@@ -7,13 +7,15 @@
  *   before decoding returns.
  * - A string holding a NUL byte (raw, or "\u0000") is refused: C would see
  *   only its start ("x\u0000y" would be served as profile "x").
- * - Reply trees are freed (wiped) as soon as they are printed.
+ * - A reply is written straight into the frame buffer (a struct buf: wiped
+ *   with it); no tree or other copy of the credentials is made.
  */
 #include "msg.h"
 
 #include "caps.h"
 #include "check.h"
 #include "err.h"
+#include "json.h"
 #include "mem.h"
 #include "proto.h"
 
@@ -168,229 +170,217 @@ out:
 	return rc;
 }
 
-/* ---- replies ---- */
+/* ---- replies: written straight into the frame (common/json.c's writer) ---- */
 
-static void fmt_time(time_t t, char *out, size_t n)
+static void put_time(struct json_writer *w, const char *key, time_t t)
 {
+	char out[32];
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_w_str(w, key, out);
 }
 
-/* Add s under key when it is set; 0 when out of memory. */
-static int add_opt(cJSON *o, const char *key, const char *s)
-{
-	return !s || cJSON_AddStringToObject(o, key, s) != NULL;
-}
-
-static int add_error(cJSON *o, const struct reply_error *re)
+static void put_error(struct json_writer *w, const struct reply_error *re)
 {
 	char line[KR_ERR_LINE_MAX];
 	const struct err_detail *e = re->e;
 
 	err_format(e, line, sizeof(line));
-	return cJSON_AddFalseToObject(o, "ok") &&
-	       cJSON_AddStringToObject(o, "error", err_name(e->code)) &&
-	       cJSON_AddStringToObject(o, "message", line) &&
-	       (!e->file[0] || cJSON_AddStringToObject(o, "file", e->file)) &&
-	       (!e->line || cJSON_AddNumberToObject(o, "line", e->line)) &&
-	       (!e->fix[0] || cJSON_AddStringToObject(o, "fix", e->fix)) &&
-	       add_opt(o, "profile", re->profile) && add_opt(o, "role", re->role) &&
-	       add_opt(o, "aws_code", re->aws_code) && add_opt(o, "aws_message", re->aws_message) &&
-	       add_opt(o, "mfa_serial", re->mfa_serial) &&
-	       add_opt(o, "mfa_process", re->mfa_process);
+	json_w_bool(w, "ok", 0);
+	json_w_str(w, "error", err_name(e->code));
+	json_w_str(w, "message", line);
+	if (e->file[0])
+		json_w_str(w, "file", e->file);
+	if (e->line)
+		json_w_int(w, "line", e->line);
+	if (e->fix[0])
+		json_w_str(w, "fix", e->fix);
+	json_w_str_opt(w, "profile", re->profile);
+	json_w_str_opt(w, "role", re->role);
+	json_w_str_opt(w, "aws_code", re->aws_code);
+	json_w_str_opt(w, "aws_message", re->aws_message);
+	json_w_str_opt(w, "mfa_serial", re->mfa_serial);
+	json_w_str_opt(w, "mfa_process", re->mfa_process);
 }
 
-static int add_get(cJSON *o, const struct reply *r)
+static void put_get(struct json_writer *w, const struct reply *r)
 {
 	const struct sts_creds *c = r->u.get.creds;
-	char exp[32];
 
+	json_w_str(w, "AccessKeyId", c->access_key_id);
+	json_w_str(w, "SecretAccessKey", c->secret_access_key);
+	json_w_str_opt(w, "SessionToken", c->session_token);
 	if (c->expiration)
-		fmt_time(c->expiration, exp, sizeof(exp));
-	return cJSON_AddStringToObject(o, "AccessKeyId", c->access_key_id) &&
-	       cJSON_AddStringToObject(o, "SecretAccessKey", c->secret_access_key) &&
-	       add_opt(o, "SessionToken", c->session_token) &&
-	       (!c->expiration || cJSON_AddStringToObject(o, "Expiration", exp)) &&
-	       add_opt(o, "region", r->u.get.region) &&
-	       cJSON_AddStringToObject(o, "from", r->u.get.from ? r->u.get.from : "memory") &&
-	       add_opt(o, "refresh_error", r->u.get.refresh_error);
+		put_time(w, "Expiration", c->expiration);
+	json_w_str_opt(w, "region", r->u.get.region);
+	json_w_str(w, "from", r->u.get.from ? r->u.get.from : "memory");
+	json_w_str_opt(w, "refresh_error", r->u.get.refresh_error);
 }
 
-static int add_status(cJSON *o, const struct status_report *s)
+static void put_status(struct json_writer *w, const struct status_report *s)
 {
 	const struct agent_counters *c = s->counters;
-	cJSON *entries, *stored, *counters, *codes;
-	char exp[32];
 
-	if (!cJSON_AddStringToObject(o, "version", KR_VERSION) ||
-	    !cJSON_AddNumberToObject(o, "pid", (double)s->pid) ||
-	    !cJSON_AddNumberToObject(o, "uptime", (double)s->uptime) ||
-	    !cJSON_AddStringToObject(o, "backend", s->backend) ||
-	    !cJSON_AddBoolToObject(o, "survives_reboot", s->survives_reboot) ||
-	    !add_opt(o, "keyring_warning", s->keyring_warning) || !add_opt(o, "note", s->note) ||
-	    !(entries = cJSON_AddArrayToObject(o, "entries")))
-		return 0;
+	json_w_str(w, "version", KR_VERSION);
+	json_w_int(w, "pid", s->pid);
+	json_w_int(w, "uptime", s->uptime);
+	json_w_str(w, "backend", s->backend);
+	json_w_bool(w, "survives_reboot", s->survives_reboot);
+	json_w_str_opt(w, "keyring_warning", s->keyring_warning);
+	json_w_str_opt(w, "note", s->note);
+	json_w_begin_array(w, "entries");
 	for (size_t i = 0; i < s->n_entries; i++) {
 		const struct status_entry *e = &s->entries[i];
-		cJSON *eo = cJSON_CreateObject();
 
-		if (!eo || !cJSON_AddItemToArray(entries, eo)) {
-			cJSON_Delete(eo);
-			return 0;
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "profile", e->profile);
+		json_w_str(w, "role", e->role);
+		json_w_str(w, "source", e->source);
+		json_w_str_opt(w, "mfa_serial", e->mfa_serial);
+		json_w_int(w, "hop", e->hop);
+		if (e->expiration) {
+			put_time(w, "expiration", e->expiration);
+			json_w_str(w, "from", e->from);
 		}
-		if (e->expiration)
-			fmt_time(e->expiration, exp, sizeof(exp));
-		if (!cJSON_AddStringToObject(eo, "profile", e->profile ? e->profile : "") ||
-		    !cJSON_AddStringToObject(eo, "role", e->role ? e->role : "") ||
-		    !cJSON_AddStringToObject(eo, "source", e->source) ||
-		    !add_opt(eo, "mfa_serial", e->mfa_serial) ||
-		    !cJSON_AddNumberToObject(eo, "hop", e->hop) ||
-		    (e->expiration && (!cJSON_AddStringToObject(eo, "expiration", exp) ||
-		                       !cJSON_AddStringToObject(eo, "from", e->from))) ||
-		    !add_opt(eo, "refresh_error", e->refresh_error) ||
-		    (e->refreshing && !cJSON_AddTrueToObject(eo, "refreshing")))
-			return 0;
+		json_w_str_opt(w, "refresh_error", e->refresh_error);
+		if (e->refreshing)
+			json_w_bool(w, "refreshing", 1);
+		json_w_end_object(w);
 	}
-	if (!(stored = cJSON_AddArrayToObject(o, "stored_keys")))
-		return 0;
-	for (size_t i = 0; i < s->n_stored; i++) {
-		cJSON *name = cJSON_CreateString(s->stored[i]);
-
-		if (!name || !cJSON_AddItemToArray(stored, name)) {
-			cJSON_Delete(name);
-			return 0;
-		}
-	}
-	if (!(counters = cJSON_AddObjectToObject(o, "counters")) ||
-	    !cJSON_AddNumberToObject(counters, "requests", (double)c->requests) ||
-	    !cJSON_AddNumberToObject(counters, "hits", (double)c->hits) ||
-	    !cJSON_AddNumberToObject(counters, "misses", (double)c->misses) ||
-	    !cJSON_AddNumberToObject(counters, "sts_calls", (double)c->sts_calls) ||
-	    !cJSON_AddNumberToObject(counters, "refreshes", (double)c->refreshes) ||
-	    !cJSON_AddNumberToObject(counters, "errors", (double)c->errors) ||
-	    !(codes = cJSON_AddObjectToObject(counters, "sts_errors")))
-		return 0;
+	json_w_end_array(w);
+	json_w_begin_array(w, "stored_keys");
+	for (size_t i = 0; i < s->n_stored; i++)
+		json_w_str(w, NULL, s->stored[i]);
+	json_w_end_array(w);
+	json_w_begin_object(w, "counters");
+	json_w_int(w, "requests", (long long)c->requests);
+	json_w_int(w, "hits", (long long)c->hits);
+	json_w_int(w, "misses", (long long)c->misses);
+	json_w_int(w, "sts_calls", (long long)c->sts_calls);
+	json_w_int(w, "refreshes", (long long)c->refreshes);
+	json_w_int(w, "errors", (long long)c->errors);
+	json_w_begin_object(w, "sts_errors");
 	for (int i = 0; i < KR_STS_CODES_MAX && c->sts_errors[i].code[0]; i++)
-		if (!cJSON_AddNumberToObject(codes, c->sts_errors[i].code,
-		                             (double)c->sts_errors[i].n))
-			return 0;
-	return 1;
+		json_w_int(w, c->sts_errors[i].code, (long long)c->sts_errors[i].n);
+	json_w_end_object(w);
+	json_w_end_object(w);
 }
 
-static int add_step(cJSON *steps, const struct step_report *s)
+static void put_step(struct json_writer *w, const struct step_report *s)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	if (!o || !cJSON_AddItemToArray(steps, o)) {
-		cJSON_Delete(o);
-		return 0;
+	json_w_begin_object(w, NULL);
+	if (strcmp(s->kind, "source") == 0) {
+		json_w_str(w, "kind", "source");
+		json_w_str(w, "type", s->type);
+		json_w_str(w, "profile", s->profile);
+		json_w_str(w, "file", s->file);
+		json_w_int(w, "line", s->line);
+		if (s->access_key_id[0])
+			json_w_str(w, "access_key_id", s->access_key_id);
+		json_w_str_opt(w, "command", s->command);
+	} else {
+		json_w_str(w, "kind", "role");
+		json_w_str(w, "profile", s->profile);
+		json_w_str(w, "role_arn", s->role_arn);
+		json_w_str(w, "session_name", s->session_name);
+		json_w_str_opt(w, "external_id", s->external_id);
+		json_w_str_opt(w, "mfa_serial", s->mfa_serial);
+		json_w_int(w, "duration", s->duration);
+		json_w_bool(w, "duration_capped", s->duration_capped);
+		json_w_str_opt(w, "region", s->region);
+		json_w_str(w, "endpoint", s->endpoint);
+		json_w_str(w, "file", s->file);
+		json_w_int(w, "line", s->line);
 	}
-	if (strcmp(s->kind, "source") == 0)
-		return cJSON_AddStringToObject(o, "kind", "source") &&
-		       cJSON_AddStringToObject(o, "type", s->type) &&
-		       cJSON_AddStringToObject(o, "profile", s->profile ? s->profile : "") &&
-		       cJSON_AddStringToObject(o, "file", s->file ? s->file : "") &&
-		       cJSON_AddNumberToObject(o, "line", s->line) &&
-		       (!s->access_key_id[0] ||
-		        cJSON_AddStringToObject(o, "access_key_id", s->access_key_id)) &&
-		       add_opt(o, "command", s->command);
-	return cJSON_AddStringToObject(o, "kind", "role") &&
-	       cJSON_AddStringToObject(o, "profile", s->profile ? s->profile : "") &&
-	       cJSON_AddStringToObject(o, "role_arn", s->role_arn ? s->role_arn : "") &&
-	       cJSON_AddStringToObject(o, "session_name", s->session_name ? s->session_name : "") &&
-	       add_opt(o, "external_id", s->external_id) &&
-	       add_opt(o, "mfa_serial", s->mfa_serial) &&
-	       cJSON_AddNumberToObject(o, "duration", s->duration) &&
-	       cJSON_AddBoolToObject(o, "duration_capped", s->duration_capped) &&
-	       add_opt(o, "region", s->region) &&
-	       cJSON_AddStringToObject(o, "endpoint", s->endpoint ? s->endpoint : "") &&
-	       cJSON_AddStringToObject(o, "file", s->file ? s->file : "") &&
-	       cJSON_AddNumberToObject(o, "line", s->line);
+	json_w_end_object(w);
 }
 
-static int add_check(cJSON *o, const struct check_reports *c)
+static void put_check(struct json_writer *w, const struct check_reports *c)
 {
-	cJSON *profiles = cJSON_AddArrayToObject(o, "profiles");
-
-	if (!profiles)
-		return 0;
+	json_w_begin_array(w, "profiles");
 	for (size_t i = 0; i < c->n; i++) {
 		const struct check_report *rep = &c->r[i];
-		cJSON *ro = cJSON_CreateObject(), *steps, *problems;
 
-		if (!ro || !cJSON_AddItemToArray(profiles, ro)) {
-			cJSON_Delete(ro);
-			return 0;
-		}
-		if (!cJSON_AddStringToObject(ro, "name", rep->name) ||
-		    !cJSON_AddBoolToObject(ro, "ok", rep->ok) ||
-		    !(steps = cJSON_AddArrayToObject(ro, "steps")) ||
-		    !(problems = cJSON_AddArrayToObject(ro, "problems")))
-			return 0;
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "name", rep->name);
+		json_w_bool(w, "ok", rep->ok);
+		json_w_begin_array(w, "steps");
 		for (size_t k = 0; k < rep->n_steps; k++)
-			if (rep->steps[k].kind && !add_step(steps, &rep->steps[k]))
-				return 0;
+			if (rep->steps[k].kind)
+				put_step(w, &rep->steps[k]);
+		json_w_end_array(w);
+		json_w_begin_array(w, "problems");
 		for (size_t k = 0; k < rep->n_problems; k++) {
 			const struct check_problem *p = &rep->problems[k];
-			cJSON *po = cJSON_CreateObject();
 
-			if (!po || !cJSON_AddItemToArray(problems, po)) {
-				cJSON_Delete(po);
-				return 0;
-			}
-			if (!cJSON_AddStringToObject(po, "severity",
-			                             p->error ? "error" : "warning") ||
-			    !cJSON_AddStringToObject(po, "file", p->file ? p->file : "") ||
-			    !cJSON_AddNumberToObject(po, "line", p->line) ||
-			    !cJSON_AddStringToObject(po, "message", p->msg ? p->msg : "") ||
-			    !cJSON_AddStringToObject(po, "fix", p->fix ? p->fix : ""))
-				return 0;
+			json_w_begin_object(w, NULL);
+			json_w_str(w, "severity", p->error ? "error" : "warning");
+			json_w_str(w, "file", p->file);
+			json_w_int(w, "line", p->line);
+			json_w_str(w, "message", p->msg);
+			json_w_str(w, "fix", p->fix);
+			json_w_end_object(w);
 		}
+		json_w_end_array(w);
+		json_w_end_object(w);
 	}
-	return 1;
+	json_w_end_array(w);
 }
 
-static int add_ok(cJSON *o, const struct reply *r)
+static void put_ok(struct json_writer *w, const struct reply *r)
 {
-	if (!cJSON_AddTrueToObject(o, "ok"))
-		return 0;
+	json_w_bool(w, "ok", 1);
 	switch (r->op) {
 	case OP_GET:
-		return add_get(o, r);
+		put_get(w, r);
+		break;
 	case OP_VERSION:
-		return cJSON_AddStringToObject(o, "version", KR_VERSION) &&
-		       cJSON_AddNumberToObject(o, "protocol", KR_PROTO_VERSION);
+		json_w_str(w, "version", KR_VERSION);
+		json_w_int(w, "protocol", KR_PROTO_VERSION);
+		break;
 	case OP_STATUS:
-		return add_status(o, r->u.status);
+		put_status(w, r->u.status);
+		break;
 	case OP_CHECK:
-		return add_check(o, r->u.check);
+		put_check(w, r->u.check);
+		break;
 	case OP_ADD:
-		return add_opt(o, "arn", r->u.add.arn) && add_opt(o, "backend", r->u.add.backend) &&
-		       add_opt(o, "note", r->u.add.note);
+		json_w_str_opt(w, "arn", r->u.add.arn);
+		json_w_str_opt(w, "backend", r->u.add.backend);
+		json_w_str_opt(w, "note", r->u.add.note);
+		break;
 	case OP_FORGET:
 	case OP_REMOVE:
-		return cJSON_AddNumberToObject(o, "removed", r->u.removed) != NULL;
+		json_w_int(w, "removed", r->u.removed);
+		break;
 	default:
-		return 1;
+		break;
 	}
 }
 
 int msg_encode_reply(const struct reply *r, struct buf *out)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *body = NULL;
-	int rc = KR_ERR_NOMEM;
+	struct json_writer w;
+	size_t start;
+	int rc = proto_frame_begin(out, &start);
 
-	if (o && cJSON_AddNumberToObject(o, "v", KR_PROTO_VERSION) &&
-	    (r->ok ? add_ok(o, r) : add_error(o, &r->u.error)))
-		body = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (body) {
-		rc = proto_frame_append(out, body, strlen(body));
-		cJSON_free(body); /* wiped by msg_install_json_hooks() */
-	}
+	if (rc < 0)
+		return rc;
+	json_w_init(&w, out);
+	json_w_begin_object(&w, NULL);
+	json_w_int(&w, "v", KR_PROTO_VERSION);
+	if (r->ok)
+		put_ok(&w, r);
+	else
+		put_error(&w, &r->u.error);
+	json_w_end_object(&w);
+	rc = json_w_end(&w);
+	if (rc == KR_OK)
+		rc = proto_frame_end(out, start);
+	if (rc < 0)
+		buf_truncate(out, start); /* wipes what was written */
 	return rc;
 }
 

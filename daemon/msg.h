@@ -1,8 +1,9 @@
 /*
  * The daemon's side of the wire protocol (doc/protocol.txt): a request
  * frame's JSON becomes a struct request, a struct reply becomes a frame.
- * This is the only file that knows JSON in the daemon's request path, and
- * the only one that uses cJSON (the client has its own common/json.c).
+ * This is the only file that knows JSON in the daemon's request path:
+ * requests are parsed with cJSON, replies written with common/json.c's
+ * streaming writer straight into the frame (no tree, no copy).
  *
  * Invariant: JSON may hold secrets (requests with keys or an MFA code,
  * replies with credentials). msg_install_json_hooks(), called once at

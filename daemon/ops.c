@@ -152,6 +152,7 @@ static void op_forget(struct agent *a, const struct request *req, reply_fn fn, v
 	if (profile)
 		forget_chain(a, req, &removed);
 	store_sessions_remove_profile(a->store, profile);
+	resolve_memo_clear(); /* remembered chains hold static keys and callers' environments */
 	r.u.removed = removed;
 	fn(userdata, &r);
 }

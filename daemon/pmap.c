@@ -362,7 +362,8 @@ static void cfg_remember(struct pmap *c)
 }
 
 /*
- * The map for the caller's files: two stat()s (in ini_load) and, while
+ * The map for the caller's files: their checks (ini_load_pair: one read of
+ * the file watch, or two stat()s) and, while
  * neither file changed, the map built for them before. Release with
  * pmap_release().
  */
@@ -379,9 +380,7 @@ int pmap_load(const struct caller_env *env, const struct pmap **ret, struct err_
 		              "/.aws/credentials", &kp, e);
 	if (r < 0)
 		goto out;
-	r = ini_load(cp, &config, e);
-	if (r == KR_OK)
-		r = ini_load(kp, &creds, e);
+	r = ini_load_pair(cp, kp, &config, &creds, e);
 	if (r == KR_ERR_TOOBIG) {
 		r = KR_ERR_CONFIG; /* an oversized file is the configuration's fault */
 		e->code = r;
@@ -422,6 +421,16 @@ out:
 void pmap_release(const struct pmap *m)
 {
 	cfg_unref(m);
+}
+
+const struct pmap *pmap_ref(const struct pmap *m)
+{
+	struct pmap *c = (struct pmap *)m;
+
+	pthread_mutex_lock(&cfg_lock);
+	c->refs++;
+	pthread_mutex_unlock(&cfg_lock);
+	return m;
 }
 
 const struct pmap_profile *pmap_find(const struct pmap *m, const char *name)

@@ -15,7 +15,7 @@
  *    error: the daemon does not know the caller's working directory.
  *
  * A map is built once per pair of unchanged files and shared read-only
- * (files are stat()ed on every load, so an edit is seen by the next
+ * (files are checked on every load, so an edit is seen by the next
  * request). Values are borrowed from the map: copy what outlives it.
  */
 #ifndef KR_PMAP_H
@@ -52,6 +52,8 @@ struct pmap_val {
  */
 int pmap_load(const struct caller_env *env, const struct pmap **ret, struct err_detail *e);
 void pmap_release(const struct pmap *m);
+/* Another reference to m (released with pmap_release()). */
+const struct pmap *pmap_ref(const struct pmap *m);
 
 /* Drop the cached maps (tests, fuzzers, exit). */
 void pmap_cache_clear(void);

@@ -66,7 +66,7 @@ struct caller_env *caller_env_dup(const struct caller_env *env)
 	for (size_t i = 0; i < caller_env_n_fields; i++)
 		if (*env_slot(&in, i))
 			n += strlen(*env_slot(&in, i)) + 1;
-	b = malloc(n);
+	b = mem_secret_alloc(n); /* AWS_SECRET_ACCESS_KEY, a proxy's password */
 	if (!b)
 		return NULL;
 	b->size = n;

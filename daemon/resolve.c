@@ -24,6 +24,8 @@
 #include "shellquote.h"
 #include "valid.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,11 +575,134 @@ int resolve_in_map(const struct pmap *m, const struct caller_env *env, const cha
 	return walk_profile(m, env, o, name, NULL, ret_partial, e, NULL);
 }
 
+/* ---- remembered chains ---- */
+
+struct memo_slot {
+	const struct pmap *map; /* a reference: the pointer identifies the files' contents */
+	char *name;
+	struct caller_env *env; /* a copy (it may hold the caller's secret key) */
+	const struct source_table *sources;
+	int mfa_duration;
+	uint64_t hash, used;
+	struct chain *chain; /* a reference */
+};
+
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct memo_slot memo[KR_RESOLVE_MEMO_SLOTS];
+static uint64_t memo_tick;
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	return (h ^ (s ? 0xff : 0xfe)) * 1099511628211u; /* NULL and "" differ */
+}
+
+static uint64_t memo_hash(const struct caller_env *env, const char *name,
+                          const struct resolve_opts *o)
+{
+	uint64_t h = fnv(1469598103934665603u, name);
+
+	for (size_t i = 0; i < caller_env_n_fields; i++)
+		h = fnv(h, *(const char *const *)((const char *)env + caller_env_fields[i].offset));
+	return (h ^ (uint64_t)o->mfa_duration) * 1099511628211u;
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_env(const struct caller_env *a, const struct caller_env *b)
+{
+	for (size_t i = 0; i < caller_env_n_fields; i++) {
+		size_t off = caller_env_fields[i].offset;
+
+		if (!same_str(*(const char *const *)((const char *)a + off),
+		              *(const char *const *)((const char *)b + off)))
+			return 0;
+	}
+	return 1;
+}
+
+static void slot_clear(struct memo_slot *s)
+{
+	pmap_release(s->map);
+	free(s->name);
+	caller_env_free(s->env);
+	chain_unref(s->chain);
+	memset(s, 0, sizeof(*s));
+}
+
+void resolve_memo_clear(void)
+{
+	pthread_mutex_lock(&memo_lock);
+	for (size_t i = 0; i < KR_RESOLVE_MEMO_SLOTS; i++)
+		slot_clear(&memo[i]);
+	pthread_mutex_unlock(&memo_lock);
+}
+
+/* The remembered chain (a new reference), or NULL. */
+static struct chain *memo_find(const struct pmap *m, const struct caller_env *env, const char *name,
+                               const struct resolve_opts *o, uint64_t h)
+{
+	struct chain *ch = NULL;
+
+	pthread_mutex_lock(&memo_lock);
+	for (size_t i = 0; i < KR_RESOLVE_MEMO_SLOTS && !ch; i++) {
+		struct memo_slot *s = &memo[i];
+
+		if (s->chain && s->map == m && s->hash == h && s->sources == o->sources &&
+		    s->mfa_duration == o->mfa_duration && strcmp(s->name, name) == 0 &&
+		    same_env(s->env, env)) {
+			ch = chain_ref(s->chain);
+			s->used = ++memo_tick;
+		}
+	}
+	pthread_mutex_unlock(&memo_lock);
+	return ch;
+}
+
+/* Remember ch in place of the least recently used slot (nothing on failure). */
+static void memo_put(const struct pmap *m, const struct caller_env *env, const char *name,
+                     const struct resolve_opts *o, uint64_t h, struct chain *ch)
+{
+	struct memo_slot n = {.map = m,
+	                      .name = strdup(name),
+	                      .env = caller_env_dup(env),
+	                      .sources = o->sources,
+	                      .mfa_duration = o->mfa_duration,
+	                      .hash = h};
+	size_t victim = 0;
+
+	if (!n.name || !n.env) {
+		free(n.name);
+		caller_env_free(n.env);
+		return;
+	}
+	pthread_mutex_lock(&memo_lock);
+	for (size_t i = 0; i < KR_RESOLVE_MEMO_SLOTS; i++) {
+		if (!memo[i].chain) {
+			victim = i;
+			break;
+		}
+		if (memo[i].used < memo[victim].used)
+			victim = i;
+	}
+	slot_clear(&memo[victim]);
+	n.map = pmap_ref(m);
+	n.chain = chain_ref(ch);
+	n.used = ++memo_tick;
+	memo[victim] = n;
+	pthread_mutex_unlock(&memo_lock);
+}
+
 int resolve_chain(const struct caller_env *env, const char *name, const struct resolve_opts *o,
                   struct chain **ret, struct err_detail *e)
 {
 	const struct pmap *m = NULL;
 	struct chain *ch = NULL;
+	uint64_t h;
 	int r;
 
 	if (!env || !name || !ret)
@@ -589,7 +714,13 @@ int resolve_chain(const struct caller_env *env, const char *name, const struct r
 	r = pmap_load(env, &m, e);
 	if (r < 0)
 		return r;
-	r = walk_profile(m, env, o, name, NULL, &ch, e, NULL);
+	h = memo_hash(env, name, o);
+	ch = memo_find(m, env, name, o, h);
+	if (!ch) {
+		r = walk_profile(m, env, o, name, NULL, &ch, e, NULL);
+		if (r == KR_OK)
+			memo_put(m, env, name, o, h, ch);
+	}
 	pmap_release(m);
 	if (r < 0) {
 		chain_unref(ch);

@@ -41,8 +41,11 @@ struct resolve_opts {
 };
 
 /*
- * Resolve name for the caller described by env into a new chain (one
- * reference: chain_unref()). Errors, with e naming file:line and a fix:
+ * Resolve name for the caller described by env into a chain (one
+ * reference: chain_unref()). Chains are remembered (a few dozen) while
+ * both files are unchanged, for the same name, environment and options:
+ * a request for a profile resolved before costs the files' checks and a
+ * lookup. Errors, with e naming file:line and a fix:
  *   KR_ERR_NOPROFILE    the profile does not exist
  *   KR_ERR_CONFIG       invalid configuration (syntax, cycle, missing
  *                       source, bad value, a credential_process that calls
@@ -53,6 +56,9 @@ struct resolve_opts {
  */
 int resolve_chain(const struct caller_env *env, const char *name, const struct resolve_opts *o,
                   struct chain **ret, struct err_detail *e);
+
+/* Forget the remembered chains (they hold the keys of static sources). */
+void resolve_memo_clear(void);
 
 /*
  * The same on a loaded map, for `keyrole check`: *ret_partial is set

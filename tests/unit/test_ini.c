@@ -7,8 +7,10 @@
 
 #include "caps.h"
 #include "err.h"
+#include "fwatch.h"
 #include "ini.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +331,87 @@ static void ini_load_caches_a_missing_file_until_it_appears(void **state)
 	rmdir(dir);
 }
 
+/* ---- an edit is seen by the next load, however it is made (daemon/fwatch.c) ---- */
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* k's value in path as ini_load() sees it now (the caller frees nothing). */
+static void expect_k(const char *path, const char *want)
+{
+	struct ini *ini = NULL;
+
+	assert_int_equal(ini_load(path, &ini, NULL), 0);
+	if (strcmp(val(ini, "a", "k") ? val(ini, "a", "k") : "(none)", want) != 0)
+		fail_msg("%s: k = %s, want %s", path, val(ini, "a", "k"), want);
+	ini_free(ini);
+}
+
+/* Touch the file with a fixed mtime: only the watch can tell the contents changed. */
+static void same_mtime(const char *path)
+{
+	struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
+
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void ini_load_sees_every_kind_of_edit(void **state)
+{
+	char dir[] = "/tmp/kr_ini_watch_XXXXXX", path[96], tmp[96], sub[96];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config", dir);
+	snprintf(tmp, sizeof(tmp), "%s/config.new", dir);
+	put_file(path, "[a]\nk = 1\n");
+	same_mtime(path);
+	expect_k(path, "1");
+	assert_true(fwatch_gen(path) != 0); /* a plain directory is watched */
+	/* In place, same size, same mtime: a stat() alone would call it unchanged. */
+	put_file(path, "[a]\nk = 2\n");
+	same_mtime(path);
+	expect_k(path, "2");
+	/* Replaced by a rename, as editors save. */
+	put_file(tmp, "[a]\nk = 3\n");
+	same_mtime(tmp);
+	assert_int_equal(rename(tmp, path), 0);
+	expect_k(path, "3");
+	/* Removed, then back. */
+	assert_int_equal(unlink(path), 0);
+	expect_k(path, "(none)");
+	put_file(path, "[a]\nk = 4\n");
+	expect_k(path, "4");
+	/* The directory itself removed and made again. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	expect_k(path, "(none)");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	put_file(path, "[a]\nk = 5\n");
+	same_mtime(path);
+	expect_k(path, "5");
+	put_file(path, "[a]\nk = 6\n");
+	same_mtime(path);
+	expect_k(path, "6");
+	/* Through a symbolic link to a directory: not watched, stat()ed, still seen. */
+	snprintf(sub, sizeof(sub), "%s/link", dir);
+	assert_int_equal(symlink(dir, sub), 0);
+	snprintf(tmp, sizeof(tmp), "%s/config", sub);
+	expect_k(tmp, "6");
+	assert_true(fwatch_gen(tmp) == 0);
+	put_file(path, "[a]\nk = 7\n");
+	expect_k(tmp, "7");
+	unlink(sub);
+	unlink(path);
+	rmdir(dir);
+	ini_cache_clear();
+}
+
 static void ini_survives_random_input(void **state)
 {
 	static const char alphabet[] = "[]=:#; \t\r\n\\'\"abAB\xc2\xa0\xff";
@@ -374,6 +457,7 @@ int main(void)
 	    cmocka_unit_test(ini_load_missing_file_is_empty),
 	    cmocka_unit_test(ini_load_caches_until_file_changes),
 	    cmocka_unit_test(ini_load_caches_a_missing_file_until_it_appears),
+	    cmocka_unit_test(ini_load_sees_every_kind_of_edit),
 	    cmocka_unit_test(ini_survives_random_input),
 	};
 
