@@ -585,17 +585,20 @@ void json_remove(struct json *obj, const char *key)
 
 /* ---- printing ---- */
 
+/* What needs an escape in a string: '"', '\\' and the control characters (NUL ends it). */
+static const char needs_escape[] = "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
+                                   "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
+                                   "\x1c\x1d\x1e\x1f";
+
 static int print_str(const char *s, struct buf *out)
 {
 	int r = buf_putc(out, '"');
 
 	while (r == KR_OK && *s) {
 		const char *e;
-		size_t n = 0;
-
 		/* A run of bytes that need no escape goes in one append. */
-		while (s[n] && (unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
-			n++;
+		size_t n = strcspn(s, needs_escape);
+
 		if (n) {
 			r = buf_append(out, s, n);
 			s += n;

@@ -11,6 +11,7 @@
  */
 #include "cache.h"
 
+#include "cachekey.h"
 #include "caps.h"
 #include "err.h"
 #include "loop.h"
@@ -51,15 +52,6 @@ struct list_node *cache_entries(struct cache *c)
 	return &c->entries;
 }
 
-static uint64_t key_hash(const char *key)
-{
-	uint64_t h = 1469598103934665603u;
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
-	return h;
-}
-
 static void entry_free(struct cache_entry *e)
 {
 	struct cache *c = e->cache;
@@ -96,10 +88,8 @@ void cache_drop(struct cache_entry *e)
 		entry_free(e);
 }
 
-struct cache_entry *cache_find(struct cache *c, const char *key)
+struct cache_entry *cache_find(struct cache *c, const char *key, uint64_t h)
 {
-	uint64_t h = key_hash(key);
-
 	for (struct cache_entry *e = c->buckets[h & (c->n_buckets - 1)]; e; e = e->hnext)
 		if (e->hash == h && strcmp(e->key, key) == 0)
 			return e;
@@ -164,9 +154,9 @@ static void trim(struct cache *c)
 		entry_free(oldest);
 }
 
-struct cache_entry *cache_get(struct cache *c, const char *key)
+struct cache_entry *cache_get(struct cache *c, const char *key, uint64_t h)
 {
-	struct cache_entry *e = cache_find(c, key);
+	struct cache_entry *e = cache_find(c, key, h);
 
 	if (e)
 		return e;
@@ -182,7 +172,7 @@ struct cache_entry *cache_get(struct cache *c, const char *key)
 	}
 	e->cache = c;
 	e->role_index = -1;
-	e->hash = key_hash(key);
+	e->hash = h;
 	list_init(&e->waiters);
 	list_push_front(&c->entries, &e->link);
 	e->hnext = c->buckets[e->hash & (c->n_buckets - 1)];

@@ -97,9 +97,10 @@ unsigned cache_count(const struct cache *c);
 /* Every entry, newest first (list_entry(n, struct cache_entry, link)). */
 struct list_node *cache_entries(struct cache *c);
 
-struct cache_entry *cache_find(struct cache *c, const char *key);
+/* The entry of key, whose ckey_hash() is h (steps keep theirs: struct step's key_hash). */
+struct cache_entry *cache_find(struct cache *c, const char *key, uint64_t h);
 /* Find, or make an empty one (making room when full); NULL out of memory. */
-struct cache_entry *cache_get(struct cache *c, const char *key);
+struct cache_entry *cache_get(struct cache *c, const char *key, uint64_t h);
 /* Take the step's names for status and logs. */
 int cache_label(struct cache_entry *e, const struct step *s);
 

@@ -87,6 +87,15 @@ int ckey_secret(struct buf *b, const char *tag, const char *secret, const char *
 	return r;
 }
 
+uint64_t ckey_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603u;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	return h;
+}
+
 int ckey_digest(const char *key, char out[65])
 {
 	return sigv4_sha256_hex(key, strlen(key), out);

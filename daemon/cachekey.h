@@ -16,6 +16,8 @@
 
 #include "buf.h"
 
+#include <stdint.h>
+
 #define CKEY_VERSION "kr3;"
 
 /* Start a key. */
@@ -27,6 +29,9 @@ int ckey_str(struct buf *b, const char *tag, const char *v);
 int ckey_int(struct buf *b, const char *tag, long v);
 /* A field naming secret (and token, may be NULL) by a digest, never by value. */
 int ckey_secret(struct buf *b, const char *tag, const char *secret, const char *token);
+
+/* The hash the cache finds a key by (FNV-1a: keys come from our own resolver). */
+uint64_t ckey_hash(const char *key);
 
 /* The name of a key's item in the keyring: the hex SHA-256 of the key. */
 int ckey_digest(const char *key, char out[65]);

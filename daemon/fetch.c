@@ -16,6 +16,7 @@
  */
 #include "fetch.h"
 
+#include "cachekey.h"
 #include "caps.h"
 #include "err.h"
 #include "list.h"
@@ -48,7 +49,7 @@ struct job {
 	int stale;    /* waited through a `forget`: what it gets is handed on, never kept */
 	int starting; /* inside fetch_get(): an answer must not free the job */
 	int answered; /* answered while starting */
-	char refresh_error[KR_ERR_MSG_MAX];
+	char *refresh_error; /* a step's last failed refresh, when one is served anyway */
 };
 
 enum { STEP_TAKEN, STEP_WAITING, STEP_ENDED };
@@ -68,6 +69,7 @@ static void job_free(struct job *j)
 	caller_env_free(j->env_own);
 	free(j->force_key);
 	free(j->profile);
+	free(j->refresh_error);
 	j->a->n_busy--;
 	free(j);
 }
@@ -93,7 +95,7 @@ static void job_fail(struct job *j, const struct reply_error *re)
 	r.u.error = copy;
 	if (!j->fn && j->force_key) {
 		/* Said in the log, and by status next to the entry it was for. */
-		struct cache_entry *e = cache_find(j->a->cache, j->force_key);
+		struct cache_entry *e = cache_find(j->a->cache, j->force_key, ckey_hash(j->force_key));
 		char line[KR_ERR_LINE_MAX];
 
 		err_format(re->e, line, sizeof(line));
@@ -120,7 +122,7 @@ static void job_succeed(struct job *j)
 	r.u.get.creds = &j->cur;
 	r.u.get.region = j->chain->region;
 	r.u.get.from = j->from ? j->from : "memory";
-	r.u.get.refresh_error = j->refresh_error[0] ? j->refresh_error : NULL;
+	r.u.get.refresh_error = j->refresh_error;
 	job_answer(j, &r);
 }
 
@@ -129,6 +131,17 @@ static void job_cancel(struct agent_req *req)
 	struct job *j = (struct job *)req;
 
 	j->fn = NULL; /* the work goes on (others may wait for it); nobody is told */
+}
+
+/* The client is served credentials whose refresh failed: it is told why. */
+static void note_refresh_error(struct job *j, const struct cache_entry *e)
+{
+	char *s = e->last_error ? strdup(e->last_error) : NULL;
+
+	if (s) {
+		free(j->refresh_error);
+		j->refresh_error = s;
+	}
 }
 
 /* Is a role assumed with what step s yields (creds c) role chaining? */
@@ -179,7 +192,7 @@ static int take(struct job *j, struct cache_entry *e, const char *from)
 	if (j->fn)
 		mark_served(e, j);
 	if (e->last_error)
-		snprintf(j->refresh_error, sizeof(j->refresh_error), "%s", e->last_error);
+		note_refresh_error(j, e);
 	j->from = from;
 	j->next++;
 	return STEP_TAKEN;
@@ -483,7 +496,7 @@ static void on_store_lookup(void *userdata, int err, struct sts_creds *creds, ti
 static int step_cached(struct job *j, const struct step *s)
 {
 	struct agent *a = j->a;
-	struct cache_entry *e = cache_get(a->cache, s->key);
+	struct cache_entry *e = cache_get(a->cache, s->key, s->key_hash);
 	int forced;
 
 	if (!e || cache_label(e, s) < 0) {
@@ -579,7 +592,7 @@ static void job_start(struct job *j)
 
 		if (s->ops->flags & SOURCE_INLINE)
 			continue;
-		e = cache_find(a->cache, s->key);
+		e = cache_find(a->cache, s->key, s->key_hash);
 		if (!e || !cache_fresh(e))
 			continue;
 		if (sts_creds_copy(&j->cur, &e->creds) < 0) {
@@ -590,7 +603,7 @@ static void job_start(struct job *j)
 		if (j->fn)
 			e->served = 1; /* requested_by and last_env are kept from the fetch */
 		if (e->last_error)
-			snprintf(j->refresh_error, sizeof(j->refresh_error), "%s", e->last_error);
+			note_refresh_error(j, e);
 		start = i + 1;
 		break;
 	}

@@ -99,9 +99,9 @@ static int entry_matches(const struct cache_entry *e, const char *profile)
 }
 
 /* Forget the entry with this cache key, in memory or (after a restart) in the keyring only. */
-static void forget_key(struct agent *a, const char *key, int *removed)
+static void forget_key(struct agent *a, const char *key, uint64_t h, int *removed)
 {
-	struct cache_entry *e = cache_find(a->cache, key);
+	struct cache_entry *e = cache_find(a->cache, key, h);
 
 	if (e)
 		fetch_forget(a, e, removed);
@@ -126,7 +126,7 @@ static void forget_chain(struct agent *a, const struct request *req, int *remove
 		return;
 	for (size_t i = 0; i < ch->n; i++)
 		if (!(ch->steps[i].ops->flags & SOURCE_INLINE))
-			forget_key(a, ch->steps[i].key, removed);
+			forget_key(a, ch->steps[i].key, ch->steps[i].key_hash, removed);
 	chain_unref(ch);
 }
 

@@ -473,6 +473,8 @@ static int make_keys(struct chain *ch)
 		r = s->ops->key(s, ch, &key);
 		if (r == KR_OK && !(s->key = strdup(key.data)))
 			r = KR_ERR_NOMEM;
+		if (r == KR_OK)
+			s->key_hash = ckey_hash(s->key);
 	}
 	buf_free(&key);
 	return r;

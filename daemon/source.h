@@ -37,6 +37,7 @@
 #include "sts.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct loop;
@@ -125,6 +126,7 @@ struct step {
 	char *file;    /* where (for check and messages) */
 	int line;
 	char *key;        /* cache key: this step and every step below it */
+	uint64_t key_hash; /* ckey_hash(key) */
 	char *mfa_serial; /* the device whose code a fetch needs, or NULL */
 	char *role_arn;   /* the role it assumes, or NULL (status, logs) */
 	char *what;       /* what a fetch does, for logs: "AssumeRole arn:...", or NULL */
