@@ -1,7 +1,8 @@
 /*
- * The keyring front: backend selection, and an asynchronous layer that runs
- * every backend call on one worker thread and hands results back to the
- * event loop through an eventfd.
+ * The keyring front: an asynchronous layer that runs every call to one
+ * backend on one worker thread and hands results back to the event loop
+ * through an eventfd. (Items are keyring_item.c's; choosing the backend,
+ * keyring_open.c's.)
  *
  * Invariants:
  * - The loop thread never calls a backend (except the in-memory no-op
@@ -760,50 +761,6 @@ out:
 	job_free(j);
 	keyring_free(k);
 	return r;
-}
-
-int keyring_open_first(const struct keyring_ops *const *candidates, size_t n, struct loop *l,
-                       unsigned timeout_ms, struct keyring **ret, char *errbuf, size_t errlen)
-{
-	char one[256];
-	size_t used = 0;
-	int r = KR_ERR_INVAL;
-
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		r = keyring_open_ops(candidates[i], l, timeout_ms, ret, one, sizeof(one));
-		if (r == KR_OK)
-			break;
-		/* Collect why each candidate failed: "a: why; b: why". */
-		if (errbuf && used < errlen) {
-			int w =
-			    snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", one);
-			if (w > 0)
-				used += (size_t)w < errlen - used ? (size_t)w : errlen - used - 1;
-		}
-	}
-	return r;
-}
-
-int keyring_open(const char *which, struct loop *l, struct keyring **ret, char *errbuf,
-                 size_t errlen)
-{
-	static const struct keyring_ops *const auto_order[] = {
-	    &keyring_secret_ops,
-	    &keyring_kernel_ops,
-	    &keyring_memory_ops,
-	};
-
-	if (!which || strcmp(which, "auto") == 0)
-		return keyring_open_first(auto_order, 3, l, 0, ret, errbuf, errlen);
-	for (size_t i = 0; i < 3; i++)
-		if (strcmp(which, auto_order[i]->name) == 0)
-			return keyring_open_ops(auto_order[i], l, 0, ret, errbuf, errlen);
-	if (errbuf && errlen)
-		snprintf(errbuf, errlen,
-		         "unknown keyring backend (use auto, secret-service, keyctl or memory)");
-	return KR_ERR_INVAL;
 }
 
 const char *keyring_backend_name(const struct keyring *k)

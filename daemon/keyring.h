@@ -123,7 +123,7 @@ typedef void (*keyring_list_fn)(void *userdata, int err, struct keyring_item **i
 typedef void (*keyring_warn_fn)(void *userdata, const char *message);
 
 /*
- * Open a backend by name: "auto" (secret-service, then keyctl, then memory:
+ * Open a backend by name (keyring_open.c): "auto" (secret-service, then keyctl, then memory:
  * the first whose open() succeeds), "secret-service", "keyctl" or "memory".
  * l may be NULL: then only the *_sync calls work. errbuf gets why a named
  * backend (or each auto candidate) failed.
