@@ -16,8 +16,9 @@
  * - Jobs that carried secrets (stores, lookup results) are wiped when freed;
  *   an item's secret lives in secret memory (mem_secret_strdup()).
  *
- * Ownership: a job is freed by the front thread (after delivery, or when a
- * sync caller is done with it), or by the worker once the front is gone.
+ * Each call is a job (struct kjob). Ownership: a job is freed by the front
+ * thread (after delivery, or when a sync caller is done with it), or by the
+ * worker once the front is gone.
  * The state shared by both (struct shared) is reference-counted, so a
  * worker detached while stuck in D-Bus can still finish safely.
  */
@@ -39,19 +40,19 @@
 #include <time.h>
 #include <unistd.h>
 
-enum job_op {
-	JOB_OPEN,
-	JOB_LOOKUP,
-	JOB_STORE,
-	JOB_REMOVE,
-	JOB_REMOVE_PROFILE,
-	JOB_LIST,
-	JOB_SWEEP,
+enum kjob_op {
+	KJOB_OPEN,
+	KJOB_LOOKUP,
+	KJOB_STORE,
+	KJOB_REMOVE,
+	KJOB_REMOVE_PROFILE,
+	KJOB_LIST,
+	KJOB_SWEEP,
 };
 
-struct job {
-	struct job *next;
-	enum job_op op;
+struct kjob {
+	struct kjob *next;
+	enum kjob_op op;
 	char *key;                 /* lookup, remove */
 	char *profile;             /* remove_profile (NULL = all) */
 	char *kind;                /* remove_profile, list (NULL = all) */
@@ -79,11 +80,11 @@ struct shared {
 	int refs;
 	const struct keyring_ops *ops;
 	void *state; /* touched by the worker only */
-	struct job *q_head, *q_tail;
+	struct kjob *q_head, *q_tail;
 	size_t q_len;
-	struct job *current; /* running on the worker */
+	struct kjob *current; /* running on the worker */
 	uint64_t current_started;
-	struct job *done_head, *done_tail; /* finished, for the front */
+	struct kjob *done_head, *done_tail; /* finished, for the front */
 	int efd;
 	bool stop;       /* worker: finish the queue, then exit */
 	bool front_gone; /* worker frees what it finishes */
@@ -114,7 +115,7 @@ static uint64_t now_us(void)
 
 /* ---- jobs ---- */
 
-static void job_free(struct job *j)
+static void kjob_free(struct kjob *j)
 {
 	if (!j)
 		return;
@@ -126,17 +127,17 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static void jobs_free(struct job *j)
+static void kjobs_free(struct kjob *j)
 {
 	while (j) {
-		struct job *next = j->next;
-		job_free(j);
+		struct kjob *next = j->next;
+		kjob_free(j);
 		j = next;
 	}
 }
 
 /* Run one job on a backend. Results stay in the job. */
-static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
+static void kjob_run(const struct keyring_ops *ops, void *state, struct kjob *j)
 {
 	struct keyring_item *it = NULL;
 	struct keyring_item **items = NULL;
@@ -144,10 +145,10 @@ static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
 	int count = 0;
 
 	switch (j->op) {
-	case JOB_OPEN:
+	case KJOB_OPEN:
 		j->err = KR_ERR_INTERNAL; /* handled by the worker itself */
 		break;
-	case JOB_LOOKUP:
+	case KJOB_LOOKUP:
 		j->err = ops->lookup(state, j->key, &it);
 		if (j->err == KR_OK &&
 		    (keyring_item_check(it, 1) < 0 || strcmp(it->key, j->key) != 0)) {
@@ -159,22 +160,22 @@ static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
 		if (j->err == KR_OK)
 			j->item = it;
 		break;
-	case JOB_STORE:
+	case KJOB_STORE:
 		j->err = ops->store(state, j->item);
 		break;
-	case JOB_REMOVE:
+	case KJOB_REMOVE:
 		j->err = ops->remove(state, j->key);
 		break;
-	case JOB_REMOVE_PROFILE:
+	case KJOB_REMOVE_PROFILE:
 		j->err = ops->remove_profile(state, j->profile, j->kind, &count);
 		if (j->err == KR_OK)
 			j->count = count;
 		break;
-	case JOB_SWEEP:
+	case KJOB_SWEEP:
 		j->err = ops->sweep ? ops->sweep(state, &count) : KR_OK;
 		j->count = j->err == KR_OK ? count : 0;
 		break;
-	case JOB_LIST:
+	case KJOB_LIST:
 		j->err = ops->list(state, j->kind, &items, &n);
 		if (j->err != KR_OK)
 			break;
@@ -207,8 +208,8 @@ static void shared_unref(struct shared *sh)
 	pthread_mutex_unlock(&sh->mu);
 	if (!last)
 		return;
-	jobs_free(sh->q_head);
-	jobs_free(sh->done_head);
+	kjobs_free(sh->q_head);
+	kjobs_free(sh->done_head);
 	if (sh->efd >= 0)
 		close(sh->efd);
 	pthread_cond_destroy(&sh->work);
@@ -248,7 +249,7 @@ out:
 }
 
 /* Under sh->mu. */
-static void done_push(struct shared *sh, struct job *j)
+static void done_push(struct shared *sh, struct kjob *j)
 {
 	uint64_t one = 1;
 
@@ -267,7 +268,7 @@ static void done_push(struct shared *sh, struct job *j)
 static void *worker_main(void *arg)
 {
 	struct shared *sh = arg;
-	struct job *j;
+	struct kjob *j;
 
 	pthread_mutex_lock(&sh->mu);
 	for (;;) {
@@ -285,14 +286,14 @@ static void *worker_main(void *arg)
 		sh->current_started = now_us();
 		pthread_mutex_unlock(&sh->mu);
 
-		if (j->op == JOB_OPEN) {
+		if (j->op == KJOB_OPEN) {
 			void *state = NULL;
 			j->err = sh->ops->open(&state, j->errbuf, sizeof(j->errbuf));
 			if (j->err == KR_OK)
 				sh->state = state;
 		} else if (sh->state) {
 			const char *why;
-			job_run(sh->ops, sh->state, j);
+			kjob_run(sh->ops, sh->state, j);
 			if (j->err < 0 && sh->ops->last_error &&
 			    (why = sh->ops->last_error(sh->state)))
 				snprintf(j->errbuf, sizeof(j->errbuf), "%s", why);
@@ -303,7 +304,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&sh->mu);
 		sh->current = NULL;
 		if (sh->front_gone) {
-			job_free(j);
+			kjob_free(j);
 		} else if (j->sync && !j->abandoned) {
 			j->finished = true;
 			pthread_cond_broadcast(&sh->finished);
@@ -320,7 +321,7 @@ static void *worker_main(void *arg)
 }
 
 /* Under sh->mu. */
-static void queue_push(struct shared *sh, struct job *j)
+static void queue_push(struct shared *sh, struct kjob *j)
 {
 	j->next = NULL;
 	if (sh->q_tail)
@@ -333,11 +334,11 @@ static void queue_push(struct shared *sh, struct job *j)
 }
 
 /* Under sh->mu: take j out of the queue; false if it is not queued. */
-static bool queue_remove(struct shared *sh, struct job *j)
+static bool queue_remove(struct shared *sh, struct kjob *j)
 {
-	struct job *prev = NULL;
+	struct kjob *prev = NULL;
 
-	for (struct job *p = sh->q_head; p; prev = p, p = p->next) {
+	for (struct kjob *p = sh->q_head; p; prev = p, p = p->next) {
 		if (p != j)
 			continue;
 		if (prev)
@@ -355,14 +356,14 @@ static bool queue_remove(struct shared *sh, struct job *j)
 
 /* ---- delivery on the loop thread ---- */
 
-static void note_error(struct keyring *k, const struct job *j)
+static void note_error(struct keyring *k, const struct kjob *j)
 {
 	if (j->err < 0 && j->err != KR_ERR_NOCREDS)
 		snprintf(k->last_error, sizeof(k->last_error), "%s: %s", k->sh->ops->name,
 		         j->errbuf[0] ? j->errbuf : err_str(j->err));
 }
 
-static void deliver(struct keyring *k, struct job *j)
+static void deliver(struct keyring *k, struct kjob *j)
 {
 	struct keyring_item *it;
 	struct keyring_item **items;
@@ -373,23 +374,23 @@ static void deliver(struct keyring *k, struct job *j)
 	j->delivered = true;
 	note_error(k, j);
 	switch (j->op) {
-	case JOB_LOOKUP:
-	case JOB_STORE:
-	case JOB_REMOVE:
+	case KJOB_LOOKUP:
+	case KJOB_STORE:
+	case KJOB_REMOVE:
 		if (!j->done)
 			break;
 		/* A lookup's item passes to the callee; a store's copy stays ours. */
-		it = j->op == JOB_LOOKUP ? j->item : NULL;
-		if (j->op == JOB_LOOKUP)
+		it = j->op == KJOB_LOOKUP ? j->item : NULL;
+		if (j->op == KJOB_LOOKUP)
 			j->item = NULL;
 		j->done(j->userdata, j->err, it);
 		break;
-	case JOB_REMOVE_PROFILE:
-	case JOB_SWEEP:
+	case KJOB_REMOVE_PROFILE:
+	case KJOB_SWEEP:
 		if (j->count_done)
 			j->count_done(j->userdata, j->err, j->err == KR_OK ? j->count : 0);
 		break;
-	case JOB_LIST:
+	case KJOB_LIST:
 		if (!j->list_done)
 			break;
 		items = j->err == KR_OK ? j->items : NULL;
@@ -400,7 +401,7 @@ static void deliver(struct keyring *k, struct job *j)
 		}
 		j->list_done(j->userdata, j->err, items, n);
 		break;
-	case JOB_OPEN:
+	case KJOB_OPEN:
 		break;
 	}
 }
@@ -411,7 +412,7 @@ static void failover(struct keyring *k, const char *why);
 /* Deliver everything the worker (or a failover) finished. */
 static void drain_done(struct keyring *k, bool run_callbacks)
 {
-	struct job *list, *j;
+	struct kjob *list, *j;
 
 	pthread_mutex_lock(&k->sh->mu);
 	list = k->sh->done_head;
@@ -421,7 +422,7 @@ static void drain_done(struct keyring *k, bool run_callbacks)
 		list = j->next;
 		if (run_callbacks && !j->sync)
 			deliver(k, j);
-		job_free(j);
+		kjob_free(j);
 	}
 }
 
@@ -438,11 +439,11 @@ static void on_eventfd(struct loop_io *io, int fd, uint32_t revents, void *userd
 }
 
 /* Give a timed-out or failed-over async job its answer. */
-static void on_timer(struct loop_timer *t, void *userdata)
+static void on_deadline_timer(struct loop_timer *t, void *userdata)
 {
 	struct keyring *k = userdata;
 	struct shared *sh = k->sh;
-	struct job *expired = NULL, **tail = &expired, *j, *next;
+	struct kjob *expired = NULL, **tail = &expired, *j, *next;
 	keyring_done_fn cur_done = NULL;
 	keyring_count_fn cur_count = NULL;
 	keyring_list_fn cur_list = NULL;
@@ -476,7 +477,7 @@ static void on_timer(struct loop_timer *t, void *userdata)
 	while ((j = expired)) {
 		expired = j->next;
 		deliver(k, j);
-		job_free(j);
+		kjob_free(j);
 	}
 	if (cur_done)
 		cur_done(cur_ud, KR_ERR_TIMEOUT, NULL);
@@ -498,7 +499,7 @@ static void rearm(struct keyring *k)
 	if (!k->loop)
 		return;
 	pthread_mutex_lock(&sh->mu);
-	for (struct job *j = sh->q_head; j; j = j->next)
+	for (struct kjob *j = sh->q_head; j; j = j->next)
 		if (!j->sync && j->deadline < at)
 			at = j->deadline;
 	if (sh->current && !k->failed) {
@@ -516,7 +517,7 @@ static void rearm(struct keyring *k)
 	 * handler re-checks every deadline, so an early wake-up costs nothing.
 	 */
 	if (!k->timer) {
-		if (loop_timer_add(k->loop, at, on_timer, k, &k->timer) < 0)
+		if (loop_timer_add(k->loop, at, on_deadline_timer, k, &k->timer) < 0)
 			k->timer = NULL; /* deadlines are then enforced on the next event */
 	} else {
 		loop_timer_set(k->timer, at);
@@ -530,7 +531,7 @@ static void rearm(struct keyring *k)
 static void failover(struct keyring *k, const char *why)
 {
 	struct shared *sh = k->sh;
-	struct job *stolen, *j;
+	struct kjob *stolen, *j;
 
 	pthread_mutex_lock(&sh->mu);
 	k->failed = true;
@@ -547,10 +548,10 @@ static void failover(struct keyring *k, const char *why)
 			/* Only the caller of this very failover can be waiting on it. */
 			j->err = KR_ERR_TIMEOUT;
 			j->abandoned = true;
-			job_free(j);
+			kjob_free(j);
 			continue;
 		}
-		job_run(&keyring_memory_ops, NULL, j);
+		kjob_run(&keyring_memory_ops, NULL, j);
 		pthread_mutex_lock(&sh->mu);
 		done_push(sh, j);
 		pthread_mutex_unlock(&sh->mu);
@@ -583,7 +584,7 @@ static void wait_thread(struct keyring *k)
 void keyring_free(struct keyring *k)
 {
 	struct shared *sh;
-	struct job *j, *next, *keep = NULL, **tail = &keep;
+	struct kjob *j, *next, *keep = NULL, **tail = &keep;
 
 	if (!k)
 		return;
@@ -603,12 +604,12 @@ void keyring_free(struct keyring *k)
 	for (j = sh->q_head; j; j = next) {
 		next = j->next;
 		j->delivered = true;
-		if ((j->op == JOB_STORE || j->op == JOB_REMOVE || j->op == JOB_REMOVE_PROFILE) &&
+		if ((j->op == KJOB_STORE || j->op == KJOB_REMOVE || j->op == KJOB_REMOVE_PROFILE) &&
 		    !k->failed) {
 			*tail = j;
 			tail = &j->next;
 		} else {
-			job_free(j);
+			kjob_free(j);
 		}
 	}
 	*tail = NULL;
@@ -667,10 +668,10 @@ static int start_worker(struct keyring *k)
  * timeout the job is left to the worker, and a call that overran makes
  * the front fail over. On return *j is still ours, or NULL if abandoned.
  */
-static int run_sync(struct keyring *k, struct job **jp, uint64_t timeout_us)
+static int run_sync(struct keyring *k, struct kjob **jp, uint64_t timeout_us)
 {
 	struct shared *sh = k->sh;
-	struct job *j = *jp;
+	struct kjob *j = *jp;
 	int r = KR_OK;
 	bool stuck = false, abandoned = false;
 
@@ -718,7 +719,7 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
                      struct keyring **ret, char *errbuf, size_t errlen)
 {
 	struct keyring *k = NULL;
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (errbuf && errlen)
@@ -735,7 +736,7 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 		goto out;
 	if ((r = start_worker(k)) < 0)
 		goto out;
-	j->op = JOB_OPEN;
+	j->op = KJOB_OPEN;
 	r = run_sync(k, &j, (uint64_t)KR_KEYRING_OPEN_MS * 1000u);
 	if (r == KR_ERR_TIMEOUT) {
 		if (errbuf && errlen)
@@ -758,7 +759,7 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 	k = NULL;
 	r = KR_OK;
 out:
-	job_free(j);
+	kjob_free(j);
 	keyring_free(k);
 	return r;
 }
@@ -792,7 +793,7 @@ void keyring_set_warn_fn(struct keyring *k, keyring_warn_fn fn, void *userdata)
 /* ---- calls ---- */
 
 /* Hand an async job to the worker, or answer it from memory after a failover. */
-static int submit(struct keyring *k, struct job *j)
+static int submit(struct keyring *k, struct kjob *j)
 {
 	struct shared *sh = k->sh;
 	int r = KR_ERR_INVAL;
@@ -801,7 +802,7 @@ static int submit(struct keyring *k, struct job *j)
 		goto out;
 	j->deadline = now_us() + k->timeout_us;
 	if (k->failed)
-		job_run(&keyring_memory_ops, NULL, j); /* cannot block */
+		kjob_run(&keyring_memory_ops, NULL, j); /* cannot block */
 	pthread_mutex_lock(&sh->mu);
 	if (k->failed) {
 		done_push(sh, j); /* delivered on the next loop iteration */
@@ -819,10 +820,10 @@ out:
 	return r;
 }
 
-static int job_new(enum job_op op, const char *key, const char *profile, const char *kind,
-                   struct job **ret)
+static int kjob_new(enum kjob_op op, const char *key, const char *profile, const char *kind,
+                    struct kjob **ret)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct kjob *j = calloc(1, sizeof(*j));
 	int r = KR_ERR_NOMEM;
 
 	if (!j)
@@ -844,13 +845,13 @@ static int job_new(enum job_op op, const char *key, const char *profile, const c
 	j = NULL;
 	r = KR_OK;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
-static int store_job(const struct keyring_item *item, struct job **ret)
+static int kjob_new_store(const struct keyring_item *item, struct kjob **ret)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r;
 
 	if ((r = keyring_item_check(item, 1)) < 0)
@@ -860,90 +861,90 @@ static int store_job(const struct keyring_item *item, struct job **ret)
 		r = KR_ERR_EXPIRED;
 		goto out;
 	}
-	if ((r = job_new(JOB_STORE, NULL, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_STORE, NULL, NULL, NULL, &j)) < 0)
 		goto out;
 	if ((r = keyring_item_dup(item, &j->item)) < 0)
 		goto out;
 	*ret = j;
 	j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_lookup_async(struct keyring *k, const char *key, keyring_done_fn done, void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key || !done)
 		goto out;
-	if ((r = job_new(JOB_LOOKUP, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_LOOKUP, key, NULL, NULL, &j)) < 0)
 		goto out;
 	j->done = done;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_store_async(struct keyring *k, const struct keyring_item *item,
                         keyring_done_fn done_or_null, void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = store_job(item, &j)) < 0)
+	if ((r = kjob_new_store(item, &j)) < 0)
 		goto out;
 	j->done = done_or_null;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_remove_async(struct keyring *k, const char *key, keyring_done_fn done_or_null,
                          void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key)
 		goto out;
-	if ((r = job_new(JOB_REMOVE, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_REMOVE, key, NULL, NULL, &j)) < 0)
 		goto out;
 	j->done = done_or_null;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 /* An async call answered with a count (remove_profile, sweep). */
-static int submit_count(struct keyring *k, enum job_op op, const char *profile, const char *kind,
+static int submit_count(struct keyring *k, enum kjob_op op, const char *profile, const char *kind,
                         keyring_count_fn done_or_null, void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = job_new(op, NULL, profile, kind, &j)) < 0)
+	if ((r = kjob_new(op, NULL, profile, kind, &j)) < 0)
 		goto out;
 	j->count_done = done_or_null;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
@@ -951,32 +952,32 @@ int keyring_remove_profile_async(struct keyring *k, const char *profile_or_null,
                                  const char *kind_or_null, keyring_count_fn done_or_null,
                                  void *userdata)
 {
-	return submit_count(k, JOB_REMOVE_PROFILE, profile_or_null, kind_or_null, done_or_null,
+	return submit_count(k, KJOB_REMOVE_PROFILE, profile_or_null, kind_or_null, done_or_null,
 	                    userdata);
 }
 
 int keyring_list_async(struct keyring *k, const char *kind_or_null, keyring_list_fn done,
                        void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !done)
 		goto out;
-	if ((r = job_new(JOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
+	if ((r = kjob_new(KJOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
 		goto out;
 	j->list_done = done;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_sweep_async(struct keyring *k, keyring_count_fn done_or_null, void *userdata)
 {
-	return submit_count(k, JOB_SWEEP, NULL, NULL, done_or_null, userdata);
+	return submit_count(k, KJOB_SWEEP, NULL, NULL, done_or_null, userdata);
 }
 
 void keyring_cancel(struct keyring *k, void *userdata)
@@ -987,26 +988,26 @@ void keyring_cancel(struct keyring *k, void *userdata)
 		return;
 	sh = k->sh;
 	pthread_mutex_lock(&sh->mu);
-	for (struct job *j = sh->q_head; j; j = j->next)
+	for (struct kjob *j = sh->q_head; j; j = j->next)
 		if (!j->sync && j->userdata == userdata)
 			j->delivered = true;
 	if (sh->current && !sh->current->sync && sh->current->userdata == userdata)
 		sh->current->delivered = true;
-	for (struct job *j = sh->done_head; j; j = j->next)
+	for (struct kjob *j = sh->done_head; j; j = j->next)
 		if (!j->sync && j->userdata == userdata)
 			j->delivered = true;
 	pthread_mutex_unlock(&sh->mu);
 }
 
 /* Run a job synchronously: on the worker, or in memory after a failover. */
-static int sync_call(struct keyring *k, struct job **jp)
+static int sync_call(struct keyring *k, struct kjob **jp)
 {
 	int r;
 
 	if (k->loop == NULL)
 		drain_done(k, false); /* only abandoned sync jobs can be there */
 	if (k->failed) {
-		job_run(&keyring_memory_ops, NULL, *jp);
+		kjob_run(&keyring_memory_ops, NULL, *jp);
 		return (*jp)->err;
 	}
 	r = run_sync(k, jp, k->timeout_us);
@@ -1019,87 +1020,87 @@ static int sync_call(struct keyring *k, struct job **jp)
 
 int keyring_lookup_sync(struct keyring *k, const char *key, struct keyring_item **ret)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key)
 		goto out;
-	if ((r = job_new(JOB_LOOKUP, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_LOOKUP, key, NULL, NULL, &j)) < 0)
 		goto out;
 	if ((r = sync_call(k, &j)) < 0)
 		goto out;
 	*ret = j->item;
 	j->item = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_store_sync(struct keyring *k, const struct keyring_item *item)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = store_job(item, &j)) < 0)
+	if ((r = kjob_new_store(item, &j)) < 0)
 		goto out;
 	r = sync_call(k, &j);
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_remove_sync(struct keyring *k, const char *key)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key)
 		goto out;
-	if ((r = job_new(JOB_REMOVE, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_REMOVE, key, NULL, NULL, &j)) < 0)
 		goto out;
 	r = sync_call(k, &j);
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 /* A sync call answered with a count (remove_profile, sweep); ret_count may be NULL. */
-static int sync_count(struct keyring *k, enum job_op op, const char *profile, const char *kind,
+static int sync_count(struct keyring *k, enum kjob_op op, const char *profile, const char *kind,
                       int *ret_count)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = job_new(op, NULL, profile, kind, &j)) < 0)
+	if ((r = kjob_new(op, NULL, profile, kind, &j)) < 0)
 		goto out;
 	if ((r = sync_call(k, &j)) < 0)
 		goto out;
 	if (ret_count)
 		*ret_count = j->count;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_remove_profile_sync(struct keyring *k, const char *profile_or_null,
                                 const char *kind_or_null, int *ret_count)
 {
-	return sync_count(k, JOB_REMOVE_PROFILE, profile_or_null, kind_or_null, ret_count);
+	return sync_count(k, KJOB_REMOVE_PROFILE, profile_or_null, kind_or_null, ret_count);
 }
 
 int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyring_item ***ret_items,
                       size_t *ret_n)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !ret_items || !ret_n)
 		goto out;
-	if ((r = job_new(JOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
+	if ((r = kjob_new(KJOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
 		goto out;
 	if ((r = sync_call(k, &j)) < 0)
 		goto out;
@@ -1108,11 +1109,11 @@ int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyrin
 	j->items = NULL;
 	j->n = 0;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_sweep_sync(struct keyring *k, int *ret_count)
 {
-	return sync_count(k, JOB_SWEEP, NULL, NULL, ret_count);
+	return sync_count(k, KJOB_SWEEP, NULL, NULL, ret_count);
 }
