@@ -20,12 +20,14 @@
  * thread (after delivery, or when a sync caller is done with it), or by the
  * worker once the front is gone.
  * The state shared by both (struct shared) is reference-counted, so a
- * worker detached while stuck in D-Bus can still finish safely.
+ * worker detached while stuck in D-Bus can still finish safely; its queue
+ * and done list (common/list.h) are touched only under its mutex.
  */
 #include "keyring.h"
 
 #include "err.h"
 #include "caps.h"
+#include "list.h"
 #include "loop.h"
 #include "mem.h"
 
@@ -51,7 +53,7 @@ enum kjob_op {
 };
 
 struct kjob {
-	struct kjob *next;
+	struct list_node link; /* on the queue, the done list, or a list of the front's own */
 	enum kjob_op op;
 	char *key;                 /* lookup, remove */
 	char *profile;             /* remove_profile (NULL = all) */
@@ -79,12 +81,12 @@ struct shared {
 	pthread_cond_t finished; /* sync callers wait for their job */
 	int refs;
 	const struct keyring_ops *ops;
-	void *state; /* touched by the worker only */
-	struct kjob *q_head, *q_tail;
-	size_t q_len;
-	struct kjob *current; /* running on the worker */
+	void *state;            /* touched by the worker only */
+	struct list_node queue; /* waiting for the worker, in order */
+	size_t q_len;           /* jobs on the queue */
+	struct kjob *current;   /* running on the worker (on no list) */
 	uint64_t current_started;
-	struct kjob *done_head, *done_tail; /* finished, for the front */
+	struct list_node done; /* finished, for the front */
 	int efd;
 	bool stop;       /* worker: finish the queue, then exit */
 	bool front_gone; /* worker frees what it finishes */
@@ -127,13 +129,46 @@ static void kjob_free(struct kjob *j)
 	free(j);
 }
 
-static void kjobs_free(struct kjob *j)
+/* Free every job on a list (the head is left empty). */
+static void kjobs_free(struct list_node *head)
 {
-	while (j) {
-		struct kjob *next = j->next;
-		kjob_free(j);
-		j = next;
+	struct list_node *n, *t;
+
+	list_for_each_safe(n, t, head)
+	{
+		list_unlink(n);
+		kjob_free(list_entry(n, struct kjob, link));
 	}
+}
+
+static int kjob_new(enum kjob_op op, const char *key, const char *profile, const char *kind,
+                    struct kjob **ret)
+{
+	struct kjob *j = calloc(1, sizeof(*j));
+	int r = KR_ERR_NOMEM;
+
+	if (!j)
+		goto out;
+	list_init(&j->link);
+	j->op = op;
+	r = KR_ERR_INVAL;
+	if (key && keyring_item_check_field(key, KR_KEYRING_KEY_MAX, 1) < 0)
+		goto out;
+	if (profile && keyring_item_check_field(profile, KR_NAME_MAX, 1) < 0)
+		goto out;
+	if (kind && strcmp(kind, KEYRING_KIND_SESSION) != 0 &&
+	    strcmp(kind, KEYRING_KIND_LONGTERM) != 0)
+		goto out;
+	r = KR_ERR_NOMEM;
+	if ((key && !(j->key = strdup(key))) || (profile && !(j->profile = strdup(profile))) ||
+	    (kind && !(j->kind = strdup(kind))))
+		goto out;
+	*ret = j;
+	j = NULL;
+	r = KR_OK;
+out:
+	kjob_free(j);
+	return r;
 }
 
 /* Run one job on a backend. Results stay in the job. */
@@ -208,8 +243,8 @@ static void shared_unref(struct shared *sh)
 	pthread_mutex_unlock(&sh->mu);
 	if (!last)
 		return;
-	kjobs_free(sh->q_head);
-	kjobs_free(sh->done_head);
+	kjobs_free(&sh->queue);
+	kjobs_free(&sh->done);
 	if (sh->efd >= 0)
 		close(sh->efd);
 	pthread_cond_destroy(&sh->work);
@@ -226,6 +261,8 @@ static int shared_new(const struct keyring_ops *ops, struct shared **ret)
 
 	if (!sh)
 		goto out;
+	list_init(&sh->queue);
+	list_init(&sh->done);
 	sh->efd = -1;
 	sh->refs = 1;
 	sh->ops = ops;
@@ -253,16 +290,18 @@ static void done_push(struct shared *sh, struct kjob *j)
 {
 	uint64_t one = 1;
 
-	j->next = NULL;
-	if (sh->done_tail)
-		sh->done_tail->next = j;
-	else
-		sh->done_head = j;
-	sh->done_tail = j;
+	list_push_back(&sh->done, &j->link);
 	/* The eventfd cannot fill up (its counter is 64 bits); EAGAIN is harmless. */
 	if (write(sh->efd, &one, sizeof(one)) < 0) {
 		/* nothing to do: the loop is already woken */
 	}
+}
+
+/* Under sh->mu: take a queued job off the queue. */
+static void queue_unlink(struct shared *sh, struct kjob *j)
+{
+	list_unlink(&j->link);
+	sh->q_len--;
 }
 
 static void *worker_main(void *arg)
@@ -272,16 +311,12 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&sh->mu);
 	for (;;) {
-		while (!sh->q_head && !sh->stop)
+		while (list_empty(&sh->queue) && !sh->stop)
 			pthread_cond_wait(&sh->work, &sh->mu);
-		if (!sh->q_head)
+		if (list_empty(&sh->queue))
 			break;
-		j = sh->q_head;
-		sh->q_head = j->next;
-		if (!sh->q_head)
-			sh->q_tail = NULL;
-		sh->q_len--;
-		j->next = NULL;
+		j = list_entry(sh->queue.next, struct kjob, link);
+		queue_unlink(sh, j);
 		sh->current = j;
 		sh->current_started = now_us();
 		pthread_mutex_unlock(&sh->mu);
@@ -323,12 +358,7 @@ static void *worker_main(void *arg)
 /* Under sh->mu. */
 static void queue_push(struct shared *sh, struct kjob *j)
 {
-	j->next = NULL;
-	if (sh->q_tail)
-		sh->q_tail->next = j;
-	else
-		sh->q_head = j;
-	sh->q_tail = j;
+	list_push_back(&sh->queue, &j->link);
 	sh->q_len++;
 	pthread_cond_signal(&sh->work);
 }
@@ -336,19 +366,13 @@ static void queue_push(struct shared *sh, struct kjob *j)
 /* Under sh->mu: take j out of the queue; false if it is not queued. */
 static bool queue_remove(struct shared *sh, struct kjob *j)
 {
-	struct kjob *prev = NULL;
+	struct list_node *n, *t;
 
-	for (struct kjob *p = sh->q_head; p; prev = p, p = p->next) {
-		if (p != j)
+	list_for_each_safe(n, t, &sh->queue)
+	{
+		if (n != &j->link)
 			continue;
-		if (prev)
-			prev->next = p->next;
-		else
-			sh->q_head = p->next;
-		if (sh->q_tail == p)
-			sh->q_tail = prev;
-		sh->q_len--;
-		p->next = NULL;
+		queue_unlink(sh, j);
 		return true;
 	}
 	return false;
@@ -412,14 +436,16 @@ static void failover(struct keyring *k, const char *why);
 /* Deliver everything the worker (or a failover) finished. */
 static void drain_done(struct keyring *k, bool run_callbacks)
 {
-	struct kjob *list, *j;
+	struct list_node list, *n, *t;
 
 	pthread_mutex_lock(&k->sh->mu);
-	list = k->sh->done_head;
-	k->sh->done_head = k->sh->done_tail = NULL;
+	list_take_all(&list, &k->sh->done);
 	pthread_mutex_unlock(&k->sh->mu);
-	while ((j = list)) {
-		list = j->next;
+	list_for_each_safe(n, t, &list)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
+		list_unlink(n);
 		if (run_callbacks && !j->sync)
 			deliver(k, j);
 		kjob_free(j);
@@ -443,7 +469,8 @@ static void on_deadline_timer(struct loop_timer *t, void *userdata)
 {
 	struct keyring *k = userdata;
 	struct shared *sh = k->sh;
-	struct kjob *expired = NULL, **tail = &expired, *j, *next;
+	struct list_node expired, *n, *tmp;
+	struct kjob *j;
 	keyring_done_fn cur_done = NULL;
 	keyring_count_fn cur_count = NULL;
 	keyring_list_fn cur_list = NULL;
@@ -451,15 +478,16 @@ static void on_deadline_timer(struct loop_timer *t, void *userdata)
 	bool stuck = false;
 	uint64_t now = now_us();
 
+	list_init(&expired);
 	pthread_mutex_lock(&sh->mu);
-	for (j = sh->q_head; j; j = next) {
-		next = j->next;
+	list_for_each_safe(n, tmp, &sh->queue)
+	{
+		j = list_entry(n, struct kjob, link);
 		if (j->sync || j->deadline > now)
 			continue;
-		queue_remove(sh, j);
+		queue_unlink(sh, j);
 		j->err = KR_ERR_TIMEOUT;
-		*tail = j;
-		tail = &j->next;
+		list_push_back(&expired, &j->link);
 	}
 	j = sh->current;
 	if (j && !j->sync && !j->delivered && j->deadline <= now) {
@@ -474,8 +502,10 @@ static void on_deadline_timer(struct loop_timer *t, void *userdata)
 		stuck = true;
 	pthread_mutex_unlock(&sh->mu);
 
-	while ((j = expired)) {
-		expired = j->next;
+	list_for_each_safe(n, tmp, &expired)
+	{
+		j = list_entry(n, struct kjob, link);
+		list_unlink(n);
 		deliver(k, j);
 		kjob_free(j);
 	}
@@ -494,14 +524,19 @@ static void on_deadline_timer(struct loop_timer *t, void *userdata)
 static void rearm(struct keyring *k)
 {
 	struct shared *sh = k->sh;
+	struct list_node *n, *t;
 	uint64_t at = UINT64_MAX;
 
 	if (!k->loop)
 		return;
 	pthread_mutex_lock(&sh->mu);
-	for (struct kjob *j = sh->q_head; j; j = j->next)
+	list_for_each_safe(n, t, &sh->queue)
+	{
+		const struct kjob *j = list_entry(n, struct kjob, link);
+
 		if (!j->sync && j->deadline < at)
 			at = j->deadline;
+	}
 	if (sh->current && !k->failed) {
 		uint64_t stuck_at = sh->current_started + k->timeout_us;
 		if (!sh->current->sync && !sh->current->delivered && sh->current->deadline < at)
@@ -531,19 +566,21 @@ static void rearm(struct keyring *k)
 static void failover(struct keyring *k, const char *why)
 {
 	struct shared *sh = k->sh;
-	struct kjob *stolen, *j;
+	struct list_node stolen, *n, *t;
 
 	pthread_mutex_lock(&sh->mu);
 	k->failed = true;
-	stolen = sh->q_head;
-	sh->q_head = sh->q_tail = NULL;
+	list_take_all(&stolen, &sh->queue);
 	sh->q_len = 0;
 	pthread_mutex_unlock(&sh->mu);
 
 	snprintf(k->warning, sizeof(k->warning),
 	         "keyring backend %s %s; using memory only (nothing persists)", sh->ops->name, why);
-	while ((j = stolen)) {
-		stolen = j->next;
+	list_for_each_safe(n, t, &stolen)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
+		list_unlink(n);
 		if (j->sync) {
 			/* Only the caller of this very failover can be waiting on it. */
 			j->err = KR_ERR_TIMEOUT;
@@ -584,7 +621,7 @@ static void wait_thread(struct keyring *k)
 void keyring_free(struct keyring *k)
 {
 	struct shared *sh;
-	struct kjob *j, *next, *keep = NULL, **tail = &keep;
+	struct list_node *n, *t;
 
 	if (!k)
 		return;
@@ -601,24 +638,16 @@ void keyring_free(struct keyring *k)
 	 * (a `forget` just before a shutdown must not come back after the
 	 * restart). Nothing else is worth doing.
 	 */
-	for (j = sh->q_head; j; j = next) {
-		next = j->next;
+	list_for_each_safe(n, t, &sh->queue)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
 		j->delivered = true;
 		if ((j->op == KJOB_STORE || j->op == KJOB_REMOVE || j->op == KJOB_REMOVE_PROFILE) &&
-		    !k->failed) {
-			*tail = j;
-			tail = &j->next;
-		} else {
-			kjob_free(j);
-		}
-	}
-	*tail = NULL;
-	sh->q_head = keep;
-	sh->q_tail = NULL;
-	sh->q_len = 0;
-	for (j = keep; j; j = j->next) {
-		sh->q_tail = j;
-		sh->q_len++;
+		    !k->failed)
+			continue;
+		queue_unlink(sh, j);
+		kjob_free(j);
 	}
 	sh->front_gone = true;
 	sh->stop = true;
@@ -728,7 +757,9 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 	    !ops->remove_profile || !ops->list || !ops->name)
 		goto out;
 	r = KR_ERR_NOMEM;
-	if (!(k = calloc(1, sizeof(*k))) || !(j = calloc(1, sizeof(*j))))
+	if (!(k = calloc(1, sizeof(*k))))
+		goto out;
+	if ((r = kjob_new(KJOB_OPEN, NULL, NULL, NULL, &j)) < 0)
 		goto out;
 	k->loop = l;
 	k->timeout_us = (uint64_t)(timeout_ms ? timeout_ms : KR_KEYRING_TIMEOUT_MS) * 1000u;
@@ -736,7 +767,6 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 		goto out;
 	if ((r = start_worker(k)) < 0)
 		goto out;
-	j->op = KJOB_OPEN;
 	r = run_sync(k, &j, (uint64_t)KR_KEYRING_OPEN_MS * 1000u);
 	if (r == KR_ERR_TIMEOUT) {
 		if (errbuf && errlen)
@@ -817,35 +847,6 @@ static int submit(struct keyring *k, struct kjob *j)
 	if (r == KR_OK && !k->failed)
 		rearm(k);
 out:
-	return r;
-}
-
-static int kjob_new(enum kjob_op op, const char *key, const char *profile, const char *kind,
-                    struct kjob **ret)
-{
-	struct kjob *j = calloc(1, sizeof(*j));
-	int r = KR_ERR_NOMEM;
-
-	if (!j)
-		goto out;
-	j->op = op;
-	r = KR_ERR_INVAL;
-	if (key && keyring_item_check_field(key, KR_KEYRING_KEY_MAX, 1) < 0)
-		goto out;
-	if (profile && keyring_item_check_field(profile, KR_NAME_MAX, 1) < 0)
-		goto out;
-	if (kind && strcmp(kind, KEYRING_KIND_SESSION) != 0 &&
-	    strcmp(kind, KEYRING_KIND_LONGTERM) != 0)
-		goto out;
-	r = KR_ERR_NOMEM;
-	if ((key && !(j->key = strdup(key))) || (profile && !(j->profile = strdup(profile))) ||
-	    (kind && !(j->kind = strdup(kind))))
-		goto out;
-	*ret = j;
-	j = NULL;
-	r = KR_OK;
-out:
-	kjob_free(j);
 	return r;
 }
 
@@ -980,6 +981,20 @@ int keyring_sweep_async(struct keyring *k, keyring_count_fn done_or_null, void *
 	return submit_count(k, KJOB_SWEEP, NULL, NULL, done_or_null, userdata);
 }
 
+/* Under sh->mu: drop the callbacks of the async jobs of userdata on a list. */
+static void cancel_on(struct list_node *head, void *userdata)
+{
+	struct list_node *n, *t;
+
+	list_for_each_safe(n, t, head)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
+		if (!j->sync && j->userdata == userdata)
+			j->delivered = true;
+	}
+}
+
 void keyring_cancel(struct keyring *k, void *userdata)
 {
 	struct shared *sh;
@@ -988,14 +1003,10 @@ void keyring_cancel(struct keyring *k, void *userdata)
 		return;
 	sh = k->sh;
 	pthread_mutex_lock(&sh->mu);
-	for (struct kjob *j = sh->q_head; j; j = j->next)
-		if (!j->sync && j->userdata == userdata)
-			j->delivered = true;
+	cancel_on(&sh->queue, userdata);
 	if (sh->current && !sh->current->sync && sh->current->userdata == userdata)
 		sh->current->delivered = true;
-	for (struct kjob *j = sh->done_head; j; j = j->next)
-		if (!j->sync && j->userdata == userdata)
-			j->delivered = true;
+	cancel_on(&sh->done, userdata);
 	pthread_mutex_unlock(&sh->mu);
 }
 
