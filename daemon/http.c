@@ -179,7 +179,7 @@ static int leave(struct http *h)
 	return 0;
 }
 
-static void on_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+static void on_curl_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
 	struct sockw *w = userdata;
 	struct http *h = w->h;
@@ -198,7 +198,7 @@ static void on_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 	leave(h);
 }
 
-static void on_timer(struct loop_timer *t, void *userdata)
+static void on_curl_timer(struct loop_timer *t, void *userdata)
 {
 	struct http *h = userdata;
 	int running = 0;
@@ -232,7 +232,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 	w->h = h;
 	w->fd = s;
 	list_init(&w->link);
-	if (loop_io_add(h->l, s, ev, on_io, w, &w->io) < 0) {
+	if (loop_io_add(h->l, s, ev, on_curl_io, w, &w->io) < 0) {
 		free(w);
 		return -1;
 	}
@@ -254,7 +254,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	at = loop_now(h->l) + (uint64_t)timeout_ms * 1000u;
 	if (h->timer)
 		return loop_timer_set(h->timer, at) < 0 ? -1 : 0;
-	return loop_timer_add(h->l, at, on_timer, h, &h->timer) < 0 ? -1 : 0;
+	return loop_timer_add(h->l, at, on_curl_timer, h, &h->timer) < 0 ? -1 : 0;
 }
 
 static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)

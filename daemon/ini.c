@@ -265,7 +265,7 @@ static char *dup_range(const char *b, const char *e)
 	return r;
 }
 
-struct parser {
+struct line_parser {
 	const char *filename;
 	struct err_detail *e;
 	struct ini *ini;
@@ -281,10 +281,10 @@ struct parser {
 	char first_err[160];
 };
 
-static void perr(struct parser *p, int line, const char *fmt, ...)
+static void perr(struct line_parser *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void perr(struct parser *p, int line, const char *fmt, ...)
+static void perr(struct line_parser *p, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -297,7 +297,7 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 }
 
 /* Move the value being built into the current option. */
-static int flush_opt(struct parser *p)
+static int flush_opt(struct line_parser *p)
 {
 	char *s;
 	int r = KR_OK;
@@ -320,7 +320,7 @@ static int flush_opt(struct parser *p)
 	return r;
 }
 
-static int add_section(struct parser *p, const char *b, const char *e, int line)
+static int add_section(struct line_parser *p, const char *b, const char *e, int line)
 {
 	struct ini *ini = p->ini;
 	struct ini_section *s;
@@ -366,7 +366,7 @@ static void lower_ascii(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-static int add_option(struct parser *p, const char *b, const char *e, int line)
+static int add_option(struct line_parser *p, const char *b, const char *e, int line)
 {
 	struct ini_section *s = p->cur;
 	const char *d = b, *kb = b, *ke, *vb, *ve = e;
@@ -417,7 +417,7 @@ static int add_option(struct parser *p, const char *b, const char *e, int line)
 	return buf_append(&p->val, vb, (size_t)(ve - vb));
 }
 
-static int parse_line(struct parser *p, const char *b, const char *e, int line)
+static int parse_line(struct line_parser *p, const char *b, const char *e, int line)
 {
 	const char *sb = b, *se = e;
 	size_t ind;
@@ -491,7 +491,7 @@ static size_t line_break_at(const char *p, const char *end)
 }
 
 /* Parse "\nk = v\n..." into kv->sub (botocore's _parse_nested). */
-static int parse_nested(struct parser *p, struct ini_kv *kv)
+static int parse_nested(struct line_parser *p, struct ini_kv *kv)
 {
 	const char *s = kv->value, *end = s + strlen(s);
 	int r = KR_OK;
@@ -550,7 +550,7 @@ static int parse_nested(struct parser *p, struct ini_kv *kv)
 	return r;
 }
 
-static int finish(struct parser *p)
+static int parse_finish(struct line_parser *p)
 {
 	struct ini *ini = p->ini;
 	int r = KR_OK;
@@ -581,7 +581,7 @@ static int finish(struct parser *p)
 int ini_parse(const char *data, size_t len, const char *filename, struct ini **ret,
               struct err_detail *e)
 {
-	struct parser p;
+	struct line_parser p;
 	const char *s = data, *end = data + len;
 	size_t bad;
 	int line = 0, r = KR_OK;
@@ -649,7 +649,7 @@ int ini_parse(const char *data, size_t len, const char *filename, struct ini **r
 		r = KR_ERR_CONFIG;
 	}
 	if (r == KR_OK)
-		r = finish(&p);
+		r = parse_finish(&p);
 out:
 	if (r == KR_ERR_NOMEM)
 		perr(&p, line, "out of memory");

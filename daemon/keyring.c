@@ -1,7 +1,8 @@
 /*
- * The keyring front: backend selection, and an asynchronous layer that runs
- * every backend call on one worker thread and hands results back to the
- * event loop through an eventfd.
+ * The keyring front: an asynchronous layer that runs every call to one
+ * backend on one worker thread and hands results back to the event loop
+ * through an eventfd. (Items are keyring_item.c's; choosing the backend,
+ * keyring_open.c's.)
  *
  * Invariants:
  * - The loop thread never calls a backend (except the in-memory no-op
@@ -15,15 +16,18 @@
  * - Jobs that carried secrets (stores, lookup results) are wiped when freed;
  *   an item's secret lives in secret memory (mem_secret_strdup()).
  *
- * Ownership: a job is freed by the front thread (after delivery, or when a
- * sync caller is done with it), or by the worker once the front is gone.
+ * Each call is a job (struct kjob). Ownership: a job is freed by the front
+ * thread (after delivery, or when a sync caller is done with it), or by the
+ * worker once the front is gone.
  * The state shared by both (struct shared) is reference-counted, so a
- * worker detached while stuck in D-Bus can still finish safely.
+ * worker detached while stuck in D-Bus can still finish safely; its queue
+ * and done list (common/list.h) are touched only under its mutex.
  */
 #include "keyring.h"
 
 #include "err.h"
 #include "caps.h"
+#include "list.h"
 #include "loop.h"
 #include "mem.h"
 
@@ -38,19 +42,19 @@
 #include <time.h>
 #include <unistd.h>
 
-enum job_op {
-	JOB_OPEN,
-	JOB_LOOKUP,
-	JOB_STORE,
-	JOB_REMOVE,
-	JOB_REMOVE_PROFILE,
-	JOB_LIST,
-	JOB_SWEEP,
+enum kjob_op {
+	KJOB_OPEN,
+	KJOB_LOOKUP,
+	KJOB_STORE,
+	KJOB_REMOVE,
+	KJOB_REMOVE_PROFILE,
+	KJOB_LIST,
+	KJOB_SWEEP,
 };
 
-struct job {
-	struct job *next;
-	enum job_op op;
+struct kjob {
+	struct list_node link; /* on the queue, the done list, or a list of the front's own */
+	enum kjob_op op;
 	char *key;                 /* lookup, remove */
 	char *profile;             /* remove_profile (NULL = all) */
 	char *kind;                /* remove_profile, list (NULL = all) */
@@ -77,12 +81,12 @@ struct shared {
 	pthread_cond_t finished; /* sync callers wait for their job */
 	int refs;
 	const struct keyring_ops *ops;
-	void *state; /* touched by the worker only */
-	struct job *q_head, *q_tail;
-	size_t q_len;
-	struct job *current; /* running on the worker */
+	void *state;            /* touched by the worker only */
+	struct list_node queue; /* waiting for the worker, in order */
+	size_t q_len;           /* jobs on the queue */
+	struct kjob *current;   /* running on the worker (on no list) */
 	uint64_t current_started;
-	struct job *done_head, *done_tail; /* finished, for the front */
+	struct list_node done; /* finished, for the front */
 	int efd;
 	bool stop;       /* worker: finish the queue, then exit */
 	bool front_gone; /* worker frees what it finishes */
@@ -111,148 +115,9 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ---- items ---- */
-
-void keyring_item_free(struct keyring_item *it)
-{
-	if (!it)
-		return;
-	free(it->key);
-	free(it->kind);
-	free(it->profile);
-	free(it->role_arn);
-	mem_free_str(it->secret);
-	free(it);
-}
-
-void keyring_items_free(struct keyring_item **items, size_t n)
-{
-	if (!items)
-		return;
-	for (size_t i = 0; i < n; i++)
-		keyring_item_free(items[i]);
-	free(items);
-}
-
-static int check_text(const char *s, size_t max, bool required)
-{
-	size_t n;
-
-	if (!s)
-		return required ? KR_ERR_INVAL : KR_OK;
-	n = strnlen(s, max + 1);
-	if (n > max)
-		return KR_ERR_TOOBIG;
-	if (n == 0 && required)
-		return KR_ERR_INVAL;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return KR_ERR_INVAL;
-	return KR_OK;
-}
-
-int keyring_item_check(const struct keyring_item *it, int need_secret)
-{
-	bool session, longterm;
-	size_t n;
-	int r = KR_ERR_INVAL;
-
-	if (!it || !it->kind)
-		goto out;
-	if ((r = check_text(it->key, KR_KEYRING_KEY_MAX, true)) < 0 ||
-	    (r = check_text(it->profile, KR_NAME_MAX, true)) < 0 ||
-	    (r = check_text(it->role_arn, KR_KEYRING_ROLE_MAX, false)) < 0)
-		goto out;
-	r = KR_ERR_INVAL;
-	session = strcmp(it->kind, KEYRING_KIND_SESSION) == 0;
-	longterm = strcmp(it->kind, KEYRING_KIND_LONGTERM) == 0;
-	/* A session always expires; a long-term key may (0 = never). */
-	if ((!session && !longterm) || (session && it->expiration <= 0) || it->expiration < 0)
-		goto out;
-	if (!it->secret) {
-		r = need_secret ? KR_ERR_INVAL : KR_OK;
-		goto out;
-	}
-	n = strnlen(it->secret, KR_KEYRING_SECRET_MAX + 1);
-	r = n > KR_KEYRING_SECRET_MAX ? KR_ERR_TOOBIG : n == 0 ? KR_ERR_INVAL : KR_OK;
-out:
-	return r;
-}
-
-int keyring_item_new(const char *key, const char *kind, const char *profile, const char *role_arn,
-                     int64_t expiration, const char *secret, struct keyring_item **ret)
-{
-	/* Check the borrowed strings first, so a cap gives TOOBIG, not NOMEM. */
-	const struct keyring_item view = {
-	    .key = (char *)key,
-	    .kind = (char *)kind,
-	    .profile = (char *)profile,
-	    .role_arn = (char *)role_arn,
-	    .expiration = expiration,
-	    .secret = (char *)secret,
-	};
-	struct keyring_item *it = NULL;
-	int r;
-
-	if ((r = keyring_item_check(&view, 0)) < 0)
-		goto out;
-	r = KR_ERR_NOMEM;
-	if (!(it = calloc(1, sizeof(*it))))
-		goto out;
-	it->expiration = expiration;
-	if (!(it->key = strdup(key)) || !(it->kind = strdup(kind)) ||
-	    !(it->profile = strdup(profile)))
-		goto out;
-	if (role_arn && !(it->role_arn = strdup(role_arn)))
-		goto out;
-	/* The checks above held it within KR_KEYRING_SECRET_MAX. */
-	if (secret && !(it->secret = mem_secret_strdup(secret, KR_KEYRING_SECRET_MAX)))
-		goto out;
-	*ret = it;
-	it = NULL;
-	r = KR_OK;
-out:
-	keyring_item_free(it);
-	return r;
-}
-
-int keyring_item_dup(const struct keyring_item *it, struct keyring_item **ret)
-{
-	if (!it)
-		return KR_ERR_INVAL;
-	return keyring_item_new(it->key, it->kind, it->profile, it->role_arn, it->expiration,
-	                        it->secret, ret);
-}
-
-int keyring_item_label(const struct keyring_item *it, char *buf, size_t len)
-{
-	char until[64] = "";
-	struct tm tm;
-	time_t t;
-	int n;
-
-	if (!it || !it->profile || !it->kind || !buf || len == 0)
-		return KR_ERR_INVAL;
-	if (strcmp(it->kind, KEYRING_KIND_LONGTERM) == 0) {
-		n = snprintf(buf, len, "keyrole: long-term keys for %s", it->profile);
-	} else {
-		t = (time_t)it->expiration;
-		if (gmtime_r(&t, &tm))
-			strftime(until, sizeof(until), " until %Y-%m-%d %H:%M UTC", &tm);
-		if (it->role_arn)
-			n = snprintf(buf, len, "keyrole: %s session (%s)%s", it->profile,
-			             it->role_arn, until);
-		else
-			n = snprintf(buf, len, "keyrole: %s session%s", it->profile, until);
-	}
-	if (n < 0 || (size_t)n >= len)
-		return KR_ERR_TOOBIG;
-	return KR_OK;
-}
-
 /* ---- jobs ---- */
 
-static void job_free(struct job *j)
+static void kjob_free(struct kjob *j)
 {
 	if (!j)
 		return;
@@ -264,17 +129,50 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static void jobs_free(struct job *j)
+/* Free every job on a list (the head is left empty). */
+static void kjobs_free(struct list_node *head)
 {
-	while (j) {
-		struct job *next = j->next;
-		job_free(j);
-		j = next;
+	struct list_node *n, *t;
+
+	list_for_each_safe(n, t, head)
+	{
+		list_unlink(n);
+		kjob_free(list_entry(n, struct kjob, link));
 	}
 }
 
+static int kjob_new(enum kjob_op op, const char *key, const char *profile, const char *kind,
+                    struct kjob **ret)
+{
+	struct kjob *j = calloc(1, sizeof(*j));
+	int r = KR_ERR_NOMEM;
+
+	if (!j)
+		goto out;
+	list_init(&j->link);
+	j->op = op;
+	r = KR_ERR_INVAL;
+	if (key && keyring_item_check_field(key, KR_KEYRING_KEY_MAX, 1) < 0)
+		goto out;
+	if (profile && keyring_item_check_field(profile, KR_NAME_MAX, 1) < 0)
+		goto out;
+	if (kind && strcmp(kind, KEYRING_KIND_SESSION) != 0 &&
+	    strcmp(kind, KEYRING_KIND_LONGTERM) != 0)
+		goto out;
+	r = KR_ERR_NOMEM;
+	if ((key && !(j->key = strdup(key))) || (profile && !(j->profile = strdup(profile))) ||
+	    (kind && !(j->kind = strdup(kind))))
+		goto out;
+	*ret = j;
+	j = NULL;
+	r = KR_OK;
+out:
+	kjob_free(j);
+	return r;
+}
+
 /* Run one job on a backend. Results stay in the job. */
-static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
+static void kjob_run(const struct keyring_ops *ops, void *state, struct kjob *j)
 {
 	struct keyring_item *it = NULL;
 	struct keyring_item **items = NULL;
@@ -282,10 +180,10 @@ static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
 	int count = 0;
 
 	switch (j->op) {
-	case JOB_OPEN:
+	case KJOB_OPEN:
 		j->err = KR_ERR_INTERNAL; /* handled by the worker itself */
 		break;
-	case JOB_LOOKUP:
+	case KJOB_LOOKUP:
 		j->err = ops->lookup(state, j->key, &it);
 		if (j->err == KR_OK &&
 		    (keyring_item_check(it, 1) < 0 || strcmp(it->key, j->key) != 0)) {
@@ -297,22 +195,22 @@ static void job_run(const struct keyring_ops *ops, void *state, struct job *j)
 		if (j->err == KR_OK)
 			j->item = it;
 		break;
-	case JOB_STORE:
+	case KJOB_STORE:
 		j->err = ops->store(state, j->item);
 		break;
-	case JOB_REMOVE:
+	case KJOB_REMOVE:
 		j->err = ops->remove(state, j->key);
 		break;
-	case JOB_REMOVE_PROFILE:
+	case KJOB_REMOVE_PROFILE:
 		j->err = ops->remove_profile(state, j->profile, j->kind, &count);
 		if (j->err == KR_OK)
 			j->count = count;
 		break;
-	case JOB_SWEEP:
+	case KJOB_SWEEP:
 		j->err = ops->sweep ? ops->sweep(state, &count) : KR_OK;
 		j->count = j->err == KR_OK ? count : 0;
 		break;
-	case JOB_LIST:
+	case KJOB_LIST:
 		j->err = ops->list(state, j->kind, &items, &n);
 		if (j->err != KR_OK)
 			break;
@@ -345,8 +243,8 @@ static void shared_unref(struct shared *sh)
 	pthread_mutex_unlock(&sh->mu);
 	if (!last)
 		return;
-	jobs_free(sh->q_head);
-	jobs_free(sh->done_head);
+	kjobs_free(&sh->queue);
+	kjobs_free(&sh->done);
 	if (sh->efd >= 0)
 		close(sh->efd);
 	pthread_cond_destroy(&sh->work);
@@ -363,6 +261,8 @@ static int shared_new(const struct keyring_ops *ops, struct shared **ret)
 
 	if (!sh)
 		goto out;
+	list_init(&sh->queue);
+	list_init(&sh->done);
 	sh->efd = -1;
 	sh->refs = 1;
 	sh->ops = ops;
@@ -386,51 +286,49 @@ out:
 }
 
 /* Under sh->mu. */
-static void done_push(struct shared *sh, struct job *j)
+static void done_push(struct shared *sh, struct kjob *j)
 {
 	uint64_t one = 1;
 
-	j->next = NULL;
-	if (sh->done_tail)
-		sh->done_tail->next = j;
-	else
-		sh->done_head = j;
-	sh->done_tail = j;
+	list_push_back(&sh->done, &j->link);
 	/* The eventfd cannot fill up (its counter is 64 bits); EAGAIN is harmless. */
 	if (write(sh->efd, &one, sizeof(one)) < 0) {
 		/* nothing to do: the loop is already woken */
 	}
 }
 
+/* Under sh->mu: take a queued job off the queue. */
+static void queue_unlink(struct shared *sh, struct kjob *j)
+{
+	list_unlink(&j->link);
+	sh->q_len--;
+}
+
 static void *worker_main(void *arg)
 {
 	struct shared *sh = arg;
-	struct job *j;
+	struct kjob *j;
 
 	pthread_mutex_lock(&sh->mu);
 	for (;;) {
-		while (!sh->q_head && !sh->stop)
+		while (list_empty(&sh->queue) && !sh->stop)
 			pthread_cond_wait(&sh->work, &sh->mu);
-		if (!sh->q_head)
+		if (list_empty(&sh->queue))
 			break;
-		j = sh->q_head;
-		sh->q_head = j->next;
-		if (!sh->q_head)
-			sh->q_tail = NULL;
-		sh->q_len--;
-		j->next = NULL;
+		j = list_entry(sh->queue.next, struct kjob, link);
+		queue_unlink(sh, j);
 		sh->current = j;
 		sh->current_started = now_us();
 		pthread_mutex_unlock(&sh->mu);
 
-		if (j->op == JOB_OPEN) {
+		if (j->op == KJOB_OPEN) {
 			void *state = NULL;
 			j->err = sh->ops->open(&state, j->errbuf, sizeof(j->errbuf));
 			if (j->err == KR_OK)
 				sh->state = state;
 		} else if (sh->state) {
 			const char *why;
-			job_run(sh->ops, sh->state, j);
+			kjob_run(sh->ops, sh->state, j);
 			if (j->err < 0 && sh->ops->last_error &&
 			    (why = sh->ops->last_error(sh->state)))
 				snprintf(j->errbuf, sizeof(j->errbuf), "%s", why);
@@ -441,7 +339,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&sh->mu);
 		sh->current = NULL;
 		if (sh->front_gone) {
-			job_free(j);
+			kjob_free(j);
 		} else if (j->sync && !j->abandoned) {
 			j->finished = true;
 			pthread_cond_broadcast(&sh->finished);
@@ -458,34 +356,23 @@ static void *worker_main(void *arg)
 }
 
 /* Under sh->mu. */
-static void queue_push(struct shared *sh, struct job *j)
+static void queue_push(struct shared *sh, struct kjob *j)
 {
-	j->next = NULL;
-	if (sh->q_tail)
-		sh->q_tail->next = j;
-	else
-		sh->q_head = j;
-	sh->q_tail = j;
+	list_push_back(&sh->queue, &j->link);
 	sh->q_len++;
 	pthread_cond_signal(&sh->work);
 }
 
 /* Under sh->mu: take j out of the queue; false if it is not queued. */
-static bool queue_remove(struct shared *sh, struct job *j)
+static bool queue_remove(struct shared *sh, struct kjob *j)
 {
-	struct job *prev = NULL;
+	struct list_node *n, *t;
 
-	for (struct job *p = sh->q_head; p; prev = p, p = p->next) {
-		if (p != j)
+	list_for_each_safe(n, t, &sh->queue)
+	{
+		if (n != &j->link)
 			continue;
-		if (prev)
-			prev->next = p->next;
-		else
-			sh->q_head = p->next;
-		if (sh->q_tail == p)
-			sh->q_tail = prev;
-		sh->q_len--;
-		p->next = NULL;
+		queue_unlink(sh, j);
 		return true;
 	}
 	return false;
@@ -493,14 +380,14 @@ static bool queue_remove(struct shared *sh, struct job *j)
 
 /* ---- delivery on the loop thread ---- */
 
-static void note_error(struct keyring *k, const struct job *j)
+static void note_error(struct keyring *k, const struct kjob *j)
 {
 	if (j->err < 0 && j->err != KR_ERR_NOCREDS)
 		snprintf(k->last_error, sizeof(k->last_error), "%s: %s", k->sh->ops->name,
 		         j->errbuf[0] ? j->errbuf : err_str(j->err));
 }
 
-static void deliver(struct keyring *k, struct job *j)
+static void deliver(struct keyring *k, struct kjob *j)
 {
 	struct keyring_item *it;
 	struct keyring_item **items;
@@ -511,23 +398,23 @@ static void deliver(struct keyring *k, struct job *j)
 	j->delivered = true;
 	note_error(k, j);
 	switch (j->op) {
-	case JOB_LOOKUP:
-	case JOB_STORE:
-	case JOB_REMOVE:
+	case KJOB_LOOKUP:
+	case KJOB_STORE:
+	case KJOB_REMOVE:
 		if (!j->done)
 			break;
 		/* A lookup's item passes to the callee; a store's copy stays ours. */
-		it = j->op == JOB_LOOKUP ? j->item : NULL;
-		if (j->op == JOB_LOOKUP)
+		it = j->op == KJOB_LOOKUP ? j->item : NULL;
+		if (j->op == KJOB_LOOKUP)
 			j->item = NULL;
 		j->done(j->userdata, j->err, it);
 		break;
-	case JOB_REMOVE_PROFILE:
-	case JOB_SWEEP:
+	case KJOB_REMOVE_PROFILE:
+	case KJOB_SWEEP:
 		if (j->count_done)
 			j->count_done(j->userdata, j->err, j->err == KR_OK ? j->count : 0);
 		break;
-	case JOB_LIST:
+	case KJOB_LIST:
 		if (!j->list_done)
 			break;
 		items = j->err == KR_OK ? j->items : NULL;
@@ -538,7 +425,7 @@ static void deliver(struct keyring *k, struct job *j)
 		}
 		j->list_done(j->userdata, j->err, items, n);
 		break;
-	case JOB_OPEN:
+	case KJOB_OPEN:
 		break;
 	}
 }
@@ -549,17 +436,19 @@ static void failover(struct keyring *k, const char *why);
 /* Deliver everything the worker (or a failover) finished. */
 static void drain_done(struct keyring *k, bool run_callbacks)
 {
-	struct job *list, *j;
+	struct list_node list, *n, *t;
 
 	pthread_mutex_lock(&k->sh->mu);
-	list = k->sh->done_head;
-	k->sh->done_head = k->sh->done_tail = NULL;
+	list_take_all(&list, &k->sh->done);
 	pthread_mutex_unlock(&k->sh->mu);
-	while ((j = list)) {
-		list = j->next;
+	list_for_each_safe(n, t, &list)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
+		list_unlink(n);
 		if (run_callbacks && !j->sync)
 			deliver(k, j);
-		job_free(j);
+		kjob_free(j);
 	}
 }
 
@@ -576,11 +465,12 @@ static void on_eventfd(struct loop_io *io, int fd, uint32_t revents, void *userd
 }
 
 /* Give a timed-out or failed-over async job its answer. */
-static void on_timer(struct loop_timer *t, void *userdata)
+static void on_deadline_timer(struct loop_timer *t, void *userdata)
 {
 	struct keyring *k = userdata;
 	struct shared *sh = k->sh;
-	struct job *expired = NULL, **tail = &expired, *j, *next;
+	struct list_node expired, *n, *tmp;
+	struct kjob *j;
 	keyring_done_fn cur_done = NULL;
 	keyring_count_fn cur_count = NULL;
 	keyring_list_fn cur_list = NULL;
@@ -588,15 +478,16 @@ static void on_timer(struct loop_timer *t, void *userdata)
 	bool stuck = false;
 	uint64_t now = now_us();
 
+	list_init(&expired);
 	pthread_mutex_lock(&sh->mu);
-	for (j = sh->q_head; j; j = next) {
-		next = j->next;
+	list_for_each_safe(n, tmp, &sh->queue)
+	{
+		j = list_entry(n, struct kjob, link);
 		if (j->sync || j->deadline > now)
 			continue;
-		queue_remove(sh, j);
+		queue_unlink(sh, j);
 		j->err = KR_ERR_TIMEOUT;
-		*tail = j;
-		tail = &j->next;
+		list_push_back(&expired, &j->link);
 	}
 	j = sh->current;
 	if (j && !j->sync && !j->delivered && j->deadline <= now) {
@@ -611,10 +502,12 @@ static void on_timer(struct loop_timer *t, void *userdata)
 		stuck = true;
 	pthread_mutex_unlock(&sh->mu);
 
-	while ((j = expired)) {
-		expired = j->next;
+	list_for_each_safe(n, tmp, &expired)
+	{
+		j = list_entry(n, struct kjob, link);
+		list_unlink(n);
 		deliver(k, j);
-		job_free(j);
+		kjob_free(j);
 	}
 	if (cur_done)
 		cur_done(cur_ud, KR_ERR_TIMEOUT, NULL);
@@ -631,14 +524,19 @@ static void on_timer(struct loop_timer *t, void *userdata)
 static void rearm(struct keyring *k)
 {
 	struct shared *sh = k->sh;
+	struct list_node *n, *t;
 	uint64_t at = UINT64_MAX;
 
 	if (!k->loop)
 		return;
 	pthread_mutex_lock(&sh->mu);
-	for (struct job *j = sh->q_head; j; j = j->next)
+	list_for_each_safe(n, t, &sh->queue)
+	{
+		const struct kjob *j = list_entry(n, struct kjob, link);
+
 		if (!j->sync && j->deadline < at)
 			at = j->deadline;
+	}
 	if (sh->current && !k->failed) {
 		uint64_t stuck_at = sh->current_started + k->timeout_us;
 		if (!sh->current->sync && !sh->current->delivered && sh->current->deadline < at)
@@ -654,7 +552,7 @@ static void rearm(struct keyring *k)
 	 * handler re-checks every deadline, so an early wake-up costs nothing.
 	 */
 	if (!k->timer) {
-		if (loop_timer_add(k->loop, at, on_timer, k, &k->timer) < 0)
+		if (loop_timer_add(k->loop, at, on_deadline_timer, k, &k->timer) < 0)
 			k->timer = NULL; /* deadlines are then enforced on the next event */
 	} else {
 		loop_timer_set(k->timer, at);
@@ -668,27 +566,29 @@ static void rearm(struct keyring *k)
 static void failover(struct keyring *k, const char *why)
 {
 	struct shared *sh = k->sh;
-	struct job *stolen, *j;
+	struct list_node stolen, *n, *t;
 
 	pthread_mutex_lock(&sh->mu);
 	k->failed = true;
-	stolen = sh->q_head;
-	sh->q_head = sh->q_tail = NULL;
+	list_take_all(&stolen, &sh->queue);
 	sh->q_len = 0;
 	pthread_mutex_unlock(&sh->mu);
 
 	snprintf(k->warning, sizeof(k->warning),
 	         "keyring backend %s %s; using memory only (nothing persists)", sh->ops->name, why);
-	while ((j = stolen)) {
-		stolen = j->next;
+	list_for_each_safe(n, t, &stolen)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
+		list_unlink(n);
 		if (j->sync) {
 			/* Only the caller of this very failover can be waiting on it. */
 			j->err = KR_ERR_TIMEOUT;
 			j->abandoned = true;
-			job_free(j);
+			kjob_free(j);
 			continue;
 		}
-		job_run(&keyring_memory_ops, NULL, j);
+		kjob_run(&keyring_memory_ops, NULL, j);
 		pthread_mutex_lock(&sh->mu);
 		done_push(sh, j);
 		pthread_mutex_unlock(&sh->mu);
@@ -721,7 +621,7 @@ static void wait_thread(struct keyring *k)
 void keyring_free(struct keyring *k)
 {
 	struct shared *sh;
-	struct job *j, *next, *keep = NULL, **tail = &keep;
+	struct list_node *n, *t;
 
 	if (!k)
 		return;
@@ -738,24 +638,16 @@ void keyring_free(struct keyring *k)
 	 * (a `forget` just before a shutdown must not come back after the
 	 * restart). Nothing else is worth doing.
 	 */
-	for (j = sh->q_head; j; j = next) {
-		next = j->next;
+	list_for_each_safe(n, t, &sh->queue)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
 		j->delivered = true;
-		if ((j->op == JOB_STORE || j->op == JOB_REMOVE || j->op == JOB_REMOVE_PROFILE) &&
-		    !k->failed) {
-			*tail = j;
-			tail = &j->next;
-		} else {
-			job_free(j);
-		}
-	}
-	*tail = NULL;
-	sh->q_head = keep;
-	sh->q_tail = NULL;
-	sh->q_len = 0;
-	for (j = keep; j; j = j->next) {
-		sh->q_tail = j;
-		sh->q_len++;
+		if ((j->op == KJOB_STORE || j->op == KJOB_REMOVE || j->op == KJOB_REMOVE_PROFILE) &&
+		    !k->failed)
+			continue;
+		queue_unlink(sh, j);
+		kjob_free(j);
 	}
 	sh->front_gone = true;
 	sh->stop = true;
@@ -805,10 +697,10 @@ static int start_worker(struct keyring *k)
  * timeout the job is left to the worker, and a call that overran makes
  * the front fail over. On return *j is still ours, or NULL if abandoned.
  */
-static int run_sync(struct keyring *k, struct job **jp, uint64_t timeout_us)
+static int run_sync(struct keyring *k, struct kjob **jp, uint64_t timeout_us)
 {
 	struct shared *sh = k->sh;
-	struct job *j = *jp;
+	struct kjob *j = *jp;
 	int r = KR_OK;
 	bool stuck = false, abandoned = false;
 
@@ -856,7 +748,7 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
                      struct keyring **ret, char *errbuf, size_t errlen)
 {
 	struct keyring *k = NULL;
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (errbuf && errlen)
@@ -865,7 +757,9 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 	    !ops->remove_profile || !ops->list || !ops->name)
 		goto out;
 	r = KR_ERR_NOMEM;
-	if (!(k = calloc(1, sizeof(*k))) || !(j = calloc(1, sizeof(*j))))
+	if (!(k = calloc(1, sizeof(*k))))
+		goto out;
+	if ((r = kjob_new(KJOB_OPEN, NULL, NULL, NULL, &j)) < 0)
 		goto out;
 	k->loop = l;
 	k->timeout_us = (uint64_t)(timeout_ms ? timeout_ms : KR_KEYRING_TIMEOUT_MS) * 1000u;
@@ -873,7 +767,6 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 		goto out;
 	if ((r = start_worker(k)) < 0)
 		goto out;
-	j->op = JOB_OPEN;
 	r = run_sync(k, &j, (uint64_t)KR_KEYRING_OPEN_MS * 1000u);
 	if (r == KR_ERR_TIMEOUT) {
 		if (errbuf && errlen)
@@ -896,53 +789,9 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 	k = NULL;
 	r = KR_OK;
 out:
-	job_free(j);
+	kjob_free(j);
 	keyring_free(k);
 	return r;
-}
-
-int keyring_open_first(const struct keyring_ops *const *candidates, size_t n, struct loop *l,
-                       unsigned timeout_ms, struct keyring **ret, char *errbuf, size_t errlen)
-{
-	char one[256];
-	size_t used = 0;
-	int r = KR_ERR_INVAL;
-
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		r = keyring_open_ops(candidates[i], l, timeout_ms, ret, one, sizeof(one));
-		if (r == KR_OK)
-			break;
-		/* Collect why each candidate failed: "a: why; b: why". */
-		if (errbuf && used < errlen) {
-			int w =
-			    snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", one);
-			if (w > 0)
-				used += (size_t)w < errlen - used ? (size_t)w : errlen - used - 1;
-		}
-	}
-	return r;
-}
-
-int keyring_open(const char *which, struct loop *l, struct keyring **ret, char *errbuf,
-                 size_t errlen)
-{
-	static const struct keyring_ops *const auto_order[] = {
-	    &keyring_secret_ops,
-	    &keyring_kernel_ops,
-	    &keyring_memory_ops,
-	};
-
-	if (!which || strcmp(which, "auto") == 0)
-		return keyring_open_first(auto_order, 3, l, 0, ret, errbuf, errlen);
-	for (size_t i = 0; i < 3; i++)
-		if (strcmp(which, auto_order[i]->name) == 0)
-			return keyring_open_ops(auto_order[i], l, 0, ret, errbuf, errlen);
-	if (errbuf && errlen)
-		snprintf(errbuf, errlen,
-		         "unknown keyring backend (use auto, secret-service, keyctl or memory)");
-	return KR_ERR_INVAL;
 }
 
 const char *keyring_backend_name(const struct keyring *k)
@@ -974,7 +823,7 @@ void keyring_set_warn_fn(struct keyring *k, keyring_warn_fn fn, void *userdata)
 /* ---- calls ---- */
 
 /* Hand an async job to the worker, or answer it from memory after a failover. */
-static int submit(struct keyring *k, struct job *j)
+static int submit(struct keyring *k, struct kjob *j)
 {
 	struct shared *sh = k->sh;
 	int r = KR_ERR_INVAL;
@@ -983,7 +832,7 @@ static int submit(struct keyring *k, struct job *j)
 		goto out;
 	j->deadline = now_us() + k->timeout_us;
 	if (k->failed)
-		job_run(&keyring_memory_ops, NULL, j); /* cannot block */
+		kjob_run(&keyring_memory_ops, NULL, j); /* cannot block */
 	pthread_mutex_lock(&sh->mu);
 	if (k->failed) {
 		done_push(sh, j); /* delivered on the next loop iteration */
@@ -1001,38 +850,9 @@ out:
 	return r;
 }
 
-static int job_new(enum job_op op, const char *key, const char *profile, const char *kind,
-                   struct job **ret)
+static int kjob_new_store(const struct keyring_item *item, struct kjob **ret)
 {
-	struct job *j = calloc(1, sizeof(*j));
-	int r = KR_ERR_NOMEM;
-
-	if (!j)
-		goto out;
-	j->op = op;
-	r = KR_ERR_INVAL;
-	if (key && check_text(key, KR_KEYRING_KEY_MAX, true) < 0)
-		goto out;
-	if (profile && check_text(profile, KR_NAME_MAX, true) < 0)
-		goto out;
-	if (kind && strcmp(kind, KEYRING_KIND_SESSION) != 0 &&
-	    strcmp(kind, KEYRING_KIND_LONGTERM) != 0)
-		goto out;
-	r = KR_ERR_NOMEM;
-	if ((key && !(j->key = strdup(key))) || (profile && !(j->profile = strdup(profile))) ||
-	    (kind && !(j->kind = strdup(kind))))
-		goto out;
-	*ret = j;
-	j = NULL;
-	r = KR_OK;
-out:
-	job_free(j);
-	return r;
-}
-
-static int store_job(const struct keyring_item *item, struct job **ret)
-{
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r;
 
 	if ((r = keyring_item_check(item, 1)) < 0)
@@ -1042,90 +862,90 @@ static int store_job(const struct keyring_item *item, struct job **ret)
 		r = KR_ERR_EXPIRED;
 		goto out;
 	}
-	if ((r = job_new(JOB_STORE, NULL, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_STORE, NULL, NULL, NULL, &j)) < 0)
 		goto out;
 	if ((r = keyring_item_dup(item, &j->item)) < 0)
 		goto out;
 	*ret = j;
 	j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_lookup_async(struct keyring *k, const char *key, keyring_done_fn done, void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key || !done)
 		goto out;
-	if ((r = job_new(JOB_LOOKUP, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_LOOKUP, key, NULL, NULL, &j)) < 0)
 		goto out;
 	j->done = done;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_store_async(struct keyring *k, const struct keyring_item *item,
                         keyring_done_fn done_or_null, void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = store_job(item, &j)) < 0)
+	if ((r = kjob_new_store(item, &j)) < 0)
 		goto out;
 	j->done = done_or_null;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_remove_async(struct keyring *k, const char *key, keyring_done_fn done_or_null,
                          void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key)
 		goto out;
-	if ((r = job_new(JOB_REMOVE, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_REMOVE, key, NULL, NULL, &j)) < 0)
 		goto out;
 	j->done = done_or_null;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 /* An async call answered with a count (remove_profile, sweep). */
-static int submit_count(struct keyring *k, enum job_op op, const char *profile, const char *kind,
+static int submit_count(struct keyring *k, enum kjob_op op, const char *profile, const char *kind,
                         keyring_count_fn done_or_null, void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = job_new(op, NULL, profile, kind, &j)) < 0)
+	if ((r = kjob_new(op, NULL, profile, kind, &j)) < 0)
 		goto out;
 	j->count_done = done_or_null;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
@@ -1133,32 +953,46 @@ int keyring_remove_profile_async(struct keyring *k, const char *profile_or_null,
                                  const char *kind_or_null, keyring_count_fn done_or_null,
                                  void *userdata)
 {
-	return submit_count(k, JOB_REMOVE_PROFILE, profile_or_null, kind_or_null, done_or_null,
+	return submit_count(k, KJOB_REMOVE_PROFILE, profile_or_null, kind_or_null, done_or_null,
 	                    userdata);
 }
 
 int keyring_list_async(struct keyring *k, const char *kind_or_null, keyring_list_fn done,
                        void *userdata)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !done)
 		goto out;
-	if ((r = job_new(JOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
+	if ((r = kjob_new(KJOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
 		goto out;
 	j->list_done = done;
 	j->userdata = userdata;
 	if ((r = submit(k, j)) == KR_OK)
 		j = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_sweep_async(struct keyring *k, keyring_count_fn done_or_null, void *userdata)
 {
-	return submit_count(k, JOB_SWEEP, NULL, NULL, done_or_null, userdata);
+	return submit_count(k, KJOB_SWEEP, NULL, NULL, done_or_null, userdata);
+}
+
+/* Under sh->mu: drop the callbacks of the async jobs of userdata on a list. */
+static void cancel_on(struct list_node *head, void *userdata)
+{
+	struct list_node *n, *t;
+
+	list_for_each_safe(n, t, head)
+	{
+		struct kjob *j = list_entry(n, struct kjob, link);
+
+		if (!j->sync && j->userdata == userdata)
+			j->delivered = true;
+	}
 }
 
 void keyring_cancel(struct keyring *k, void *userdata)
@@ -1169,26 +1003,22 @@ void keyring_cancel(struct keyring *k, void *userdata)
 		return;
 	sh = k->sh;
 	pthread_mutex_lock(&sh->mu);
-	for (struct job *j = sh->q_head; j; j = j->next)
-		if (!j->sync && j->userdata == userdata)
-			j->delivered = true;
+	cancel_on(&sh->queue, userdata);
 	if (sh->current && !sh->current->sync && sh->current->userdata == userdata)
 		sh->current->delivered = true;
-	for (struct job *j = sh->done_head; j; j = j->next)
-		if (!j->sync && j->userdata == userdata)
-			j->delivered = true;
+	cancel_on(&sh->done, userdata);
 	pthread_mutex_unlock(&sh->mu);
 }
 
 /* Run a job synchronously: on the worker, or in memory after a failover. */
-static int sync_call(struct keyring *k, struct job **jp)
+static int sync_call(struct keyring *k, struct kjob **jp)
 {
 	int r;
 
 	if (k->loop == NULL)
 		drain_done(k, false); /* only abandoned sync jobs can be there */
 	if (k->failed) {
-		job_run(&keyring_memory_ops, NULL, *jp);
+		kjob_run(&keyring_memory_ops, NULL, *jp);
 		return (*jp)->err;
 	}
 	r = run_sync(k, jp, k->timeout_us);
@@ -1201,87 +1031,87 @@ static int sync_call(struct keyring *k, struct job **jp)
 
 int keyring_lookup_sync(struct keyring *k, const char *key, struct keyring_item **ret)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key)
 		goto out;
-	if ((r = job_new(JOB_LOOKUP, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_LOOKUP, key, NULL, NULL, &j)) < 0)
 		goto out;
 	if ((r = sync_call(k, &j)) < 0)
 		goto out;
 	*ret = j->item;
 	j->item = NULL;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_store_sync(struct keyring *k, const struct keyring_item *item)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = store_job(item, &j)) < 0)
+	if ((r = kjob_new_store(item, &j)) < 0)
 		goto out;
 	r = sync_call(k, &j);
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_remove_sync(struct keyring *k, const char *key)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !key)
 		goto out;
-	if ((r = job_new(JOB_REMOVE, key, NULL, NULL, &j)) < 0)
+	if ((r = kjob_new(KJOB_REMOVE, key, NULL, NULL, &j)) < 0)
 		goto out;
 	r = sync_call(k, &j);
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 /* A sync call answered with a count (remove_profile, sweep); ret_count may be NULL. */
-static int sync_count(struct keyring *k, enum job_op op, const char *profile, const char *kind,
+static int sync_count(struct keyring *k, enum kjob_op op, const char *profile, const char *kind,
                       int *ret_count)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k)
 		goto out;
-	if ((r = job_new(op, NULL, profile, kind, &j)) < 0)
+	if ((r = kjob_new(op, NULL, profile, kind, &j)) < 0)
 		goto out;
 	if ((r = sync_call(k, &j)) < 0)
 		goto out;
 	if (ret_count)
 		*ret_count = j->count;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_remove_profile_sync(struct keyring *k, const char *profile_or_null,
                                 const char *kind_or_null, int *ret_count)
 {
-	return sync_count(k, JOB_REMOVE_PROFILE, profile_or_null, kind_or_null, ret_count);
+	return sync_count(k, KJOB_REMOVE_PROFILE, profile_or_null, kind_or_null, ret_count);
 }
 
 int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyring_item ***ret_items,
                       size_t *ret_n)
 {
-	struct job *j = NULL;
+	struct kjob *j = NULL;
 	int r = KR_ERR_INVAL;
 
 	if (!k || !ret_items || !ret_n)
 		goto out;
-	if ((r = job_new(JOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
+	if ((r = kjob_new(KJOB_LIST, NULL, NULL, kind_or_null, &j)) < 0)
 		goto out;
 	if ((r = sync_call(k, &j)) < 0)
 		goto out;
@@ -1290,11 +1120,11 @@ int keyring_list_sync(struct keyring *k, const char *kind_or_null, struct keyrin
 	j->items = NULL;
 	j->n = 0;
 out:
-	job_free(j);
+	kjob_free(j);
 	return r;
 }
 
 int keyring_sweep_sync(struct keyring *k, int *ret_count)
 {
-	return sync_count(k, JOB_SWEEP, NULL, NULL, ret_count);
+	return sync_count(k, KJOB_SWEEP, NULL, NULL, ret_count);
 }

@@ -75,6 +75,8 @@ extern const struct keyring_ops keyring_secret_ops; /* keyring_secret.c */
 extern const struct keyring_ops keyring_kernel_ops; /* keyring_kernel.c */
 extern const struct keyring_ops keyring_memory_ops; /* keyring_memory.c */
 
+/* ---- items (keyring_item.c) ---- */
+
 /* Wipes the secret and frees everything. NULL is a no-op. */
 void keyring_item_free(struct keyring_item *it);
 void keyring_items_free(struct keyring_item **items, size_t n);
@@ -95,11 +97,17 @@ int keyring_item_dup(const struct keyring_item *it, struct keyring_item **ret);
  * KR_ERR_INVAL or KR_ERR_TOOBIG otherwise.
  */
 int keyring_item_check(const struct keyring_item *it, int need_secret);
+/*
+ * One text field of an item: at most max bytes, no control characters;
+ * NULL or empty only when not required. KR_ERR_INVAL or KR_ERR_TOOBIG
+ * otherwise.
+ */
+int keyring_item_check_field(const char *s, size_t max, int required);
 
 /* Human label: "keyrole: prod session (arn:...) until 2026-11-23 18:00 UTC". */
 int keyring_item_label(const struct keyring_item *it, char *buf, size_t len);
 
-/* ---- the asynchronous front ---- */
+/* ---- the asynchronous front (keyring.c) ---- */
 
 struct keyring;
 
@@ -115,7 +123,7 @@ typedef void (*keyring_list_fn)(void *userdata, int err, struct keyring_item **i
 typedef void (*keyring_warn_fn)(void *userdata, const char *message);
 
 /*
- * Open a backend by name: "auto" (secret-service, then keyctl, then memory:
+ * Open a backend by name (keyring_open.c): "auto" (secret-service, then keyctl, then memory:
  * the first whose open() succeeds), "secret-service", "keyctl" or "memory".
  * l may be NULL: then only the *_sync calls work. errbuf gets why a named
  * backend (or each auto candidate) failed.

@@ -50,7 +50,7 @@ struct kernel_state {
 };
 
 /* Remember why a call failed (errno text); returns KR_ERR_KEYRING. */
-static int fail(struct kernel_state *st, const char *what)
+static int kernel_fail(struct kernel_state *st, const char *what)
 {
 	int e = errno;
 
@@ -402,14 +402,14 @@ static int kernel_store(void *state, const struct keyring_item *item)
 		}
 	}
 	if (serial < 0) {
-		r = fail(st, "add_key");
+		r = kernel_fail(st, "add_key");
 		goto out;
 	}
 	/* 0 clears a timeout left from an earlier session key of this name. */
 	if (keyctl_set_timeout(serial,
 	                       session ? (unsigned)(left > 0xfffffff ? 0xfffffff : left) : 0) < 0) {
 		/* An item without its timeout would outlive its credentials. */
-		r = fail(st, "keyctl_set_timeout");
+		r = kernel_fail(st, "keyctl_set_timeout");
 		drop_key(serial);
 		goto out;
 	}
@@ -432,12 +432,12 @@ static int kernel_lookup(void *state, const char *key, struct keyring_item **ret
 	if (serial < 0) {
 		r = (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED)
 		        ? KR_ERR_NOCREDS
-		        : fail(st, "keyctl_search");
+		        : kernel_fail(st, "keyctl_search");
 		goto out;
 	}
 	if ((r = read_payload((key_serial_t)serial, &p, &len)) < 0) {
 		if (r == KR_ERR_KEYRING)
-			fail(st, "keyctl_read");
+			kernel_fail(st, "keyctl_read");
 		goto out;
 	}
 	if ((r = parse_payload(p, len, true, &it)) < 0) {
@@ -469,7 +469,7 @@ static int kernel_remove(void *state, const char *key)
 	if (serial < 0)
 		return (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED)
 		           ? KR_OK
-		           : fail(st, "keyctl_search");
+		           : kernel_fail(st, "keyctl_search");
 	drop_key((key_serial_t)serial);
 	return KR_OK;
 }
@@ -482,7 +482,7 @@ static int kernel_remove_profile(void *state, const char *profile, const char *k
 
 	if ((r = scan(false, &e, &n)) < 0) {
 		if (r == KR_ERR_KEYRING)
-			fail(state, "reading the user keyring");
+			kernel_fail(state, "reading the user keyring");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -509,7 +509,7 @@ static int kernel_list(void *state, const char *kind, struct keyring_item ***ret
 
 	if ((r = scan(false, &e, &n)) < 0) {
 		if (r == KR_ERR_KEYRING)
-			fail(state, "reading the user keyring");
+			kernel_fail(state, "reading the user keyring");
 		goto out;
 	}
 	r = KR_ERR_NOMEM;

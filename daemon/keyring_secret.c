@@ -137,7 +137,7 @@ static void disarm(struct secret_state *st, GCancellable *c)
 }
 
 /* Record a GError (or a plain text) as the last failure; returns the code. */
-static int fail(struct secret_state *st, GError *error, const char *what)
+static int secret_fail(struct secret_state *st, GError *error, const char *what)
 {
 	int r = KR_ERR_KEYRING;
 
@@ -230,7 +230,7 @@ static int secret_open(void **ret_state, char *errbuf, size_t errlen)
 	c = arm(st, KR_SS_OPEN_MS);
 	st->service = secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, c, &error);
 	if (!st->service) {
-		r = fail(st, error, "cannot connect to the Secret Service");
+		r = secret_fail(st, error, "cannot connect to the Secret Service");
 		error = NULL;
 		snprintf(errbuf, errlen, "%s", st->err);
 		goto out;
@@ -239,7 +239,7 @@ static int secret_open(void **ret_state, char *errbuf, size_t errlen)
 	                                        SECRET_COLLECTION_NONE, c, &error);
 	if (!coll) {
 		if (error) {
-			r = fail(st, error, "cannot find the default collection");
+			r = secret_fail(st, error, "cannot find the default collection");
 			error = NULL;
 			snprintf(errbuf, errlen, "%s", st->err);
 		} else {
@@ -290,7 +290,8 @@ static int check_unlocked(struct secret_state *st)
 	    G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, (int)KR_SS_CALL_MS, c, &error);
 	disarm(st, c);
 	if (!v)
-		return fail(st, error, "cannot tell whether the default collection is locked");
+		return secret_fail(st, error,
+		                   "cannot tell whether the default collection is locked");
 	g_variant_get(v, "(v)", &locked);
 	if (!g_variant_is_of_type(locked, G_VARIANT_TYPE_BOOLEAN) ||
 	    g_variant_get_boolean(locked)) {
@@ -379,7 +380,7 @@ static int delete_item(struct secret_state *st, SecretItem *si)
 	int r = KR_OK;
 
 	if (!secret_item_delete_sync(si, c, &error))
-		r = fail(st, error, "cannot delete an item");
+		r = secret_fail(st, error, "cannot delete an item");
 	disarm(st, c);
 	return r;
 }
@@ -399,7 +400,7 @@ static int search(struct secret_state *st, GHashTable *attrs, bool secrets, GLis
 	    st->service, &schema, attrs,
 	    SECRET_SEARCH_ALL | (secrets ? SECRET_SEARCH_LOAD_SECRETS : 0), c, &error);
 	if (error)
-		r = fail(st, error, "cannot search the Secret Service");
+		r = secret_fail(st, error, "cannot search the Secret Service");
 	disarm(st, c);
 	if (r == KR_OK) {
 		/* Bound what a crowded keyring can make us hold. */
@@ -437,7 +438,7 @@ static int secret_store(void *state, const struct keyring_item *item)
 	match = attrs_new(item->key, NULL, NULL);
 	c = arm(st, KR_SS_CALL_MS);
 	if (!secret_service_clear_sync(st->service, &schema, match, c, &error) && error) {
-		r = fail(st, error, "cannot replace the old item");
+		r = secret_fail(st, error, "cannot replace the old item");
 		goto out;
 	}
 	disarm(st, c);
@@ -447,7 +448,7 @@ static int secret_store(void *state, const struct keyring_item *item)
 	c = arm(st, KR_SS_CALL_MS);
 	if (!secret_service_store_sync(st->service, &schema, attrs, SECRET_COLLECTION_DEFAULT,
 	                               label, value, c, &error)) {
-		r = fail(st, error, "cannot store in the default collection");
+		r = secret_fail(st, error, "cannot store in the default collection");
 		goto out;
 	}
 	r = KR_OK;
@@ -524,7 +525,7 @@ static int secret_remove(void *state, const char *key)
 	c = arm(st, KR_SS_CALL_MS);
 	/* FALSE without an error means nothing matched: not a failure. */
 	if (!secret_service_clear_sync(st->service, &schema, attrs, c, &error) && error)
-		r = fail(st, error, "cannot remove an item");
+		r = secret_fail(st, error, "cannot remove an item");
 	disarm(st, c);
 out:
 	g_hash_table_unref(attrs);
@@ -547,7 +548,7 @@ static int secret_remove_profile(void *state, const char *profile, const char *k
 		if (secret_item_delete_sync(l->data, c, &error))
 			count++;
 		else
-			r = fail(st, error, "cannot delete an item");
+			r = secret_fail(st, error, "cannot delete an item");
 		disarm(st, c);
 		if (r == KR_ERR_TIMEOUT)
 			break;

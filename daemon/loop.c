@@ -104,7 +104,7 @@ static uint32_t to_epoll(uint32_t ev)
 	return ((ev & LOOP_IN) ? EPOLLIN : 0) | ((ev & LOOP_OUT) ? EPOLLOUT : 0);
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int on_sd_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct loop_io *io = userdata;
 	uint32_t ev = 0;
@@ -129,7 +129,7 @@ int loop_io_add(struct loop *l, int fd, uint32_t events, loop_io_fn fn, void *us
 		return KR_ERR_NOMEM;
 	io->fn = fn;
 	io->userdata = userdata;
-	r = sd_event_add_io(l->ev, &io->src, fd, to_epoll(events), on_io, io);
+	r = sd_event_add_io(l->ev, &io->src, fd, to_epoll(events), on_sd_io, io);
 	if (r < 0) {
 		free(io);
 		return from_errno(r);
@@ -160,7 +160,7 @@ void loop_io_free(struct loop_io *io)
 	free(io);
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+static int on_sd_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct loop_timer *t = userdata;
 
@@ -179,7 +179,7 @@ int loop_timer_add(struct loop *l, uint64_t at, loop_timer_fn fn, void *userdata
 	t->fn = fn;
 	t->userdata = userdata;
 	/* 1 ms accuracy: cheap to coalesce, precise enough for deadlines. */
-	r = sd_event_add_time(l->ev, &t->src, CLOCK_BOOTTIME, at, 1000, on_timer, t);
+	r = sd_event_add_time(l->ev, &t->src, CLOCK_BOOTTIME, at, 1000, on_sd_timer, t);
 	if (r < 0) {
 		free(t);
 		return from_errno(r);
@@ -205,7 +205,7 @@ void loop_timer_free(struct loop_timer *t)
 	free(t);
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+static int on_sd_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct loop_sig *sig = userdata;
 
@@ -232,7 +232,7 @@ int loop_signal_add(struct loop *l, int signo, loop_signal_fn fn, void *userdata
 	sigemptyset(&ss);
 	sigaddset(&ss, signo);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
-	r = sd_event_add_signal(l->ev, &src, signo, on_signal, sig);
+	r = sd_event_add_signal(l->ev, &src, signo, on_sd_signal, sig);
 	if (r < 0) {
 		free(sig);
 		return from_errno(r);

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct call {
+struct src_assume_call {
 	struct sts_call *sts;
 	source_done_fn done;
 	void *userdata;
@@ -153,7 +153,7 @@ out:
 	return r;
 }
 
-static void conf_free(void *conf)
+static void src_assume_conf_free(void *conf)
 {
 	struct assume_conf *c = conf;
 
@@ -176,7 +176,7 @@ static void conf_free(void *conf)
 	free(c);
 }
 
-static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+static int src_assume_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	const struct pmap *m = in->map;
 	const struct pmap_profile *p = in->profile;
@@ -253,7 +253,7 @@ static int duration(const struct assume_conf *c, int chained)
 	return chained && c->duration > KR_CHAINED_MAX_S ? KR_CHAINED_MAX_S : c->duration;
 }
 
-static int key(const struct step *s, const struct chain *ch, struct buf *out)
+static int src_assume_key(const struct step *s, const struct chain *ch, struct buf *out)
 {
 	const struct assume_conf *c = s->conf;
 	int r = ckey_step(out, "assume-role");
@@ -286,9 +286,9 @@ static int key(const struct step *s, const struct chain *ch, struct buf *out)
 	return r;
 }
 
-static void on_sts_done(void *userdata, struct sts_result *sr)
+static void on_assume_sts_done(void *userdata, struct sts_result *sr)
 {
-	struct call *c = userdata;
+	struct src_assume_call *c = userdata;
 	struct source_result res = {.err = sr->err, .from = "sts", .attempts = sr->attempts};
 
 	if (sr->err == KR_OK) {
@@ -305,13 +305,14 @@ static void on_sts_done(void *userdata, struct sts_result *sr)
 	free(c);
 }
 
-static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+static int src_assume_fetch(const struct source_fetch *f, struct source_result *res,
+                            void **ret_call)
 {
 	const struct chain *ch = f->chain;
 	const struct step *s = f->step;
 	const struct assume_conf *conf = s->conf;
 	struct sts_params p = {0};
-	struct call *c = calloc(1, sizeof(*c));
+	struct src_assume_call *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c) {
@@ -343,7 +344,7 @@ static int fetch(const struct source_fetch *f, struct source_result *res, void *
 	p.n_tags = conf->n_tags;
 	p.transitive_keys = (const char *const *)conf->transitive_keys;
 	p.n_transitive = conf->n_transitive;
-	r = sts_call(f->svc->sts, &p, on_sts_done, c, &c->sts);
+	r = sts_call(f->svc->sts, &p, on_assume_sts_done, c, &c->sts);
 	if (r < 0) {
 		err_set(&res->detail, r, NULL, 0,
 		        r == KR_ERR_INVAL ? "check the profile with 'keyrole check'" : NULL,
@@ -355,9 +356,9 @@ static int fetch(const struct source_fetch *f, struct source_result *res, void *
 	return 0;
 }
 
-static void cancel(void *call)
+static void src_assume_cancel(void *call)
 {
-	struct call *c = call;
+	struct src_assume_call *c = call;
 
 	if (!c)
 		return;
@@ -365,7 +366,8 @@ static void cancel(void *call)
 	free(c);
 }
 
-static void describe(const struct step *s, const struct chain *ch, struct step_report *out)
+static void src_assume_describe(const struct step *s, const struct chain *ch,
+                                struct step_report *out)
 {
 	const struct assume_conf *c = s->conf;
 
@@ -391,10 +393,10 @@ const struct source_ops source_assume_role = {
     .name = "assume-role",
     .flags = SOURCE_SESSION | SOURCE_ROLE_SESSION,
     .max_lifetime = 43200, /* AssumeRole: 12 h at most */
-    .parse = parse,
-    .free = conf_free,
-    .key = key,
-    .fetch = fetch,
-    .cancel = cancel,
-    .describe = describe,
+    .parse = src_assume_parse,
+    .free = src_assume_conf_free,
+    .key = src_assume_key,
+    .fetch = src_assume_fetch,
+    .cancel = src_assume_cancel,
+    .describe = src_assume_describe,
 };

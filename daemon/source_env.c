@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+static int src_env_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	const struct caller_env *env = in->env;
 	struct sts_creds *c = &s->inline_creds;
@@ -43,7 +43,7 @@ static int parse(const struct source_parse *in, struct step *s, struct err_detai
 	return KR_OK;
 }
 
-static int key(const struct step *s, const struct chain *c, struct buf *out)
+static int src_env_key(const struct step *s, const struct chain *c, struct buf *out)
 {
 	int r = ckey_step(out, "environment");
 
@@ -55,12 +55,12 @@ static int key(const struct step *s, const struct chain *c, struct buf *out)
 	return r;
 }
 
-static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+static int src_env_fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
 {
 	return source_fetch_inline(f, res, "environment");
 }
 
-static void describe(const struct step *s, const struct chain *c, struct step_report *out)
+static void src_env_describe(const struct step *s, const struct chain *c, struct step_report *out)
 {
 	out->kind = "source";
 	out->type = "environment";
@@ -70,8 +70,8 @@ static void describe(const struct step *s, const struct chain *c, struct step_re
 const struct source_ops source_env = {
     .name = "environment",
     .flags = SOURCE_INLINE | SOURCE_LONG_TERM,
-    .parse = parse,
-    .key = key,
-    .fetch = fetch,
-    .describe = describe,
+    .parse = src_env_parse,
+    .key = src_env_key,
+    .fetch = src_env_fetch,
+    .describe = src_env_describe,
 };

@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct call {
+struct src_keyring_call {
 	struct store *store;
 	source_done_fn done;
 	void *userdata;
 	char *profile;
 };
 
-static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+static int src_keyring_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	const char *file;
 	int line;
@@ -40,7 +40,7 @@ int source_keyring_key(const char *profile, struct buf *out)
 	return r;
 }
 
-static int key(const struct step *s, const struct chain *c, struct buf *out)
+static int src_keyring_key(const struct step *s, const struct chain *c, struct buf *out)
 {
 	return source_keyring_key(s->profile, out);
 }
@@ -53,7 +53,7 @@ static void nocreds(struct err_detail *e, const char *p)
 	        p, p);
 }
 
-static void call_free(struct call *c)
+static void src_keyring_call_free(struct src_keyring_call *c)
 {
 	if (!c)
 		return;
@@ -63,7 +63,7 @@ static void call_free(struct call *c)
 
 static void on_lookup(void *userdata, int err, struct sts_creds *creds, time_t lifetime)
 {
-	struct call *c = userdata;
+	struct src_keyring_call *c = userdata;
 	struct source_result res = {.err = err, .from = "keyring"};
 
 	if (err == KR_OK) {
@@ -76,15 +76,16 @@ static void on_lookup(void *userdata, int err, struct sts_creds *creds, time_t l
 	}
 	c->done(c->userdata, &res);
 	sts_creds_clear(&res.creds);
-	call_free(c);
+	src_keyring_call_free(c);
 }
 
-static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+static int src_keyring_fetch(const struct source_fetch *f, struct source_result *res,
+                             void **ret_call)
 {
-	struct call *c = calloc(1, sizeof(*c));
+	struct src_keyring_call *c = calloc(1, sizeof(*c));
 
 	if (!c || !(c->profile = strdup(f->step->profile))) {
-		call_free(c);
+		src_keyring_call_free(c);
 		err_set_code(&res->detail, KR_ERR_NOMEM);
 		return KR_ERR_NOMEM;
 	}
@@ -93,24 +94,25 @@ static int fetch(const struct source_fetch *f, struct source_result *res, void *
 	c->userdata = f->userdata;
 	if (store_longterm_lookup(c->store, c->profile, on_lookup, c) < 0) {
 		nocreds(&res->detail, c->profile);
-		call_free(c);
+		src_keyring_call_free(c);
 		return KR_ERR_NOCREDS;
 	}
 	*ret_call = c;
 	return 0;
 }
 
-static void cancel(void *call)
+static void src_keyring_cancel(void *call)
 {
-	struct call *c = call;
+	struct src_keyring_call *c = call;
 
 	if (!c)
 		return;
 	store_cancel(c->store, c);
-	call_free(c);
+	src_keyring_call_free(c);
 }
 
-static void describe(const struct step *s, const struct chain *c, struct step_report *out)
+static void src_keyring_describe(const struct step *s, const struct chain *c,
+                                 struct step_report *out)
 {
 	out->kind = "source";
 	out->type = "keyring";
@@ -119,9 +121,9 @@ static void describe(const struct step *s, const struct chain *c, struct step_re
 const struct source_ops source_keyring = {
     .name = "keyring",
     .flags = SOURCE_LONG_TERM,
-    .parse = parse,
-    .key = key,
-    .fetch = fetch,
-    .cancel = cancel,
-    .describe = describe,
+    .parse = src_keyring_parse,
+    .key = src_keyring_key,
+    .fetch = src_keyring_fetch,
+    .cancel = src_keyring_cancel,
+    .describe = src_keyring_describe,
 };

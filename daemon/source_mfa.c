@@ -17,21 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct conf {
+struct src_mfa_conf {
 	int duration; /* keyroled's --mfa-duration when the chain was resolved */
 };
 
-struct call {
+struct src_mfa_call {
 	struct sts_call *sts;
 	source_done_fn done;
 	void *userdata;
 	char what[KR_VALUE_MAX + 64];
 };
 
-static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+static int src_mfa_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	struct pmap_val v = {0};
-	struct conf *c = calloc(1, sizeof(*c));
+	struct src_mfa_conf *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c)
@@ -47,14 +47,14 @@ static int parse(const struct source_parse *in, struct step *s, struct err_detai
 	return r;
 }
 
-static void conf_free(void *conf)
+static void src_mfa_conf_free(void *conf)
 {
 	free(conf);
 }
 
-static int key(const struct step *s, const struct chain *ch, struct buf *out)
+static int src_mfa_key(const struct step *s, const struct chain *ch, struct buf *out)
 {
-	const struct conf *c = s->conf;
+	const struct src_mfa_conf *c = s->conf;
 	int r = ckey_step(out, "mfa-session");
 
 	if (r == KR_OK)
@@ -68,9 +68,9 @@ static int key(const struct step *s, const struct chain *ch, struct buf *out)
 	return r;
 }
 
-static void on_sts_done(void *userdata, struct sts_result *sr)
+static void on_mfa_sts_done(void *userdata, struct sts_result *sr)
 {
-	struct call *c = userdata;
+	struct src_mfa_call *c = userdata;
 	struct source_result res = {.err = sr->err, .from = "sts", .attempts = sr->attempts};
 
 	if (sr->err == KR_OK) {
@@ -87,13 +87,13 @@ static void on_sts_done(void *userdata, struct sts_result *sr)
 	free(c);
 }
 
-static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+static int src_mfa_fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
 {
 	const struct chain *ch = f->chain;
 	const struct step *s = f->step;
-	const struct conf *conf = s->conf;
+	const struct src_mfa_conf *conf = s->conf;
 	struct sts_params p = {0};
-	struct call *c = calloc(1, sizeof(*c));
+	struct src_mfa_call *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c) {
@@ -114,7 +114,7 @@ static int fetch(const struct source_fetch *f, struct source_result *res, void *
 	p.mfa_serial = s->mfa_serial;
 	p.mfa_code = f->mfa_code;
 	p.duration = conf->duration;
-	r = sts_call(f->svc->sts, &p, on_sts_done, c, &c->sts);
+	r = sts_call(f->svc->sts, &p, on_mfa_sts_done, c, &c->sts);
 	if (r < 0) {
 		err_set(&res->detail, r, NULL, 0, NULL, "%s: %s", c->what, err_str(r));
 		free(c);
@@ -124,9 +124,9 @@ static int fetch(const struct source_fetch *f, struct source_result *res, void *
 	return 0;
 }
 
-static void cancel(void *call)
+static void src_mfa_cancel(void *call)
 {
-	struct call *c = call;
+	struct src_mfa_call *c = call;
 
 	if (!c)
 		return;
@@ -134,7 +134,7 @@ static void cancel(void *call)
 	free(c);
 }
 
-static void describe(const struct step *s, const struct chain *c, struct step_report *out)
+static void src_mfa_describe(const struct step *s, const struct chain *c, struct step_report *out)
 {
 	out->kind = NULL; /* check shows the role's MFA, not a step of its own */
 }
@@ -143,10 +143,10 @@ const struct source_ops source_mfa_session = {
     .name = "mfa-session",
     .flags = SOURCE_SESSION | SOURCE_NOT_CHAINING,
     .max_lifetime = 36 * 3600, /* GetSessionToken: 129600 s at most */
-    .parse = parse,
-    .free = conf_free,
-    .key = key,
-    .fetch = fetch,
-    .cancel = cancel,
-    .describe = describe,
+    .parse = src_mfa_parse,
+    .free = src_mfa_conf_free,
+    .key = src_mfa_key,
+    .fetch = src_mfa_fetch,
+    .cancel = src_mfa_cancel,
+    .describe = src_mfa_describe,
 };

@@ -18,21 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct conf {
+struct src_process_conf {
 	char *command;
 };
 
-struct call {
+struct src_process_call {
 	struct proc *proc;
 	source_done_fn done;
 	void *userdata;
 	char *profile;
 };
 
-static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+static int src_process_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	struct pmap_val v = {0};
-	struct conf *c = calloc(1, sizeof(*c));
+	struct src_process_conf *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c)
@@ -53,9 +53,9 @@ static int parse(const struct source_parse *in, struct step *s, struct err_detai
 	return r;
 }
 
-static void conf_free(void *conf)
+static void src_process_conf_free(void *conf)
 {
-	struct conf *c = conf;
+	struct src_process_conf *c = conf;
 
 	if (!c)
 		return;
@@ -63,9 +63,9 @@ static void conf_free(void *conf)
 	free(c);
 }
 
-static int key(const struct step *s, const struct chain *ch, struct buf *out)
+static int src_process_key(const struct step *s, const struct chain *ch, struct buf *out)
 {
-	const struct conf *c = s->conf;
+	const struct src_process_conf *c = s->conf;
 	int r = ckey_step(out, "process");
 
 	if (r == KR_OK)
@@ -73,7 +73,7 @@ static int key(const struct step *s, const struct chain *ch, struct buf *out)
 	return r;
 }
 
-static void call_free(struct call *c)
+static void src_process_call_free(struct src_process_call *c)
 {
 	if (!c)
 		return;
@@ -83,7 +83,7 @@ static void call_free(struct call *c)
 
 static void on_proc_done(void *userdata, int err, struct sts_creds *creds, const char *errmsg)
 {
-	struct call *c = userdata;
+	struct src_process_call *c = userdata;
 	struct source_result res = {.err = err, .from = "process"};
 
 	if (err == KR_OK) {
@@ -96,13 +96,14 @@ static void on_proc_done(void *userdata, int err, struct sts_creds *creds, const
 	c->proc = NULL;
 	c->done(c->userdata, &res);
 	sts_creds_clear(&res.creds);
-	call_free(c);
+	src_process_call_free(c);
 }
 
-static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+static int src_process_fetch(const struct source_fetch *f, struct source_result *res,
+                             void **ret_call)
 {
-	const struct conf *conf = f->step->conf;
-	struct call *c = calloc(1, sizeof(*c));
+	const struct src_process_conf *conf = f->step->conf;
+	struct src_process_call *c = calloc(1, sizeof(*c));
 	char **argv = NULL;
 	size_t argc = 0;
 	int r = c ? KR_OK : KR_ERR_NOMEM;
@@ -123,26 +124,27 @@ static int fetch(const struct source_fetch *f, struct source_result *res, void *
 		err_set(&res->detail, KR_ERR_PROCESS, NULL, 0, NULL,
 		        "credential_process of profile '%s' cannot be started: %s",
 		        f->step->profile, err_str(r));
-		call_free(c);
+		src_process_call_free(c);
 		return KR_ERR_PROCESS;
 	}
 	*ret_call = c;
 	return 0;
 }
 
-static void cancel(void *call)
+static void src_process_cancel(void *call)
 {
-	struct call *c = call;
+	struct src_process_call *c = call;
 
 	if (!c)
 		return;
 	proc_cancel(c->proc);
-	call_free(c);
+	src_process_call_free(c);
 }
 
-static void describe(const struct step *s, const struct chain *ch, struct step_report *out)
+static void src_process_describe(const struct step *s, const struct chain *ch,
+                                 struct step_report *out)
 {
-	const struct conf *c = s->conf;
+	const struct src_process_conf *c = s->conf;
 
 	out->kind = "source";
 	out->type = "process";
@@ -153,10 +155,10 @@ const struct source_ops source_process = {
     .name = "process",
     .flags = SOURCE_SESSION,
     .max_lifetime = KR_SESSION_LIFETIME_MAX_S,
-    .parse = parse,
-    .free = conf_free,
-    .key = key,
-    .fetch = fetch,
-    .cancel = cancel,
-    .describe = describe,
+    .parse = src_process_parse,
+    .free = src_process_conf_free,
+    .key = src_process_key,
+    .fetch = src_process_fetch,
+    .cancel = src_process_cancel,
+    .describe = src_process_describe,
 };

@@ -28,7 +28,7 @@ static int copy_secret(const struct pmap_val *v, const char *key, char **ret, st
 	return r;
 }
 
-static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+static int src_static_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	enum pmap_file f = in->row->file;
 	const char *name = pmap_name(in->profile);
@@ -66,7 +66,7 @@ static int parse(const struct source_parse *in, struct step *s, struct err_detai
 	return r;
 }
 
-static int key(const struct step *s, const struct chain *c, struct buf *out)
+static int src_static_key(const struct step *s, const struct chain *c, struct buf *out)
 {
 	int r = ckey_step(out, "static");
 
@@ -78,12 +78,14 @@ static int key(const struct step *s, const struct chain *c, struct buf *out)
 	return r;
 }
 
-static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+static int src_static_fetch(const struct source_fetch *f, struct source_result *res,
+                            void **ret_call)
 {
 	return source_fetch_inline(f, res, "file");
 }
 
-static void describe(const struct step *s, const struct chain *c, struct step_report *out)
+static void src_static_describe(const struct step *s, const struct chain *c,
+                                struct step_report *out)
 {
 	out->kind = "source";
 	out->type = "static";
@@ -93,8 +95,8 @@ static void describe(const struct step *s, const struct chain *c, struct step_re
 const struct source_ops source_static = {
     .name = "static",
     .flags = SOURCE_INLINE | SOURCE_LONG_TERM,
-    .parse = parse,
-    .key = key,
-    .fetch = fetch,
-    .describe = describe,
+    .parse = src_static_parse,
+    .key = src_static_key,
+    .fetch = src_static_fetch,
+    .describe = src_static_describe,
 };

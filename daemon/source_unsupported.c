@@ -9,7 +9,8 @@
 
 #include <stdio.h>
 
-static int parse(const struct source_parse *in, struct step *s, struct err_detail *e)
+static int src_unsupported_parse(const struct source_parse *in, struct step *s,
+                                 struct err_detail *e)
 {
 	const struct source_row *row = in->row;
 	const char *key = row->key ? row->key : "credential_source";
@@ -31,18 +32,20 @@ static int parse(const struct source_parse *in, struct step *s, struct err_detai
 	return KR_ERR_UNSUPPORTED;
 }
 
-static int key(const struct step *s, const struct chain *c, struct buf *out)
+static int src_unsupported_key(const struct step *s, const struct chain *c, struct buf *out)
 {
 	return KR_ERR_UNSUPPORTED;
 }
 
-static int fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
+static int src_unsupported_fetch(const struct source_fetch *f, struct source_result *res,
+                                 void **ret_call)
 {
 	err_set_code(&res->detail, KR_ERR_UNSUPPORTED);
 	return KR_ERR_UNSUPPORTED;
 }
 
-static void describe(const struct step *s, const struct chain *c, struct step_report *out)
+static void src_unsupported_describe(const struct step *s, const struct chain *c,
+                                     struct step_report *out)
 {
 	out->kind = "source";
 	out->type = "unsupported";
@@ -50,8 +53,8 @@ static void describe(const struct step *s, const struct chain *c, struct step_re
 
 const struct source_ops source_unsupported = {
     .name = "unsupported",
-    .parse = parse,
-    .key = key,
-    .fetch = fetch,
-    .describe = describe,
+    .parse = src_unsupported_parse,
+    .key = src_unsupported_key,
+    .fetch = src_unsupported_fetch,
+    .describe = src_unsupported_describe,
 };

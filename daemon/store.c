@@ -206,7 +206,7 @@ void store_cancel(struct store *s, void *userdata)
 	}
 }
 
-static void on_lookup(void *userdata, int err, struct keyring_item *item)
+static void on_session_lookup(void *userdata, int err, struct keyring_item *item)
 {
 	struct pending *p = userdata;
 	struct sts_creds c = {0};
@@ -238,7 +238,7 @@ static int lookup(struct store *s, const char *key, int session, store_creds_fn 
 		return KR_ERR_NOMEM;
 	p->creds_fn = fn;
 	p->session = session;
-	if (keyring_lookup_async(s->kr, key, on_lookup, p) < 0) {
+	if (keyring_lookup_async(s->kr, key, on_session_lookup, p) < 0) {
 		pending_free(p);
 		return KR_ERR_KEYRING;
 	}
@@ -367,7 +367,7 @@ static void on_stored_list(void *userdata, int err, struct keyring_item **items,
 	keyring_items_free(items, n);
 }
 
-static void on_added(void *userdata, int err, struct keyring_item *item)
+static void on_longterm_added(void *userdata, int err, struct keyring_item *item)
 {
 	struct pending *p = userdata;
 	const char *why = err < 0 ? keyring_last_error(p->s->kr) : NULL;
@@ -401,7 +401,7 @@ int store_longterm_add(struct store *s, const char *profile, const char *access_
 		r = KR_ERR_NOMEM;
 	if (r == KR_OK) {
 		p->done_fn = fn;
-		r = keyring_store_async(s->kr, it, on_added, p);
+		r = keyring_store_async(s->kr, it, on_longterm_added, p);
 	}
 	if (r < 0)
 		pending_free(p);
@@ -410,7 +410,7 @@ int store_longterm_add(struct store *s, const char *profile, const char *access_
 	return r;
 }
 
-static void on_removed(void *userdata, int err, int count)
+static void on_longterm_removed(void *userdata, int err, int count)
 {
 	struct pending *p = userdata;
 
@@ -434,7 +434,8 @@ int store_longterm_remove(struct store *s, const char *profile, store_done_fn fn
 		return KR_ERR_NOMEM;
 	}
 	p->done_fn = fn;
-	r = keyring_remove_profile_async(s->kr, profile, KEYRING_KIND_LONGTERM, on_removed, p);
+	r = keyring_remove_profile_async(s->kr, profile, KEYRING_KIND_LONGTERM, on_longterm_removed,
+	                                 p);
 	if (r < 0)
 		pending_free(p);
 	return r;

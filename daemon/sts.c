@@ -181,7 +181,7 @@ static time_t wall_now(const struct sts *s)
 	return s->ops.wall_now ? s->ops.wall_now(s->ops.clock_userdata) : time(NULL);
 }
 
-/* Idempotent: once unlinked (finish()), c->s may already be freed by the done callback. */
+/* Idempotent: once unlinked (call_finish()), c->s may already be freed by the done callback. */
 static void call_unlink(struct sts_call *c)
 {
 	struct sts *s = c->s;
@@ -238,7 +238,7 @@ void sts_call_cancel(struct sts_call *c)
 }
 
 /* Hand the result to the owner, then free the call. */
-static void finish(struct sts_call *c)
+static void call_finish(struct sts_call *c)
 {
 	call_unlink(c);
 	if (c->res.err != KR_OK && c->res.errmsg[0] == '\0')
@@ -357,7 +357,7 @@ out:
 }
 
 /* A copy of s (NULL stays NULL), in secret memory if secret; *err set on the first failure. */
-static char *dup_or_null(const char *s, size_t max, int secret, int *err)
+static char *param_dup(const char *s, size_t max, int secret, int *err)
 {
 	char *r;
 
@@ -396,14 +396,14 @@ int sts_call(struct sts *s, const struct sts_params *p, sts_done_fn done, void *
 	r = sts_req_endpoint(p->endpoint, &c->host, &c->path);
 	if (r < 0)
 		goto out;
-	c->url = dup_or_null(p->endpoint, KR_STS_ENDPOINT_MAX, 0, &r);
-	c->region = dup_or_null(p->region, KR_SIGV4_SCOPE_MAX, 0, &r);
-	c->ca_bundle = dup_or_null(p->ca_bundle, KR_PATH_MAX, 0, &r);
-	c->proxy = dup_or_null(p->proxy, KR_VALUE_MAX, 1, &r);
-	c->no_proxy = dup_or_null(p->no_proxy, KR_VALUE_MAX, 1, &r);
-	c->akid = dup_or_null(p->source.access_key_id, KR_SIGV4_KEY_MAX, 1, &r);
-	c->secret = dup_or_null(p->source.secret_access_key, KR_SIGV4_KEY_MAX, 1, &r);
-	c->token = dup_or_null(p->source.session_token, KR_SIGV4_TOKEN_MAX, 1, &r);
+	c->url = param_dup(p->endpoint, KR_STS_ENDPOINT_MAX, 0, &r);
+	c->region = param_dup(p->region, KR_SIGV4_SCOPE_MAX, 0, &r);
+	c->ca_bundle = param_dup(p->ca_bundle, KR_PATH_MAX, 0, &r);
+	c->proxy = param_dup(p->proxy, KR_VALUE_MAX, 1, &r);
+	c->no_proxy = param_dup(p->no_proxy, KR_VALUE_MAX, 1, &r);
+	c->akid = param_dup(p->source.access_key_id, KR_SIGV4_KEY_MAX, 1, &r);
+	c->secret = param_dup(p->source.secret_access_key, KR_SIGV4_KEY_MAX, 1, &r);
+	c->token = param_dup(p->source.session_token, KR_SIGV4_TOKEN_MAX, 1, &r);
 	if (r < 0)
 		goto out;
 	c->deadline_ms = now_ms(s) + KR_STS_DEADLINE_MS;
@@ -529,7 +529,7 @@ static void on_http_done(void *userdata, int err, long status, struct buf *body,
 		goto done;
 	return;
 done:
-	finish(c);
+	call_finish(c);
 }
 
 static void on_backoff(struct loop_timer *t, void *userdata)
@@ -547,6 +547,6 @@ static void on_backoff(struct loop_timer *t, void *userdata)
 			c->res.err = r;
 			set_errmsg(c, "%s", err_str(r));
 		}
-		finish(c);
+		call_finish(c);
 	}
 }
