@@ -433,19 +433,24 @@ static void deliver(struct keyring *k, struct kjob *j)
 static void rearm(struct keyring *k);
 static void failover(struct keyring *k, const char *why);
 
-/* Deliver everything the worker (or a failover) finished. */
+/*
+ * Deliver everything the worker (or a failover) finished, one job at a
+ * time: a keyring_cancel() made by one callback reaches the jobs still
+ * waiting on the done list (their userdata may be gone by then).
+ */
 static void drain_done(struct keyring *k, bool run_callbacks)
 {
-	struct list_node list, *n, *t;
+	for (;;) {
+		struct kjob *j = NULL;
 
-	pthread_mutex_lock(&k->sh->mu);
-	list_take_all(&list, &k->sh->done);
-	pthread_mutex_unlock(&k->sh->mu);
-	list_for_each_safe(n, t, &list)
-	{
-		struct kjob *j = list_entry(n, struct kjob, link);
-
-		list_unlink(n);
+		pthread_mutex_lock(&k->sh->mu);
+		if (!list_empty(&k->sh->done)) {
+			j = list_entry(k->sh->done.next, struct kjob, link);
+			list_unlink(&j->link);
+		}
+		pthread_mutex_unlock(&k->sh->mu);
+		if (!j)
+			return;
 		if (run_callbacks && !j->sync)
 			deliver(k, j);
 		kjob_free(j);

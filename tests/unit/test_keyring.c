@@ -480,6 +480,46 @@ static void test_cancel_drops_the_callback(void **state)
 	ctx_done(&c);
 }
 
+/* A callback that cancels another caller's calls (as store.c does when it frees one). */
+struct canceller {
+	struct ctx *c;
+	void *victim;
+};
+
+static void on_done_cancel(void *userdata, int err, struct keyring_item *item)
+{
+	struct canceller *x = userdata;
+
+	keyring_item_free(item);
+	keyring_cancel(x->c->k, x->victim);
+	note(x->c, err);
+}
+
+/*
+ * Calls finished together are delivered one by one: a cancel made by one
+ * callback reaches the calls delivered after it in the same batch (their
+ * userdata may be freed by then).
+ */
+static void test_cancel_from_a_callback_reaches_the_same_batch(void **state)
+{
+	struct ctx c, victim;
+	struct canceller x = {&c, &victim};
+
+	ctx_init(&c, 5000);
+	memset(&victim, 0, sizeof(victim));
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	c.expect = 1;
+	assert_int_equal(keyring_lookup_async(c.k, KEY_A, on_done_cancel, &x), KR_OK);
+	assert_int_equal(keyring_lookup_async(c.k, KEY_A, on_done, &victim), KR_OK);
+	sleep_ms(300); /* both finish on the worker before the loop delivers either */
+	assert_int_equal(loop_run(c.loop), 0);
+	for (int i = 0; i < 10; i++)
+		loop_run_once(c.loop, 10000);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(victim.calls, 0);
+	ctx_done(&c);
+}
+
 static void test_list_hands_out_metadata_only(void **state)
 {
 	struct ctx c;
@@ -774,6 +814,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hanging_backend_times_out_and_falls_back_to_memory,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queued_call_times_out_without_failover, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel_from_a_callback_reaches_the_same_batch, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_drops_the_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_hands_out_metadata_only, setup, teardown),
