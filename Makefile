@@ -61,7 +61,7 @@ CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
 # (tests/scenario/test_client_deps.sh); its JSON is common/json.c.
 CLIENT_COMMON := $(B)/common/err.o $(B)/common/mem.o $(B)/common/buf.o $(B)/common/json.o \
                  $(B)/common/proto.o $(B)/common/sockpath.o $(B)/common/shellquote.o \
-                 $(B)/common/valid.o
+                 $(B)/common/valid.o $(B)/common/rfc3339.o
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/%.o)

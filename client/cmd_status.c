@@ -18,6 +18,7 @@
 #include "err.h"
 #include "json.h"
 #include "out.h"
+#include "rfc3339.h"
 #include "request.h"
 
 #include <stdio.h>
@@ -31,25 +32,10 @@
 /* Seconds from now until an RFC 3339 UTC time; 0 with *ok = 0 if unparsable. */
 static long secs_until(const char *t, int *ok)
 {
-	struct tm tm = {0};
-	int y, mo, d, h, mi, s, used = 0;
 	time_t when;
 
-	*ok = 0;
-	if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 ||
-	    used != 19)
-		return 0;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
-	when = timegm(&tm);
-	if (when == (time_t)-1)
-		return 0;
-	*ok = 1;
-	return (long)(when - time(NULL));
+	*ok = rfc3339_parse(t, &when) == KR_OK;
+	return *ok ? (long)(when - time(NULL)) : 0;
 }
 
 static void fmt_duration(char *out, size_t n, long s)

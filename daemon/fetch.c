@@ -20,6 +20,7 @@
 #include "caps.h"
 #include "err.h"
 #include "list.h"
+#include "rfc3339.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -46,9 +47,9 @@ struct job {
 	char *force_key; /* a background refresh: fetch this key even while it is fresh */
 	struct cache_entry *waiting_on;
 	struct list_node wlink;
-	int stale;    /* waited through a `forget`: what it gets is handed on, never kept */
-	int starting; /* inside fetch_get(): an answer must not free the job */
-	int answered; /* answered while starting */
+	int stale;           /* waited through a `forget`: what it gets is handed on, never kept */
+	int starting;        /* inside fetch_get(): an answer must not free the job */
+	int answered;        /* answered while starting */
 	char *refresh_error; /* a step's last failed refresh, when one is served anyway */
 };
 
@@ -95,7 +96,8 @@ static void job_fail(struct job *j, const struct reply_error *re)
 	r.u.error = copy;
 	if (!j->fn && j->force_key) {
 		/* Said in the log, and by status next to the entry it was for. */
-		struct cache_entry *e = cache_find(j->a->cache, j->force_key, ckey_hash(j->force_key));
+		struct cache_entry *e =
+		    cache_find(j->a->cache, j->force_key, ckey_hash(j->force_key));
 		char line[KR_ERR_LINE_MAX];
 
 		err_format(re->e, line, sizeof(line));
@@ -294,11 +296,9 @@ static void check_expiration(struct agent *a, struct cache_entry *e, const struc
 	if (res->err != KR_OK || exp == 0)
 		return;
 	if (exp <= now) {
-		char when[32];
-		struct tm tm;
+		char when[RFC3339_LEN + 1] = "?";
 
-		gmtime_r(&exp, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		rfc3339_format(exp, when);
 		sts_creds_clear(&res->creds);
 		res->err = KR_ERR_EXPIRED;
 		err_set(&res->detail, KR_ERR_EXPIRED, NULL, 0,

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "mem.h"
 #include "proto.h"
+#include "rfc3339.h"
 
 #include <cjson/cJSON.h>
 #include <malloc.h>
@@ -174,11 +175,10 @@ out:
 
 static void put_time(struct json_writer *w, const char *key, time_t t)
 {
-	char out[32];
-	struct tm tm;
+	char out[RFC3339_LEN + 1];
 
-	gmtime_r(&t, &tm);
-	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (rfc3339_format(t, out) < 0)
+		snprintf(out, sizeof(out), "?");
 	json_w_str(w, key, out);
 }
 

@@ -15,6 +15,8 @@
  */
 #include "proc.h"
 
+#include "rfc3339.h"
+
 #include "buf.h"
 #include "err.h"
 #include "caps.h"
@@ -130,7 +132,7 @@ int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *
 		snprintf(errmsg, errlen, "output lacks AccessKeyId or SecretAccessKey");
 		goto out;
 	}
-	if (exp && sts_xml_parse_time(exp, &c.expiration) < 0) {
+	if (exp && rfc3339_parse(exp, &c.expiration) < 0) {
 		snprintf(errmsg, errlen, "output has an Expiration that is not an RFC 3339 time");
 		goto out;
 	}

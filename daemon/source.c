@@ -5,8 +5,10 @@
  */
 #include "source.h"
 
+#include "cachekey.h"
 #include "err.h"
 #include "mem.h"
+#include "sts_req.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,6 +88,18 @@ void source_mask_key_id(const char *akid, char out[16])
 	snprintf(out, 16, "****%s", n >= 4 ? akid + n - 4 : "");
 }
 
+int source_inline_key(const struct step *s, const char *name, struct buf *out)
+{
+	int r = ckey_step(out, name);
+
+	if (r == KR_OK)
+		r = ckey_str(out, "id=", s->inline_creds.access_key_id);
+	if (r == KR_OK)
+		r = ckey_secret(out, "sec=", s->inline_creds.secret_access_key,
+		                s->inline_creds.session_token);
+	return r;
+}
+
 int source_fetch_inline(const struct source_fetch *f, struct source_result *res, const char *from)
 {
 	int r = sts_creds_copy(&res->creds, &f->step->inline_creds);
@@ -96,4 +110,76 @@ int source_fetch_inline(const struct source_fetch *f, struct source_result *res,
 		return r;
 	}
 	return 1;
+}
+
+/* ---- sources that call STS ---- */
+
+struct sts_fetch {
+	struct sts_call *sts;
+	source_done_fn done;
+	void *userdata;
+	int op;
+	char what[KR_VALUE_MAX + 64];
+};
+
+static void on_sts_fetch_done(void *userdata, struct sts_result *sr)
+{
+	struct sts_fetch *c = userdata;
+	struct source_result res = {.err = sr->err, .from = "sts", .attempts = sr->attempts};
+
+	if (sr->err == KR_OK) {
+		res.creds = sr->creds;
+		memset(&sr->creds, 0, sizeof(sr->creds));
+	} else {
+		sts_req_describe(sr, c->what, c->op, &res.detail);
+		res.aws_code = sr->aws_code;
+		res.aws_message = sr->aws_message;
+	}
+	c->sts = NULL;
+	c->done(c->userdata, &res);
+	sts_creds_clear(&res.creds);
+	free(c);
+}
+
+int source_sts_fetch(const struct source_fetch *f, struct sts_params *p, struct source_result *res,
+                     void **ret_call)
+{
+	const struct chain *ch = f->chain;
+	struct sts_fetch *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c) {
+		err_set_code(&res->detail, KR_ERR_NOMEM);
+		return KR_ERR_NOMEM;
+	}
+	snprintf(c->what, sizeof(c->what), "%s",
+	         f->step->what ? f->step->what : sts_op_name(p->op));
+	c->done = f->done;
+	c->userdata = f->userdata;
+	c->op = p->op;
+	p->endpoint = ch->endpoint;
+	p->region = ch->signing_region;
+	p->ca_bundle = ch->ca_bundle;
+	p->proxy = ch->proxy;
+	p->no_proxy = ch->no_proxy;
+	r = sts_call(f->svc->sts, p, on_sts_fetch_done, c, &c->sts);
+	if (r < 0) {
+		err_set(&res->detail, r, NULL, 0,
+		        r == KR_ERR_INVAL ? "check the profile with 'keyrole check'" : NULL,
+		        "%s: %s", c->what, r == KR_ERR_INVAL ? "invalid parameters" : err_str(r));
+		free(c);
+		return r;
+	}
+	*ret_call = c;
+	return 0;
+}
+
+void source_sts_cancel(void *call)
+{
+	struct sts_fetch *c = call;
+
+	if (!c)
+		return;
+	sts_call_cancel(c->sts);
+	free(c);
 }

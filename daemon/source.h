@@ -125,13 +125,13 @@ struct step {
 	char *profile; /* the profile that defines the step */
 	char *file;    /* where (for check and messages) */
 	int line;
-	char *key;        /* cache key: this step and every step below it */
+	char *key;         /* cache key: this step and every step below it */
 	uint64_t key_hash; /* ckey_hash(key) */
-	char *mfa_serial; /* the device whose code a fetch needs, or NULL */
-	char *role_arn;   /* the role it assumes, or NULL (status, logs) */
-	char *what;       /* what a fetch does, for logs: "AssumeRole arn:...", or NULL */
-	int role_index;   /* index among the chain's roles; -1 for other steps */
-	int chained;      /* its input is known to be a role session (role chaining) */
+	char *mfa_serial;  /* the device whose code a fetch needs, or NULL */
+	char *role_arn;    /* the role it assumes, or NULL (status, logs) */
+	char *what;        /* what a fetch does, for logs: "AssumeRole arn:...", or NULL */
+	int role_index;    /* index among the chain's roles; -1 for other steps */
+	int chained;       /* its input is known to be a role session (role chaining) */
 	struct sts_creds inline_creds; /* SOURCE_INLINE: the keys parse read (secret) */
 };
 
@@ -221,6 +221,20 @@ void step_clear(struct step *s);
 /* Release a chain (wipes secrets) when the last reference goes; NULL is a no-op. */
 void chain_unref(struct chain *c);
 struct chain *chain_ref(struct chain *c);
+
+/*
+ * The fetch of a source that calls STS: p has the operation's own
+ * parameters (the source's credentials included); the chain's endpoint,
+ * signing region, CA bundle and proxy are added here. A failure is
+ * described as "WHAT: CODE: MESSAGE — HINT", WHAT being step->what.
+ * Cancel with source_sts_cancel().
+ */
+int source_sts_fetch(const struct source_fetch *f, struct sts_params *p, struct source_result *res,
+                     void **ret_call);
+void source_sts_cancel(void *call);
+
+/* The key part of a source of keys read at once: its name, the key id, a digest of the secret. */
+int source_inline_key(const struct step *s, const char *name, struct buf *out);
 
 /* The fetch of an SOURCE_INLINE source: a copy of step->inline_creds. */
 int source_fetch_inline(const struct source_fetch *f, struct source_result *res, const char *from);

@@ -22,13 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct src_assume_call {
-	struct sts_call *sts;
-	source_done_fn done;
-	void *userdata;
-	char what[KR_VALUE_MAX + 32];
-};
-
 static int sts_name_char(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -286,48 +279,14 @@ static int src_assume_key(const struct step *s, const struct chain *ch, struct b
 	return r;
 }
 
-static void on_assume_sts_done(void *userdata, struct sts_result *sr)
-{
-	struct src_assume_call *c = userdata;
-	struct source_result res = {.err = sr->err, .from = "sts", .attempts = sr->attempts};
-
-	if (sr->err == KR_OK) {
-		res.creds = sr->creds;
-		memset(&sr->creds, 0, sizeof(sr->creds));
-	} else {
-		sts_req_describe(sr, c->what, STS_ASSUME_ROLE, &res.detail);
-		res.aws_code = sr->aws_code;
-		res.aws_message = sr->aws_message;
-	}
-	c->sts = NULL;
-	c->done(c->userdata, &res);
-	sts_creds_clear(&res.creds);
-	free(c);
-}
-
 static int src_assume_fetch(const struct source_fetch *f, struct source_result *res,
                             void **ret_call)
 {
-	const struct chain *ch = f->chain;
 	const struct step *s = f->step;
 	const struct assume_conf *conf = s->conf;
 	struct sts_params p = {0};
-	struct src_assume_call *c = calloc(1, sizeof(*c));
-	int r;
 
-	if (!c) {
-		err_set_code(&res->detail, KR_ERR_NOMEM);
-		return KR_ERR_NOMEM;
-	}
-	snprintf(c->what, sizeof(c->what), "%s", s->what);
-	c->done = f->done;
-	c->userdata = f->userdata;
 	p.op = STS_ASSUME_ROLE;
-	p.endpoint = ch->endpoint;
-	p.region = ch->signing_region;
-	p.ca_bundle = ch->ca_bundle;
-	p.proxy = ch->proxy;
-	p.no_proxy = ch->no_proxy;
 	p.source.access_key_id = f->input->access_key_id;
 	p.source.secret_access_key = f->input->secret_access_key;
 	p.source.session_token = f->input->session_token;
@@ -344,26 +303,7 @@ static int src_assume_fetch(const struct source_fetch *f, struct source_result *
 	p.n_tags = conf->n_tags;
 	p.transitive_keys = (const char *const *)conf->transitive_keys;
 	p.n_transitive = conf->n_transitive;
-	r = sts_call(f->svc->sts, &p, on_assume_sts_done, c, &c->sts);
-	if (r < 0) {
-		err_set(&res->detail, r, NULL, 0,
-		        r == KR_ERR_INVAL ? "check the profile with 'keyrole check'" : NULL,
-		        "%s: %s", c->what, r == KR_ERR_INVAL ? "invalid parameters" : err_str(r));
-		free(c);
-		return r;
-	}
-	*ret_call = c;
-	return 0;
-}
-
-static void src_assume_cancel(void *call)
-{
-	struct src_assume_call *c = call;
-
-	if (!c)
-		return;
-	sts_call_cancel(c->sts);
-	free(c);
+	return source_sts_fetch(f, &p, res, ret_call);
 }
 
 static void src_assume_describe(const struct step *s, const struct chain *ch,
@@ -397,6 +337,6 @@ const struct source_ops source_assume_role = {
     .free = src_assume_conf_free,
     .key = src_assume_key,
     .fetch = src_assume_fetch,
-    .cancel = src_assume_cancel,
+    .cancel = source_sts_cancel,
     .describe = src_assume_describe,
 };

@@ -45,14 +45,7 @@ static int src_env_parse(const struct source_parse *in, struct step *s, struct e
 
 static int src_env_key(const struct step *s, const struct chain *c, struct buf *out)
 {
-	int r = ckey_step(out, "environment");
-
-	if (r == KR_OK)
-		r = ckey_str(out, "id=", s->inline_creds.access_key_id);
-	if (r == KR_OK)
-		r = ckey_secret(out, "sec=", s->inline_creds.secret_access_key,
-		                s->inline_creds.session_token);
-	return r;
+	return source_inline_key(s, "environment", out);
 }
 
 static int src_env_fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)

@@ -21,13 +21,6 @@ struct src_mfa_conf {
 	int duration; /* keyroled's --mfa-duration when the chain was resolved */
 };
 
-struct src_mfa_call {
-	struct sts_call *sts;
-	source_done_fn done;
-	void *userdata;
-	char what[KR_VALUE_MAX + 64];
-};
-
 static int src_mfa_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	struct pmap_val v = {0};
@@ -68,70 +61,18 @@ static int src_mfa_key(const struct step *s, const struct chain *ch, struct buf 
 	return r;
 }
 
-static void on_mfa_sts_done(void *userdata, struct sts_result *sr)
-{
-	struct src_mfa_call *c = userdata;
-	struct source_result res = {.err = sr->err, .from = "sts", .attempts = sr->attempts};
-
-	if (sr->err == KR_OK) {
-		res.creds = sr->creds;
-		memset(&sr->creds, 0, sizeof(sr->creds));
-	} else {
-		sts_req_describe(sr, c->what, STS_GET_SESSION_TOKEN, &res.detail);
-		res.aws_code = sr->aws_code;
-		res.aws_message = sr->aws_message;
-	}
-	c->sts = NULL;
-	c->done(c->userdata, &res);
-	sts_creds_clear(&res.creds);
-	free(c);
-}
-
 static int src_mfa_fetch(const struct source_fetch *f, struct source_result *res, void **ret_call)
 {
-	const struct chain *ch = f->chain;
-	const struct step *s = f->step;
-	const struct src_mfa_conf *conf = s->conf;
+	const struct src_mfa_conf *conf = f->step->conf;
 	struct sts_params p = {0};
-	struct src_mfa_call *c = calloc(1, sizeof(*c));
-	int r;
 
-	if (!c) {
-		err_set_code(&res->detail, KR_ERR_NOMEM);
-		return KR_ERR_NOMEM;
-	}
-	snprintf(c->what, sizeof(c->what), "%s", s->what);
-	c->done = f->done;
-	c->userdata = f->userdata;
 	p.op = STS_GET_SESSION_TOKEN;
-	p.endpoint = ch->endpoint;
-	p.region = ch->signing_region;
-	p.ca_bundle = ch->ca_bundle;
-	p.proxy = ch->proxy;
-	p.no_proxy = ch->no_proxy;
-	p.source.access_key_id = f->input->access_key_id;
+	p.source.access_key_id = f->input->access_key_id; /* long-term keys: no token */
 	p.source.secret_access_key = f->input->secret_access_key;
-	p.mfa_serial = s->mfa_serial;
+	p.mfa_serial = f->step->mfa_serial;
 	p.mfa_code = f->mfa_code;
 	p.duration = conf->duration;
-	r = sts_call(f->svc->sts, &p, on_mfa_sts_done, c, &c->sts);
-	if (r < 0) {
-		err_set(&res->detail, r, NULL, 0, NULL, "%s: %s", c->what, err_str(r));
-		free(c);
-		return r;
-	}
-	*ret_call = c;
-	return 0;
-}
-
-static void src_mfa_cancel(void *call)
-{
-	struct src_mfa_call *c = call;
-
-	if (!c)
-		return;
-	sts_call_cancel(c->sts);
-	free(c);
+	return source_sts_fetch(f, &p, res, ret_call);
 }
 
 static void src_mfa_describe(const struct step *s, const struct chain *c, struct step_report *out)
@@ -147,6 +88,6 @@ const struct source_ops source_mfa_session = {
     .free = src_mfa_conf_free,
     .key = src_mfa_key,
     .fetch = src_mfa_fetch,
-    .cancel = src_mfa_cancel,
+    .cancel = source_sts_cancel,
     .describe = src_mfa_describe,
 };

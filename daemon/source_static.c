@@ -68,14 +68,7 @@ static int src_static_parse(const struct source_parse *in, struct step *s, struc
 
 static int src_static_key(const struct step *s, const struct chain *c, struct buf *out)
 {
-	int r = ckey_step(out, "static");
-
-	if (r == KR_OK)
-		r = ckey_str(out, "id=", s->inline_creds.access_key_id);
-	if (r == KR_OK)
-		r = ckey_secret(out, "sec=", s->inline_creds.secret_access_key,
-		                s->inline_creds.session_token);
-	return r;
+	return source_inline_key(s, "static", out);
 }
 
 static int src_static_fetch(const struct source_fetch *f, struct source_result *res,

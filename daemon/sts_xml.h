@@ -52,10 +52,4 @@ int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char
 /* Wipe and free every member; the struct is zeroed. NULL is a no-op. */
 void sts_xml_result_clear(struct sts_xml_result *r);
 
-/*
- * "YYYY-MM-DDTHH:MM:SS[.fraction]Z" (also "+00:00") to UTC seconds; the
- * fraction is dropped. KR_ERR_PARSE for anything else.
- */
-int sts_xml_parse_time(const char *s, time_t *ret);
-
 #endif

@@ -8,10 +8,11 @@
  *   errmsg that is NUL-terminated inside its buffer;
  * - a successful parse gives NUL-terminated strings within the text cap
  *   and a root name that fits its array;
- * - sts_xml_parse_time() writes its result only on success.
+ * - rfc3339_parse() writes its result only on success.
  */
 #include "err.h"
 #include "mem.h"
+#include "rfc3339.h"
 #include "sts_xml.h"
 
 #include <stdint.h>
@@ -34,7 +35,7 @@ static void check_time(const uint8_t *data, size_t size)
 
 	memcpy(s, data, n);
 	s[n] = '\0';
-	if (sts_xml_parse_time(s, &t) < 0 && t != (time_t)-12345)
+	if (rfc3339_parse(s, &t) < 0 && t != (time_t)-12345)
 		abort();
 }
 

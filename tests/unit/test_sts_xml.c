@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "rfc3339.h"
 #include "sts_xml.h"
 
 #include <cjson/cJSON.h>
@@ -66,7 +67,7 @@ static time_t t_of(const char *s)
 {
 	time_t t = 0;
 
-	assert_int_equal(sts_xml_parse_time(s, &t), KR_OK);
+	assert_int_equal(rfc3339_parse(s, &t), KR_OK);
 	return t;
 }
 
@@ -468,8 +469,8 @@ static void time_formats_parse_to_utc(void **state)
 	    "2019-11-09T13:34:4aZ",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(sts_xml_parse_time(bad[i], &t), KR_ERR_PARSE);
-	assert_int_equal(sts_xml_parse_time(NULL, &t), KR_ERR_PARSE);
+		assert_int_equal(rfc3339_parse(bad[i], &t), KR_ERR_PARSE);
+	assert_int_equal(rfc3339_parse(NULL, &t), KR_ERR_PARSE);
 }
 
 static void clear_accepts_null_and_zeroes(void **state)
