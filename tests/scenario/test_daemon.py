@@ -109,6 +109,13 @@ def main(tap, run):
             (frame({"v": 1, "op": "get"}), "inval", "get without a profile"),
             (frame({"v": 1, "op": "get", "profile": "x", "env": "nope"}), "inval",
              "env that is not an object"),
+            # "x\u0000y" was served as profile "x" (issue 13): a NUL in any string is refused.
+            (frame({"v": 1, "op": "get", "profile": "x\u0000y"}), "inval",
+             "a profile name with a NUL inside"),
+            (frame({"v": 1, "op": "forget", "profile": "x\u0000y"}), "inval",
+             "forget of a name with a NUL inside"),
+            (frame({"v": 1, "op": "get", "profile": "x", "env": {"HOME": "/h\u0000/x"}}),
+             "inval", "an env value with a NUL inside"),
         ]
         for data, want, what in cases:
             r, closed = raw(sock, data)
