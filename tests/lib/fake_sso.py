@@ -5,8 +5,18 @@ x-amz-sso_bearer_token header). For scenario tests of keyroled's SSO source.
 
 Start one (it listens at once; stop() it, or hand it to run.adopt()):
 
-    fake = run.adopt(FakeSSO(moto=moto))          # plain HTTP
-    fake = run.adopt(FakeSSO(moto=moto, tls=make_cert(run)))   # HTTPS
+    moto = run.moto()
+    fake = run.adopt(FakeSSO(moto=moto))          # or tls=make_cert(run): HTTPS
+    fake.add_user("alice")                        # at fake.start_url
+    fake.add_role("111111111111", "Developer", users=["alice"])  # a moto role
+    fake.add_role("111111111111", "Admin", users=["alice"], moto=False)
+    moto.enable_auth()                            # after the roles exist
+    tok = fake.issue_token("alice")               # as after "aws sso login"
+    write_cli_token_cache(home, tok, session_name="corp")
+    env = dict(krtest.aws_env(home, endpoint_url=moto.url), **fake.env())
+    ... keyrole/botocore with env ...
+    fake.count("GetRoleCredentials"), fake.requests()
+    fake.session_arn("111111111111", "Developer", "alice")  # what STS names
 
 Two listeners on 127.0.0.1, one per API, so that a client that mixes up the
 two endpoints fails: fake.portal_url answers GetRoleCredentials, ListAccounts,
@@ -473,7 +483,7 @@ class FakeSSO:
         self._conns = set()
         self._secrets = set()
         self._broker = None
-        self._broker_sts = None
+        self._sts_clients = {}
         self._servers = []
         self.portal_port = self.oidc_port = self.proxy_port = None
         ctx = None
@@ -1008,7 +1018,11 @@ class FakeSSO:
         else:
             self._ensure_broker()
             key, secret = self._broker["key"], self._broker["secret"]
-        sts = krtest.boto_client("sts", self.moto.url, key, secret)
+        with self._lock:
+            sts = self._sts_clients.get(key)
+            if sts is None:  # botocore clients are thread-safe once made
+                sts = self._sts_clients[key] = krtest.boto_client("sts", self.moto.url, key,
+                                                                  secret)
         try:
             c = sts.assume_role(RoleArn=role["arn"], RoleSessionName=user,
                                 DurationSeconds=int(self.role_ttl))["Credentials"]
