@@ -2,8 +2,8 @@
  * The keyrole command line: the command table, argument parsing, help, and
  * the exit status of each error class. The commands themselves are in
  * cmd_creds.c (get, env, exec), cmd_status.c (status, forget, remove,
- * version), cmd_add.c and cmd_check.c; requests in request.c; output in
- * out.c; help texts in help.c.
+ * version), cmd_add.c, cmd_check.c and cmd_sso.c (login, logout, sso
+ * profiles); requests in request.c; output in out.c; help texts in help.c.
  *
  * Invariants:
  * - Every argument is checked before anything is sent: a usage error
@@ -20,6 +20,7 @@
 #include "cmd_add.h"
 #include "cmd_check.h"
 #include "cmd_creds.h"
+#include "cmd_sso.h"
 #include "cmd_status.h"
 #include "conn.h"
 #include "err.h"
@@ -30,6 +31,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -40,9 +42,15 @@ static const struct {
     {"mfa-code", CMD_OPT_MFA_CODE, 1}, {"no-autostart", CMD_OPT_NO_AUTOSTART, 0},
     {"force", CMD_OPT_FORCE, 0},       {"all", CMD_OPT_ALL, 0},
     {"verify", CMD_OPT_VERIFY, 0},     {"json", CMD_OPT_JSON, 0},
+    {"profile", CMD_OPT_PROFILE, 1},   {"no-browser", CMD_OPT_NO_BROWSER, 0},
 };
 
-enum { PROFILE_NONE, PROFILE_REQUIRED, PROFILE_OPTIONAL };
+/*
+ * What a command's words other than options are: a PROFILE (required or
+ * optional), or [SESSION] with --profile as the other way to name it
+ * (login, logout), or the word "profiles" and then [SESSION] (sso).
+ */
+enum { PROFILE_NONE, PROFILE_REQUIRED, PROFILE_OPTIONAL, SESSION_OPTIONAL, SSO_SUBCOMMAND };
 
 struct cmd_def {
 	const char *name;
@@ -72,9 +80,20 @@ int cmd_exit_code(int err)
 	case KR_ERR_TLS:
 	case KR_ERR_TIMEOUT:
 		return CMD_EXIT_NETWORK;
+	case KR_ERR_LOGIN:
+		return CMD_EXIT_LOGIN;
 	default:
 		return CMD_EXIT_ERROR;
 	}
+}
+
+const char *cmd_default_profile(void)
+{
+	const char *p = getenv("AWS_DEFAULT_PROFILE");
+
+	if (!p || !*p)
+		p = getenv("AWS_PROFILE");
+	return p && *p ? p : "default";
 }
 
 /* Stop after an error on one stderr line pointing at the help. */
@@ -109,6 +128,11 @@ static const struct cmd_def commands[] = {
     {"add", CMD_OPT_VERIFY | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_add_run, help_add},
     {"remove", CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_status_remove, help_remove},
     {"check", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_check_run, help_check},
+    {"login", CMD_OPT_PROFILE | CMD_OPT_FORCE | CMD_OPT_NO_BROWSER | CMD_OPT_NO_AUTOSTART,
+     SESSION_OPTIONAL, cmd_sso_login, help_login},
+    {"logout", CMD_OPT_PROFILE | CMD_OPT_NO_AUTOSTART, SESSION_OPTIONAL, cmd_sso_logout,
+     help_logout},
+    {"sso", CMD_OPT_PROFILE | CMD_OPT_NO_AUTOSTART, SSO_SUBCOMMAND, cmd_sso_profiles, help_sso},
     {"version", 0, PROFILE_NONE, cmd_status_version, help_version},
     /* help's PROFILE slot carries the command name. */
     {"help", 0, PROFILE_OPTIONAL, run_help, help_help},
@@ -167,6 +191,8 @@ static int parse_option(struct cmd_ctx *x, const char *a, int argc, char **argv,
 		x->opts |= option_defs[k].bit;
 		if (option_defs[k].bit == CMD_OPT_MFA_CODE)
 			x->mfa_code = value;
+		if (option_defs[k].bit == CMD_OPT_PROFILE)
+			x->profile = value;
 		return CMD_EXIT_OK;
 	}
 	return usage_error(x->cmd, "unknown option '--%.*s'", (int)len, a);
@@ -176,7 +202,7 @@ static int parse_option(struct cmd_ctx *x, const char *a, int argc, char **argv,
 static int parse(struct cmd_ctx *x, int argc, char **argv)
 {
 	const struct cmd_def *c = x->cmd;
-	int only_pos = 0;
+	int only_pos = 0, sub = 0;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -196,7 +222,16 @@ static int parse(struct cmd_ctx *x, int argc, char **argv)
 				return rc;
 		} else if (!only_pos && a[0] == '-' && a[1]) {
 			return usage_error(c, "unknown option '%s'", a);
-		} else if (c->profile != PROFILE_NONE && !x->profile) {
+		} else if (c->profile == SSO_SUBCOMMAND && !sub) {
+			if (strcmp(a, "profiles") != 0)
+				return usage_error(
+				    c, "unknown sso command '%s' (there is 'profiles')", a);
+			sub = 1;
+		} else if ((c->profile == SESSION_OPTIONAL || c->profile == SSO_SUBCOMMAND) &&
+		           !x->session) {
+			x->session = a;
+		} else if ((c->profile == PROFILE_REQUIRED || c->profile == PROFILE_OPTIONAL) &&
+		           !x->profile) {
 			x->profile = a;
 		} else {
 			return usage_error(c, "unexpected argument '%s'", a);
@@ -204,6 +239,17 @@ static int parse(struct cmd_ctx *x, int argc, char **argv)
 	}
 	if (c->profile == PROFILE_REQUIRED && !x->profile)
 		return usage_error(c, "missing PROFILE");
+	if (c->profile == SSO_SUBCOMMAND && !sub)
+		return usage_error(c, "missing 'profiles'");
+	if (x->session && x->profile)
+		return usage_error(c, "give SESSION or --profile PROFILE, not both");
+	if (x->session && !valid_profile_name(x->session))
+		return usage_error(c, "invalid session name (1 to %d printable characters)",
+		                   KR_NAME_MAX);
+	/* Neither: the profile the AWS CLI would use ('aws sso login'). */
+	if ((c->profile == SESSION_OPTIONAL || c->profile == SSO_SUBCOMMAND) && !x->session &&
+	    !x->profile)
+		x->profile = cmd_default_profile();
 	if (x->profile && c->run != run_help && !valid_profile_name(x->profile))
 		return usage_error(c, "invalid profile name (1 to %d printable characters)",
 		                   KR_NAME_MAX);

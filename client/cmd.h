@@ -13,6 +13,8 @@
  *   6    an MFA code was needed and none could be obtained
  *   7    STS unreachable, timed out, or its certificate not trusted
  *        (network, timeout, tls)
+ *   8    an IAM Identity Center login is needed and none could be made here
+ *        (login)
  *   126  exec: the command could not be run
  *   127  exec: the command was not found
  * `version` exits 3 after printing its own version when no daemon answers.
@@ -38,6 +40,7 @@ enum {
 	CMD_EXIT_AWS = 5,
 	CMD_EXIT_MFA = 6,
 	CMD_EXIT_NETWORK = 7,
+	CMD_EXIT_LOGIN = 8,
 	CMD_EXIT_NOEXEC = 126,
 	CMD_EXIT_NOTFOUND = 127,
 };
@@ -50,18 +53,21 @@ enum {
 	CMD_OPT_ALL = 1 << 3,
 	CMD_OPT_VERIFY = 1 << 4,
 	CMD_OPT_JSON = 1 << 5,
+	CMD_OPT_PROFILE = 1 << 6,    /* --profile PROFILE: login, logout, sso profiles */
+	CMD_OPT_NO_BROWSER = 1 << 7, /* login */
 };
 
 struct cmd_def; /* one entry of the command table (cmd.c) */
 
 /*
  * One run of keyrole, as the parsed command line leaves it for the command
- * (cmd_creds.c, cmd_status.c, cmd_add.c, cmd_check.c). cmd_main() owns it;
+ * (cmd_creds.c, cmd_status.c, cmd_add.c, cmd_check.c, cmd_sso.c). cmd_main() owns it;
  * the strings point into argv.
  */
 struct cmd_ctx {
 	const struct cmd_def *cmd;
-	const char *profile;  /* NULL for commands without one */
+	const char *profile;  /* NULL for commands without one; login's --profile */
+	const char *session;  /* login, logout, sso profiles: SESSION (NULL with --profile) */
 	const char *mfa_code; /* --mfa-code, already checked by valid_mfa_code() */
 	unsigned opts;        /* CMD_OPT_* given */
 	char **exec_argv;     /* exec: the command, NULL-terminated (argv's tail) */
@@ -74,5 +80,13 @@ int cmd_main(int argc, char **argv);
 
 /* The exit status for a KR_ERR_* code (from the daemon or local). */
 int cmd_exit_code(int err);
+
+/*
+ * The profile `keyrole login`, `logout` and `sso profiles` use when given
+ * neither SESSION nor --profile: botocore's (and so `aws sso login`'s) --
+ * AWS_DEFAULT_PROFILE, else AWS_PROFILE, else "default" (an empty variable
+ * counts as unset).
+ */
+const char *cmd_default_profile(void);
 
 #endif

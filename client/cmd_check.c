@@ -35,6 +35,10 @@ static int check_step(struct cmd_ctx *x, const struct json *step, int first)
 
 		if (strcmp(type, "environment") == 0)
 			return out_printf(x, "environment keys");
+		if (strcmp(type, "sso") == 0)
+			return out_printf(x, "%s (sso %s/%s)", request_str(step, "profile", "?"),
+			                  request_str(step, "account_id", "?"),
+			                  request_str(step, "role_name", "?"));
 		r = out_printf(x, "%s (%s", request_str(step, "profile", "?"), type);
 		if (r == KR_OK && akid && *akid)
 			r = out_printf(x, " %s", akid);

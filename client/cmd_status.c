@@ -5,10 +5,11 @@
  * Invariants:
  * - Every text line is made by out_line()/out_printf(), which scrub control
  *   characters (out.h): a refresh error, note, keyring warning, profile,
- *   role or counter name from the daemon cannot forge a line.
- * Invariants:
+ *   role, IAM Identity Center session or counter name from the daemon
+ *   cannot forge a line.
  * - Nothing here handles a secret: the daemon's status never has one
- *   (stored keys are listed by profile name only).
+ *   (stored keys are listed by profile name only, IAM Identity Center
+ *   sessions without their tokens).
  * - stdout is written all at once or not at all; a failure is one stderr
  *   line (out.h). `status --json` prints the reply as JSON (escaped by
  *   json_print()).
@@ -92,6 +93,54 @@ static int status_entries(struct cmd_ctx *x, const struct json *entries)
 	return r;
 }
 
+/* The IAM Identity Center sessions keyroled holds a token for (never the token). */
+static int status_sso(struct cmd_ctx *x, const struct json *sessions)
+{
+	const struct json *e;
+	int width = 7, r;
+
+	if (json_type(sessions) != JSON_ARRAY)
+		return KR_OK; /* a keyroled without IAM Identity Center support */
+	if (json_count(sessions) == 0)
+		return out_line(x, "IAM Identity Center sessions: none");
+	json_for_each(e, sessions)
+	{
+		int l = (int)strlen(request_str(e, "session", "-"));
+
+		if (l > width)
+			width = l > 40 ? 40 : l;
+	}
+	r = out_line(x, "IAM Identity Center sessions:");
+	if (r == KR_OK)
+		r = out_line(x, "  %-*s  %-14s  %-10s  %-7s  %-13s  %s", width, "SESSION", "REGION",
+		             "EXPIRES", "REFRESH", "FROM", "START URL");
+	json_for_each(e, sessions)
+	{
+		char left[32] = "-", dur[24];
+		const char *exp = json_get_str(e, "expiration");
+		int ok;
+		long s = secs_until(exp, &ok);
+
+		if (r < 0)
+			break;
+		if (ok && s <= 0) {
+			snprintf(left, sizeof(left), "expired");
+		} else if (ok) {
+			fmt_duration(dur, sizeof(dur), s);
+			snprintf(left, sizeof(left), "in %s", dur);
+		} else if (exp) {
+			snprintf(left, sizeof(left), "?");
+		}
+		r = out_line(x, "  %-*s  %-14s  %-10s  %-7s  %-13s  %s%s", width,
+		             request_str(e, "session", "-"), request_str(e, "region", "-"), left,
+		             json_type(json_get(e, "refresh_token")) == JSON_TRUE ? "yes" : "no",
+		             request_str(e, "from", "-"), request_str(e, "start_url", "-"),
+		             json_type(json_get(e, "refreshing")) == JSON_TRUE ? " (refreshing)"
+		                                                               : "");
+	}
+	return r;
+}
+
 static int status_text(struct cmd_ctx *x, const struct json *reply)
 {
 	const struct json *keys = json_get(reply, "stored_keys");
@@ -110,6 +159,8 @@ static int status_text(struct cmd_ctx *x, const struct json *reply)
 		r = out_line(x, "note: %s", json_get_str(reply, "note"));
 	if (r == KR_OK)
 		r = status_entries(x, json_get(reply, "entries"));
+	if (r == KR_OK)
+		r = status_sso(x, json_get(reply, "sso_sessions"));
 	if (r == KR_OK)
 		r = out_printf(x, "stored long-term keys:");
 	json_for_each(it, keys)

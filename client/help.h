@@ -14,6 +14,9 @@ extern const char help_forget[];
 extern const char help_add[];
 extern const char help_remove[];
 extern const char help_check[];
+extern const char help_login[];
+extern const char help_logout[];
+extern const char help_sso[];
 extern const char help_version[];
 extern const char help_help[];
 

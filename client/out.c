@@ -35,14 +35,14 @@ static void scrub(char *s, size_t n)
 	}
 }
 
-/* Write one whole line to stderr at once, scrubbed. */
-static void put_err_line(const char *prefix, const char *fmt, va_list ap)
+/* Write one whole line to fd at once, scrubbed: prefix, then fmt. */
+static void put_line(int fd, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[KR_CLIENT_LINE_MAX];
 	size_t n;
 	int w;
 
-	w = snprintf(line, sizeof(line), "keyrole: %s", prefix);
+	w = snprintf(line, sizeof(line), "%s", prefix);
 	n = (w < 0 || (size_t)w >= sizeof(line)) ? 0 : (size_t)w;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	n = strlen(line);
@@ -51,7 +51,16 @@ static void put_err_line(const char *prefix, const char *fmt, va_list ap)
 		line[n++] = '\n';
 	else
 		line[n - 1] = '\n';
-	(void)proto_write_all(2, line, n, 0);
+	(void)proto_write_all(fd, line, n, 0);
+}
+
+/* Write one whole line to stderr at once, scrubbed. */
+static void put_err_line(const char *prefix, const char *fmt, va_list ap)
+{
+	char head[KR_NAME_MAX + 32];
+
+	snprintf(head, sizeof(head), "keyrole: %s", prefix);
+	put_line(2, head, fmt, ap);
 }
 
 /* put_err_line() with the profile of x (if any) as the prefix. */
@@ -80,6 +89,15 @@ void out_warn(const struct cmd_ctx *x, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	put_profile_line(x, fmt, ap);
+	va_end(ap);
+}
+
+void out_notice(int fd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(fd, "", fmt, ap);
 	va_end(ap);
 }
 

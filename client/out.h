@@ -6,12 +6,11 @@
  * Invariants:
  * - A stderr line (out_fail(), out_warn()) is whole: "keyrole: [PROFILE: ]
  *   MESSAGE\n", at most KR_CLIENT_LINE_MAX bytes, written with one write().
- * - Text is scrubbed in one place (out.c's scrub()): in every stderr line
- *   and in everything out_printf()/out_line() add to stdout, each control
- *   character becomes a space, byte for byte: C0 (< 0x20: \n \r \t ESC...),
- *   DEL (0x7f) and the C1 controls U+0080..U+009F as UTF-8 (0xc2 0x80-0x9f,
- *   two spaces). So a string from the daemon (an error message, a refresh
- *   error, a note, a status entry, a check report, an ARN) can neither
+ * - Text is scrubbed in one place (out.c's scrub()): in every stderr line,
+ *   every notice (out_notice()) and in everything out_printf()/out_line() add to stdout, each
+ * control character becomes a space, byte for byte: C0 (< 0x20: \n \r \t ESC...), DEL (0x7f) and
+ * the C1 controls U+0080..U+009F as UTF-8 (0xc2 0x80-0x9f, two spaces). So a string from the daemon
+ * (an error message, a refresh error, a note, a status entry, a check report, an ARN) can neither
  *   forge a line nor send the terminal an escape sequence; the widths of
  *   the status table stay as they were. Line ends come only from
  *   out_line()/out_eol(). Not scrubbed, because they escape by their own
@@ -36,6 +35,13 @@ int out_fail(const struct cmd_ctx *x, int err, const char *fmt, ...)
 
 /* One warning line on stderr, as out_fail() prints it; the command goes on. */
 void out_warn(const struct cmd_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * One line of text for a person on fd (the terminal, or stderr when there
+ * is none), scrubbed, written at once, without the "keyrole: " prefix: the
+ * steps of an IAM Identity Center login (login.c). Never a secret.
+ */
+void out_notice(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Append text to x->out, every control character in it turned into a space

@@ -7,10 +7,13 @@
 #include "caps.h"
 #include "conn.h"
 #include "err.h"
+#include "login.h"
 #include "mem.h"
 #include "mfa.h"
 #include "out.h"
 #include "proto.h"
+#include "shellquote.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -91,17 +94,21 @@ static void busy_backoff(int attempt)
 		;
 }
 
-int request_call_raw(struct cmd_ctx *x, const struct json *req, unsigned flags,
-                     struct json **ret_reply)
+/* request_call_raw() with the reply awaited until deadline_ms (0: KR_CLIENT_REPLY_MS from now). */
+static int call_until(struct cmd_ctx *x, const struct json *req, unsigned flags,
+                      int64_t deadline_ms, struct json **ret_reply)
 {
 	int64_t busy_until = proto_now_ms() + KR_CLIENT_BUSY_MS;
+	int64_t wait_ms = deadline_ms ? deadline_ms - proto_now_ms() : KR_CLIENT_REPLY_MS;
 	struct json *reply = NULL;
 	int r;
 
 	for (int attempt = 0;; attempt++) {
 		r = conn_open(&x->conn, flags);
 		if (r == KR_OK)
-			r = conn_request(&x->conn, req, proto_now_ms() + KR_CLIENT_REPLY_MS,
+			r = conn_request(&x->conn, req,
+			                 deadline_ms ? deadline_ms
+			                             : proto_now_ms() + KR_CLIENT_REPLY_MS,
 			                 &reply);
 		/* A herd larger than the daemon's connection cap: queue up politely. */
 		if (r != KR_OK || !reply_busy(reply) || proto_now_ms() >= busy_until)
@@ -118,11 +125,24 @@ int request_call_raw(struct cmd_ctx *x, const struct json *req, unsigned flags,
 	if (r == KR_ERR_NODAEMON)
 		return out_fail(x, r, "keyroled is not running: %s", x->conn.detail);
 	if (r == KR_ERR_TIMEOUT)
-		return out_fail(x, r, "%s (%d s)", x->conn.detail, KR_CLIENT_REPLY_MS / 1000);
+		return out_fail(x, r, "%s (%ld s)", x->conn.detail, (long)(wait_ms / 1000));
 	if (r < 0)
 		return out_fail(x, r, "%s", x->conn.detail);
 	*ret_reply = reply;
 	return CMD_EXIT_OK;
+}
+
+int request_call_raw(struct cmd_ctx *x, const struct json *req, unsigned flags,
+                     struct json **ret_reply)
+{
+	return call_until(x, req, flags, 0, ret_reply);
+}
+
+int request_call_until(struct cmd_ctx *x, const struct json *req, int64_t deadline_ms,
+                       struct json **ret_reply)
+{
+	return call_until(x, req, autostart_allowed(x) ? CONN_AUTOSTART : 0, deadline_ms,
+	                  ret_reply);
 }
 
 int request_reply_ok(const struct json *reply)
@@ -198,13 +218,75 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 	return CMD_EXIT_OK;
 }
 
+/* s as one shell word for a hint the user may paste: quoted only when it must be. */
+static void shell_word(const char *s, char *out, size_t n)
+{
+	struct buf b;
+
+	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	                "._-+=@%:,/")] == '\0') {
+		snprintf(out, n, "%s", s);
+		return;
+	}
+	buf_init(&b, n);
+	if (shellquote_append(&b, s) == KR_OK && b.data)
+		snprintf(out, n, "%s", b.data);
+	else
+		snprintf(out, n, "'...'");
+	buf_free(&b);
+}
+
+/*
+ * The daemon answered error "login" for x->profile: its IAM Identity Center
+ * session needs a login. On a terminal (tty: may one be used) run it there,
+ * as `keyrole login` would; otherwise the one line and exit 8. A named
+ * session is logged in by name; a legacy profile's (keyroled sends its
+ * start URL, or nothing) through the profile.
+ */
+static int login_inline(struct cmd_ctx *x, const struct json *reply, int tty)
+{
+	const char *s = request_str(reply, "sso_session", NULL);
+	int named = s && !strstr(s, "://");
+	struct login_req rq = {.session = named ? s : NULL, .profile = named ? NULL : x->profile};
+	char word[KR_NAME_MAX * 4 + 8], line[KR_CLIENT_LINE_MAX];
+	struct login_result res;
+	int fd = -1, rc;
+
+	if (!tty || tty_open(&fd) < 0) {
+		shell_word(named ? s : x->profile, word, sizeof(word));
+		if (named)
+			return out_fail(x, KR_ERR_LOGIN,
+			                "the IAM Identity Center session \"%s\" has expired: run "
+			                "keyrole login %s",
+			                s, word);
+		return out_fail(x, KR_ERR_LOGIN,
+		                "the IAM Identity Center session%s%s%s has expired: run keyrole "
+		                "login --profile %s",
+		                s ? " \"" : "", s ? s : "", s ? "\"" : "", word);
+	}
+	out_notice(fd, "IAM Identity Center session %s needs a login", s ? s : x->profile);
+	rc = login_run(x, &rq, fd, &res);
+	if (rc == CMD_EXIT_OK) {
+		login_done_text(&res, line, sizeof(line));
+		out_notice(fd, "%s", line);
+	}
+	close(fd);
+	return rc;
+}
+
+static int is_error(const struct json *reply, const char *name)
+{
+	const char *e = json_get_str(reply, "error");
+
+	return !request_reply_ok(reply) && e && strcmp(e, name) == 0;
+}
+
 int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
 {
 	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
 	char code[KR_MFA_CODE_BUF] = "";
 	struct json *req, *reply = NULL;
-	const char *name;
-	int rc;
+	int rc, did_mfa = 0, did_login = 0;
 
 	req = request_new(x, "get", 1);
 	if (!req) {
@@ -212,23 +294,28 @@ int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
 		goto out;
 	}
 	rc = request_call_raw(x, req, flags, &reply);
-	if (rc != CMD_EXIT_OK)
-		goto out;
-	name = json_get_str(reply, "error");
-	if (!request_reply_ok(reply) && name && strcmp(name, "mfa") == 0) {
-		rc = obtain_mfa_code(x, reply, code);
+	/* At most one MFA round and one login, each followed by the same get again. */
+	while (rc == CMD_EXIT_OK) {
+		if (is_error(reply, "mfa") && !did_mfa) {
+			rc = obtain_mfa_code(x, reply, code);
+			if (rc == CMD_EXIT_OK && json_add_str(req, "mfa_code", code) < 0)
+				rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
+			did_mfa = 1;
+		} else if (is_error(reply, "login")) {
+			/* A second "login" (the new token was refused too): the line. */
+			rc = login_inline(x, reply, !did_login);
+			did_login = 1;
+		} else {
+			break;
+		}
 		if (rc != CMD_EXIT_OK)
 			goto out;
-		if (json_add_str(req, "mfa_code", code) < 0) {
-			rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
-			goto out;
-		}
 		json_free(reply);
 		reply = NULL;
 		rc = request_call_raw(x, req, flags, &reply);
-		if (rc != CMD_EXIT_OK)
-			goto out;
 	}
+	if (rc != CMD_EXIT_OK)
+		goto out;
 	if (!request_reply_ok(reply)) {
 		rc = request_fail_reply(x, reply); /* a second "mfa": the code was not accepted */
 		goto out;

@@ -4,8 +4,9 @@
  * transport failure into the one stderr line, and read members of a reply.
  *
  * Invariants:
- * - One request per command; `get` (and env/exec) sends a second one only
- *   when the daemon asks for an MFA code.
+ * - One request per command; `get` (and env/exec) sends it again only when
+ *   the daemon asks for an MFA code (once) or for an IAM Identity Center
+ *   login (once, after the login ran on the terminal: login.h).
  * - Requests and replies are JSON trees: json_free() wipes them (they may
  *   hold credentials, keys, an MFA code). The MFA code is wiped on every
  *   path, and only ever sent to the daemon.
@@ -17,6 +18,8 @@
 
 #include "cmd.h"
 #include "json.h"
+
+#include <stdint.h>
 
 /*
  * A request {"v", "op", "profile" (when x has one), "env" (with_env: the
@@ -35,6 +38,15 @@ int request_call_raw(struct cmd_ctx *x, const struct json *req, unsigned flags,
                      struct json **ret_reply);
 
 /*
+ * request_call_raw() with the reply awaited until deadline_ms
+ * (proto_now_ms()'s clock) instead of KR_CLIENT_REPLY_MS from now, and
+ * autostart as the options allow: "login_wait" lasts as long as the device
+ * code. A failure reply is returned, not reported.
+ */
+int request_call_until(struct cmd_ctx *x, const struct json *req, int64_t deadline_ms,
+                       struct json **ret_reply);
+
+/*
  * request_call_raw() with autostart as the options and KEYROLE_NO_AUTOSTART
  * allow, a failure reply reported and turned into its exit status.
  */
@@ -48,7 +60,10 @@ int request_fail_reply(const struct cmd_ctx *x, const struct json *reply);
 
 /*
  * The "get" request for x->profile, with one MFA round when the daemon asks
- * for a code (--mfa-code, else mfa_process, else the terminal). A reply
+ * for a code (--mfa-code, else mfa_process, else the terminal), and one
+ * login when it answers error "login": on a terminal the login runs there
+ * and the get is sent again; without one it fails with one line naming
+ * `keyrole login SESSION`, exit status 8. A reply
  * without AccessKeyId/SecretAccessKey is a failure; a served reply with a
  * refresh_error is reported on stderr as a warning. *ret_reply holds the
  * credentials: json_free() it.

@@ -32,6 +32,13 @@
 #define KR_ADD_INPUT_MAX     4096              /* `keyrole add` input on stdin */
 #define KR_CONN_DETAIL_MAX   600               /* why a connection failed, for that line */
 
+/* IAM Identity Center logins in the client (client/login.c, client/browser.c). */
+#define KR_LOGIN_EXPIRES_MAX_S 3600  /* a device code said to last longer is not believed */
+#define KR_LOGIN_EXPIRES_DFL_S 600   /* ... and one without expires_in lasts this (AWS: 600) */
+#define KR_LOGIN_SLACK_MS      30000 /* login_wait's reply deadline beyond the code's expiry */
+#define KR_BROWSER_URL_MAX     4096  /* a verification URL handed to a browser */
+#define KR_BROWSER_START_MS    3000  /* to learn whether the browser could be started */
+
 /* JSON the client reads (common/json.c): a reply is the largest text. */
 #define KR_JSON_MAX        KR_RESP_MAX
 #define KR_JSON_DEPTH_MAX  64 /* nested arrays and objects */

@@ -33,6 +33,7 @@ static const struct {
     [22] = {"internal", "internal error"},
     [23] = {"expired", "credentials expired"},
     [24] = {"tls", "TLS certificate or handshake failure"},
+    [25] = {"login", "an IAM Identity Center login is needed"},
 };
 
 _Static_assert(sizeof(table) / sizeof(table[0]) == (unsigned)-KR_ERR__LAST,

@@ -42,7 +42,8 @@ enum {
 	KR_ERR_INTERNAL = -22,    /* a bug: should not happen */
 	KR_ERR_EXPIRED = -23,     /* credentials expired and not refreshable */
 	KR_ERR_TLS = -24,         /* TLS failed: certificate not trusted, handshake */
-	KR_ERR__LAST = -25
+	KR_ERR_LOGIN = -25,       /* an IAM Identity Center session needs a login */
+	KR_ERR__LAST = -26
 };
 
 /* One failure for a person (see above). Fixed size: filled on any path, even out of memory. */

@@ -23,6 +23,9 @@ const char *const proto_env_keys[] = {
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
+    /* IAM Identity Center: the portal's and the OIDC service's endpoints. */
+    "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_SSO_OIDC",
     /* Proxies for the STS call (libcurl's names); not part of any cache key. */
     "HTTPS_PROXY",
     "https_proxy",

@@ -1,9 +1,10 @@
 # bash completion for keyrole(1)                          -*- shell-script -*-
 # Installed as $(PREFIX)/share/bash-completion/completions/keyrole.
 #
-# Completes the subcommands, the options of each subcommand, and profile
-# names: the [profile NAME] and [default] sections of
-# ${AWS_CONFIG_FILE:-~/.aws/config}. Reads that one file and runs no other
+# Completes the subcommands, the options of each subcommand, profile
+# names (the [profile NAME] and [default] sections of
+# ${AWS_CONFIG_FILE:-~/.aws/config}) and IAM Identity Center session names
+# (its [sso-session NAME] sections). Reads that one file and runs no other
 # program than awk, so it never contacts keyroled.
 
 _keyrole_profiles()
@@ -21,6 +22,19 @@ _keyrole_profiles()
 		}'
 }
 
+_keyrole_sessions()
+{
+	local cfg=${AWS_CONFIG_FILE:-$HOME/.aws/config}
+	[[ -r $cfg && -f $cfg ]] || return 0
+	head -c 4194304 -- "$cfg" 2>/dev/null | awk '
+		/^[ \t]*\[[ \t]*sso-session[ \t]+[^]]+\]/ {
+			s = $0
+			sub(/^[ \t]*\[[ \t]*sso-session[ \t]+/, "", s)
+			sub(/[ \t]*\].*$/, "", s)
+			if (s != "") print s
+		}'
+}
+
 _keyrole_options()
 {
 	case $1 in
@@ -30,6 +44,8 @@ _keyrole_options()
 	forget) echo "--all --no-autostart --help" ;;
 	add) echo "--verify --no-autostart --help" ;;
 	remove) echo "--no-autostart --help" ;;
+	login) echo "--profile --force --no-browser --no-autostart --help" ;;
+	logout | sso) echo "--profile --no-autostart --help" ;;
 	version | help) echo "--help" ;;
 	esac
 }
@@ -45,8 +61,8 @@ _keyrole()
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	fi
-	local commands="get env exec status forget add remove check version help"
-	local cmd="" profile="" i w
+	local commands="get env exec status forget add remove check login logout sso version help"
+	local cmd="" profile="" i w npos=0
 
 	# Find the subcommand and (for exec) where the command to run starts.
 	for ((i = 1; i < cword; i++)); do
@@ -56,10 +72,11 @@ _keyrole()
 			continue
 		fi
 		case $w in
-		--mfa-code) ((i++)) ;;
+		--mfa-code | --profile) ((i++)) ;;
 		--) [[ $cmd == exec && -n $profile ]] && break ;;
 		-*) ;;
 		*)
+			((npos++))
 			if [[ -z $profile ]]; then
 				profile=$w
 			elif [[ $cmd == exec ]]; then
@@ -97,6 +114,11 @@ _keyrole()
 	--mfa-code)
 		return 0 # a code: nothing to offer
 		;;
+	--profile)
+		local IFS=$'\n'
+		mapfile -t COMPREPLY < <(compgen -W "$(_keyrole_profiles)" -- "$cur")
+		return 0
+		;;
 	esac
 
 	if [[ $cur == -* ]]; then
@@ -107,6 +129,20 @@ _keyrole()
 	case $cmd in
 	help)
 		[[ -z $profile ]] && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
+		;;
+	login | logout)
+		if ((npos == 0)); then
+			local IFS=$'\n'
+			mapfile -t COMPREPLY < <(compgen -W "$(_keyrole_sessions)" -- "$cur")
+		fi
+		;;
+	sso)
+		if ((npos == 0)); then
+			mapfile -t COMPREPLY < <(compgen -W "profiles" -- "$cur")
+		elif ((npos == 1)); then
+			local IFS=$'\n'
+			mapfile -t COMPREPLY < <(compgen -W "$(_keyrole_sessions)" -- "$cur")
+		fi
 		;;
 	get | env | exec | forget | add | remove | check)
 		if [[ -z $profile ]]; then

@@ -31,6 +31,8 @@ const struct caller_env_field caller_env_fields[] = {
     FIELD("AWS_ACCESS_KEY_ID", access_key_id),
     FIELD("AWS_SECRET_ACCESS_KEY", secret_access_key),
     FIELD("AWS_SESSION_TOKEN", session_token),
+    FIELD("AWS_ENDPOINT_URL_SSO", endpoint_url_sso),
+    FIELD("AWS_ENDPOINT_URL_SSO_OIDC", endpoint_url_sso_oidc),
     FIELD("https_proxy", proxy.https_proxy),
     FIELD("HTTPS_PROXY", proxy.https_proxy_uc),
     FIELD("http_proxy", proxy.http_proxy),

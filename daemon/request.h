@@ -42,7 +42,8 @@ enum req_op {
 struct caller_env {
 	const char *home, *config_file, *credentials_file, *region, *default_region, *endpoint_url,
 	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
-	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token;
+	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token,
+	    *endpoint_url_sso, *endpoint_url_sso_oidc;
 	struct endpoint_proxy_env proxy; /* HTTPS_PROXY, no_proxy, ...: never in a cache key */
 };
 

@@ -51,8 +51,8 @@ sts =
 sso_region = us-east-1
 """
 PROFILES = ["default", "dev", "prod-admin"]
-COMMANDS = ["add", "check", "env", "exec", "forget", "get", "help", "remove", "status",
-            "version"]
+COMMANDS = ["add", "check", "env", "exec", "forget", "get", "help", "login", "logout", "remove",
+            "sso", "status", "version"]
 
 
 def make(args, timeout=300):
@@ -188,6 +188,17 @@ def main(tap, run):
                 "help takes a command")
         tap.is_(bash_complete(comp, ["keyrole", "get", ""], run.path("missing")), [],
                 "no config file: no profiles, no error")
+        tap.is_(bash_complete(comp, ["keyrole", "login", ""], config), ["corp"],
+                "login takes an [sso-session NAME]")
+        tap.is_(bash_complete(comp, ["keyrole", "login", "--profile", "p"], config),
+                ["prod-admin"], "login --profile takes a profile")
+        tap.is_(bash_complete(comp, ["keyrole", "login", "--"], config),
+                ["--force", "--help", "--no-autostart", "--no-browser", "--profile"],
+                "login options")
+        tap.is_(bash_complete(comp, ["keyrole", "sso", ""], config), ["profiles"],
+                "sso takes 'profiles'")
+        tap.is_(bash_complete(comp, ["keyrole", "sso", "profiles", ""], config), ["corp"],
+                "then a session")
 
     with tap.test("installed zsh completion completes commands, options and profiles"):
         if not shutil.which("zsh", path=krtest.CALLER_ENV.get("PATH")):
@@ -202,6 +213,8 @@ def main(tap, run):
                 ["--help", "--json", "--no-autostart"], "status options")
         tap.ok("--force" in zsh_complete(run, fp, "keyrole exec dev --f", config),
                "exec options after PROFILE")
+        tap.is_(zsh_complete(run, fp, "keyrole login ", config), ["corp"], "login: sessions")
+        tap.is_(zsh_complete(run, fp, "keyrole sso ", config), ["profiles"], "sso profiles")
 
     with tap.test("make uninstall removes exactly what install put there"):
         keep = os.path.join(dest, "usr/share/man/man1/other.1")
