@@ -176,7 +176,7 @@ static struct {
 	size_t n;
 } kr = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static int kr_open(void **ret_state, char *errbuf, size_t errlen)
+static int kr_open(void **ret_state, struct err_detail *e)
 {
 	*ret_state = &kr;
 	return KR_OK;
