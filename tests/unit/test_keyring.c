@@ -31,9 +31,11 @@ static struct fake {
 	pthread_cond_t cond;
 	bool hang; /* lookups block until released */
 	bool released;
-	int delay_ms;   /* every call sleeps this long */
-	bool open_fail; /* open() fails with "no bus" */
-	bool junk;      /* lookup answers with another key's item */
+	int delay_ms;          /* every call sleeps this long */
+	bool open_fail;        /* open() fails with "no bus" */
+	bool full;             /* store() fails with "Disk quota exceeded" */
+	struct err_detail err; /* the last failure, for last_error() */
+	bool junk;             /* lookup answers with another key's item */
 	int stores;
 	int closes;
 	int sweeps;
@@ -49,7 +51,8 @@ static void fake_reset(void)
 	for (size_t i = 0; i < fake.n; i++)
 		keyring_item_free(fake.items[i]);
 	fake.n = 0;
-	fake.hang = fake.released = fake.open_fail = fake.junk = false;
+	fake.hang = fake.released = fake.open_fail = fake.junk = fake.full = false;
+	memset(&fake.err, 0, sizeof(fake.err));
 	fake.delay_ms = 0;
 	fake.stores = fake.closes = fake.sweeps = 0;
 	pthread_mutex_unlock(&fake.mu);
@@ -124,6 +127,11 @@ static int fake_store(void *state, const struct keyring_item *item)
 	int r;
 
 	fake_delay();
+	if (fake.full) {
+		err_set(&fake.err, KR_ERR_KEYRING, NULL, 0, "raise the quota",
+		        "add_key: Disk quota exceeded");
+		return KR_ERR_KEYRING;
+	}
 	if ((r = keyring_item_dup(item, &copy)) < 0)
 		return r;
 	pthread_mutex_lock(&fake.mu);
@@ -237,6 +245,12 @@ static int fake_sweep(void *state, int *ret_count)
 	return KR_OK;
 }
 
+/* Written by store() on the worker, read there right after the call. */
+static const struct err_detail *fake_last_error(void *state)
+{
+	return fake.err.code < 0 ? &fake.err : NULL;
+}
+
 static const struct keyring_ops fake_ops = {
     .name = "fake",
     .persistent = 1,
@@ -248,6 +262,7 @@ static const struct keyring_ops fake_ops = {
     .remove_profile = fake_remove_profile,
     .list = fake_list,
     .sweep = fake_sweep,
+    .last_error = fake_last_error,
 };
 
 /* ---- loop harness ---- */
@@ -723,44 +738,20 @@ static void test_open_failure_says_why(void **state)
 	assert_string_equal(err.fix, "start a bus");
 }
 
-/* A backend whose stores fail for a reason it keeps for last_error(). */
-static struct err_detail full;
-
-static int full_store(void *state, const struct keyring_item *item)
-{
-	err_set(&full, KR_ERR_KEYRING, NULL, 0, "raise the quota", "add_key: Disk quota exceeded");
-	return KR_ERR_KEYRING;
-}
-
-static const struct err_detail *full_last_error(void *state)
-{
-	return full.code < 0 ? &full : NULL;
-}
-
 static void test_failed_call_keeps_the_backends_reason_and_fix(void **state)
 {
-	static const struct keyring_ops full_ops = {
-	    .name = "full",
-	    .open = fake_open,
-	    .close = fake_close,
-	    .store = full_store,
-	    .lookup = fake_lookup,
-	    .remove = fake_remove,
-	    .remove_profile = fake_remove_profile,
-	    .list = fake_list,
-	    .last_error = full_last_error,
-	};
 	struct keyring *k = NULL;
 	struct keyring_item *it = item_a();
 	const struct err_detail *e;
 
-	assert_int_equal(keyring_open_ops(&full_ops, NULL, 1000, &k, NULL), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL), KR_OK);
 	assert_null(keyring_last_error(k));
+	fake.full = true;
 	assert_int_equal(keyring_store_sync(k, it), KR_ERR_KEYRING);
 	e = keyring_last_error(k);
 	assert_non_null(e);
 	assert_int_equal(e->code, KR_ERR_KEYRING);
-	assert_string_equal(e->msg, "full: add_key: Disk quota exceeded");
+	assert_string_equal(e->msg, "fake: add_key: Disk quota exceeded");
 	assert_string_equal(e->fix, "raise the quota");
 	keyring_item_free(it);
 	keyring_free(k);
