@@ -66,17 +66,23 @@ int err_from_name(const char *name)
 	return KR_ERR_INTERNAL;
 }
 
+void err_vset(struct err_detail *e, int code, const char *file, int line, const char *fix,
+              const char *fmt, va_list ap)
+{
+	e->code = code;
+	e->line = line;
+	snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
+	snprintf(e->fix, sizeof(e->fix), "%s", fix ? fix : "");
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
 void err_set(struct err_detail *e, int code, const char *file, int line, const char *fix,
              const char *fmt, ...)
 {
 	va_list ap;
 
-	e->code = code;
-	e->line = line;
-	snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
-	snprintf(e->fix, sizeof(e->fix), "%s", fix ? fix : "");
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	err_vset(e, code, file, line, fix, fmt, ap);
 	va_end(ap);
 }
 

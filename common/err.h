@@ -14,6 +14,7 @@
 
 #include "caps.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum {
@@ -58,6 +59,10 @@ struct err_detail {
 /* Fill e (file and fix may be NULL); msg from fmt. Over-long parts are cut, never overflowed. */
 void err_set(struct err_detail *e, int code, const char *file, int line, const char *fix,
              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* err_set() with a va_list. */
+void err_vset(struct err_detail *e, int code, const char *file, int line, const char *fix,
+              const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 
 /* err_set() with only a code: the message is err_str(code). */
 void err_set_code(struct err_detail *e, int code);

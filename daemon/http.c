@@ -116,7 +116,7 @@ static void check_done(struct http *h)
 		struct http_xfer *x = NULL;
 		long status = 0;
 		int err = KR_OK;
-		const char *msg = "";
+		struct err_detail e;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
@@ -150,15 +150,16 @@ static void check_done(struct http *h)
 			break;
 		}
 		if (err == KR_ERR_TOOBIG)
-			msg = "response over its size cap";
+			err_set(&e, err, NULL, 0, NULL, "response over its size cap");
 		else if (err != KR_OK)
-			msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(m->data.result);
+			err_set(&e, err, NULL, 0, NULL, "%s",
+			        x->errbuf[0] ? x->errbuf : curl_easy_strerror(m->data.result));
 		/* m is invalid once the handle is removed: take everything first. */
 		curl_multi_remove_handle(h->multi, x->easy);
 		curl_easy_cleanup(x->easy);
 		x->easy = NULL;
 		list_unlink(&x->link);
-		x->done(x->userdata, err, status, &x->resp, msg);
+		x->done(x->userdata, err, status, &x->resp, err == KR_OK ? NULL : &e);
 		xfer_free(x);
 	}
 }

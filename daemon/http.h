@@ -17,6 +17,7 @@
 #define KR_HTTP_H
 
 #include "buf.h"
+#include "err.h"
 #include "loop.h"
 
 #include <stddef.h>
@@ -39,15 +40,17 @@ struct http_request {
 
 /*
  * Completion. err is KR_OK when an HTTP response arrived (whatever its
- * status), KR_ERR_NETWORK (connect/TLS/transfer failure), KR_ERR_TIMEOUT
- * or KR_ERR_TOOBIG (response over KR_HTTP_RESP_MAX). status is the HTTP
- * status, 0 when none. body is borrowed: the callback may take its
- * contents with buf_steal() (secret memory: free it with mem_free_str());
- * whatever is left is wiped and freed after it returns. errmsg is a short line for a person (never
- * NULL, "" on success). The transfer handle is dead once done runs.
+ * status), KR_ERR_NETWORK (connect/transfer failure), KR_ERR_TLS
+ * (certificate or handshake), KR_ERR_TIMEOUT or KR_ERR_TOOBIG (response
+ * over KR_HTTP_RESP_MAX). status is the HTTP status, 0 when none. body is
+ * borrowed: the callback may take its contents with buf_steal() (secret
+ * memory: free it with mem_free_str()); whatever is left is wiped and freed
+ * after it returns. e is NULL on success, else what failed (e->code is err;
+ * e->msg libcurl's words, for a person). The transfer handle is dead once
+ * done runs.
  */
 typedef void (*http_done_fn)(void *userdata, int err, long status, struct buf *body,
-                             const char *errmsg);
+                             const struct err_detail *e);
 
 int http_new(struct loop *l, struct http **ret);
 

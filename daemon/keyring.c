@@ -69,10 +69,10 @@ struct kjob {
 	void *userdata;
 	uint64_t deadline; /* CLOCK_BOOTTIME microseconds */
 	bool sync;
-	bool finished;  /* sync: the worker is done with it */
-	bool abandoned; /* sync: the caller stopped waiting */
-	bool delivered; /* async: callback ran or was cancelled */
-	char errbuf[256];
+	bool finished;            /* sync: the worker is done with it */
+	bool abandoned;           /* sync: the caller stopped waiting */
+	bool delivered;           /* async: callback ran or was cancelled */
+	struct err_detail detail; /* why it failed, when the backend said */
 };
 
 struct shared {
@@ -102,7 +102,7 @@ struct keyring {
 	uint64_t timeout_us;
 	bool failed; /* switched to memory */
 	char warning[320];
-	char last_error[320];
+	struct err_detail last_error; /* code 0 until a call fails */
 	keyring_warn_fn warn;
 	void *warn_ud;
 };
@@ -323,15 +323,15 @@ static void *worker_main(void *arg)
 
 		if (j->op == KJOB_OPEN) {
 			void *state = NULL;
-			j->err = sh->ops->open(&state, j->errbuf, sizeof(j->errbuf));
+			j->err = sh->ops->open(&state, &j->detail);
 			if (j->err == KR_OK)
 				sh->state = state;
 		} else if (sh->state) {
-			const char *why;
+			const struct err_detail *why;
 			kjob_run(sh->ops, sh->state, j);
 			if (j->err < 0 && sh->ops->last_error &&
 			    (why = sh->ops->last_error(sh->state)))
-				snprintf(j->errbuf, sizeof(j->errbuf), "%s", why);
+				j->detail = *why;
 		} else {
 			j->err = KR_ERR_KEYRING; /* not opened */
 		}
@@ -383,8 +383,8 @@ static bool queue_remove(struct shared *sh, struct kjob *j)
 static void note_error(struct keyring *k, const struct kjob *j)
 {
 	if (j->err < 0 && j->err != KR_ERR_NOCREDS)
-		snprintf(k->last_error, sizeof(k->last_error), "%s: %s", k->sh->ops->name,
-		         j->errbuf[0] ? j->errbuf : err_str(j->err));
+		err_set(&k->last_error, j->err, NULL, 0, j->detail.fix, "%s: %s", k->sh->ops->name,
+		        j->detail.msg[0] ? j->detail.msg : err_str(j->err));
 }
 
 static void deliver(struct keyring *k, struct kjob *j)
@@ -750,14 +750,13 @@ static int run_sync(struct keyring *k, struct kjob **jp, uint64_t timeout_us)
 }
 
 int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned timeout_ms,
-                     struct keyring **ret, char *errbuf, size_t errlen)
+                     struct keyring **ret, struct err_detail *e)
 {
 	struct keyring *k = NULL;
 	struct kjob *j = NULL;
+	bool said = false; /* e holds the backend's own reason */
 	int r = KR_ERR_INVAL;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
 	if (!ops || !ops->open || !ops->close || !ops->store || !ops->lookup || !ops->remove ||
 	    !ops->remove_profile || !ops->list || !ops->name)
 		goto out;
@@ -774,15 +773,17 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 		goto out;
 	r = run_sync(k, &j, (uint64_t)KR_KEYRING_OPEN_MS * 1000u);
 	if (r == KR_ERR_TIMEOUT) {
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s: no answer within %d ms", ops->name,
-			         KR_KEYRING_OPEN_MS);
+		if (e)
+			err_set(e, r, NULL, 0, NULL, "%s: no answer within %d ms", ops->name,
+			        KR_KEYRING_OPEN_MS);
+		said = true;
 		goto out;
 	}
 	if ((r = j->err) < 0) {
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s: %s", ops->name,
-			         j->errbuf[0] ? j->errbuf : err_str(r));
+		if (e)
+			err_set(e, r, NULL, 0, j->detail.fix, "%s: %s", ops->name,
+			        j->detail.msg[0] ? j->detail.msg : err_str(r));
+		said = true;
 		goto out;
 	}
 	if (l) {
@@ -794,6 +795,9 @@ int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned tim
 	k = NULL;
 	r = KR_OK;
 out:
+	if (r < 0 && e && !said)
+		err_set(e, r, NULL, 0, NULL, "%s: %s", ops && ops->name ? ops->name : "keyring",
+		        err_str(r));
 	kjob_free(j);
 	keyring_free(k);
 	return r;
@@ -809,9 +813,9 @@ int keyring_persistent(const struct keyring *k)
 	return k->failed ? keyring_memory_ops.persistent : k->sh->ops->persistent;
 }
 
-const char *keyring_last_error(const struct keyring *k)
+const struct err_detail *keyring_last_error(const struct keyring *k)
 {
-	return k->last_error[0] ? k->last_error : NULL;
+	return k->last_error.code < 0 ? &k->last_error : NULL;
 }
 
 const char *keyring_warning(const struct keyring *k)

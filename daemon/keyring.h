@@ -21,6 +21,7 @@
 #define KR_KEYRING_H
 
 #include "caps.h"
+#include "err.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,13 +45,14 @@ struct keyring_item {
 /*
  * A backend. Every function runs on the worker thread only, one call at a
  * time, so a backend needs no locking of its own. Errors are KR_ERR_*
- * codes; errbuf gets one line for a person (never a secret).
+ * codes; what a person needs to know (never a secret) is a struct
+ * err_detail: open()'s e, and last_error() for the other calls.
  */
 struct keyring_ops {
 	const char *name; /* "secret-service", "keyctl", "memory" */
 	int persistent;   /* 1 if items survive a reboot */
-	/* Probe and connect; fails fast when unusable (no bus, locked, no keyctl). */
-	int (*open)(void **ret_state, char *errbuf, size_t errlen);
+	/* Probe and connect; fails fast when unusable (no bus, locked, no keyctl): e says why. */
+	int (*open)(void **ret_state, struct err_detail *e);
 	void (*close)(void *state); /* NULL state is a no-op */
 	/* Replace any item with the same key. */
 	int (*store)(void *state, const struct keyring_item *item);
@@ -62,8 +64,8 @@ struct keyring_ops {
 	int (*remove_profile)(void *state, const char *profile, const char *kind, int *ret_count);
 	/* Metadata only (secret NULL); expired items are left out. */
 	int (*list)(void *state, const char *kind, struct keyring_item ***ret_items, size_t *ret_n);
-	/* Optional: one line on the last failure ("add_key: Disk quota exceeded"). */
-	const char *(*last_error)(void *state);
+	/* Optional: the last failure ("add_key: Disk quota exceeded", a fix), or NULL. */
+	const struct err_detail *(*last_error)(void *state);
 	/*
 	 * Optional: delete expired session items, at most KR_KEYRING_SWEEP_MAX
 	 * in one call (a backend that expires items itself has none).
@@ -125,22 +127,25 @@ typedef void (*keyring_warn_fn)(void *userdata, const char *message);
 /*
  * Open a backend by name (keyring_open.c): "auto" (secret-service, then keyctl, then memory:
  * the first whose open() succeeds), "secret-service", "keyctl" or "memory".
- * l may be NULL: then only the *_sync calls work. errbuf gets why a named
- * backend (or each auto candidate) failed.
+ * l may be NULL: then only the *_sync calls work. On failure e (may be
+ * NULL) says why the named backend failed: "NAME: why", and a fix.
  */
-int keyring_open(const char *which, struct loop *l, struct keyring **ret, char *errbuf,
-                 size_t errlen);
+int keyring_open(const char *which, struct loop *l, struct keyring **ret, struct err_detail *e);
 
 /*
  * Open with an explicit ops table (test seam, and the worker of
  * keyring_open): timeout_ms is the deadline of each call (0: the default).
  */
 int keyring_open_ops(const struct keyring_ops *ops, struct loop *l, unsigned timeout_ms,
-                     struct keyring **ret, char *errbuf, size_t errlen);
+                     struct keyring **ret, struct err_detail *e);
 
-/* The first of n candidates whose open() succeeds (auto is this with ours). */
+/*
+ * The first of n candidates whose open() succeeds (auto is this with ours).
+ * e (may be NULL) collects why each one before it failed ("a: why; b: why",
+ * the first fix given), even when a later one succeeds.
+ */
 int keyring_open_first(const struct keyring_ops *const *candidates, size_t n, struct loop *l,
-                       unsigned timeout_ms, struct keyring **ret, char *errbuf, size_t errlen);
+                       unsigned timeout_ms, struct keyring **ret, struct err_detail *e);
 
 /*
  * Stop the worker and close the backend. Stores and removals already queued
@@ -156,8 +161,8 @@ void keyring_free(struct keyring *k);
 const char *keyring_backend_name(const struct keyring *k);
 /* 1 if stored items survive a reboot. */
 int keyring_persistent(const struct keyring *k);
-/* Why the last failed call failed (backend text, never a secret), or NULL. */
-const char *keyring_last_error(const struct keyring *k);
+/* Why the last failed call failed ("BACKEND: what", a fix; never a secret), or NULL. */
+const struct err_detail *keyring_last_error(const struct keyring *k);
 /* The failover warning, or NULL while the backend works. */
 const char *keyring_warning(const struct keyring *k);
 void keyring_set_warn_fn(struct keyring *k, keyring_warn_fn fn, void *userdata);

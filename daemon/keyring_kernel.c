@@ -46,17 +46,27 @@
 
 struct kernel_state {
 	char desc[KR_KEYRING_KEY_MAX + 16];
-	char err[256]; /* last failure, for last_error() */
+	struct err_detail err; /* last failure, for last_error() */
 };
+
+/* e = "what: errno text", with the way out of a full quota; returns KR_ERR_KEYRING. */
+static int errno_detail(struct err_detail *e, const char *what)
+{
+	int errnum = errno;
+
+	err_set(e, KR_ERR_KEYRING, NULL, 0,
+	        errnum == EDQUOT ? "the kernel keyring quota of this user is full: raise the "
+	                           "kernel.keys.maxkeys and maxbytes sysctls, or choose another "
+	                           "cache backend"
+	                         : NULL,
+	        "%s: %s", what, strerror(errnum));
+	return KR_ERR_KEYRING;
+}
 
 /* Remember why a call failed (errno text); returns KR_ERR_KEYRING. */
 static int kernel_fail(struct kernel_state *st, const char *what)
 {
-	int e = errno;
-
-	snprintf(st->err, sizeof(st->err), "%s: %s%s", what, strerror(e),
-	         e == EDQUOT ? " (the kernel keyring quota of this user is full)" : "");
-	return KR_ERR_KEYRING;
+	return errno_detail(&st->err, what);
 }
 
 static void sleep_ms(long ms)
@@ -298,7 +308,7 @@ out:
 	return r;
 }
 
-static int kernel_open(void **ret_state, char *errbuf, size_t errlen)
+static int kernel_open(void **ret_state, struct err_detail *e)
 {
 	struct kernel_state *st = NULL;
 	key_serial_t probe = -1;
@@ -307,8 +317,9 @@ static int kernel_open(void **ret_state, char *errbuf, size_t errlen)
 	int r = KR_ERR_KEYRING;
 
 	if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) < 0) {
-		snprintf(errbuf, errlen, "no kernel user keyring: %s", strerror(errno));
 		r = errno == ENOSYS ? KR_ERR_UNSUPPORTED : KR_ERR_KEYRING;
+		errno_detail(e, "no kernel user keyring");
+		e->code = r;
 		goto out;
 	}
 	/* Possess @u through our process keyring (see the invariants). */
@@ -320,8 +331,7 @@ static int kernel_open(void **ret_state, char *errbuf, size_t errlen)
 		if (keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == 0)
 			break;
 		if (errno != EDQUOT || tries > 0) {
-			snprintf(errbuf, errlen, "cannot link the user keyring: %s",
-			         strerror(errno));
+			errno_detail(e, "cannot link the user keyring");
 			goto out;
 		}
 		evict(4096);
@@ -332,21 +342,25 @@ static int kernel_open(void **ret_state, char *errbuf, size_t errlen)
 		if (probe >= 0)
 			break;
 		if (errno != EDQUOT || tries > 0) {
-			snprintf(errbuf, errlen, "cannot add a key to the user keyring: %s",
-			         strerror(errno));
+			errno_detail(e, "cannot add a key to the user keyring");
 			goto out;
 		}
 		evict(4096);
 	}
 	n = keyctl_read_alloc(probe, &back);
 	if (n != 1) {
-		snprintf(errbuf, errlen, "cannot read back a key from the user keyring: %s",
-		         n < 0 ? strerror(errno) : "wrong length");
+		if (n < 0)
+			errno_detail(e, "cannot read back a key from the user keyring");
+		else
+			err_set(e, r, NULL, 0, NULL,
+			        "cannot read back a key from the user keyring: wrong length");
 		goto out;
 	}
 	r = KR_ERR_NOMEM;
-	if (!(st = calloc(1, sizeof(*st))))
+	if (!(st = calloc(1, sizeof(*st)))) {
+		err_set_code(e, r);
 		goto out;
+	}
 	*ret_state = st;
 	st = NULL;
 	r = KR_OK;
@@ -363,11 +377,11 @@ static void kernel_close(void *state)
 	free(state);
 }
 
-static const char *kernel_last_error(void *state)
+static const struct err_detail *kernel_last_error(void *state)
 {
 	struct kernel_state *st = state;
 
-	return st->err[0] ? st->err : NULL;
+	return st->err.code < 0 ? &st->err : NULL;
 }
 
 static int kernel_store(void *state, const struct keyring_item *item)

@@ -13,7 +13,7 @@
 /* A non-NULL state so the front can tell "opened" from "not opened". */
 static char memory_state;
 
-static int memory_open(void **ret_state, char *errbuf, size_t errlen)
+static int memory_open(void **ret_state, struct err_detail *e)
 {
 	*ret_state = &memory_state;
 	return KR_OK;

@@ -8,35 +8,42 @@
 
 #include "err.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 int keyring_open_first(const struct keyring_ops *const *candidates, size_t n, struct loop *l,
-                       unsigned timeout_ms, struct keyring **ret, char *errbuf, size_t errlen)
+                       unsigned timeout_ms, struct keyring **ret, struct err_detail *e)
 {
-	char one[256];
-	size_t used = 0;
+	struct err_detail one;
+	bool any = false; /* e holds a failure */
 	int r = KR_ERR_INVAL;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		r = keyring_open_ops(candidates[i], l, timeout_ms, ret, one, sizeof(one));
+		r = keyring_open_ops(candidates[i], l, timeout_ms, ret, &one);
 		if (r == KR_OK)
 			break;
-		/* Collect why each candidate failed: "a: why; b: why". */
-		if (errbuf && used < errlen) {
-			int w =
-			    snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", one);
-			if (w > 0)
-				used += (size_t)w < errlen - used ? (size_t)w : errlen - used - 1;
+		if (!e)
+			continue;
+		/* Collect why each candidate failed: "a: why; b: why", the first fix given. */
+		if (!any) {
+			*e = one;
+		} else {
+			size_t used = strlen(e->msg);
+			snprintf(e->msg + used, sizeof(e->msg) - used, "; %s", one.msg);
+			if (!e->fix[0])
+				snprintf(e->fix, sizeof(e->fix), "%s", one.fix);
 		}
+		if (r < 0)
+			e->code = r;
+		any = true;
 	}
+	if (n == 0 && e)
+		err_set(e, r, NULL, 0, NULL, "no keyring backend to try");
 	return r;
 }
 
-int keyring_open(const char *which, struct loop *l, struct keyring **ret, char *errbuf,
-                 size_t errlen)
+int keyring_open(const char *which, struct loop *l, struct keyring **ret, struct err_detail *e)
 {
 	static const struct keyring_ops *const auto_order[] = {
 	    &keyring_secret_ops,
@@ -45,12 +52,12 @@ int keyring_open(const char *which, struct loop *l, struct keyring **ret, char *
 	};
 
 	if (!which || strcmp(which, "auto") == 0)
-		return keyring_open_first(auto_order, 3, l, 0, ret, errbuf, errlen);
+		return keyring_open_first(auto_order, 3, l, 0, ret, e);
 	for (size_t i = 0; i < 3; i++)
 		if (strcmp(which, auto_order[i]->name) == 0)
-			return keyring_open_ops(auto_order[i], l, 0, ret, errbuf, errlen);
-	if (errbuf && errlen)
-		snprintf(errbuf, errlen,
-		         "unknown keyring backend (use auto, secret-service, keyctl or memory)");
+			return keyring_open_ops(auto_order[i], l, 0, ret, e);
+	if (e)
+		err_set(e, KR_ERR_INVAL, NULL, 0, "use auto, secret-service, keyctl or memory",
+		        "unknown keyring backend \"%.64s\"", which);
 	return KR_ERR_INVAL;
 }

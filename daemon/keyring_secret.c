@@ -73,7 +73,7 @@ struct secret_state {
 	int64_t deadline;
 	bool stop;
 	unsigned armed_ms;
-	char err[256]; /* last failure, for last_error() */
+	struct err_detail err; /* last failure, for last_error() */
 };
 
 static int64_t mono_ms(void)
@@ -142,12 +142,12 @@ static int secret_fail(struct secret_state *st, GError *error, const char *what)
 	int r = KR_ERR_KEYRING;
 
 	if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-		snprintf(st->err, sizeof(st->err), "%s: no answer within %u ms", what,
-		         st->armed_ms);
 		r = KR_ERR_TIMEOUT;
+		err_set(&st->err, r, NULL, 0, NULL, "%s: no answer within %u ms", what,
+		        st->armed_ms);
 	} else {
-		snprintf(st->err, sizeof(st->err), "%s: %s", what,
-		         error ? error->message : "failed");
+		err_set(&st->err, r, NULL, 0, NULL, "%s: %s", what,
+		        error ? error->message : "failed");
 	}
 	g_clear_error(&error);
 	return r;
@@ -199,7 +199,7 @@ static void secret_close(void *state)
 	free(st);
 }
 
-static int secret_open(void **ret_state, char *errbuf, size_t errlen)
+static int secret_open(void **ret_state, struct err_detail *e)
 {
 	struct secret_state *st = NULL;
 	SecretCollection *coll = NULL;
@@ -209,21 +209,26 @@ static int secret_open(void **ret_state, char *errbuf, size_t errlen)
 	int r = KR_ERR_KEYRING;
 
 	if (!have_session_bus()) {
-		snprintf(errbuf, errlen,
-		         "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and there is "
-		         "no $XDG_RUNTIME_DIR/bus)");
+		err_set(e, r, NULL, 0,
+		        "start keyroled inside your login session, or choose another cache backend",
+		        "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and there is "
+		        "no $XDG_RUNTIME_DIR/bus)");
 		goto out;
 	}
 	r = KR_ERR_NOMEM;
-	if (!(st = calloc(1, sizeof(*st))))
+	if (!(st = calloc(1, sizeof(*st)))) {
+		err_set_code(e, r);
 		goto out;
+	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&st->watchdog, NULL, watchdog_main, st) != 0)
+	if (pthread_create(&st->watchdog, NULL, watchdog_main, st) != 0) {
+		err_set(e, r, NULL, 0, NULL, "cannot start the D-Bus watchdog thread");
 		goto out;
+	}
 	st->watchdog_running = true;
 
 	r = KR_ERR_KEYRING;
@@ -232,7 +237,7 @@ static int secret_open(void **ret_state, char *errbuf, size_t errlen)
 	if (!st->service) {
 		r = secret_fail(st, error, "cannot connect to the Secret Service");
 		error = NULL;
-		snprintf(errbuf, errlen, "%s", st->err);
+		*e = st->err;
 		goto out;
 	}
 	coll = secret_collection_for_alias_sync(st->service, SECRET_COLLECTION_DEFAULT,
@@ -241,19 +246,19 @@ static int secret_open(void **ret_state, char *errbuf, size_t errlen)
 		if (error) {
 			r = secret_fail(st, error, "cannot find the default collection");
 			error = NULL;
-			snprintf(errbuf, errlen, "%s", st->err);
+			*e = st->err;
 		} else {
-			snprintf(errbuf, errlen,
-			         "the Secret Service has no default collection (a login keyring "
-			         "that is created and unlocked at login)");
+			err_set(e, r, NULL, 0, "create a login keyring that is unlocked at login",
+			        "the Secret Service has no default collection");
 		}
 		goto out;
 	}
 	if (secret_collection_get_locked(coll)) {
 		/* Lookups would find nothing and stores would prompt: not usable. */
-		snprintf(errbuf, errlen,
-		         "the default collection is locked (unlock the login keyring, or use "
-		         "another cache backend)");
+		err_set(e, r, NULL, 0,
+		        "unlock the login keyring (keyrole never prompts), or choose another cache "
+		        "backend",
+		        "the default collection is locked");
 		goto out;
 	}
 	r = KR_OK;
@@ -295,22 +300,21 @@ static int check_unlocked(struct secret_state *st)
 	g_variant_get(v, "(v)", &locked);
 	if (!g_variant_is_of_type(locked, G_VARIANT_TYPE_BOOLEAN) ||
 	    g_variant_get_boolean(locked)) {
-		snprintf(
-		    st->err, sizeof(st->err),
-		    "the default collection is locked (keyrole never prompts: unlock the login "
-		    "keyring and it is used again)");
 		r = KR_ERR_KEYRING;
+		err_set(&st->err, r, NULL, 0,
+		        "keyrole never prompts: unlock the login keyring and it is used again",
+		        "the default collection is locked");
 	}
 	g_variant_unref(locked);
 	g_variant_unref(v);
 	return r;
 }
 
-static const char *secret_last_error(void *state)
+static const struct err_detail *secret_last_error(void *state)
 {
 	struct secret_state *st = state;
 
-	return st->err[0] ? st->err : NULL;
+	return st->err.code < 0 ? &st->err : NULL;
 }
 
 /* Attributes for a search; NULL values are left out. Strings are borrowed. */
@@ -481,8 +485,8 @@ static int secret_lookup(void *state, const char *key, struct keyring_item **ret
 		struct keyring_item *it = NULL;
 
 		if (!v && secret_item_get_locked(si))
-			snprintf(st->err, sizeof(st->err),
-			         "an item is in a locked collection (not unlocking it)");
+			err_set(&st->err, KR_ERR_KEYRING, NULL, 0, NULL,
+			        "an item is in a locked collection (not unlocking it)");
 		if (item_from(si, text, &it) == KR_OK) {
 			if (expired(it)) {
 				delete_item(st, si);

@@ -101,8 +101,12 @@ static int creds_str(const cJSON *o, const char *key, int secret, char **ret)
 	return *ret ? KR_OK : KR_ERR_NOMEM;
 }
 
-int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *errmsg,
-                     size_t errlen)
+/* What a credential_process must print (the fix for every bad output). */
+#define CONTRACT                                                                                   \
+	"a credential_process prints one JSON object: {\"Version\": 1, \"AccessKeyId\": ..., "     \
+	"\"SecretAccessKey\": ...} with optional SessionToken and RFC 3339 Expiration"
+
+int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, struct err_detail *e)
 {
 	struct sts_creds c = {0};
 	const cJSON *v;
@@ -112,28 +116,29 @@ int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *
 
 	o = cJSON_ParseWithLength(json, len);
 	if (!o || !cJSON_IsObject(o)) {
-		snprintf(errmsg, errlen, "output is not a JSON object");
+		err_set(e, r, NULL, 0, CONTRACT, "output is not a JSON object");
 		goto out;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(o, "Version");
 	if (!cJSON_IsNumber(v) || v->valuedouble != 1) {
-		snprintf(errmsg, errlen, "output has no \"Version\": 1");
+		err_set(e, r, NULL, 0, CONTRACT, "output has no \"Version\": 1");
 		goto out;
 	}
 	if (creds_str(o, "AccessKeyId", 1, &c.access_key_id) < 0 ||
 	    creds_str(o, "SecretAccessKey", 1, &c.secret_access_key) < 0 ||
 	    creds_str(o, "SessionToken", 1, &c.session_token) < 0 ||
 	    creds_str(o, "Expiration", 0, &exp) < 0) {
-		snprintf(errmsg, errlen, "output has a member of the wrong type or size");
+		err_set(e, r, NULL, 0, CONTRACT, "output has a member of the wrong type or size");
 		goto out;
 	}
 	if (!c.access_key_id || !*c.access_key_id || !c.secret_access_key ||
 	    !*c.secret_access_key) {
-		snprintf(errmsg, errlen, "output lacks AccessKeyId or SecretAccessKey");
+		err_set(e, r, NULL, 0, CONTRACT, "output lacks AccessKeyId or SecretAccessKey");
 		goto out;
 	}
 	if (exp && rfc3339_parse(exp, &c.expiration) < 0) {
-		snprintf(errmsg, errlen, "output has an Expiration that is not an RFC 3339 time");
+		err_set(e, r, NULL, 0, CONTRACT,
+		        "output has an Expiration that is not an RFC 3339 time");
 		goto out;
 	}
 	*ret = c;
@@ -170,34 +175,37 @@ static void last_line(const struct buf *b, char *out, size_t n)
 	out[len] = '\0';
 }
 
+/* A command that failed: its own words are on its stderr. */
+#define RUN_FIX "run the command by hand to see why it fails"
+
 static void proc_finish(struct proc *p)
 {
 	struct sts_creds c = {0};
-	char msg[512], line[256];
+	struct err_detail e, why;
+	char line[256];
 	int r = KR_ERR_PROCESS;
 
 	if (!p->exited || p->out_fd >= 0 || p->err_fd >= 0)
 		return; /* wait until the child is reaped and both pipes are drained */
 	last_line(&p->err, line, sizeof(line));
 	if (p->out_toobig) {
-		snprintf(msg, sizeof(msg),
-		         "%s printed more than %d KiB on standard output (a credential_process "
-		         "prints one small JSON object); killed",
-		         p->prog, KR_PROC_OUT_MAX / 1024);
+		err_set(&e, r, NULL, 0, NULL,
+		        "%s printed more than %d KiB on standard output (a credential_process "
+		        "prints one small JSON object); killed",
+		        p->prog, KR_PROC_OUT_MAX / 1024);
 	} else if (WIFEXITED(p->status) && WEXITSTATUS(p->status) != 0) {
-		snprintf(msg, sizeof(msg), "%s exited with status %d%s%s", p->prog,
-		         WEXITSTATUS(p->status), line[0] ? ": " : "", line);
+		err_set(&e, r, NULL, 0, RUN_FIX, "%s exited with status %d%s%s", p->prog,
+		        WEXITSTATUS(p->status), line[0] ? ": " : "", line);
 	} else if (!WIFEXITED(p->status)) {
-		snprintf(msg, sizeof(msg), "%s was killed by signal %d%s%s", p->prog,
-		         WTERMSIG(p->status), line[0] ? ": " : "", line);
+		err_set(&e, r, NULL, 0, RUN_FIX, "%s was killed by signal %d%s%s", p->prog,
+		        WTERMSIG(p->status), line[0] ? ": " : "", line);
 	} else {
-		char why[256];
-		r = proc_parse_creds(p->out.data ? p->out.data : "", p->out.len, &c, why,
-		                     sizeof(why));
-		snprintf(msg, sizeof(msg), "%s: %s", p->prog, r == 0 ? "ok" : why);
+		r = proc_parse_creds(p->out.data ? p->out.data : "", p->out.len, &c, &why);
+		if (r < 0)
+			err_set(&e, r, NULL, 0, why.fix, "%s: %s", p->prog, why.msg);
 	}
 	mem_wipe(line, sizeof(line));
-	p->done(p->userdata, r, r == 0 ? &c : NULL, msg);
+	p->done(p->userdata, r, r == 0 ? &c : NULL, r == 0 ? NULL : &e);
 	sts_creds_clear(&c);
 	proc_release(p);
 }
@@ -279,15 +287,19 @@ static void on_exit_fd(struct loop_io *io, int fd, uint32_t revents, void *userd
 static void on_timeout(struct loop_timer *t, void *userdata)
 {
 	struct proc *p = userdata;
-	char msg[512], line[256];
+	struct err_detail e;
+	char line[256];
 
 	if (p->err_fd >= 0)
 		drain(p, &p->err_fd, &p->err_io, &p->err, 1);
 	last_line(&p->err, line, sizeof(line));
-	snprintf(msg, sizeof(msg), "%s did not finish in %d ms; killed%s%s%s", p->prog,
-	         p->timeout_ms, line[0] ? " (last on stderr: " : "", line, line[0] ? ")" : "");
+	err_set(&e, KR_ERR_TIMEOUT, NULL, 0,
+	        "run it by hand: it gets no input here (stdin is /dev/null), so it must not wait "
+	        "for any",
+	        "%s did not finish in %d ms; killed%s%s%s", p->prog, p->timeout_ms,
+	        line[0] ? " (last on stderr: " : "", line, line[0] ? ")" : "");
 	mem_wipe(line, sizeof(line));
-	p->done(p->userdata, KR_ERR_TIMEOUT, NULL, msg);
+	p->done(p->userdata, KR_ERR_TIMEOUT, NULL, &e);
 	proc_cancel(p);
 }
 

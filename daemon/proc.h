@@ -12,6 +12,7 @@
 #ifndef KR_PROC_H
 #define KR_PROC_H
 
+#include "err.h"
 #include "loop.h"
 #include "sts.h"
 
@@ -21,10 +22,13 @@ struct proc;
 
 /*
  * err: KR_OK (creds filled: the callee takes ownership of the strings by
- * stealing them, the rest is wiped after the callback), KR_ERR_PROCESS
- * (non-zero exit, bad output: errmsg says which), KR_ERR_TIMEOUT.
+ * stealing them, the rest is wiped after the callback; e is NULL),
+ * KR_ERR_PROCESS (non-zero exit, bad output) or KR_ERR_TIMEOUT: e says
+ * which ("PROG exited with status 3: LAST STDERR LINE") and what may fix
+ * it; e->code is err. e is borrowed for the callback.
  */
-typedef void (*proc_done_fn)(void *userdata, int err, struct sts_creds *creds, const char *errmsg);
+typedef void (*proc_done_fn)(void *userdata, int err, struct sts_creds *creds,
+                             const struct err_detail *e);
 
 /*
  * Start argv[0] (looked up in PATH) with stdin from /dev/null; after
@@ -37,10 +41,11 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 void proc_cancel(struct proc *p);
 
 /*
- * Parse credential_process JSON v1. KR_ERR_PROCESS with a reason in errmsg
- * for anything the contract does not allow. Exposed for tests and fuzzing.
+ * Parse credential_process JSON v1. KR_ERR_PROCESS for anything the
+ * contract does not allow, *ret untouched and e filled (code, reason,
+ * the contract as the fix; never a value from the output). Exposed for
+ * tests and fuzzing.
  */
-int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, char *errmsg,
-                     size_t errlen);
+int proc_parse_creds(const char *json, size_t len, struct sts_creds *ret, struct err_detail *e);
 
 #endif

@@ -81,7 +81,8 @@ static void src_process_call_free(struct src_process_call *c)
 	free(c);
 }
 
-static void on_proc_done(void *userdata, int err, struct sts_creds *creds, const char *errmsg)
+static void on_proc_done(void *userdata, int err, struct sts_creds *creds,
+                         const struct err_detail *e)
 {
 	struct src_process_call *c = userdata;
 	struct source_result res = {.err = err, .from = "process"};
@@ -90,8 +91,8 @@ static void on_proc_done(void *userdata, int err, struct sts_creds *creds, const
 		res.creds = *creds;
 		memset(creds, 0, sizeof(*creds));
 	} else {
-		err_set(&res.detail, err, NULL, 0, NULL, "credential_process of profile '%s': %s",
-		        c->profile, errmsg);
+		err_set(&res.detail, err, NULL, 0, e->fix, "credential_process of profile '%s': %s",
+		        c->profile, e->msg);
 	}
 	c->proc = NULL;
 	c->done(c->userdata, &res);
@@ -121,7 +122,10 @@ static int src_process_fetch(const struct source_fetch *f, struct source_result 
 	}
 	shellquote_argv_free(argv);
 	if (r < 0) {
-		err_set(&res->detail, KR_ERR_PROCESS, NULL, 0, NULL,
+		err_set(&res->detail, KR_ERR_PROCESS, f->step->file, f->step->line,
+		        r == KR_ERR_NOMEM ? NULL
+		                          : "check the command: keyroled runs it without a shell, "
+		                            "looked up in its own PATH",
 		        "credential_process of profile '%s' cannot be started: %s",
 		        f->step->profile, err_str(r));
 		src_process_call_free(c);

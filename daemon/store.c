@@ -256,6 +256,17 @@ int store_session_lookup(struct store *s, const char *key, store_creds_fn fn, vo
 	return lookup(s, digest, 1, fn, userdata);
 }
 
+/* The keyring's last failure as one line ("BACKEND: what (fix)") in buf, or NULL for none. */
+static const char *last_error_line(const struct store *s, char *buf, size_t n)
+{
+	const struct err_detail *e = keyring_last_error(s->kr);
+
+	if (!e)
+		return NULL;
+	err_format(e, buf, n);
+	return buf;
+}
+
 /*
  * A store that fails (quota full, collection locked, keyring gone) leaves
  * the session in memory only: say so once, and say when stores work again.
@@ -263,6 +274,7 @@ int store_session_lookup(struct store *s, const char *key, store_creds_fn fn, vo
 static void on_written(void *userdata, int err, struct keyring_item *item)
 {
 	struct store *s = userdata;
+	char line[KR_ERR_LINE_MAX];
 	const char *why;
 
 	keyring_item_free(item);
@@ -274,7 +286,7 @@ static void on_written(void *userdata, int err, struct keyring_item *item)
 	if (err == KR_OK || s->store_warned)
 		return;
 	s->store_warned = 1;
-	why = keyring_last_error(s->kr);
+	why = last_error_line(s, line, sizeof(line));
 	log_warning("keyring: a session could not be stored (%s); such sessions stay in memory "
 	            "only and do not survive a restart",
 	            why ? why : err_str(err));
@@ -370,7 +382,8 @@ static void on_stored_list(void *userdata, int err, struct keyring_item **items,
 static void on_longterm_added(void *userdata, int err, struct keyring_item *item)
 {
 	struct pending *p = userdata;
-	const char *why = err < 0 ? keyring_last_error(p->s->kr) : NULL;
+	char line[KR_ERR_LINE_MAX];
+	const char *why = err < 0 ? last_error_line(p->s, line, sizeof(line)) : NULL;
 
 	keyring_item_free(item);
 	if (err == KR_OK)
@@ -494,7 +507,8 @@ int store_new(struct loop *l, const struct store_opts *o, struct store **ret)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	const char *which = o->cache ? o->cache : "auto";
-	char errbuf[512] = "";
+	struct err_detail why;
+	char line[KR_ERR_LINE_MAX];
 	int r;
 
 	if (!s)
@@ -505,14 +519,15 @@ int store_new(struct loop *l, const struct store_opts *o, struct store **ret)
 		s->o.sweep_interval = KR_KEYRING_SWEEP_S;
 	list_init(&s->pending);
 	if (o->keyring_ops)
-		r = keyring_open_ops(o->keyring_ops, l, 0, &s->kr, errbuf, sizeof(errbuf));
+		r = keyring_open_ops(o->keyring_ops, l, 0, &s->kr, &why);
 	else
-		r = keyring_open(which, l, &s->kr, errbuf, sizeof(errbuf));
+		r = keyring_open(which, l, &s->kr, &why);
 	if (r < 0) {
 		/* A named backend that does not work: say why, keep serving from memory. */
-		log_warning("keyring '%s' unavailable (%s); caching in memory only", which, errbuf);
-		snprintf(s->warning, sizeof(s->warning), "%s: %s", which, errbuf);
-		if (keyring_open("memory", l, &s->kr, errbuf, sizeof(errbuf)) < 0)
+		err_format(&why, line, sizeof(line));
+		log_warning("keyring '%s' unavailable (%s); caching in memory only", which, line);
+		snprintf(s->warning, sizeof(s->warning), "%s: %s", which, line);
+		if (keyring_open("memory", l, &s->kr, NULL) < 0)
 			s->kr = NULL;
 	}
 	if (s->kr) {

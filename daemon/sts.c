@@ -237,13 +237,16 @@ void sts_call_cancel(struct sts_call *c)
 	call_free(c);
 }
 
+static void set_detail(struct sts_call *c, int code, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Hand the result to the owner, then free the call. */
 static void call_finish(struct sts_call *c)
 {
 	call_unlink(c);
-	if (c->res.err != KR_OK && c->res.errmsg[0] == '\0')
-		snprintf(c->res.errmsg, sizeof(c->res.errmsg), "%s: %s", sts_op_name(c->op),
-		         err_str(c->res.err));
+	if (c->res.err != KR_OK && c->res.detail.msg[0] == '\0')
+		set_detail(c, c->res.err, NULL, "%s", err_str(c->res.err));
+	c->res.detail.code = c->res.err;
 	c->done(c->userdata, &c->res);
 	call_free(c);
 }
@@ -259,12 +262,10 @@ static void one_line(char *dst, size_t size, const char *src)
 		dst[i] = '\0';
 }
 
-/* errmsg = "<Operation>: " + the formatted text, on one line. */
-static void set_errmsg(struct sts_call *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_errmsg(struct sts_call *c, const char *fmt, ...)
+/* detail = code, fix (may be NULL), and "<Operation>: " + the formatted text on one line. */
+static void set_detail(struct sts_call *c, int code, const char *fix, const char *fmt, ...)
 {
-	char tmp[sizeof(c->res.errmsg)];
+	char tmp[sizeof(c->res.detail.msg)];
 	int n;
 	va_list ap;
 
@@ -273,11 +274,12 @@ static void set_errmsg(struct sts_call *c, const char *fmt, ...)
 	if (n > 0 && (size_t)n < sizeof(tmp))
 		vsnprintf(tmp + n, sizeof(tmp) - (size_t)n, fmt, ap);
 	va_end(ap);
-	one_line(c->res.errmsg, sizeof(c->res.errmsg), tmp);
+	err_set(&c->res.detail, code, NULL, 0, fix, "%s", "");
+	one_line(c->res.detail.msg, sizeof(c->res.detail.msg), tmp);
 }
 
 static void on_http_done(void *userdata, int err, long status, struct buf *body,
-                         const char *errmsg);
+                         const struct err_detail *e);
 static void on_backoff(struct loop_timer *t, void *userdata);
 
 /* Sign and send one attempt. */
@@ -428,17 +430,19 @@ out:
 static int absorb_answer(struct sts_call *c, long status, struct buf *body)
 {
 	struct sts_xml_result x;
-	char why[160];
+	struct err_detail why;
 	int r;
 
 	memset(&x, 0, sizeof(x));
-	r = sts_xml_parse(body->data, body->len, &x, why, sizeof(why));
+	r = sts_xml_parse(body->data, body->len, &x, &why);
 	if (r < 0) {
 		if (status >= 200 && status <= 299) {
-			set_errmsg(c, "%s", why);
-			return r == KR_ERR_TOOBIG ? KR_ERR_TOOBIG : KR_ERR_PARSE;
+			r = r == KR_ERR_TOOBIG ? KR_ERR_TOOBIG : KR_ERR_PARSE;
+			set_detail(c, r, why.fix, "%s", why.msg);
+			return r;
 		}
-		set_errmsg(c, "STS answered HTTP %ld (%s)", status, why);
+		/* No fix: an error page may be AWS's own (a 503), not a proxy's. */
+		set_detail(c, KR_ERR_AWS, NULL, "STS answered HTTP %ld (%s)", status, why.msg);
 		return KR_ERR_AWS;
 	}
 	if (x.error_code || status < 200 || status > 299) {
@@ -447,17 +451,17 @@ static int absorb_answer(struct sts_call *c, long status, struct buf *body)
 		x.error_code = x.error_message = NULL;
 		if (c->res.aws_code) {
 			/* The hint (sts_req_hint()) is the caller's to add. */
-			set_errmsg(c, "%s: %s", c->res.aws_code,
+			set_detail(c, KR_ERR_AWS, NULL, "%s: %s", c->res.aws_code,
 			           c->res.aws_message ? c->res.aws_message : "");
 		} else {
-			set_errmsg(c, "STS answered HTTP %ld", status);
+			set_detail(c, KR_ERR_AWS, NULL, "STS answered HTTP %ld", status);
 		}
 		r = KR_ERR_AWS;
 		goto out;
 	}
 	if (c->op == STS_GET_CALLER_IDENTITY) {
 		if (!x.arn || !x.account) {
-			set_errmsg(c, "STS response lacks Arn or Account");
+			set_detail(c, KR_ERR_PARSE, NULL, "STS response lacks Arn or Account");
 			r = KR_ERR_PARSE;
 			goto out;
 		}
@@ -470,7 +474,7 @@ static int absorb_answer(struct sts_call *c, long status, struct buf *body)
 	}
 	if (!x.access_key_id || !x.secret_access_key || !x.session_token || !x.has_expiration ||
 	    !*x.access_key_id || !*x.secret_access_key || !*x.session_token) {
-		set_errmsg(c, "STS response lacks credentials");
+		set_detail(c, KR_ERR_PARSE, NULL, "STS response lacks credentials");
 		r = KR_ERR_PARSE;
 		goto out;
 	}
@@ -498,7 +502,8 @@ static uint64_t backoff_ms(struct sts_call *c)
 	return c->s->ops.random(c->s->ops.random_userdata) % (cap + 1);
 }
 
-static void on_http_done(void *userdata, int err, long status, struct buf *body, const char *errmsg)
+static void on_http_done(void *userdata, int err, long status, struct buf *body,
+                         const struct err_detail *e)
 {
 	struct sts_call *c = userdata;
 	struct sts *s = c->s;
@@ -507,13 +512,12 @@ static void on_http_done(void *userdata, int err, long status, struct buf *body,
 
 	c->xfer = NULL;
 	result_clear(&c->res);
-	c->res.errmsg[0] = '\0';
+	memset(&c->res.detail, 0, sizeof(c->res.detail));
 	c->res.http_status = status;
-	if (err == KR_OK) {
+	if (err == KR_OK)
 		err = absorb_answer(c, status, body);
-	} else {
-		set_errmsg(c, "%s: %s", err_str(err), errmsg ? errmsg : "");
-	}
+	else
+		set_detail(c, err, e ? e->fix : NULL, "%s: %s", err_str(err), e ? e->msg : "");
 	c->res.err = err;
 	if (err == KR_OK ||
 	    !sts_req_retryable(err == KR_ERR_AWS || err == KR_ERR_PARSE ? KR_OK : err, status,
@@ -545,7 +549,7 @@ static void on_backoff(struct loop_timer *t, void *userdata)
 		if (r != KR_ERR_TIMEOUT || c->res.err == KR_OK) {
 			result_clear(&c->res);
 			c->res.err = r;
-			set_errmsg(c, "%s", err_str(r));
+			set_detail(c, r, NULL, "%s", err_str(r));
 		}
 		call_finish(c);
 	}

@@ -17,6 +17,7 @@
 #define KR_STS_H
 
 #include "caps.h"
+#include "err.h"
 
 #include "http.h"
 #include "loop.h"
@@ -80,10 +81,12 @@ struct sts_params {
 
 /*
  * The outcome of one call. err is KR_OK, KR_ERR_AWS (aws_code, aws_message
- * and http_status say what AWS answered), KR_ERR_NETWORK, KR_ERR_TIMEOUT,
- * KR_ERR_PARSE, KR_ERR_TOOBIG or KR_ERR_NOMEM. errmsg is one line for a
- * person (no secrets), set on every failure. attempts counts HTTP requests
- * made (1 + retries).
+ * and http_status say what AWS answered), KR_ERR_NETWORK, KR_ERR_TLS,
+ * KR_ERR_TIMEOUT, KR_ERR_PARSE, KR_ERR_TOOBIG or KR_ERR_NOMEM. detail is
+ * set on every failure: its code is err, its msg one line for a person
+ * ("<Operation>: ...", no secrets), its fix set when there is one to give
+ * (the AWS hint is the caller's: sts_req_describe()). attempts counts HTTP
+ * requests made (1 + retries).
  */
 struct sts_result {
 	int err;
@@ -94,7 +97,7 @@ struct sts_result {
 	char *account;          /* GetCallerIdentity */
 	char *user_id;          /* GetCallerIdentity */
 	int attempts;
-	char errmsg[256];
+	struct err_detail detail;
 };
 
 /*

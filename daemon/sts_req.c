@@ -373,18 +373,16 @@ const char *sts_req_hint(const char *aws_code, int op)
 void sts_req_describe(const struct sts_result *res, const char *what, int op, struct err_detail *e)
 {
 	const char *hint = res->aws_code ? sts_req_hint(res->aws_code, op) : NULL;
+	const char *why = res->detail.msg[0] ? res->detail.msg : err_str(res->err);
 
-	if (res->err == KR_ERR_AWS)
-		err_set(e, res->err, NULL, 0, NULL, "%s: %s: %s%s%s", what,
-		        res->aws_code ? res->aws_code : "error",
+	if (res->err == KR_ERR_AWS && res->aws_code)
+		err_set(e, res->err, NULL, 0, NULL, "%s: %s: %s%s%s", what, res->aws_code,
 		        res->aws_message ? res->aws_message : "(no message)", hint ? " — " : "",
 		        hint ? hint : "");
 	else if (res->err == KR_ERR_TLS)
 		err_set(e, res->err, NULL, 0,
 		        "point AWS_CA_BUNDLE (or ca_bundle in the profile) at your CA's PEM file",
-		        "%s: %s — the STS endpoint's certificate is not trusted", what,
-		        res->errmsg[0] ? res->errmsg : err_str(res->err));
-	else
-		err_set(e, res->err, NULL, 0, NULL, "%s: %s", what,
-		        res->errmsg[0] ? res->errmsg : err_str(res->err));
+		        "%s: %s — the STS endpoint's certificate is not trusted", what, why);
+	else /* an AWS answer without a code says what it was in detail ("HTTP 503 (...)") */
+		err_set(e, res->err, NULL, 0, res->detail.fix, "%s: %s", what, why);
 }

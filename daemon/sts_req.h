@@ -55,8 +55,9 @@ const char *sts_req_hint(const char *aws_code, int op);
 
 /*
  * The failure of a call for a person, into e: "WHAT: CODE: MESSAGE — HINT"
- * when AWS answered, with advice for an untrusted certificate, else WHAT
- * and what went wrong. what names the call ("AssumeRole arn:...").
+ * when AWS answered with a code, with advice for an untrusted certificate,
+ * else WHAT and res->detail (its msg and fix). what names the call
+ * ("AssumeRole arn:...").
  */
 void sts_req_describe(const struct sts_result *res, const char *what, int op, struct err_detail *e);
 

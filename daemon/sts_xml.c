@@ -22,6 +22,7 @@
 #include "mem.h"
 
 #include <expat.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +51,30 @@ struct pstate {
 	struct buf text;
 	struct sts_xml_result r;
 	int err;
-	char errmsg[160];
+	struct err_detail *e; /* the caller's, NULL for none */
 };
 
+static void set_msg(struct err_detail *e, int code, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* e (may be NULL) = code, the formatted message and fix. */
+static void set_msg(struct err_detail *e, int code, const char *fix, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return;
+	va_start(ap, fmt);
+	err_vset(e, code, NULL, 0, fix, fmt, ap);
+	va_end(ap);
+}
+
+/* The first problem wins; the parse stops there. */
 static void fail(struct pstate *st, int err, const char *msg)
 {
 	if (st->err == KR_OK) {
 		st->err = err;
-		snprintf(st->errmsg, sizeof(st->errmsg), "%s", msg);
+		set_msg(st->e, err, NULL, "%s", msg);
 	}
 	XML_StopParser(st->p, XML_FALSE);
 }
@@ -293,51 +310,48 @@ static int looks_like_html(const char *body, size_t len)
 	return 0;
 }
 
-static void set_msg(char *errmsg, size_t size, const char *msg)
-{
-	if (errmsg && size)
-		snprintf(errmsg, size, "%s", msg);
-}
+/* A web page instead of STS: something between us and STS answered. */
+#define HTML_FIX "check the endpoint URL and proxy settings: a proxy or captive portal answers"
 
 static const XML_Memory_Handling_Suite wiping_mm = {malloc, mem_wiping_realloc, mem_wiping_free};
 
-int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char *errmsg,
-                  size_t errmsg_size)
+int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, struct err_detail *e)
 {
 	struct pstate *st = NULL;
 	int r;
 
 	if (!body || len == 0) {
-		set_msg(errmsg, errmsg_size, "empty response body from STS");
+		set_msg(e, KR_ERR_PARSE, NULL, "empty response body from STS");
 		r = KR_ERR_PARSE;
 		goto out;
 	}
 	if (len > (size_t)1 << 30) {
-		set_msg(errmsg, errmsg_size, "STS response too large");
+		set_msg(e, KR_ERR_TOOBIG, NULL, "STS response too large");
 		r = KR_ERR_TOOBIG;
 		goto out;
 	}
 	if (looks_like_html(body, len)) {
-		set_msg(errmsg, errmsg_size, "STS answered with an HTML page, not XML");
+		set_msg(e, KR_ERR_PARSE, HTML_FIX, "STS answered with an HTML page, not XML");
 		r = KR_ERR_PARSE;
 		goto out;
 	}
 	if (!looks_like_xml(body, len)) {
-		set_msg(errmsg, errmsg_size, "STS response is not XML");
+		set_msg(e, KR_ERR_PARSE, NULL, "STS response is not XML");
 		r = KR_ERR_PARSE;
 		goto out;
 	}
 	st = calloc(1, sizeof(*st));
 	if (!st) {
 		r = KR_ERR_NOMEM;
-		set_msg(errmsg, errmsg_size, "out of memory");
+		set_msg(e, KR_ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
+	st->e = e;
 	buf_init_secret(&st->text, KR_STS_XML_TEXT_MAX);
 	st->p = XML_ParserCreate_MM(NULL, &wiping_mm, NULL);
 	if (!st->p) {
 		r = KR_ERR_NOMEM;
-		set_msg(errmsg, errmsg_size, "out of memory");
+		set_msg(e, KR_ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
 	XML_SetUserData(st->p, st);
@@ -348,17 +362,15 @@ int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char
 	XML_SetParamEntityParsing(st->p, XML_PARAM_ENTITY_PARSING_NEVER);
 
 	if (XML_Parse(st->p, body, (int)len, XML_TRUE) == XML_STATUS_ERROR && st->err == KR_OK) {
-		char m[160];
-		snprintf(m, sizeof(m), "malformed XML from STS (line %lu: %s)",
-		         (unsigned long)XML_GetCurrentLineNumber(st->p),
-		         XML_ErrorString(XML_GetErrorCode(st->p)));
-		fail(st, KR_ERR_PARSE, m);
+		st->err = KR_ERR_PARSE;
+		set_msg(e, KR_ERR_PARSE, NULL, "malformed XML from STS (line %lu: %s)",
+		        (unsigned long)XML_GetCurrentLineNumber(st->p),
+		        XML_ErrorString(XML_GetErrorCode(st->p)));
 	}
 	if (st->err == KR_OK && st->r.root[0] == '\0')
 		fail(st, KR_ERR_PARSE, "STS response has no root element");
 	if (st->err != KR_OK) {
 		r = st->err;
-		set_msg(errmsg, errmsg_size, st->errmsg);
 		goto out;
 	}
 	*ret = st->r;

@@ -16,6 +16,7 @@
 #define KR_STS_XML_H
 
 #include "caps.h"
+#include "err.h"
 
 #include <stddef.h>
 #include <time.h>
@@ -41,13 +42,12 @@ struct sts_xml_result {
 
 /*
  * Parse body[0..len). On KR_OK *ret is filled (an error document is a
- * successful parse: check ret->error_code). On failure KR_ERR_PARSE (or
- * KR_ERR_TOOBIG / KR_ERR_NOMEM), *ret untouched, and errmsg (if not NULL)
- * gets a one-line reason without any text from the body that could be a
- * secret.
+ * successful parse: check ret->error_code) and e untouched. On failure
+ * KR_ERR_PARSE (or KR_ERR_TOOBIG / KR_ERR_NOMEM), *ret untouched, and e
+ * (if not NULL) gets that code and a one-line reason without any text from
+ * the body that could be a secret.
  */
-int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, char *errmsg,
-                  size_t errmsg_size);
+int sts_xml_parse(const char *body, size_t len, struct sts_xml_result *ret, struct err_detail *e);
 
 /* Wipe and free every member; the struct is zeroed. NULL is a no-op. */
 void sts_xml_result_clear(struct sts_xml_result *r);

@@ -122,7 +122,7 @@ static void on_timer(struct loop_timer *t, void *userdata)
 	memset(x, 0, sizeof(*x));
 	buf_init(&body, KR_HTTP_RESP_MAX);
 	fill_body(&body, kind, &status);
-	done(ud, KR_OK, status, &body, "");
+	done(ud, KR_OK, status, &body, NULL);
 	buf_free(&body);
 }
 
@@ -176,7 +176,7 @@ static struct {
 	size_t n;
 } kr = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static int kr_open(void **ret_state, char *errbuf, size_t errlen)
+static int kr_open(void **ret_state, struct err_detail *e)
 {
 	*ret_state = &kr;
 	return KR_OK;

@@ -5,7 +5,8 @@
  *
  * Contracts checked, beyond "no crash, no leak, no UB":
  * - success means an access key id and a secret key are present;
- * - failure leaves *ret untouched and a NUL-terminated reason in errmsg;
+ * - failure leaves *ret untouched and its code and a NUL-terminated
+ *   reason in the err_detail;
  * - sts_creds_clear() leaves the struct zeroed.
  */
 #include "err.h"
@@ -29,15 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct sts_creds zero;
 	struct sts_creds creds;
-	char errmsg[256];
+	struct err_detail e;
 	int r;
 
 	memset(&creds, 0, sizeof(creds));
-	memset(errmsg, 'x', sizeof(errmsg));
-	r = proc_parse_creds((const char *)data, size, &creds, errmsg, sizeof(errmsg));
+	memset(&e, 'x', sizeof(e));
+	r = proc_parse_creds((const char *)data, size, &creds, &e);
 	if (r < 0) {
-		if (memcmp(&creds, &zero, sizeof(creds)) != 0 ||
-		    strnlen(errmsg, sizeof(errmsg)) == sizeof(errmsg))
+		if (memcmp(&creds, &zero, sizeof(creds)) != 0 || e.code != r ||
+		    strnlen(e.msg, sizeof(e.msg)) == sizeof(e.msg))
 			abort();
 		return 0;
 	}

@@ -4,8 +4,8 @@
  * parser on the same bytes as a string.
  *
  * Contracts checked, beyond "no crash, no leak, no UB":
- * - a failed parse leaves *ret untouched (all zero here) and a reason in
- *   errmsg that is NUL-terminated inside its buffer;
+ * - a failed parse leaves *ret untouched (all zero here) and its code and
+ *   a reason in the err_detail, NUL-terminated inside their arrays;
  * - a successful parse gives NUL-terminated strings within the text cap
  *   and a root name that fits its array;
  * - rfc3339_parse() writes its result only on success.
@@ -43,15 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct sts_xml_result zero;
 	struct sts_xml_result res;
-	char errmsg[256];
+	struct err_detail e;
 	int r;
 
 	memset(&res, 0, sizeof(res));
-	memset(errmsg, 'x', sizeof(errmsg));
-	r = sts_xml_parse((const char *)data, size, &res, errmsg, sizeof(errmsg));
+	memset(&e, 'x', sizeof(e));
+	r = sts_xml_parse((const char *)data, size, &res, &e);
 	if (r < 0) {
-		if (memcmp(&res, &zero, sizeof(res)) != 0 ||
-		    strnlen(errmsg, sizeof(errmsg)) == sizeof(errmsg))
+		if (memcmp(&res, &zero, sizeof(res)) != 0 || e.code != r ||
+		    strnlen(e.msg, sizeof(e.msg)) == sizeof(e.msg) ||
+		    strnlen(e.fix, sizeof(e.fix)) == sizeof(e.fix))
 			abort();
 	} else {
 		if (strnlen(res.root, sizeof(res.root)) == sizeof(res.root))

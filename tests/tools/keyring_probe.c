@@ -91,13 +91,16 @@ static void print_item(const char *prefix, const struct keyring_item *it)
 
 static int fail(struct keyring *k, int r)
 {
-	const char *why = k ? keyring_last_error(k) : NULL;
+	const struct err_detail *e = k ? keyring_last_error(k) : NULL;
+	char why[KR_ERR_LINE_MAX];
 
 	if (r == KR_ERR_NOCREDS) {
 		printf("absent\n");
 		return 3;
 	}
-	printf("error: %s: %s\n", err_name(r), why ? why : err_str(r));
+	if (e)
+		err_format(e, why, sizeof(why));
+	printf("error: %s: %s\n", err_name(r), e ? why : err_str(r));
 	return 1;
 }
 
@@ -226,7 +229,8 @@ int main(int argc, char **argv)
 {
 	const char *backend = "auto";
 	struct keyring *k = NULL;
-	char errbuf[1024];
+	struct err_detail why;
+	char line[KR_ERR_LINE_MAX];
 	long long timeout = 0;
 	int opt, r, rc = 1;
 
@@ -253,12 +257,13 @@ int main(int argc, char **argv)
 		    strcmp(backend, "secret-service") == 0 ? &keyring_secret_ops
 		    : strcmp(backend, "keyctl") == 0       ? &keyring_kernel_ops
 		                                           : &keyring_memory_ops;
-		r = keyring_open_ops(ops, NULL, (unsigned)timeout, &k, errbuf, sizeof(errbuf));
+		r = keyring_open_ops(ops, NULL, (unsigned)timeout, &k, &why);
 	} else {
-		r = keyring_open(backend, NULL, &k, errbuf, sizeof(errbuf));
+		r = keyring_open(backend, NULL, &k, &why);
 	}
 	if (r < 0) {
-		printf("error: open: %s: %s\n", err_name(r), errbuf);
+		err_format(&why, line, sizeof(line));
+		printf("error: open: %s: %s\n", err_name(r), line);
 		return 1;
 	}
 	if (strcmp(argv[0], "backend") == 0) {

@@ -71,7 +71,9 @@ static cJSON *describe(int op, const struct sts_result *res)
 	if (res->aws_message)
 		cJSON_AddStringToObject(o, "aws_message", res->aws_message);
 	if (res->err != KR_OK)
-		cJSON_AddStringToObject(o, "message", res->errmsg);
+		cJSON_AddStringToObject(o, "message", res->detail.msg);
+	if (res->err != KR_OK && res->detail.fix[0])
+		cJSON_AddStringToObject(o, "fix", res->detail.fix);
 	if (res->creds.access_key_id)
 		cJSON_AddStringToObject(o, "access_key_id", res->creds.access_key_id);
 	if (res->creds.arn)

@@ -187,7 +187,7 @@ static int kr_stores(void)
 	return kr_read(&kr.stores);
 }
 
-static int kr_open(void **ret_state, char *errbuf, size_t errlen)
+static int kr_open(void **ret_state, struct err_detail *e)
 {
 	*ret_state = &kr;
 	return KR_OK;

@@ -31,9 +31,11 @@ static struct fake {
 	pthread_cond_t cond;
 	bool hang; /* lookups block until released */
 	bool released;
-	int delay_ms;   /* every call sleeps this long */
-	bool open_fail; /* open() fails with "no bus" */
-	bool junk;      /* lookup answers with another key's item */
+	int delay_ms;          /* every call sleeps this long */
+	bool open_fail;        /* open() fails with "no bus" */
+	bool full;             /* store() fails with "Disk quota exceeded" */
+	struct err_detail err; /* the last failure, for last_error() */
+	bool junk;             /* lookup answers with another key's item */
 	int stores;
 	int closes;
 	int sweeps;
@@ -49,7 +51,8 @@ static void fake_reset(void)
 	for (size_t i = 0; i < fake.n; i++)
 		keyring_item_free(fake.items[i]);
 	fake.n = 0;
-	fake.hang = fake.released = fake.open_fail = fake.junk = false;
+	fake.hang = fake.released = fake.open_fail = fake.junk = fake.full = false;
+	memset(&fake.err, 0, sizeof(fake.err));
 	fake.delay_ms = 0;
 	fake.stores = fake.closes = fake.sweeps = 0;
 	pthread_mutex_unlock(&fake.mu);
@@ -101,10 +104,10 @@ static void fake_release(void)
 	pthread_mutex_unlock(&fake.mu);
 }
 
-static int fake_open(void **ret_state, char *errbuf, size_t errlen)
+static int fake_open(void **ret_state, struct err_detail *e)
 {
 	if (fake.open_fail) {
-		snprintf(errbuf, errlen, "no bus");
+		err_set(e, KR_ERR_KEYRING, NULL, 0, "start a bus", "no bus");
 		return KR_ERR_KEYRING;
 	}
 	*ret_state = &fake_state_token;
@@ -124,6 +127,11 @@ static int fake_store(void *state, const struct keyring_item *item)
 	int r;
 
 	fake_delay();
+	if (fake.full) {
+		err_set(&fake.err, KR_ERR_KEYRING, NULL, 0, "raise the quota",
+		        "add_key: Disk quota exceeded");
+		return KR_ERR_KEYRING;
+	}
 	if ((r = keyring_item_dup(item, &copy)) < 0)
 		return r;
 	pthread_mutex_lock(&fake.mu);
@@ -237,6 +245,12 @@ static int fake_sweep(void *state, int *ret_count)
 	return KR_OK;
 }
 
+/* Written by store() on the worker, read there right after the call. */
+static const struct err_detail *fake_last_error(void *state)
+{
+	return fake.err.code < 0 ? &fake.err : NULL;
+}
+
 static const struct keyring_ops fake_ops = {
     .name = "fake",
     .persistent = 1,
@@ -248,6 +262,7 @@ static const struct keyring_ops fake_ops = {
     .remove_profile = fake_remove_profile,
     .list = fake_list,
     .sweep = fake_sweep,
+    .last_error = fake_last_error,
 };
 
 /* ---- loop harness ---- */
@@ -378,7 +393,7 @@ static void test_completion_runs_later_on_loop_thread(void **state)
 	struct keyring_item *it = item_a();
 
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	c.expect = 2;
 	c.in_call = true;
 	assert_int_equal(keyring_store_async(c.k, it, on_done, &c), KR_OK);
@@ -418,7 +433,7 @@ static void test_hanging_backend_times_out_and_falls_back_to_memory(void **state
 	struct ctx c;
 
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 200, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 200, &c.k, NULL), KR_OK);
 	keyring_set_warn_fn(c.k, on_warn, &c);
 	fake.hang = true;
 	c.expect = 2;
@@ -444,7 +459,7 @@ static void test_queued_call_times_out_without_failover(void **state)
 	struct ctx c;
 
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	keyring_set_warn_fn(c.k, on_warn, &c);
 	/* Slow, but every call finishes within the timeout: the second and third
 	 * wait too long behind the first, yet the backend is not stuck. */
@@ -467,7 +482,7 @@ static void test_cancel_drops_the_callback(void **state)
 
 	ctx_init(&c, 5000);
 	memset(&other, 0, sizeof(other));
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	fake.delay_ms = 50;
 	c.expect = 1;
 	assert_int_equal(keyring_lookup_async(c.k, KEY_A, on_done, &other), KR_OK);
@@ -507,7 +522,7 @@ static void test_cancel_from_a_callback_reaches_the_same_batch(void **state)
 
 	ctx_init(&c, 5000);
 	memset(&victim, 0, sizeof(victim));
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	c.expect = 1;
 	assert_int_equal(keyring_lookup_async(c.k, KEY_A, on_done_cancel, &x), KR_OK);
 	assert_int_equal(keyring_lookup_async(c.k, KEY_A, on_done, &victim), KR_OK);
@@ -526,7 +541,7 @@ static void test_list_hands_out_metadata_only(void **state)
 	struct keyring_item *it = item_a();
 
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	c.expect = 2;
 	assert_int_equal(keyring_store_async(c.k, it, NULL, NULL), KR_OK);
 	assert_int_equal(keyring_list_async(c.k, NULL, on_list, &c), KR_OK);
@@ -558,7 +573,7 @@ static void test_sweep_deletes_expired_items_only(void **state)
 	                 KR_OK);
 	fake.items[fake.n++] = live;
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	c.expect = 1;
 	c.in_call = true;
 	assert_int_equal(keyring_sweep_async(c.k, on_count, &c), KR_OK);
@@ -571,7 +586,7 @@ static void test_sweep_deletes_expired_items_only(void **state)
 	assert_int_equal(fake.n, 1);
 	assert_string_equal(fake.items[0]->key, KEY_B);
 	ctx_done(&c);
-	assert_int_equal(keyring_open("memory", NULL, &mem, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open("memory", NULL, &mem, NULL), KR_OK);
 	assert_int_equal(keyring_sweep_sync(mem, &count), KR_OK);
 	assert_int_equal(count, 0);
 	keyring_free(mem);
@@ -583,7 +598,7 @@ static void test_backend_junk_is_not_passed_on(void **state)
 	struct keyring_item *it = NULL;
 
 	fake.junk = true;
-	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL), KR_OK);
 	assert_int_equal(keyring_lookup_sync(k, KEY_A, &it), KR_ERR_KEYRING);
 	assert_null(it);
 	keyring_free(k);
@@ -593,10 +608,10 @@ static void test_memory_backend_stores_nothing(void **state)
 {
 	struct ctx c;
 	struct keyring_item *it = item_a();
-	char err[256];
+	struct err_detail err;
 
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open("memory", c.loop, &c.k, err, sizeof(err)), KR_OK);
+	assert_int_equal(keyring_open("memory", c.loop, &c.k, &err), KR_OK);
 	assert_string_equal(keyring_backend_name(c.k), "memory");
 	assert_int_equal(keyring_persistent(c.k), 0);
 	c.expect = 2;
@@ -617,7 +632,7 @@ static void test_sync_calls_work_without_a_loop(void **state)
 	size_t n = 0;
 	int count = -1;
 
-	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL), KR_OK);
 	assert_int_equal(keyring_lookup_async(k, KEY_A, on_done, NULL), KR_ERR_INVAL);
 	assert_int_equal(keyring_lookup_sync(k, KEY_A, &got), KR_ERR_NOCREDS);
 	assert_int_equal(keyring_store_sync(k, it), KR_OK);
@@ -641,7 +656,7 @@ static void test_sync_call_on_hanging_backend_is_bounded(void **state)
 	struct keyring_item *got = NULL;
 	int64_t t0;
 
-	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 200, &k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 200, &k, NULL), KR_OK);
 	fake.hang = true;
 	t0 = mono_ms();
 	assert_int_equal(keyring_lookup_sync(k, KEY_A, &got), KR_ERR_TIMEOUT);
@@ -660,7 +675,7 @@ static void test_free_does_not_wait_for_a_stuck_worker(void **state)
 	struct keyring_item *got = NULL;
 	int64_t t0;
 
-	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 100, &k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 100, &k, NULL), KR_OK);
 	fake.hang = true;
 	assert_int_equal(keyring_lookup_sync(k, KEY_A, &got), KR_ERR_TIMEOUT);
 	t0 = mono_ms();
@@ -678,7 +693,7 @@ static void test_queued_stores_are_written_before_free_returns(void **state)
 	struct keyring_item *it = item_a();
 
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	fake.delay_ms = 20;
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(keyring_store_async(c.k, it, on_done, &c), KR_OK);
@@ -697,7 +712,7 @@ static void test_queued_removals_reach_the_backend_before_free_returns(void **st
 	struct keyring_item *it = item_a();
 
 	ctx_init(&c, 5000);
-	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 1000, &c.k, NULL), KR_OK);
 	fake.delay_ms = 20;
 	assert_int_equal(keyring_store_async(c.k, it, on_done, &c), KR_OK);
 	assert_int_equal(keyring_remove_profile_async(c.k, "prod", NULL, on_count, &c), KR_OK);
@@ -713,13 +728,33 @@ static void test_queued_removals_reach_the_backend_before_free_returns(void **st
 static void test_open_failure_says_why(void **state)
 {
 	struct keyring *k = NULL;
-	char err[256];
+	struct err_detail err;
 
 	fake.open_fail = true;
-	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 0, &k, err, sizeof(err)),
-	                 KR_ERR_KEYRING);
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 0, &k, &err), KR_ERR_KEYRING);
 	assert_null(k);
-	assert_string_equal(err, "fake: no bus");
+	assert_int_equal(err.code, KR_ERR_KEYRING);
+	assert_string_equal(err.msg, "fake: no bus");
+	assert_string_equal(err.fix, "start a bus");
+}
+
+static void test_failed_call_keeps_the_backends_reason_and_fix(void **state)
+{
+	struct keyring *k = NULL;
+	struct keyring_item *it = item_a();
+	const struct err_detail *e;
+
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL), KR_OK);
+	assert_null(keyring_last_error(k));
+	fake.full = true;
+	assert_int_equal(keyring_store_sync(k, it), KR_ERR_KEYRING);
+	e = keyring_last_error(k);
+	assert_non_null(e);
+	assert_int_equal(e->code, KR_ERR_KEYRING);
+	assert_string_equal(e->msg, "fake: add_key: Disk quota exceeded");
+	assert_string_equal(e->fix, "raise the quota");
+	keyring_item_free(it);
+	keyring_free(k);
 }
 
 static void test_open_first_takes_the_first_usable_backend(void **state)
@@ -735,24 +770,35 @@ static void test_open_first_takes_the_first_usable_backend(void **state)
 	    .list = fake_list,
 	};
 	const struct keyring_ops *const order[] = {&failing, &keyring_memory_ops};
+	const struct keyring_ops *const both_fail[] = {&failing, &fake_ops};
 	struct keyring *k = NULL;
-	char err[256];
+	struct err_detail err;
 
 	fake.open_fail = true;
-	assert_int_equal(keyring_open_first(order, 2, NULL, 0, &k, err, sizeof(err)), KR_OK);
+	assert_int_equal(keyring_open_first(order, 2, NULL, 0, &k, &err), KR_OK);
 	assert_string_equal(keyring_backend_name(k), "memory");
-	assert_non_null(strstr(err, "failing: no bus"));
+	assert_non_null(strstr(err.msg, "failing: no bus"));
+	keyring_free(k);
+	k = NULL;
+	/* Every candidate failing: each one's reason, in order. */
+	assert_int_equal(keyring_open_first(both_fail, 2, NULL, 0, &k, &err), KR_ERR_KEYRING);
+	assert_null(k);
+	assert_int_equal(err.code, KR_ERR_KEYRING);
+	assert_string_equal(err.msg, "failing: no bus; fake: no bus");
+	assert_string_equal(err.fix, "start a bus");
 	keyring_free(k);
 }
 
 static void test_unknown_backend_name_is_refused(void **state)
 {
 	struct keyring *k = NULL;
-	char err[256];
+	struct err_detail err;
 
-	assert_int_equal(keyring_open("floppy", NULL, &k, err, sizeof(err)), KR_ERR_INVAL);
+	assert_int_equal(keyring_open("floppy", NULL, &k, &err), KR_ERR_INVAL);
 	assert_null(k);
-	assert_non_null(strstr(err, "keyctl"));
+	assert_int_equal(err.code, KR_ERR_INVAL);
+	assert_non_null(strstr(err.msg, "floppy"));
+	assert_non_null(strstr(err.fix, "keyctl"));
 }
 
 static void test_store_refuses_expired_and_malformed_items(void **state)
@@ -761,7 +807,7 @@ static void test_store_refuses_expired_and_malformed_items(void **state)
 	struct keyring_item *it = NULL;
 	char big[KR_KEYRING_SECRET_MAX + 2];
 
-	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL, 0), KR_OK);
+	assert_int_equal(keyring_open_ops(&fake_ops, NULL, 1000, &k, NULL), KR_OK);
 	assert_int_equal(keyring_item_new(KEY_A, KEYRING_KIND_SESSION, "prod", NULL,
 	                                  (int64_t)time(NULL) - 1, SECRET, &it),
 	                 KR_OK);
@@ -832,6 +878,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_queued_removals_reach_the_backend_before_free_returns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_failure_says_why, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_call_keeps_the_backends_reason_and_fix,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_first_takes_the_first_usable_backend, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_backend_name_is_refused, setup, teardown),

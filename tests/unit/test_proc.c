@@ -32,17 +32,21 @@
 struct outcome {
 	int called, err;
 	char key[64];
-	char msg[512];
+	struct err_detail e; /* zeroed on success */
 };
 
-static void on_done(void *userdata, int err, struct sts_creds *creds, const char *errmsg)
+static void on_done(void *userdata, int err, struct sts_creds *creds, const struct err_detail *e)
 {
 	struct outcome *o = userdata;
 
 	o->called++;
 	o->err = err;
 	snprintf(o->key, sizeof(o->key), "%s", creds ? creds->access_key_id : "");
-	snprintf(o->msg, sizeof(o->msg), "%s", errmsg ? errmsg : "");
+	if (e)
+		o->e = *e;
+	else
+		memset(&o->e, 0, sizeof(o->e));
+	assert_true(err == KR_OK ? e == NULL : e != NULL && e->code == err);
 }
 
 static uint64_t mono_ms(void)
@@ -103,10 +107,21 @@ static void proc_failure_shows_the_last_stderr_line_after_many_warnings(void **s
 	       "echo 'fatal: the SSO token expired, run sso login' >&2; exit 3",
 	       20000, &o);
 	assert_int_equal(o.err, KR_ERR_PROCESS);
-	assert_non_null(strstr(o.msg, "exited with status 3"));
-	assert_non_null(strstr(o.msg, "fatal: the SSO token expired, run sso login"));
-	assert_null(strstr(o.msg, "signal"));
-	assert_null(strstr(o.msg, "warning"));
+	assert_non_null(strstr(o.e.msg, "exited with status 3"));
+	assert_non_null(strstr(o.e.msg, "fatal: the SSO token expired, run sso login"));
+	assert_null(strstr(o.e.msg, "signal"));
+	assert_null(strstr(o.e.msg, "warning"));
+	assert_non_null(strstr(o.e.fix, "by hand"));
+}
+
+static void proc_bad_output_says_what_a_credential_process_prints(void **state)
+{
+	struct outcome o;
+
+	run_sh("echo '{\"Version\": 2, \"AccessKeyId\": \"A\"}'", 20000, &o);
+	assert_int_equal(o.err, KR_ERR_PROCESS);
+	assert_non_null(strstr(o.e.msg, "sh: output has no \"Version\": 1"));
+	assert_non_null(strstr(o.e.fix, "\"SecretAccessKey\""));
 }
 
 static void proc_stderr_control_characters_are_not_passed_on(void **state)
@@ -115,8 +130,8 @@ static void proc_stderr_control_characters_are_not_passed_on(void **state)
 
 	run_sh("printf 'bad \\033[31mred\\033[0m\\n' >&2; exit 1", 20000, &o);
 	assert_int_equal(o.err, KR_ERR_PROCESS);
-	assert_null(strchr(o.msg, '\033'));
-	assert_non_null(strstr(o.msg, "bad ?[31mred?[0m"));
+	assert_null(strchr(o.e.msg, '\033'));
+	assert_non_null(strstr(o.e.msg, "bad ?[31mred?[0m"));
 }
 
 static void proc_stdout_over_its_cap_is_a_clear_error(void **state)
@@ -129,7 +144,7 @@ static void proc_stdout_over_its_cap_is_a_clear_error(void **state)
 	assert_true(run_sh(script, 20000, &o) < 10000);
 	assert_int_equal(o.err, KR_ERR_PROCESS);
 	snprintf(want, sizeof(want), "more than %d KiB on standard output", KR_PROC_OUT_MAX / 1024);
-	assert_non_null(strstr(o.msg, want));
+	assert_non_null(strstr(o.e.msg, want));
 }
 
 static int pid_gone(pid_t pid)
@@ -167,8 +182,9 @@ static void proc_hung_helper_is_killed_at_its_timeout_with_its_children(void **s
 	assert_int_equal(o.err, KR_ERR_TIMEOUT);
 	assert_true(ms >= 300);
 	assert_true(ms < 5000);
-	assert_non_null(strstr(o.msg, "sh did not finish in 300 ms; killed"));
-	assert_non_null(strstr(o.msg, "waiting for the browser login"));
+	assert_non_null(strstr(o.e.msg, "sh did not finish in 300 ms; killed"));
+	assert_non_null(strstr(o.e.msg, "waiting for the browser login"));
+	assert_non_null(strstr(o.e.fix, "stdin"));
 	f = fopen(pidfile, "r");
 	assert_non_null(f);
 	assert_int_equal(fscanf(f, "%d", &child), 1);
@@ -187,7 +203,7 @@ static int helper_status_has(const char *re)
 	struct outcome o;
 
 	run_argv(argv, 20000, &o);
-	return strstr(o.msg, "not a JSON object") != NULL;
+	return strstr(o.e.msg, "not a JSON object") != NULL;
 }
 
 static void proc_helper_gets_no_blocked_or_ignored_signals(void **state)
@@ -243,7 +259,7 @@ static void proc_helper_inherits_only_stdin_stdout_stderr(void **state)
 	close(sv[0]);
 	close(sv[1]);
 	if (o.err != KR_OK)
-		print_error("%s\n", o.msg);
+		print_error("%s\n", o.e.msg);
 	assert_int_equal(o.err, KR_OK);
 	assert_string_equal(o.key, "AKIAFDREPORT0000");
 }
@@ -253,6 +269,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(proc_chatty_stderr_does_not_kill_the_helper),
 	    cmocka_unit_test(proc_failure_shows_the_last_stderr_line_after_many_warnings),
+	    cmocka_unit_test(proc_bad_output_says_what_a_credential_process_prints),
 	    cmocka_unit_test(proc_stderr_control_characters_are_not_passed_on),
 	    cmocka_unit_test(proc_stdout_over_its_cap_is_a_clear_error),
 	    cmocka_unit_test(proc_hung_helper_is_killed_at_its_timeout_with_its_children),

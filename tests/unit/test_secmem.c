@@ -202,12 +202,11 @@ static const char assume_role_xml[] =
 static void sts_xml_puts_the_credentials_in_the_arena(void **state)
 {
 	struct sts_xml_result r;
-	char why[160];
+	struct err_detail why;
 
 	memset(&r, 0, sizeof(r));
 	unwiped_frees = 0;
-	assert_int_equal(
-	    sts_xml_parse(assume_role_xml, strlen(assume_role_xml), &r, why, sizeof(why)), KR_OK);
+	assert_int_equal(sts_xml_parse(assume_role_xml, strlen(assume_role_xml), &r, &why), KR_OK);
 	assert_true(in_arena(r.access_key_id));
 	assert_true(in_arena(r.secret_access_key));
 	assert_true(in_arena(r.session_token));
@@ -225,10 +224,10 @@ static void credential_process_output_goes_to_the_arena(void **state)
 	    "\"SecretAccessKey\": \"" MARKER "\", \"SessionToken\": \"t" MARKER
 	    "\", \"Expiration\": \"2030-01-01T00:00:00Z\"}";
 	struct sts_creds c;
-	char why[256];
+	struct err_detail why;
 
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(proc_parse_creds(json, strlen(json), &c, why, sizeof(why)), KR_OK);
+	assert_int_equal(proc_parse_creds(json, strlen(json), &c, &why), KR_OK);
 	assert_true(in_arena(c.access_key_id));
 	assert_true(in_arena(c.secret_access_key));
 	assert_true(in_arena(c.session_token));

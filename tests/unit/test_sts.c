@@ -77,6 +77,7 @@ struct fake_xfer {
 static void fake_deliver(struct loop_timer *t, void *userdata)
 {
 	struct fake_xfer *x = userdata;
+	struct err_detail e;
 	struct buf b;
 
 	buf_init(&b, KR_HTTP_RESP_MAX);
@@ -84,8 +85,9 @@ static void fake_deliver(struct loop_timer *t, void *userdata)
 		assert_int_equal(buf_puts(&b, x->st.body), KR_OK);
 	x->f->n_pending--;
 	loop_timer_free(x->t);
-	x->done(x->userdata, x->st.err, x->st.status, &b,
-	        x->st.err ? "Connection refused (fake)" : "");
+	if (x->st.err)
+		err_set(&e, x->st.err, NULL, 0, NULL, "Connection refused (fake)");
+	x->done(x->userdata, x->st.err, x->st.status, &b, x->st.err ? &e : NULL);
 	buf_free(&b);
 	free(x);
 }
@@ -162,7 +164,7 @@ static void on_done(void *userdata, struct sts_result *res)
 	f->res.err = res->err;
 	f->res.http_status = res->http_status;
 	f->res.attempts = res->attempts;
-	memcpy(f->res.errmsg, res->errmsg, sizeof(res->errmsg));
+	f->res.detail = res->detail;
 	f->res.creds.expiration = res->creds.expiration;
 	f->res_akid = dup0(res->creds.access_key_id);
 	f->res_secret = dup0(res->creds.secret_access_key);
@@ -324,8 +326,9 @@ static void access_denied_is_not_retried(void **state)
 	assert_int_equal(f.res.http_status, 403);
 	assert_string_equal(f.res_code, "AccessDenied");
 	assert_null(f.res_akid);
-	assert_non_null(strstr(f.res.errmsg, "AccessDenied"));
-	assert_non_null(strstr(f.res.errmsg, "AssumeRole"));
+	assert_int_equal(f.res.detail.code, KR_ERR_AWS);
+	assert_non_null(strstr(f.res.detail.msg, "AccessDenied"));
+	assert_non_null(strstr(f.res.detail.msg, "AssumeRole"));
 	fake_fini(&f);
 }
 
@@ -343,7 +346,7 @@ static void retries_stop_after_the_retry_limit(void **state)
 	assert_int_equal(f.res.attempts, 1 + KR_STS_RETRIES);
 	assert_int_equal(f.posts, 1 + KR_STS_RETRIES);
 	assert_int_equal(f.res.http_status, 503);
-	assert_non_null(strstr(f.res.errmsg, "503"));
+	assert_non_null(strstr(f.res.detail.msg, "503"));
 	fake_fini(&f);
 }
 
@@ -399,7 +402,9 @@ static void ok_status_with_garbage_body_is_a_parse_error_not_retried(void **stat
 	run_call(&f, &p);
 	assert_int_equal(f.res.err, KR_ERR_PARSE);
 	assert_int_equal(f.res.attempts, 1);
-	assert_non_null(strstr(f.res.errmsg, "HTML"));
+	assert_int_equal(f.res.detail.code, KR_ERR_PARSE);
+	assert_non_null(strstr(f.res.detail.msg, "HTML"));
+	assert_non_null(strstr(f.res.detail.fix, "proxy")); /* from sts_xml.c */
 	fake_fini(&f);
 }
 

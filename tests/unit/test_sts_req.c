@@ -1,6 +1,7 @@
 /*
  * daemon/sts_req.c: form bodies byte for byte (what moto re-encodes and
- * AWS hashes), endpoint splitting, retry classification and hints.
+ * AWS hashes), endpoint splitting, retry classification, hints, and the
+ * err_detail a failed call is described with.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -302,6 +303,41 @@ static void hints_name_the_likely_fix(void **state)
 	assert_null(sts_req_hint(NULL, STS_ASSUME_ROLE));
 }
 
+static void describe_keeps_what_sts_said_and_its_fix(void **state)
+{
+	char code[] = "AccessDenied", message[] = "not authorized";
+	struct sts_result res;
+	struct err_detail e;
+
+	/* AWS answered with a code: the code, its message and the hint. */
+	memset(&res, 0, sizeof(res));
+	res.err = KR_ERR_AWS;
+	res.aws_code = code;
+	res.aws_message = message;
+	sts_req_describe(&res, "AssumeRole arn:aws:iam::1:role/r", STS_ASSUME_ROLE, &e);
+	assert_int_equal(e.code, KR_ERR_AWS);
+	assert_non_null(strstr(e.msg, "AssumeRole arn:aws:iam::1:role/r: AccessDenied: "
+	                              "not authorized — "));
+	/* An answer without a code: what the call's detail says about it. */
+	memset(&res, 0, sizeof(res));
+	res.err = KR_ERR_AWS;
+	err_set(&res.detail, KR_ERR_AWS, NULL, 0, NULL, "AssumeRole: STS answered HTTP 503");
+	sts_req_describe(&res, "AssumeRole r", STS_ASSUME_ROLE, &e);
+	assert_string_equal(e.msg, "AssumeRole r: AssumeRole: STS answered HTTP 503");
+	/* A parse failure keeps the fix the parser gave. */
+	res.err = KR_ERR_PARSE;
+	err_set(&res.detail, KR_ERR_PARSE, NULL, 0, "check the proxy", "AssumeRole: HTML");
+	sts_req_describe(&res, "AssumeRole r", STS_ASSUME_ROLE, &e);
+	assert_int_equal(e.code, KR_ERR_PARSE);
+	assert_string_equal(e.fix, "check the proxy");
+	/* An untrusted certificate: advice on the CA bundle. */
+	res.err = KR_ERR_TLS;
+	err_set(&res.detail, KR_ERR_TLS, NULL, 0, NULL, "AssumeRole: SSL certificate problem");
+	sts_req_describe(&res, "AssumeRole r", STS_ASSUME_ROLE, &e);
+	assert_non_null(strstr(e.msg, "SSL certificate problem — the STS endpoint's certificate"));
+	assert_non_null(strstr(e.fix, "AWS_CA_BUNDLE"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +351,7 @@ int main(void)
 	    cmocka_unit_test(throttling_5xx_and_network_errors_are_retryable),
 	    cmocka_unit_test(auth_and_validation_errors_are_not_retryable),
 	    cmocka_unit_test(hints_name_the_likely_fix),
+	    cmocka_unit_test(describe_keeps_what_sts_said_and_its_fix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,19 +48,19 @@ static int parse_file(const char *name, struct sts_xml_result *r)
 {
 	size_t n;
 	char *d = load(name, &n);
-	char msg[200];
+	struct err_detail e;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	rc = sts_xml_parse(d, n, r, msg, sizeof(msg));
+	rc = sts_xml_parse(d, n, r, &e);
 	free(d);
 	return rc;
 }
 
-static int parse_str(const char *s, struct sts_xml_result *r, char *msg, size_t msg_size)
+static int parse_str(const char *s, struct sts_xml_result *r, struct err_detail *e)
 {
 	memset(r, 0, sizeof(*r));
-	return sts_xml_parse(s, strlen(s), r, msg, msg_size);
+	return sts_xml_parse(s, strlen(s), r, e);
 }
 
 static time_t t_of(const char *s)
@@ -286,12 +286,12 @@ static void error_samples_give_code_and_message(void **state)
 static void error_with_prefixed_namespace_and_bare_error_root_parse(void **state)
 {
 	struct sts_xml_result r;
-	char msg[200];
+	struct err_detail e;
 
 	assert_int_equal(parse_str("<s:ErrorResponse xmlns:s=\"https://sts.amazonaws.com/doc/"
 	                           "2011-06-15/\"><s:Error><s:Code>Throttling</s:Code>"
 	                           "<s:Message>slow down</s:Message></s:Error></s:ErrorResponse>",
-	                           &r, msg, sizeof(msg)),
+	                           &r, &e),
 	                 KR_OK);
 	assert_string_equal(r.error_code, "Throttling");
 	assert_string_equal(r.error_message, "slow down");
@@ -299,7 +299,7 @@ static void error_with_prefixed_namespace_and_bare_error_root_parse(void **state
 
 	assert_int_equal(parse_str("<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code>"
 	                           "<Message>oops</Message></Error>",
-	                           &r, msg, sizeof(msg)),
+	                           &r, &e),
 	                 KR_OK);
 	assert_string_equal(r.root, "Error");
 	assert_string_equal(r.error_code, "InternalError");
@@ -326,23 +326,23 @@ static void non_xml_bodies_are_parse_errors(void **state)
 
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		struct sts_xml_result r;
-		char msg[200] = "";
+		struct err_detail e = {0};
 		memset(&r, 0x5a, sizeof(r));
-		assert_int_equal(sts_xml_parse(bodies[i], strlen(bodies[i]), &r, msg, sizeof(msg)),
-		                 KR_ERR_PARSE);
-		assert_true(msg[0] != '\0');
+		assert_int_equal(sts_xml_parse(bodies[i], strlen(bodies[i]), &r, &e), KR_ERR_PARSE);
+		assert_true(e.msg[0] != '\0');
+		assert_int_equal(e.code, KR_ERR_PARSE);
 		/* Output untouched on failure. */
 		assert_int_equal(((unsigned char *)&r)[0], 0x5a);
 	}
 	{
 		struct sts_xml_result r;
-		char msg[200];
-		assert_int_equal(sts_xml_parse(NULL, 0, &r, msg, sizeof(msg)), KR_ERR_PARSE);
-		assert_non_null(strstr(msg, "empty"));
-		assert_int_equal(
-		    sts_xml_parse("<html><body>x</body></html>", 27, &r, msg, sizeof(msg)),
-		    KR_ERR_PARSE);
-		assert_non_null(strstr(msg, "HTML"));
+		struct err_detail e;
+		assert_int_equal(sts_xml_parse(NULL, 0, &r, &e), KR_ERR_PARSE);
+		assert_non_null(strstr(e.msg, "empty"));
+		assert_int_equal(sts_xml_parse("<html><body>x</body></html>", 27, &r, &e),
+		                 KR_ERR_PARSE);
+		assert_non_null(strstr(e.msg, "HTML"));
+		assert_non_null(strstr(e.fix, "proxy"));
 	}
 }
 
@@ -354,7 +354,7 @@ static void every_truncation_of_a_sample_is_rejected_cleanly(void **state)
 	/* Every strict prefix is incomplete XML: never a crash, never success. */
 	for (size_t k = 0; k < n; k++) {
 		struct sts_xml_result r;
-		int rc = sts_xml_parse(d, k, &r, NULL, 0);
+		int rc = sts_xml_parse(d, k, &r, NULL);
 		assert_true(rc == KR_ERR_PARSE);
 	}
 	free(d);
@@ -363,31 +363,30 @@ static void every_truncation_of_a_sample_is_rejected_cleanly(void **state)
 static void dtd_and_entity_expansion_are_refused(void **state)
 {
 	struct sts_xml_result r;
-	char msg[200];
+	struct err_detail e;
 
 	assert_int_equal(parse_str("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">"
 	                           "<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;\">]>"
 	                           "<Error><Code>&lol2;</Code></Error>",
-	                           &r, msg, sizeof(msg)),
+	                           &r, &e),
 	                 KR_ERR_PARSE);
-	assert_int_equal(
-	    parse_str("<!DOCTYPE x SYSTEM \"file:///etc/passwd\"><x/>", &r, msg, sizeof(msg)),
-	    KR_ERR_PARSE);
+	assert_int_equal(parse_str("<!DOCTYPE x SYSTEM \"file:///etc/passwd\"><x/>", &r, &e),
+	                 KR_ERR_PARSE);
 }
 
 static void deep_nesting_is_refused(void **state)
 {
 	struct buf b;
 	struct sts_xml_result r;
-	char msg[200];
+	struct err_detail e;
 
 	buf_init(&b, 1 << 20);
 	for (int i = 0; i < KR_STS_XML_DEPTH + 1; i++)
 		assert_int_equal(buf_puts(&b, "<a>"), KR_OK);
 	for (int i = 0; i < KR_STS_XML_DEPTH + 1; i++)
 		assert_int_equal(buf_puts(&b, "</a>"), KR_OK);
-	assert_int_equal(sts_xml_parse(b.data, b.len, &r, msg, sizeof(msg)), KR_ERR_PARSE);
-	assert_non_null(strstr(msg, "nested"));
+	assert_int_equal(sts_xml_parse(b.data, b.len, &r, &e), KR_ERR_PARSE);
+	assert_non_null(strstr(e.msg, "nested"));
 	buf_free(&b);
 }
 
@@ -395,48 +394,48 @@ static void oversized_element_text_is_refused(void **state)
 {
 	struct buf b;
 	struct sts_xml_result r;
-	char msg[200];
+	struct err_detail e;
 
 	buf_init(&b, 1 << 20);
 	assert_int_equal(buf_puts(&b, "<R><Credentials><SessionToken>"), KR_OK);
 	for (int i = 0; i < KR_STS_XML_TEXT_MAX + 1; i++)
 		assert_int_equal(buf_putc(&b, 'A'), KR_OK);
 	assert_int_equal(buf_puts(&b, "</SessionToken></Credentials></R>"), KR_OK);
-	assert_int_equal(sts_xml_parse(b.data, b.len, &r, msg, sizeof(msg)), KR_ERR_TOOBIG);
+	assert_int_equal(sts_xml_parse(b.data, b.len, &r, &e), KR_ERR_TOOBIG);
 	buf_free(&b);
 }
 
 static void duplicate_credential_elements_are_refused(void **state)
 {
 	struct sts_xml_result r;
-	char msg[200];
+	struct err_detail e;
 
 	assert_int_equal(parse_str("<R><Credentials><AccessKeyId>A</AccessKeyId>"
 	                           "<AccessKeyId>B</AccessKeyId></Credentials></R>",
-	                           &r, msg, sizeof(msg)),
+	                           &r, &e),
 	                 KR_ERR_PARSE);
 }
 
 static void bad_expiration_is_a_parse_error(void **state)
 {
 	struct sts_xml_result r;
-	char msg[200];
+	struct err_detail e;
 
 	assert_int_equal(parse_str("<R><Credentials><Expiration>tomorrow</Expiration>"
 	                           "</Credentials></R>",
-	                           &r, msg, sizeof(msg)),
+	                           &r, &e),
 	                 KR_ERR_PARSE);
-	assert_non_null(strstr(msg, "Expiration"));
+	assert_non_null(strstr(e.msg, "Expiration"));
 }
 
 static void entities_in_values_are_decoded(void **state)
 {
 	struct sts_xml_result r;
-	char msg[200];
+	struct err_detail e;
 
 	assert_int_equal(parse_str("<ErrorResponse><Error><Code>AccessDenied</Code><Message>"
 	                           "a &lt;b&gt; &amp; &#x41;</Message></Error></ErrorResponse>",
-	                           &r, msg, sizeof(msg)),
+	                           &r, &e),
 	                 KR_OK);
 	assert_string_equal(r.error_message, "a <b> & A");
 	sts_xml_result_clear(&r);
