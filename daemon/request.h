@@ -116,9 +116,10 @@ struct check_reports; /* check.h */
 
 struct reply_error {
 	const struct err_detail *e;
-	const char *profile, *role;           /* NULL for none */
-	const char *aws_code, *aws_message;   /* what AWS answered, or NULL */
-	const char *mfa_serial, *mfa_process; /* error "mfa": the device, the profile's helper */
+	const char *profile, *role;              /* NULL for none */
+	const char *aws_code, *aws_message;      /* what AWS answered, or NULL */
+	const char *mfa_serial, *mfa_process;    /* error "mfa": the device, the profile's helper */
+	const char *sso_session, *sso_start_url; /* error "login": the session, its start URL */
 };
 
 struct reply {

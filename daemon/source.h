@@ -45,12 +45,14 @@ struct store;
 struct chain;
 struct step;
 struct source_row;
+struct sso;
 
 /* What a fetch may use: the daemon's services and settings. */
 struct source_svc {
 	struct loop *loop;
 	struct sts *sts;
 	struct store *store; /* long-term keys (keyrole add) */
+	struct sso *sso;     /* IAM Identity Center tokens (sso.h) */
 	int mfa_duration;    /* seconds of an MFA session (keyroled --mfa-duration) */
 	time_t (*now)(void); /* the wall clock */
 };
@@ -63,6 +65,8 @@ struct source_result {
 	const char *aws_code, *aws_message; /* what AWS answered, when it did (borrowed) */
 	const char *from;                   /* where the credentials came from: "sts", ... */
 	int attempts;                       /* STS: requests made (1 + retries); 0 for others */
+	/* err KR_ERR_LOGIN: the IAM Identity Center session to log in to (borrowed) */
+	const char *sso_session, *sso_start_url;
 };
 
 typedef void (*source_done_fn)(void *userdata, struct source_result *res);

@@ -1,0 +1,112 @@
+/*
+ * IAM Identity Center (SSO): what its parts share. doc/sso-design.md is the
+ * whole contract; this header is the seam between
+ *
+ *   - source_sso.c: the configuration (sso-session sections, botocore's
+ *     rules and messages, endpoints) and the credential source;
+ *   - sso_token.c: the token store (memory, keyrole's keyring item, the AWS
+ *     CLI's cache file read-only), refreshes, role credentials;
+ *   - sso_login.c: device authorizations (one per session, joined);
+ *   - sso_api.c: the HTTP calls to the portal and OIDC (JSON, common/json).
+ *
+ * Invariants:
+ * - No token, refresh token or client secret is ever logged, put in an
+ *   error or a reply other than a get's credentials; every copy lives in
+ *   secret memory (mem_secret_*) and is wiped when dropped.
+ * - The AWS CLI's cache file is read, never written.
+ * - One refresh, one GetRoleCredentials per (session, account, role) and
+ *   one device authorization per session at a time (single flight).
+ */
+#ifndef KR_SSO_H
+#define KR_SSO_H
+
+#include "err.h"
+#include "sts.h"
+
+#include <stddef.h>
+#include <time.h>
+
+struct loop;
+struct http;
+struct store;
+struct pmap;
+struct caller_env;
+
+/*
+ * Where an SSO session lives, resolved for one request from the files and
+ * the caller's environment. Owns its strings (sso_where_clear). No secret.
+ */
+struct sso_where {
+	char *session;   /* the [sso-session NAME], or NULL for a legacy profile */
+	char *start_url; /* sso_start_url */
+	char *region;    /* sso_region */
+	char **scopes;   /* sso_registration_scopes (sso-session only); NULL when none */
+	size_t n_scopes;
+	char cache_key[41];   /* hex SHA-1 of the session name, else of the start URL */
+	char *portal_url;     /* https://portal.sso.REGION.<suffix>, or the configured override */
+	char *oidc_url;       /* https://oidc.REGION.<suffix>, or the configured override */
+	char *ca_bundle;      /* AWS_CA_BUNDLE, else the profile's ca_bundle, or NULL */
+	char *portal_proxy;   /* endpoint_proxy() for portal_url (NULL: the daemon's own) */
+	char *oidc_proxy;     /* endpoint_proxy() for oidc_url */
+	char *no_proxy;       /* with them */
+	char *cli_cache_file; /* $HOME/.aws/sso/cache/<cache_key>.json, or NULL without HOME */
+	char *profile, *file; /* where it was configured (messages) */
+	int line;
+};
+
+/* Release what w owns; w is zeroed. */
+void sso_where_clear(struct sso_where *w);
+/* A deep copy; KR_ERR_NOMEM leaves dst zeroed. */
+int sso_where_copy(struct sso_where *dst, const struct sso_where *src);
+
+/*
+ * The session for a login, logout or `sso profiles` (source_sso.c): named
+ * (session: an [sso-session NAME], or a start URL for legacy profiles), or
+ * the one profile uses, following source_profile chains and a
+ * credential_process that runs `keyrole get OTHER` to the SSO source.
+ * Exactly one of session and profile is non-NULL. KR_ERR_CONFIG (or
+ * KR_ERR_NOPROFILE) with e saying what to fix.
+ */
+int sso_where_resolve(const struct pmap *map, const struct caller_env *env, const char *profile,
+                      const char *session, struct sso_where *out, struct err_detail *e);
+
+/* ---- the token store (sso_token.c) ---- */
+
+struct sso;      /* one per daemon */
+struct sso_call; /* a call in flight */
+
+struct sso_opts {
+	struct loop *loop;
+	struct http *http;
+	struct store *store; /* keyrole's keyring items (kind "sso") */
+	time_t (*now)(void); /* the wall clock */
+};
+
+int sso_new(const struct sso_opts *o, struct sso **ret);
+/* Cancels everything in flight (no callback runs); wipes every token. NULL is a no-op. */
+void sso_free(struct sso *s);
+
+/*
+ * The answer of sso_role_credentials: err KR_OK with creds (the receiver
+ * steals them), else KR_ERR_LOGIN (no usable token: the user must log in),
+ * KR_ERR_DENIED, KR_ERR_NETWORK, ... with e saying what failed and what
+ * fixes it, and aws_code/aws_message what the portal answered (borrowed,
+ * may be NULL).
+ */
+typedef void (*sso_creds_fn)(void *userdata, int err, struct sts_creds *creds,
+                             const struct err_detail *e, const char *aws_code,
+                             const char *aws_message);
+
+/*
+ * Role credentials of account/role through w's session: an access token
+ * (memory, keyring, the CLI's file; refreshed in botocore's 15-minute
+ * window when it can be), then GetRoleCredentials. A 401 drops the token
+ * and answers KR_ERR_LOGIN. fn always runs later, from the loop, unless
+ * sso_call_cancel() runs first. Returns 0, or <0 when it could not start.
+ */
+int sso_role_credentials(struct sso *s, const struct sso_where *w, const char *account_id,
+                         const char *role_name, sso_creds_fn fn, void *userdata,
+                         struct sso_call **ret);
+void sso_call_cancel(struct sso_call *c);
+
+#endif
