@@ -135,9 +135,10 @@
 #define KR_STS_XML_TEXT_MAX (16 * 1024) /* text of one element */
 
 /* HTTP (daemon/http.c). */
-#define KR_HTTP_HEADERS_MAX 64
-#define KR_HTTP_BODY_MAX    (1024 * 1024)
-#define KR_HTTP_URL_MAX     4096
+#define KR_HTTP_HEADERS_MAX     64
+#define KR_HTTP_BODY_MAX        (1024 * 1024)
+#define KR_HTTP_URL_MAX         4096
+#define KR_HTTP_HEADER_KEEP_MAX 256 /* a response header kept for the caller (x-amzn-ErrorType) */
 
 /* Secret memory (daemon/secmem.c). */
 #define KR_SECMEM_MAX     ((size_t)32 << 20)

@@ -1,6 +1,6 @@
 /*
- * HTTP POST over the libcurl multi interface, driven by the daemon loop
- * (the only file that uses libcurl).
+ * HTTP POST and GET over the libcurl multi interface, driven by the daemon
+ * loop (the only file that uses libcurl).
  *
  * Invariants:
  * - Never blocks: curl's sockets are loop I/O watches
@@ -21,6 +21,8 @@
  *   the multi handle's cache keeps no plaintext: TLS contexts get
  *   SSL_OP_CLEANSE_PLAINTEXT (secmem_tls_ctx()), and OpenSSL's own frees
  *   are wiped (secmem.c).
+ * - Response headers are not kept, but for the one a request names
+ *   (x-amzn-ErrorType: which error AWS means), capped, for its done.
  * - done runs from the loop only, never inside http_post(); a cancelled
  *   transfer's done never runs. http_free() from inside a done callback is
  *   allowed: the free is deferred until the dispatch unwinds.
@@ -38,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #ifndef KR_VERSION
@@ -60,6 +63,10 @@ struct http_xfer {
 	size_t body_len;
 	struct buf resp;
 	int toobig;
+	int get;                                    /* a GET: no body */
+	char keep_name[64];                         /* the response header to keep; "" for none */
+	char keep_val[KR_HTTP_HEADER_KEEP_MAX + 1]; /* its value */
+	int kept;                                   /* the last response had it */
 	http_done_fn done;
 	void *userdata;
 	char errbuf[CURL_ERROR_SIZE];
@@ -95,6 +102,11 @@ static void xfer_free(struct http_xfer *x)
 	buf_free(&x->resp);
 	mem_wipe(x->errbuf, sizeof(x->errbuf));
 	free(x);
+}
+
+const char *http_xfer_header(const struct http_xfer *x)
+{
+	return x && x->kept ? x->keep_val : NULL;
 }
 
 static void sockw_free(struct sockw *w)
@@ -280,6 +292,37 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/*
+ * One response header line ("Name: value\r\n", not NUL-terminated); curl
+ * calls it for the status line too. Only the header the request named is
+ * kept, and only the last response's (a 100 Continue comes before).
+ */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_xfer *x = userdata;
+	size_t n = size * nmemb, name_len = strlen(x->keep_name), v, end;
+
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		x->kept = 0; /* a new response begins */
+		return n;
+	}
+	if (!name_len || n <= name_len || p[name_len] != ':' ||
+	    strncasecmp(p, x->keep_name, name_len) != 0)
+		return n;
+	for (v = name_len + 1; v < n && (p[v] == ' ' || p[v] == '\t'); v++)
+		;
+	for (end = n; end > v && (p[end - 1] == '\r' || p[end - 1] == '\n' || p[end - 1] == ' ' ||
+	                          p[end - 1] == '\t');
+	     end--)
+		;
+	if (end - v > KR_HTTP_HEADER_KEEP_MAX)
+		end = v + KR_HTTP_HEADER_KEEP_MAX;
+	memcpy(x->keep_val, p + v, end - v);
+	x->keep_val[end - v] = '\0';
+	x->kept = 1;
+	return n;
+}
+
 int http_new(struct loop *l, struct http **ret)
 {
 	struct http *h = NULL;
@@ -396,9 +439,13 @@ static int setup_easy(struct http_xfer *x, const struct http_request *req)
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDS, x->body);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+	if (x->get) {
+		SET(CURLOPT_HTTPGET, 1L);
+	} else {
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDS, x->body);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+	}
 	SET(CURLOPT_HTTPHEADER, x->nodes);
 	SET(CURLOPT_USERAGENT, "keyrole/" KR_VERSION);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -415,6 +462,10 @@ static int setup_easy(struct http_xfer *x, const struct http_request *req)
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)KR_HTTP_RESP_MAX);
 	SET(CURLOPT_WRITEFUNCTION, on_write);
 	SET(CURLOPT_WRITEDATA, x);
+	if (x->keep_name[0]) {
+		SET(CURLOPT_HEADERFUNCTION, on_header);
+		SET(CURLOPT_HEADERDATA, x);
+	}
 	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	/* A libcurl on another TLS library has no SSL_CTX: then no connection is
 	 * kept for reuse, so no TLS buffer outlives its transfer. */
@@ -430,9 +481,12 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
               struct http_xfer **ret)
 {
 	struct http_xfer *x = NULL;
+	int get = req && req->method && strcmp(req->method, "GET") == 0;
 	int r;
 
 	if (!h || h->dying || !req || !req->url || !done ||
+	    (req->method && !get && strcmp(req->method, "POST") != 0) || (get && req->body_len) ||
+	    (req->keep_header && (!*req->keep_header || strlen(req->keep_header) >= 64)) ||
 	    strnlen(req->url, KR_HTTP_URL_MAX + 1) > KR_HTTP_URL_MAX ||
 	    (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0) ||
 	    req->n_headers > KR_HTTP_HEADERS_MAX || req->body_len > KR_HTTP_BODY_MAX ||
@@ -449,6 +503,9 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 	x->h = h;
 	x->done = done;
 	x->userdata = userdata;
+	x->get = get;
+	if (req->keep_header)
+		memcpy(x->keep_name, req->keep_header, strlen(req->keep_header) + 1);
 	buf_init_secret(&x->resp, KR_HTTP_RESP_MAX);
 	r = copy_request(x, req);
 	if (r < 0)

@@ -1,5 +1,5 @@
 /*
- * HTTP POST over libcurl's multi interface, driven by the daemon's loop:
+ * HTTP POST and GET over libcurl's multi interface, driven by the daemon's loop:
  * curl's sockets become loop I/O watches and its timer a loop timer, so a
  * transfer never blocks the loop. This is the only file that uses libcurl.
  *
@@ -26,6 +26,7 @@ struct http;
 struct http_xfer;
 
 struct http_request {
+	const char *method;         /* "POST" (also when NULL) or "GET" (no body) */
 	const char *url;            /* http:// or https:// only */
 	const char *const *headers; /* "Name: value" lines, may hold secrets */
 	size_t n_headers;
@@ -36,6 +37,9 @@ struct http_request {
 	const char *no_proxy;  /* CURLOPT_NOPROXY ("" = none); NULL = the daemon's environment */
 	long connect_ms;       /* 0 = KR_HTTP_CONNECT_MS */
 	long total_ms;         /* 0 = KR_HTTP_TOTAL_MS */
+	/* A response header to keep for done (http_xfer_header()), e.g. "x-amzn-ErrorType"; NULL:
+	 * none. */
+	const char *keep_header;
 };
 
 /*
@@ -58,12 +62,21 @@ int http_new(struct loop *l, struct http **ret);
 void http_free(struct http *h);
 
 /*
- * Start a POST. done is always called later from the loop, never from
- * inside http_post(). KR_ERR_INVAL for a bad URL or oversized request.
- * *ret (may be NULL) is valid until done runs.
+ * Start a request (req->method: POST or GET). done is always called later
+ * from the loop, never from inside http_post(). KR_ERR_INVAL for a bad
+ * URL or method, or an oversized request (a GET with a body included).
+ * *ret (may be NULL) is valid until done runs, and inside done.
  */
 int http_post(struct http *h, const struct http_request *req, http_done_fn done, void *userdata,
               struct http_xfer **ret);
+
+/*
+ * Inside done: the value of the response header req->keep_header named
+ * (the last response's, surrounding blanks trimmed, at most
+ * KR_HTTP_HEADER_KEEP_MAX bytes), or NULL when it had none. Never a
+ * secret (the caller names which header is kept).
+ */
+const char *http_xfer_header(const struct http_xfer *x);
 
 /* Abort a transfer whose done has not run yet; done will not run. NULL is a no-op. */
 void http_cancel(struct http_xfer *x);
