@@ -157,7 +157,7 @@ static int kjob_new(enum kjob_op op, const char *key, const char *profile, const
 	if (profile && keyring_item_check_field(profile, KR_NAME_MAX, 1) < 0)
 		goto out;
 	if (kind && strcmp(kind, KEYRING_KIND_SESSION) != 0 &&
-	    strcmp(kind, KEYRING_KIND_LONGTERM) != 0)
+	    strcmp(kind, KEYRING_KIND_LONGTERM) != 0 && strcmp(kind, KEYRING_KIND_SSO) != 0)
 		goto out;
 	r = KR_ERR_NOMEM;
 	if ((key && !(j->key = strdup(key))) || (profile && !(j->profile = strdup(profile))) ||

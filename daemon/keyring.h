@@ -32,14 +32,16 @@ struct loop;
 
 #define KEYRING_KIND_SESSION  "session"
 #define KEYRING_KIND_LONGTERM "longterm"
+#define KEYRING_KIND_SSO      "sso" /* an IAM Identity Center token (sso_token.c) */
 
 struct keyring_item {
-	char *key;          /* hex sha256 of the hop's cache key, or "longterm:PROFILE" */
-	char *kind;         /* KEYRING_KIND_SESSION or KEYRING_KIND_LONGTERM */
-	char *profile;      /* for forget/status */
-	char *role_arn;     /* NULL for longterm */
+	char *key;      /* hex sha256 of the hop's cache key, "longterm:PROFILE", "sso-token:KEY" */
+	char *kind;     /* KEYRING_KIND_SESSION, _LONGTERM or _SSO */
+	char *profile;  /* for forget/status; sso: the session's name */
+	char *role_arn; /* NULL for longterm; sso: the start URL */
 	int64_t expiration; /* unix seconds; 0 = never (longterm) */
-	char *secret;       /* JSON {"a":AKID,"s":SECRET,"t":TOKEN,"e":EXP,"l":LIFETIME}; wiped */
+	/* JSON {"a":AKID,"s":SECRET,"t":TOKEN,"e":EXP,"l":LIFETIME}; sso: sso_token.c's; wiped */
+	char *secret;
 };
 
 /*
@@ -106,7 +108,10 @@ int keyring_item_check(const struct keyring_item *it, int need_secret);
  */
 int keyring_item_check_field(const char *s, size_t max, int required);
 
-/* Human label: "keyrole: prod session (arn:...) until 2026-11-23 18:00 UTC". */
+/*
+ * Human label: "keyrole: prod session (arn:...) until 2026-11-23 18:00 UTC",
+ * "keyrole: IAM Identity Center session corp (https://...) until ...".
+ */
 int keyring_item_label(const struct keyring_item *it, char *buf, size_t len);
 
 /* ---- the asynchronous front (keyring.c) ---- */

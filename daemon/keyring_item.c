@@ -63,7 +63,7 @@ int keyring_item_check_field(const char *s, size_t max, int required)
 
 int keyring_item_check(const struct keyring_item *it, int need_secret)
 {
-	bool session, longterm;
+	bool session, longterm, sso;
 	size_t n;
 	int r = KR_ERR_INVAL;
 
@@ -76,8 +76,10 @@ int keyring_item_check(const struct keyring_item *it, int need_secret)
 	r = KR_ERR_INVAL;
 	session = strcmp(it->kind, KEYRING_KIND_SESSION) == 0;
 	longterm = strcmp(it->kind, KEYRING_KIND_LONGTERM) == 0;
-	/* A session always expires; a long-term key may (0 = never). */
-	if ((!session && !longterm) || (session && it->expiration <= 0) || it->expiration < 0)
+	sso = strcmp(it->kind, KEYRING_KIND_SSO) == 0;
+	/* A session or a token always expires; a long-term key may (0 = never). */
+	if ((!session && !longterm && !sso) || ((session || sso) && it->expiration <= 0) ||
+	    it->expiration < 0)
 		goto out;
 	if (!it->secret) {
 		r = need_secret ? KR_ERR_INVAL : KR_OK;
@@ -149,7 +151,10 @@ int keyring_item_label(const struct keyring_item *it, char *buf, size_t len)
 		t = (time_t)it->expiration;
 		if (gmtime_r(&t, &tm))
 			strftime(until, sizeof(until), " until %Y-%m-%d %H:%M UTC", &tm);
-		if (it->role_arn)
+		if (strcmp(it->kind, KEYRING_KIND_SSO) == 0)
+			n = snprintf(buf, len, "keyrole: IAM Identity Center session %s (%s)%s",
+			             it->profile, it->role_arn ? it->role_arn : "-", until);
+		else if (it->role_arn)
 			n = snprintf(buf, len, "keyrole: %s session (%s)%s", it->profile,
 			             it->role_arn, until);
 		else

@@ -7,8 +7,8 @@
  *   64-hex digest is cut to 32 hex: 128 bits, and the payload carries the
  *   full key, which lookup compares). Keys keep the kernel's default
  *   permissions: possessor all, same uid view only, nobody else anything.
- * - Session keys get a kernel timeout of (expiration - now): the kernel
- *   refuses them after that even if keyrole never runs again.
+ * - Session and token keys get a kernel timeout of (expiration - now): the
+ *   kernel refuses them after that even if keyrole never runs again.
  * - Long-term keys do not outlive a reboot (persistent = 0).
  * - Payloads we read carry secrets: they are wiped before they are freed.
  *   Payloads are untrusted (another process of this uid can write them):
@@ -25,7 +25,9 @@
  * Payload format (compact, line-based; no field but the last may contain a
  * newline, which keyring_item_check() guarantees for the metadata):
  *     "1\n" KIND "\n" EXPIRATION "\n" PROFILE "\n" ROLE "\n" KEY "\n" SECRET
- * KIND is "s" (session) or "l" (long-term); ROLE may be empty.
+ * KIND is "s" (session), "l" (long-term) or "t" (an IAM Identity Center
+ * token: it expires like a session, and is never evicted: losing it means
+ * a new login); ROLE may be empty.
  */
 #include "keyring.h"
 #include "caps.h"
@@ -128,7 +130,7 @@ static int parse_payload(char *buf, size_t len, bool with_secret, struct keyring
 	    !(profile = next_field(&p, &len)) || !(role = next_field(&p, &len)) ||
 	    !(key = next_field(&p, &len)))
 		goto out;
-	if (strcmp(kind, "s") != 0 && strcmp(kind, "l") != 0)
+	if (strcmp(kind, "s") != 0 && strcmp(kind, "l") != 0 && strcmp(kind, "t") != 0)
 		goto out;
 	errno = 0;
 	e = strtoll(exp, &end, 10);
@@ -137,7 +139,10 @@ static int parse_payload(char *buf, size_t len, bool with_secret, struct keyring
 	/* The secret is the rest: p[0..len) followed by the NUL keyutils adds. */
 	if (memchr(p, '\0', len))
 		goto out;
-	r = keyring_item_new(key, kind[0] == 's' ? KEYRING_KIND_SESSION : KEYRING_KIND_LONGTERM,
+	r = keyring_item_new(key,
+	                     kind[0] == 's'   ? KEYRING_KIND_SESSION
+	                     : kind[0] == 't' ? KEYRING_KIND_SSO
+	                                      : KEYRING_KIND_LONGTERM,
 	                     profile, role[0] ? role : NULL, (int64_t)e, with_secret ? p : NULL,
 	                     ret);
 	if (r < 0)
@@ -391,13 +396,17 @@ static int kernel_store(void *state, const struct keyring_item *item)
 	const char *desc;
 	key_serial_t serial;
 	bool session = strcmp(item->kind, KEYRING_KIND_SESSION) == 0;
+	bool sso = strcmp(item->kind, KEYRING_KIND_SSO) == 0;
 	int64_t left = item->expiration - (int64_t)time(NULL);
 	int r = KR_ERR_EXPIRED;
 
 	buf_init_secret(&payload, KR_KCTL_PAYLOAD_MAX); /* holds item->secret */
-	if (session && left <= 0)
+	if ((session || sso) && left <= 0)
 		goto out;
-	if ((r = buf_printf(&payload, "1\n%s\n%lld\n%s\n%s\n%s\n%s", session ? "s" : "l",
+	if ((r = buf_printf(&payload, "1\n%s\n%lld\n%s\n%s\n%s\n%s",
+	                    session ? "s"
+	                    : sso   ? "t"
+	                            : "l",
 	                    (long long)item->expiration, item->profile,
 	                    item->role_arn ? item->role_arn : "", item->key, item->secret)) < 0)
 		goto out;
@@ -420,8 +429,8 @@ static int kernel_store(void *state, const struct keyring_item *item)
 		goto out;
 	}
 	/* 0 clears a timeout left from an earlier session key of this name. */
-	if (keyctl_set_timeout(serial,
-	                       session ? (unsigned)(left > 0xfffffff ? 0xfffffff : left) : 0) < 0) {
+	if (keyctl_set_timeout(
+	        serial, session || sso ? (unsigned)(left > 0xfffffff ? 0xfffffff : left) : 0) < 0) {
 		/* An item without its timeout would outlive its credentials. */
 		r = kernel_fail(st, "keyctl_set_timeout");
 		drop_key(serial);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #define LONGTERM_PREFIX "longterm:"
+#define SSO_PREFIX      "sso-token:"
 
 /* A call whose answer goes to a caller (so that store_cancel() can drop it). */
 struct pending {
@@ -37,6 +38,7 @@ struct pending {
 	void *userdata;
 	store_creds_fn creds_fn;
 	store_done_fn done_fn;
+	store_text_fn text_fn;
 	char *profile; /* add/remove: whose keys */
 	int session;   /* a session lookup (else long-term keys) */
 };
@@ -323,6 +325,65 @@ void store_sessions_remove_profile(struct store *s, const char *profile_or_null)
 	if (store_on(s))
 		keyring_remove_profile_async(s->kr, profile_or_null, KEYRING_KIND_SESSION, NULL,
 		                             NULL);
+}
+
+/* ---- IAM Identity Center tokens ---- */
+
+static int sso_key(const char *cache_key, char out[KR_KEYRING_KEY_MAX + 1])
+{
+	int n = snprintf(out, KR_KEYRING_KEY_MAX + 1, SSO_PREFIX "%s", cache_key);
+
+	return n < 0 || n > KR_KEYRING_KEY_MAX ? KR_ERR_TOOBIG : KR_OK;
+}
+
+static void on_sso_lookup(void *userdata, int err, struct keyring_item *item)
+{
+	struct pending *p = userdata;
+
+	list_unlink(
+	    &p->link); /* answered: a store_cancel() from the callback has nothing to drop */
+	p->text_fn(p->userdata, err == KR_OK && item && item->secret ? KR_OK : KR_ERR_NOCREDS,
+	           err == KR_OK && item ? item->secret : NULL);
+	keyring_item_free(item);
+	pending_free(p);
+}
+
+int store_sso_lookup(struct store *s, const char *cache_key, store_text_fn fn, void *userdata)
+{
+	char key[KR_KEYRING_KEY_MAX + 1];
+	struct pending *p;
+
+	if (!store_on(s) || sso_key(cache_key, key) < 0)
+		return KR_ERR_UNSUPPORTED;
+	if (!(p = pending_new(s, userdata)))
+		return KR_ERR_NOMEM;
+	p->text_fn = fn;
+	if (keyring_lookup_async(s->kr, key, on_sso_lookup, p) < 0) {
+		pending_free(p);
+		return KR_ERR_KEYRING;
+	}
+	return KR_OK;
+}
+
+void store_sso_write(struct store *s, const char *cache_key, const char *name,
+                     const char *start_url, time_t expiration, const char *secret)
+{
+	char key[KR_KEYRING_KEY_MAX + 1];
+	struct keyring_item *it = NULL;
+
+	if (store_on(s) && sso_key(cache_key, key) == 0 &&
+	    keyring_item_new(key, KEYRING_KIND_SSO, name, start_url, (int64_t)expiration, secret,
+	                     &it) == 0)
+		keyring_store_async(s->kr, it, on_written, s);
+	keyring_item_free(it);
+}
+
+void store_sso_remove(struct store *s, const char *cache_key)
+{
+	char key[KR_KEYRING_KEY_MAX + 1];
+
+	if (store_on(s) && sso_key(cache_key, key) == 0)
+		keyring_remove_async(s->kr, key, NULL, NULL);
 }
 
 /* ---- long-term keys ---- */

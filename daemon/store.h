@@ -73,6 +73,21 @@ int store_longterm_remove(struct store *s, const char *profile, store_done_fn fn
 /* Profiles with long-term keys (names only): borrowed until the next change. */
 const char *const *store_longterm_profiles(const struct store *s, size_t *ret_n);
 
+/*
+ * IAM Identity Center tokens (sso_token.c): one item per token cache key
+ * (kind "sso", key "sso-token:KEY"), named by the session (name) and its
+ * start URL; the secret is sso_token.c's JSON, untrusted when read back.
+ * A lookup answers KR_OK with the secret (borrowed for the call), or
+ * KR_ERR_NOCREDS when there is none; 0: fn runs later; <0: nothing
+ * persists (fn never runs).
+ */
+typedef void (*store_text_fn)(void *userdata, int err, const char *secret);
+int store_sso_lookup(struct store *s, const char *cache_key, store_text_fn fn, void *userdata);
+/* Write (replacing) or remove the item; a failed write is warned about as a session's is. */
+void store_sso_write(struct store *s, const char *cache_key, const char *name,
+                     const char *start_url, time_t expiration, const char *secret);
+void store_sso_remove(struct store *s, const char *cache_key);
+
 /* Drop the callbacks of every call made with userdata. */
 void store_cancel(struct store *s, void *userdata);
 

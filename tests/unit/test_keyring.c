@@ -850,6 +850,30 @@ static void test_label_reads_well_in_seahorse(void **state)
 	assert_int_equal(keyring_item_label(it, label, sizeof(label)), KR_OK);
 	assert_string_equal(label, "keyrole: long-term keys for dev");
 	keyring_item_free(it);
+	assert_int_equal(keyring_item_new("sso-token:0123", KEYRING_KIND_SSO, "corp",
+	                                  "https://corp.awsapps.com/start", 1795456800, SECRET,
+	                                  &it),
+	                 KR_OK);
+	assert_int_equal(keyring_item_label(it, label, sizeof(label)), KR_OK);
+	assert_string_equal(label, "keyrole: IAM Identity Center session corp "
+	                           "(https://corp.awsapps.com/start) until 2026-11-23 18:00 UTC");
+	keyring_item_free(it);
+}
+
+/* An IAM Identity Center token's item always expires, as a session's does. */
+static void test_sso_items_need_an_expiry(void **state)
+{
+	struct keyring_item *it = NULL;
+
+	assert_int_equal(
+	    keyring_item_new("sso-token:0123", KEYRING_KIND_SSO, "corp", NULL, 0, SECRET, &it),
+	    KR_ERR_INVAL);
+	assert_null(it);
+	assert_int_equal(keyring_item_new("sso-token:0123", KEYRING_KIND_SSO, "corp", NULL,
+	                                  1795456800, SECRET, &it),
+	                 KR_OK);
+	assert_int_equal(keyring_item_check(it, 1), KR_OK);
+	keyring_item_free(it);
 }
 
 int main(void)
@@ -886,6 +910,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_refuses_expired_and_malformed_items, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_label_reads_well_in_seahorse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sso_items_need_an_expiry, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
