@@ -116,6 +116,23 @@
 #define KR_SS_OPEN_MS  (KR_KEYRING_OPEN_MS - 500)
 #define KR_SS_SWEEP_MS (KR_KEYRING_TIMEOUT_MS / 2)
 
+/* IAM Identity Center (daemon/sso_api.c, sso_token.c, sso_login.c). */
+#define KR_SSO_TOKEN_MAX        8192 /* an access or refresh token, a client secret, a device code */
+#define KR_SSO_FIELD_MAX        2048        /* any other string of an answer or a request */
+#define KR_SSO_MESSAGE_MAX      200         /* a server's message kept for an error line */
+#define KR_SSO_SCOPES_MAX       32          /* sso_registration_scopes */
+#define KR_SSO_PAGE_MAX         1000        /* accounts or roles in one answer */
+#define KR_SSO_ACCOUNTS_MAX     5000        /* accounts `sso profiles` asks for at most */
+#define KR_SSO_RETRIES          2           /* extra attempts after a 429, 5xx or network failure */
+#define KR_SSO_BACKOFF_MS       200         /* first backoff; doubles, jittered */
+#define KR_SSO_DEADLINE_MS      30000       /* all attempts of one call */
+#define KR_SSO_CLI_FILE_MAX     (64 * 1024) /* the AWS CLI's token cache file */
+#define KR_SSO_TOKEN_MIN_LEFT_S 10          /* an access token with less left is not used */
+#define KR_SSO_POLL_DFL_S       5           /* device flow: poll interval without one (the CLI's) */
+#define KR_SSO_POLL_MAX_S       60          /* ... and at most this, slow_down included */
+#define KR_SSO_SLOW_DOWN_S      5           /* slow_down adds this (RFC 8628) */
+#define KR_SSO_WAIT_MS          (4 * 60 * 1000) /* login_wait answers "timeout" after this */
+
 /* STS parameters a caller may give (STS's own limits, rounded up). */
 #define KR_STS_TAGS_MAX     50   /* session tags per call */
 #define KR_STS_POLICY_MAX   8192 /* inline session policy, bytes */
