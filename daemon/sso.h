@@ -5,7 +5,9 @@
  *   - source_sso.c: the configuration (sso-session sections, botocore's
  *     rules and messages, endpoints) and the credential source;
  *   - sso_token.c: the token store (memory, keyrole's keyring item, the AWS
- *     CLI's cache file read-only), refreshes, role credentials;
+ *     CLI's cache file read-only), refreshes;
+ *   - sso_portal.c: what is done with a token: role credentials, the
+ *     accounts and roles, logout;
  *   - sso_login.c: device authorizations (one per session, joined);
  *   - sso_api.c: the HTTP calls to the portal and OIDC (JSON, common/json).
  *
@@ -53,6 +55,19 @@ struct sso_where {
 	char *profile, *file; /* where it was configured (messages) */
 	int line;
 };
+
+struct buf;
+
+/* The session's name for messages and replies: the [sso-session] name, else the start URL. */
+const char *sso_where_name(const struct sso_where *w);
+
+/*
+ * The session's part of an SSO step's cache key (cachekey.h's fields: the
+ * token cache key and the start URL): source_sso.c's key begins with it,
+ * right after its ckey_step(), so that every step made with a session
+ * (and every hop above one) has a key that starts the same way (logout).
+ */
+int sso_where_key(const struct sso_where *w, struct buf *out);
 
 /* Release what w owns; w is zeroed. */
 void sso_where_clear(struct sso_where *w);
@@ -107,6 +122,86 @@ typedef void (*sso_creds_fn)(void *userdata, int err, struct sts_creds *creds,
 int sso_role_credentials(struct sso *s, const struct sso_where *w, const char *account_id,
                          const char *role_name, sso_creds_fn fn, void *userdata,
                          struct sso_call **ret);
+/* Stop a call of this file's functions before its callback ran; it will not run. NULL is a no-op.
+ */
 void sso_call_cancel(struct sso_call *c);
+
+/* ---- the other calls made with a session's token (sso_portal.c) ---- */
+
+/* One account and the roles the user may take in it (all pages). */
+struct sso_account_roles {
+	char *account_id, *account_name, *email; /* name and email may be NULL */
+	char **roles;
+	size_t n_roles;
+};
+
+/* err KR_OK with the accounts (borrowed for the call), else e says why (KR_ERR_LOGIN ...). */
+typedef void (*sso_accounts_fn)(void *userdata, int err, const struct sso_account_roles *accounts,
+                                size_t n, const struct err_detail *e);
+
+/* `keyrole sso profiles`: ListAccounts, then ListAccountRoles of each, every page. */
+int sso_list_accounts(struct sso *s, const struct sso_where *w, sso_accounts_fn fn, void *userdata,
+                      struct sso_call **ret);
+
+/* err KR_OK and how many tokens were dropped (0 or 1), else e says why. */
+typedef void (*sso_logout_fn)(void *userdata, int err, int removed, const struct err_detail *e);
+
+/*
+ * `keyrole logout`: the portal's Logout with the token keyrole holds (its
+ * failure ignored), then the token, refresh token and registration go
+ * from memory and the keyring. The AWS CLI's file is never touched.
+ */
+int sso_logout(struct sso *s, const struct sso_where *w, sso_logout_fn fn, void *userdata,
+               struct sso_call **ret);
+
+/* What status shows of one session held in memory: never a token. */
+struct sso_session_info {
+	const char *session; /* the [sso-session] name, else the start URL */
+	const char *start_url, *region;
+	time_t expiration; /* of the access token; 0: none (a refresh token only) */
+	int refresh_token; /* a refresh token is held */
+	const char *from;  /* "keyring", "aws-cli-cache", "login", "refresh" */
+	int refreshing;
+};
+
+/* The sessions with a token or a refresh token, at most max into out (borrowed until the loop
+ * runs). */
+size_t sso_sessions(const struct sso *s, struct sso_session_info *out, size_t max);
+size_t sso_session_count(const struct sso *s);
+
+/* ---- logins: device authorizations (sso_login.c) ---- */
+
+struct sso_login_info {
+	int logged_in;     /* a usable token is there already (no device flow) */
+	time_t expiration; /* its expiry (logged_in) */
+	const char *login_id, *verification_uri, *verification_uri_complete, *user_code;
+	long expires_in; /* seconds the device code has left */
+	int joined;      /* the flow was in progress already */
+};
+
+/* err KR_OK with info (borrowed for the call), else e says why. */
+typedef void (*sso_login_fn)(void *userdata, int err, const struct sso_login_info *info,
+                             const struct err_detail *e);
+
+/*
+ * `keyrole login`: with a usable token and no force, say so; else start
+ * the device authorization of w's session (RegisterClient when keyrole
+ * holds no valid registration, StartDeviceAuthorization), or join the one
+ * in progress. keyroled then polls CreateToken itself.
+ */
+int sso_login_start(struct sso *s, const struct sso_where *w, int force, sso_login_fn fn,
+                    void *userdata, struct sso_call **ret);
+
+/*
+ * err KR_OK once the login's token is kept (session: the name or start
+ * URL, expiration its expiry); KR_ERR_LOGIN when it was denied or refused;
+ * KR_ERR_TIMEOUT past the device code's expiry, or after KR_SSO_WAIT_MS
+ * of waiting (ask again while the code lasts); KR_ERR_INVAL for an
+ * unknown login_id.
+ */
+typedef void (*sso_wait_fn)(void *userdata, int err, const char *session, time_t expiration,
+                            const struct err_detail *e);
+int sso_login_wait(struct sso *s, const char *login_id, sso_wait_fn fn, void *userdata,
+                   struct sso_call **ret);
 
 #endif
