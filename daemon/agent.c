@@ -37,6 +37,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 		a->opts.mfa_duration = 43200;
 	a->started = time(NULL);
 	list_init(&a->keyops);
+	list_init(&a->ssoops);
 	so = (struct store_opts){.cache = a->opts.cache,
 	                         .keyring_ops = a->opts.keyring_ops,
 	                         .sweep_interval = a->opts.sweep_interval,
@@ -52,6 +53,14 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                         .userdata = a};
 	if (r == KR_OK)
 		r = cache_new(l, &co, &a->cache);
+	if (r == KR_OK)
+		r = http_new(l, &a->http);
+	if (r == KR_OK) {
+		struct sso_opts oo = {
+		    .loop = l, .http = a->http, .store = a->store, .now = a->opts.now};
+
+		r = sso_new(&oo, &a->sso);
+	}
 	if (r < 0) {
 		agent_free(a);
 		return r;
@@ -59,6 +68,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	a->svc = (struct source_svc){.loop = l,
 	                             .sts = a->sts,
 	                             .store = a->store,
+	                             .sso = a->sso,
 	                             .mfa_duration = a->opts.mfa_duration,
 	                             .now = a->opts.now};
 	a->ropts =
@@ -76,6 +86,8 @@ void agent_free(struct agent *a)
 		fetch_drop_all(a);
 	ops_drop_all(a);
 	cache_free(a->cache); /* cancels the fetches in flight */
+	sso_free(a->sso);     /* cancels the token calls and logins in flight */
+	http_free(a->http);
 	store_free(a->store); /* queued writes still reach the keyring */
 	sts_free(a->sts);
 	free(a);

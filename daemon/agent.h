@@ -14,6 +14,7 @@
 #include "request.h"
 #include "resolve.h"
 #include "source.h"
+#include "sso.h"
 #include "store.h"
 #include "sts.h"
 
@@ -75,12 +76,15 @@ struct agent {
 	struct sts *sts;
 	struct store *store;
 	struct cache *cache;
+	struct http *http;         /* IAM Identity Center's calls (STS has its own) */
+	struct sso *sso;           /* IAM Identity Center tokens and logins */
 	struct source_svc svc;     /* what sources may use */
 	struct resolve_opts ropts; /* how chains are resolved */
 	struct agent_counters c;
 	time_t started;
 	unsigned n_busy;         /* requests and refreshes in flight */
 	struct list_node keyops; /* add and remove in flight (ops.c) */
+	struct list_node ssoops; /* login, login_wait, logout, sso_profiles in flight (ops_sso.c) */
 };
 
 time_t agent_now(const struct agent *a);

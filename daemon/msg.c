@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "proto.h"
 #include "rfc3339.h"
+#include "sso.h"
 
 #include <cjson/cJSON.h>
 #include <malloc.h>
@@ -28,9 +29,19 @@
 #include <time.h>
 
 static const char *const op_names[] = {
-    [OP_UNKNOWN] = "?",   [OP_PING] = "ping",     [OP_VERSION] = "version",
-    [OP_GET] = "get",     [OP_STATUS] = "status", [OP_FORGET] = "forget",
-    [OP_CHECK] = "check", [OP_ADD] = "add",       [OP_REMOVE] = "remove",
+    [OP_UNKNOWN] = "?",
+    [OP_PING] = "ping",
+    [OP_VERSION] = "version",
+    [OP_GET] = "get",
+    [OP_STATUS] = "status",
+    [OP_FORGET] = "forget",
+    [OP_CHECK] = "check",
+    [OP_ADD] = "add",
+    [OP_REMOVE] = "remove",
+    [OP_LOGIN] = "login",
+    [OP_LOGIN_WAIT] = "login_wait",
+    [OP_LOGOUT] = "logout",
+    [OP_SSO_PROFILES] = "sso_profiles",
 };
 
 const char *msg_op_name(enum req_op op)
@@ -71,7 +82,7 @@ static const char *get_str(const cJSON *o, const char *key)
 }
 
 /* The strings a request keeps, in the order they are copied. */
-enum { S_OP, S_PROFILE, S_MFA, S_AKID, S_SECRET, S__N };
+enum { S_OP, S_PROFILE, S_MFA, S_AKID, S_SECRET, S_SESSION, S_LOGIN_ID, S__N };
 
 int msg_decode_request(const char *body, size_t len, struct request *ret, struct err_detail *e)
 {
@@ -108,8 +119,11 @@ int msg_decode_request(const char *body, size_t len, struct request *ret, struct
 	s[S_MFA] = get_str(msg, "mfa_code");
 	s[S_AKID] = get_str(msg, "access_key_id");
 	s[S_SECRET] = get_str(msg, "secret_access_key");
+	s[S_SESSION] = get_str(msg, "session");
+	s[S_LOGIN_ID] = get_str(msg, "login_id");
 	r.all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "all"));
 	r.verify = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "verify"));
+	r.force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "force"));
 	env = cJSON_GetObjectItemCaseSensitive(msg, "env");
 	if (env && !cJSON_IsObject(env)) {
 		rc = KR_ERR_INVAL;
@@ -140,8 +154,9 @@ int msg_decode_request(const char *body, size_t len, struct request *ret, struct
 	}
 	p = r.strings;
 	for (size_t k = 0; k < S__N; k++) {
-		const char **dst[S__N] = {&r.op_name, &r.profile, &r.mfa_code, &r.access_key_id,
-		                          &r.secret_access_key};
+		const char **dst[S__N] = {&r.op_name,       &r.profile,           &r.mfa_code,
+		                          &r.access_key_id, &r.secret_access_key, &r.session,
+		                          &r.login_id};
 
 		if (!s[k])
 			continue;
@@ -254,6 +269,23 @@ static void put_status(struct json_writer *w, const struct status_report *s)
 	for (size_t i = 0; i < s->n_stored; i++)
 		json_w_str(w, NULL, s->stored[i]);
 	json_w_end_array(w);
+	json_w_begin_array(w, "sso_sessions");
+	for (size_t i = 0; i < s->n_sso; i++) {
+		const struct sso_session_info *o = &s->sso[i];
+
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "session", o->session);
+		json_w_str(w, "start_url", o->start_url);
+		json_w_str(w, "region", o->region);
+		if (o->expiration)
+			put_time(w, "expiration", o->expiration);
+		json_w_bool(w, "refresh_token", o->refresh_token);
+		json_w_str(w, "from", o->from);
+		if (o->refreshing)
+			json_w_bool(w, "refreshing", 1);
+		json_w_end_object(w);
+	}
+	json_w_end_array(w);
 	json_w_begin_object(w, "counters");
 	json_w_int(w, "requests", (long long)c->requests);
 	json_w_int(w, "hits", (long long)c->hits);
@@ -329,6 +361,47 @@ static void put_check(struct json_writer *w, const struct check_reports *c)
 	json_w_end_array(w);
 }
 
+static void put_login(struct json_writer *w, const struct reply *r)
+{
+	const struct sso_login_info *i = r->u.login.info;
+
+	json_w_str(w, "session", r->u.login.session);
+	json_w_str(w, "start_url", r->u.login.start_url);
+	if (i->logged_in) {
+		json_w_bool(w, "logged_in", 1);
+		put_time(w, "expiration", i->expiration);
+		return;
+	}
+	json_w_str(w, "login_id", i->login_id);
+	json_w_str_opt(w, "verification_uri", i->verification_uri);
+	json_w_str_opt(w, "verification_uri_complete", i->verification_uri_complete);
+	json_w_str(w, "user_code", i->user_code);
+	json_w_int(w, "expires_in", i->expires_in);
+	json_w_bool(w, "joined", i->joined);
+}
+
+static void put_sso_profiles(struct json_writer *w, const struct reply *r)
+{
+	json_w_str(w, "session", r->u.sso_profiles.session);
+	json_w_str(w, "start_url", r->u.sso_profiles.start_url);
+	json_w_str(w, "region", r->u.sso_profiles.region);
+	json_w_begin_array(w, "accounts");
+	for (size_t i = 0; i < r->u.sso_profiles.n; i++) {
+		const struct sso_account_roles *a = &r->u.sso_profiles.accounts[i];
+
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "account_id", a->account_id);
+		json_w_str_opt(w, "account_name", a->account_name);
+		json_w_str_opt(w, "email", a->email);
+		json_w_begin_array(w, "roles");
+		for (size_t k = 0; k < a->n_roles; k++)
+			json_w_str(w, NULL, a->roles[k]);
+		json_w_end_array(w);
+		json_w_end_object(w);
+	}
+	json_w_end_array(w);
+}
+
 static void put_ok(struct json_writer *w, const struct reply *r)
 {
 	json_w_bool(w, "ok", 1);
@@ -353,7 +426,18 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		break;
 	case OP_FORGET:
 	case OP_REMOVE:
+	case OP_LOGOUT:
 		json_w_int(w, "removed", r->u.removed);
+		break;
+	case OP_LOGIN:
+		put_login(w, r);
+		break;
+	case OP_LOGIN_WAIT:
+		json_w_str(w, "session", r->u.login_wait.session);
+		put_time(w, "expiration", r->u.login_wait.expiration);
+		break;
+	case OP_SSO_PROFILES:
+		put_sso_profiles(w, r);
 		break;
 	default:
 		break;

@@ -58,13 +58,17 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 	                          .counters = &a->c};
 	struct status_entry *entries = calloc(cache_count(a->cache) + 1, sizeof(*entries));
 	struct reply r = {.op = OP_STATUS, .ok = 1, .u.status = &s};
+	struct sso_session_info *sso = ops_sso_status(a, &s.n_sso);
 	time_t now = agent_now(a);
 	struct list_node *n;
 
-	if (!entries) {
+	if (!entries || !sso) {
+		free(entries);
+		free(sso);
 		reply_errorf(fn, userdata, KR_ERR_NOMEM, NULL, "%s", err_str(KR_ERR_NOMEM));
 		return;
 	}
+	s.sso = sso;
 	for (n = cache_entries(a->cache)->next; n != cache_entries(a->cache); n = n->next) {
 		const struct cache_entry *e = list_entry(n, struct cache_entry, link);
 		struct status_entry *o = &entries[s.n_entries];
@@ -88,6 +92,7 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 	s.stored = store_longterm_profiles(a->store, &s.n_stored);
 	fn(userdata, &r);
 	free(entries);
+	free(sso);
 }
 
 /* ---- forget ---- */
@@ -99,7 +104,7 @@ static int entry_matches(const struct cache_entry *e, const char *profile)
 }
 
 /* Forget the entry with this cache key, in memory or (after a restart) in the keyring only. */
-static void forget_key(struct agent *a, const char *key, uint64_t h, int *removed)
+void ops_forget_key(struct agent *a, const char *key, uint64_t h, int *removed)
 {
 	struct cache_entry *e = cache_find(a->cache, key, h);
 
@@ -126,7 +131,7 @@ static void forget_chain(struct agent *a, const struct request *req, int *remove
 		return;
 	for (size_t i = 0; i < ch->n; i++)
 		if (!(ch->steps[i].ops->flags & SOURCE_INLINE))
-			forget_key(a, ch->steps[i].key, ch->steps[i].key_hash, removed);
+			ops_forget_key(a, ch->steps[i].key, ch->steps[i].key_hash, removed);
 	chain_unref(ch);
 }
 
@@ -472,9 +477,18 @@ typedef void (*op_fn)(struct agent *a, const struct request *req, reply_fn fn, v
                       struct agent_req **ret_pending);
 
 static const op_fn ops[] = {
-    [OP_PING] = op_ping,     [OP_VERSION] = op_version, [OP_GET] = fetch_get,
-    [OP_STATUS] = op_status, [OP_FORGET] = op_forget,   [OP_CHECK] = op_check,
-    [OP_ADD] = op_add,       [OP_REMOVE] = op_remove,
+    [OP_PING] = op_ping,
+    [OP_VERSION] = op_version,
+    [OP_GET] = fetch_get,
+    [OP_STATUS] = op_status,
+    [OP_FORGET] = op_forget,
+    [OP_CHECK] = op_check,
+    [OP_ADD] = op_add,
+    [OP_REMOVE] = op_remove,
+    [OP_LOGIN] = ops_sso_login,
+    [OP_LOGIN_WAIT] = ops_sso_login_wait,
+    [OP_LOGOUT] = ops_sso_logout,
+    [OP_SSO_PROFILES] = ops_sso_profiles,
 };
 
 void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
@@ -496,6 +510,7 @@ void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *u
 
 void ops_drop_all(struct agent *a)
 {
+	ops_sso_drop_all(a);
 	while (!list_empty(&a->keyops)) {
 		struct keyop *op = list_entry(a->keyops.next, struct keyop, link);
 

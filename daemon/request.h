@@ -32,6 +32,10 @@ enum req_op {
 	OP_CHECK,
 	OP_ADD,
 	OP_REMOVE,
+	OP_LOGIN,        /* IAM Identity Center: start or join a device authorization */
+	OP_LOGIN_WAIT,   /* ... wait for its token */
+	OP_LOGOUT,       /* ... drop a session's token and what it made */
+	OP_SSO_PROFILES, /* ... the accounts and roles of a session */
 };
 
 /*
@@ -68,6 +72,9 @@ struct request {
 	const char *access_key_id, *secret_access_key; /* add; the secret is secret */
 	int all;                                       /* forget --all */
 	int verify;                                    /* add --verify */
+	const char *session;  /* login, logout, sso_profiles: the [sso-session] (or start URL) */
+	const char *login_id; /* login_wait */
+	int force;            /* login --force */
 	struct caller_env env;
 	/* private: the block every string above points into */
 	char *strings;
@@ -100,6 +107,11 @@ struct status_entry {
 	int refreshing;
 };
 
+/* sso.h */
+struct sso_session_info;
+struct sso_login_info;
+struct sso_account_roles;
+
 struct status_report {
 	long pid, uptime;
 	const char *backend;
@@ -109,6 +121,8 @@ struct status_report {
 	size_t n_entries;
 	const char *const *stored; /* profiles with long-term keys */
 	size_t n_stored;
+	const struct sso_session_info *sso; /* IAM Identity Center sessions held (never a token) */
+	size_t n_sso;
 	const struct agent_counters *counters;
 };
 
@@ -136,7 +150,20 @@ struct reply {
 		struct {
 			const char *arn, *backend, *note;
 		} add;
-		int removed; /* forget, remove */
+		int removed; /* forget, remove, logout */
+		struct {
+			const char *session, *start_url; /* the session's name (or start URL) */
+			const struct sso_login_info *info;
+		} login;
+		struct {
+			const char *session;
+			time_t expiration;
+		} login_wait;
+		struct {
+			const char *session, *start_url, *region;
+			const struct sso_account_roles *accounts;
+			size_t n;
+		} sso_profiles;
 	} u;
 };
 

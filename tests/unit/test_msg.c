@@ -14,6 +14,7 @@
 #include "err.h"
 #include "msg.h"
 #include "proto.h"
+#include "sso.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -184,6 +185,124 @@ static void get_reply_carries_the_credentials(void **state)
 	cJSON_Delete(o);
 }
 
+static void decode_takes_the_login_fields(void **state)
+{
+	struct request r;
+	struct err_detail e;
+
+	assert_int_equal(
+	    decode("{\"v\":1,\"op\":\"login\",\"session\":\"corp\",\"force\":true}", &r, &e),
+	    KR_OK);
+	assert_int_equal(r.op, OP_LOGIN);
+	assert_string_equal(r.session, "corp");
+	assert_true(r.force);
+	assert_null(r.profile);
+	request_free(&r);
+	assert_int_equal(
+	    decode("{\"v\":1,\"op\":\"login_wait\",\"login_id\":\"login-1-ab\"}", &r, &e), KR_OK);
+	assert_int_equal(r.op, OP_LOGIN_WAIT);
+	assert_string_equal(r.login_id, "login-1-ab");
+	assert_false(r.force);
+	request_free(&r);
+	assert_int_equal(decode("{\"v\":1,\"op\":\"logout\",\"profile\":\"dev\"}", &r, &e), KR_OK);
+	assert_int_equal(r.op, OP_LOGOUT);
+	request_free(&r);
+	assert_int_equal(decode("{\"v\":1,\"op\":\"sso_profiles\",\"session\":\"c\"}", &r, &e),
+	                 KR_OK);
+	assert_int_equal(r.op, OP_SSO_PROFILES);
+	request_free(&r);
+}
+
+/* The client's fields (client/login.c, cmd_status.c): a started login, one already there. */
+static void login_replies_carry_what_the_client_reads(void **state)
+{
+	struct sso_login_info started = {.login_id = "login-1-ab",
+	                                 .verification_uri = "https://d/",
+	                                 .verification_uri_complete = "https://d/?user_code=AB",
+	                                 .user_code = "AB",
+	                                 .expires_in = 600,
+	                                 .joined = 1};
+	struct sso_login_info there = {.logged_in = 1, .expiration = 1800000000};
+	struct reply r = {.op = OP_LOGIN, .ok = 1};
+	cJSON *o;
+
+	r.u.login.session = "corp";
+	r.u.login.start_url = "https://corp/start";
+	r.u.login.info = &started;
+	o = encode(&r);
+	assert_string_equal(cJSON_GetObjectItem(o, "session")->valuestring, "corp");
+	assert_string_equal(cJSON_GetObjectItem(o, "start_url")->valuestring, "https://corp/start");
+	assert_string_equal(cJSON_GetObjectItem(o, "login_id")->valuestring, "login-1-ab");
+	assert_string_equal(cJSON_GetObjectItem(o, "verification_uri_complete")->valuestring,
+	                    "https://d/?user_code=AB");
+	assert_string_equal(cJSON_GetObjectItem(o, "user_code")->valuestring, "AB");
+	assert_int_equal(cJSON_GetObjectItem(o, "expires_in")->valueint, 600);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "joined")));
+	assert_null(cJSON_GetObjectItem(o, "logged_in"));
+	cJSON_Delete(o);
+	r.u.login.info = &there;
+	o = encode(&r);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "logged_in")));
+	assert_string_equal(cJSON_GetObjectItem(o, "expiration")->valuestring,
+	                    "2027-01-15T08:00:00Z");
+	assert_null(cJSON_GetObjectItem(o, "user_code"));
+	cJSON_Delete(o);
+	r = (struct reply){.op = OP_LOGIN_WAIT, .ok = 1};
+	r.u.login_wait.session = "corp";
+	r.u.login_wait.expiration = 1800000000;
+	o = encode(&r);
+	assert_string_equal(cJSON_GetObjectItem(o, "session")->valuestring, "corp");
+	assert_string_equal(cJSON_GetObjectItem(o, "expiration")->valuestring,
+	                    "2027-01-15T08:00:00Z");
+	cJSON_Delete(o);
+}
+
+static void sso_profiles_and_status_list_without_tokens(void **state)
+{
+	char r1[] = "Admin", r2[] = "Developer", id[] = "111111111111", name[] = "prod",
+	     mail[] = "a@b";
+	char *roles[] = {r1, r2};
+	struct sso_account_roles acc = {
+	    .account_id = id, .account_name = name, .email = mail, .roles = roles, .n_roles = 2};
+	struct sso_session_info ses = {.session = "corp",
+	                               .start_url = "https://corp/start",
+	                               .region = "eu-west-1",
+	                               .expiration = 1800000000,
+	                               .refresh_token = 1,
+	                               .from = "keyring"};
+	struct agent_counters counters;
+	struct status_report st = {
+	    .backend = "memory", .sso = &ses, .n_sso = 1, .counters = &counters};
+	struct reply r = {.op = OP_SSO_PROFILES, .ok = 1};
+	cJSON *o, *a, *s;
+
+	memset(&counters, 0, sizeof(counters));
+	r.u.sso_profiles.session = "corp";
+	r.u.sso_profiles.start_url = "https://corp/start";
+	r.u.sso_profiles.region = "eu-west-1";
+	r.u.sso_profiles.accounts = &acc;
+	r.u.sso_profiles.n = 1;
+	o = encode(&r);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "accounts"), 0);
+	assert_string_equal(cJSON_GetObjectItem(a, "account_id")->valuestring, "111111111111");
+	assert_string_equal(cJSON_GetObjectItem(a, "account_name")->valuestring, "prod");
+	assert_string_equal(cJSON_GetObjectItem(a, "email")->valuestring, "a@b");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "roles")), 2);
+	assert_string_equal(cJSON_GetObjectItem(o, "region")->valuestring, "eu-west-1");
+	cJSON_Delete(o);
+	r = (struct reply){.op = OP_STATUS, .ok = 1, .u.status = &st};
+	o = encode(&r);
+	s = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "sso_sessions"), 0);
+	assert_string_equal(cJSON_GetObjectItem(s, "session")->valuestring, "corp");
+	assert_string_equal(cJSON_GetObjectItem(s, "expiration")->valuestring,
+	                    "2027-01-15T08:00:00Z");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(s, "refresh_token")));
+	assert_string_equal(cJSON_GetObjectItem(s, "from")->valuestring, "keyring");
+	assert_null(cJSON_GetObjectItem(s, "refreshing"));
+	assert_int_equal(cJSON_GetArraySize(s), 6);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +313,9 @@ int main(void)
 	    cmocka_unit_test(every_variable_the_client_sends_is_honoured),
 	    cmocka_unit_test(error_reply_names_the_error_and_where),
 	    cmocka_unit_test(get_reply_carries_the_credentials),
+	    cmocka_unit_test(decode_takes_the_login_fields),
+	    cmocka_unit_test(login_replies_carry_what_the_client_reads),
+	    cmocka_unit_test(sso_profiles_and_status_list_without_tokens),
 	};
 
 	msg_install_json_hooks();
