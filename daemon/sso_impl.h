@@ -46,10 +46,12 @@ struct sso_tok {
 	int refresh_tried;    /* this round of waiters had its refresh */
 	int last_refresh_err; /* how the last refresh ended, and why */
 	struct err_detail last_refresh_detail;
-	int used;                 /* its token was used since the background timer was armed */
-	struct loop_timer *timer; /* background refresh */
-	struct list_node waiters; /* struct sso_call (link) */
-	struct sso_login *login;  /* the device authorization of this session, or NULL */
+	int cli_token, cli_client; /* the token / registration came from the AWS CLI's file */
+	int used;                  /* its token was used since the background timer was armed */
+	struct loop_timer *timer;  /* background refresh */
+	int armed;                 /* ... and it is armed */
+	struct list_node waiters;  /* struct sso_call (link) */
+	struct sso_login *login;   /* the device authorization of this session, or NULL */
 };
 
 struct sso {

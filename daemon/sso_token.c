@@ -13,7 +13,8 @@
  * - The AWS CLI's cache file is only ever read: opened read-only, a
  *   regular file of this uid, at most KR_SSO_CLI_FILE_MAX bytes, parsed
  *   as untrusted input; what it holds is copied into memory, never
- *   written anywhere (not even to the keyring: the CLI owns it).
+ *   written anywhere (not even to the keyring: the CLI owns it; a token
+ *   refreshed from it is ours, and kept with the registration it needs).
  * - The keyring item is untrusted when read back: its JSON bounded, its
  *   start URL must be the session's, its expiries within what the service
  *   issues.
@@ -122,20 +123,23 @@ void sso_tok_drop_client(struct sso_tok *t)
 
 static void on_bg_timer(struct loop_timer *timer, void *userdata);
 
-/* Arm the background refresh before the token's window (only worth it when it can refresh). */
+/*
+ * Arm the background refresh a little before the token's window: only
+ * worth it when the token can be refreshed, and only while the window is
+ * ahead (inside it, the next caller refreshes).
+ */
 static void tok_arm(struct sso_tok *t)
 {
 	struct loop *l = t->s->o.loop;
 	time_t when = t->expires - KR_REFRESH_MARGIN_S - BG_EARLY_S, now = sso_now(t->s);
 	uint64_t at;
 
-	if (!t->access || !tok_refreshable(t))
+	if (!t->access || !tok_refreshable(t) || when <= now)
 		return;
-	at = loop_now(l) + (uint64_t)(when > now ? when - now : 1) * 1000000u;
-	if (t->timer)
-		loop_timer_set(t->timer, at);
-	else
-		loop_timer_add(l, at, on_bg_timer, t, &t->timer);
+	at = loop_now(l) + (uint64_t)(when - now) * 1000000u;
+	if (t->timer ? loop_timer_set(t->timer, at) == 0
+	             : loop_timer_add(l, at, on_bg_timer, t, &t->timer) == 0)
+		t->armed = 1;
 }
 
 void sso_tok_set(struct sso_tok *t, char **access, time_t expires, char **refresh, const char *from)
@@ -148,6 +152,7 @@ void sso_tok_set(struct sso_tok *t, char **access, time_t expires, char **refres
 		*refresh = NULL;
 	t->expires = expires;
 	t->from = from;
+	t->cli_token = 0;
 	t->has_refused = 0;
 	sso_tok_persist(t);
 	tok_arm(t);
@@ -164,6 +169,7 @@ void sso_tok_set_client(struct sso_tok *t, char **client_id, char **client_secre
 	*client_id = *client_secret = NULL;
 	t->reg_expires = expires;
 	t->reg_scopes = sc;
+	t->cli_client = 0;
 	sso_tok_persist(t);
 }
 
@@ -204,12 +210,16 @@ void sso_tok_persist(struct sso_tok *t)
 	struct sso *s = t->s;
 	struct json *o = NULL;
 	struct buf b;
-	time_t exp = t->access ? t->expires : 0;
+	time_t exp;
 	int r;
+
+	int token = t->access && !t->cli_token; /* the CLI's own is never copied */
+	int client = t->client_id && (!t->cli_client || token);
 
 	if (!store_on(s->o.store))
 		return;
-	if (t->client_id && t->reg_expires > exp)
+	exp = token ? t->expires : 0;
+	if (client && t->reg_expires > exp)
 		exp = t->reg_expires;
 	if (exp <= sso_now(s)) {
 		store_sso_remove(s->o.store, t->key);
@@ -217,25 +227,25 @@ void sso_tok_persist(struct sso_tok *t)
 	}
 	buf_init_secret(&b, KR_KEYRING_SECRET_MAX);
 	r = (o = json_new_object()) ? json_add_num(o, "v", 1) : KR_ERR_NOMEM;
-	if (r == KR_OK && t->access)
+	if (r == KR_OK && token)
 		r = json_add_str(o, "at", t->access);
-	if (r == KR_OK && t->access)
+	if (r == KR_OK && token)
 		r = json_add_num(o, "ae", (double)t->expires);
-	if (r == KR_OK && t->access && t->refresh)
+	if (r == KR_OK && token && t->refresh)
 		r = json_add_str(o, "rt", t->refresh);
-	if (r == KR_OK && t->client_id)
+	if (r == KR_OK && client)
 		r = json_add_str(o, "ci", t->client_id);
-	if (r == KR_OK && t->client_id)
+	if (r == KR_OK && client)
 		r = json_add_str(o, "cs", t->client_secret);
-	if (r == KR_OK && t->client_id)
+	if (r == KR_OK && client)
 		r = json_add_num(o, "ce", (double)t->reg_expires);
-	if (r == KR_OK && t->client_id && t->reg_scopes)
+	if (r == KR_OK && client && t->reg_scopes)
 		r = json_add_str(o, "sc", t->reg_scopes);
 	if (r == KR_OK)
 		r = json_add_str(o, "su", t->where.start_url);
 	if (r == KR_OK)
 		r = json_add_str(o, "rg", t->where.region);
-	if (r == KR_OK && t->access && t->from)
+	if (r == KR_OK && token && t->from)
 		r = json_add_str(o, "fr", t->from);
 	if (r == KR_OK)
 		r = json_print(o, 0, &b);
@@ -273,6 +283,7 @@ struct found {
 	char *access, *refresh, *client_id, *client_secret, *scopes;
 	time_t expires, reg_expires;
 	const char *from;
+	int cli; /* from the AWS CLI's file: kept in memory only */
 };
 
 static void found_clear(struct found *f)
@@ -315,6 +326,7 @@ static void tok_adopt(struct sso_tok *t, struct found *f)
 		t->refresh = f->refresh;
 		t->expires = f->expires;
 		t->from = f->from;
+		t->cli_token = f->cli;
 		f->access = f->refresh = NULL;
 		tok_arm(t);
 	}
@@ -324,6 +336,7 @@ static void tok_adopt(struct sso_tok *t, struct found *f)
 		t->client_secret = f->client_secret;
 		t->reg_expires = f->reg_expires;
 		t->reg_scopes = f->scopes;
+		t->cli_client = f->cli;
 		f->client_id = f->client_secret = f->scopes = NULL;
 	}
 	found_clear(f);
@@ -452,6 +465,7 @@ static int cli_parse(const struct sso_tok *t, struct found *f)
 	f->expires = cli_time(t->s, o, "expiresAt", ACCESS_LIFE_MAX);
 	f->reg_expires = cli_time(t->s, o, "registrationExpiresAt", REG_LIFE_MAX);
 	f->from = "aws-cli-cache";
+	f->cli = 1;
 	if (!f->expires)
 		found_clear(f);
 out:
@@ -515,13 +529,17 @@ static void on_bg_timer(struct loop_timer *timer, void *userdata)
 {
 	struct sso_tok *t = userdata;
 
+	t->armed = 0;
 	if (!t->used || t->refresh_call || t->lookup_pending)
-		return;
+		return; /* not used since: armed again when it is */
 	t->used = 0;
-	cli_adopt(t);
-	if (!tok_fresh(t) && tok_refreshable(t) && refresh_start(t) == KR_OK)
+	cli_adopt(t); /* a newer token there is taken, and its own time comes later */
+	if (t->access && t->expires > sso_now(t->s) + KR_REFRESH_MARGIN_S + BG_EARLY_S) {
+		tok_arm(t);
 		return;
-	tok_arm(t);
+	}
+	if (tok_refreshable(t))
+		refresh_start(t);
 }
 
 /* ---- waiting for a token ---- */
@@ -581,10 +599,12 @@ static int any_waiter(const struct sso_tok *t, int tokens)
 static void tok_advance(struct sso_tok *t)
 {
 	struct err_detail e;
-	int tried = t->refresh_tried;
+	int tried;
 
 	if (t->lookup_pending || t->refresh_call)
 		return;
+	tried = t->refresh_tried; /* this round had its refresh: not another one */
+	t->refresh_tried = 0;
 	if (!t->keyring_checked) {
 		t->keyring_checked = 1;
 		if (store_sso_lookup(t->s->o.store, t->key, on_item, t) == KR_OK) {
@@ -603,9 +623,10 @@ static void tok_advance(struct sso_tok *t)
 			return;
 		}
 	}
-	t->refresh_tried = 0;
 	if (sso_tok_usable(t)) {
 		t->used = 1;
+		if (!t->armed)
+			tok_arm(t);
 		resume_waiters(t, 1, KR_OK, NULL);
 		return;
 	}

@@ -163,6 +163,26 @@ def main(tap, run):
         tap.is_(fake.count("CreateToken"), 3, "the refresh was tried 3 times (2 retries), once")
         fake.clear_faults()
 
+    with tap.test("a token in use is refreshed in the background before its window"):
+        home = run.home()
+        cli(home, ttl=15 * 60 + 60 + 3)  # the background refresh is due in 3 s
+        fake.reset_counts()
+        p = new(home)
+        tap.ok(all_ok(p.cmd("creds %s %s" % (A1, DEV))), "credentials, no refresh yet")
+        tap.is_(fake.count("CreateToken"), 0, "fresh: no CreateToken")
+        p.cmd("sleep 6", 0)
+        st = p.one("status")
+        tap.is_(fake.count("CreateToken:refresh_token"), 1, "refreshed with no caller waiting")
+        tap.is_([s["from"] for s in st.get("sessions", [])], ["refresh"], "status: refresh")
+        home = run.home()
+        cli(home, ttl=15 * 60 + 60 + 3)
+        fake.reset_counts()
+        p = new(home)
+        p.one("status")  # nobody used the token: it is not refreshed behind anyone's back
+        p.cmd("sleep 6", 0)
+        p.one("status")
+        tap.is_(fake.count("CreateToken"), 0, "a token nobody used is not refreshed")
+
     with tap.test("an expired token with a refresh token: refreshed, then used"):
         home = run.home()
         cli(home, ttl=-60)
@@ -378,6 +398,20 @@ def main(tap, run):
         a = p.one("creds %s %s" % (A1, DEV))
         tap.is_((a.get("error"), fake.count()), ("login", 0),
                 "after logout and a restart: login needed, the item is gone", a)
+
+    with tap.test("keyctl: a token read from the CLI's file is never copied to the keyring"):
+        session = "kr-test-" + uuid.uuid4().hex[:10]
+        home = run.home()
+        t = fake.issue_token("alice")
+        path = write_cli_token_cache(home, t, session_name=session)
+        p = new(home, session=session, cache="keyctl")
+        tap.ok(all_ok(p.cmd("creds %s %s" % (A1, DEV))), "credentials from the CLI's token")
+        p.one("restart")
+        os.unlink(path)
+        fake.reset_counts()
+        a = p.one("creds %s %s" % (A1, DEV))
+        tap.is_((a.get("error"), fake.count()), ("login", 0),
+                "after a restart without the file: nothing of it in the keyring", a)
 
     with tap.test("logout: the CLI's file untouched, a Logout that fails is ignored"):
         home = run.home()
