@@ -46,6 +46,7 @@ class Probe:
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=self.err, text=True, env=krtest.clean_env())
         self.out = []
+        self.rc = None
         run.add_cleanup(self.stop)
 
     def cmd(self, line, n=1, timeout=60):
@@ -67,6 +68,8 @@ class Probe:
         return got[0] if got else {}
 
     def stderr(self):
+        if self.err.closed:
+            return self.errtext
         self.err.seek(0)
         return self.err.read()
 
@@ -77,10 +80,14 @@ class Probe:
             except OSError:
                 pass
             try:
-                self.p.wait(10)
+                self.p.wait(30)
             except subprocess.TimeoutExpired:
                 krtest.stop_process(self.p)
-        self.err.close()
+        self.rc = self.p.returncode
+        if not self.err.closed:
+            self.err.seek(0)
+            self.errtext = self.err.read()
+            self.err.close()
 
 
 def file_state(path):
@@ -424,7 +431,14 @@ def main(tap, run):
         tap.is_((a.get("ok"), a.get("removed")), (True, 1), "logged out anyway", a)
         tap.is_(file_state(path), before, "the CLI's file is untouched")
 
-    # ---- secrets ----
+    # ---- the end ----
+    with tap.test("every probe ends cleanly (no leak, no sanitizer report)"):
+        for p in probes:
+            p.stop()
+        bad = [(p.rc, p.stderr()[-2000:]) for p in probes
+               if p.rc != 0 or "Sanitizer" in p.stderr() or "runtime error" in p.stderr()]
+        tap.is_(bad, [], "%d probes exited 0 with nothing to report" % len(probes))
+
     with tap.test("nothing the probe printed holds a token, a refresh token or a secret"):
         text = "".join("".join(p.out) + p.stderr() for p in probes)
         leaked = [s for s in fake.issued_secrets() if s in text]
