@@ -82,6 +82,36 @@ static void ssoop_fail(struct ssoop *op, int err, const struct err_detail *e)
 	ssoop_answer(op, &r);
 }
 
+/* A new operation, in a->ssoops; NULL (answered: out of memory) when it cannot be. */
+static struct ssoop *ssoop_alloc(struct agent *a, const struct request *req, reply_fn fn,
+                                 void *userdata)
+{
+	struct ssoop *op = calloc(1, sizeof(*op));
+
+	if (!op) {
+		reply_errorf(fn, userdata, KR_ERR_NOMEM, req->profile, "%s", err_str(KR_ERR_NOMEM));
+		return NULL;
+	}
+	a->n_busy++;
+	op->a = a;
+	op->fn = fn;
+	op->userdata = userdata;
+	op->op = req->op;
+	op->req.cancel = ssoop_cancel;
+	list_init(&op->link);
+	list_push_back(&a->ssoops, &op->link);
+	return op;
+}
+
+/* The call op made (r < 0: could not be started) answers later, or op answers now. */
+static void ssoop_started(struct ssoop *op, int r, struct agent_req **ret_pending)
+{
+	if (r < 0)
+		ssoop_fail(op, r, NULL);
+	else
+		*ret_pending = &op->req;
+}
+
 /* A session name as a request may carry one: a name, or a legacy profile's start URL. */
 static int session_ok(const char *s)
 {
@@ -115,18 +145,8 @@ static struct ssoop *ssoop_new(struct agent *a, const struct request *req, reply
 		             req->op_name);
 		return NULL;
 	}
-	if (!(op = calloc(1, sizeof(*op)))) {
-		reply_errorf(fn, userdata, KR_ERR_NOMEM, req->profile, "%s", err_str(KR_ERR_NOMEM));
+	if (!(op = ssoop_alloc(a, req, fn, userdata)))
 		return NULL;
-	}
-	a->n_busy++;
-	op->a = a;
-	op->fn = fn;
-	op->userdata = userdata;
-	op->op = req->op;
-	op->req.cancel = ssoop_cancel;
-	list_init(&op->link);
-	list_push_back(&a->ssoops, &op->link);
 	r = pmap_load(&req->env, &map, &e);
 	if (r == KR_OK)
 		r = sso_where_resolve(map, &req->env, req->profile, req->session, &op->w, &e);
@@ -174,16 +194,11 @@ void ops_sso_login(struct agent *a, const struct request *req, reply_fn fn, void
                    struct agent_req **ret_pending)
 {
 	struct ssoop *op = ssoop_new(a, req, fn, userdata, NULL);
-	int r;
 
 	if (!op)
 		return;
-	r = sso_login_start(a->sso, &op->w, req->force, on_login, op, &op->call);
-	if (r < 0) {
-		ssoop_fail(op, r, NULL);
-		return;
-	}
-	*ret_pending = &op->req;
+	ssoop_started(op, sso_login_start(a->sso, &op->w, req->force, on_login, op, &op->call),
+	              ret_pending);
 }
 
 static void on_wait(void *userdata, int err, const char *session, time_t expiration,
@@ -206,30 +221,15 @@ void ops_sso_login_wait(struct agent *a, const struct request *req, reply_fn fn,
                         struct agent_req **ret_pending)
 {
 	struct ssoop *op;
-	int r;
 
 	if (!session_ok(req->login_id)) {
 		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "login_wait needs a \"login_id\"");
 		return;
 	}
-	if (!(op = calloc(1, sizeof(*op)))) {
-		reply_errorf(fn, userdata, KR_ERR_NOMEM, NULL, "%s", err_str(KR_ERR_NOMEM));
+	if (!(op = ssoop_alloc(a, req, fn, userdata)))
 		return;
-	}
-	a->n_busy++;
-	op->a = a;
-	op->fn = fn;
-	op->userdata = userdata;
-	op->op = req->op;
-	op->req.cancel = ssoop_cancel;
-	list_init(&op->link);
-	list_push_back(&a->ssoops, &op->link);
-	r = sso_login_wait(a->sso, req->login_id, on_wait, op, &op->call);
-	if (r < 0) {
-		ssoop_fail(op, r, NULL);
-		return;
-	}
-	*ret_pending = &op->req;
+	ssoop_started(op, sso_login_wait(a->sso, req->login_id, on_wait, op, &op->call),
+	              ret_pending);
 }
 
 /* ---- logout ---- */
@@ -316,11 +316,7 @@ void ops_sso_logout(struct agent *a, const struct request *req, reply_fn fn, voi
 	r = (op->env = caller_env_dup(&req->env)) ? KR_OK : KR_ERR_NOMEM;
 	if (r == KR_OK)
 		r = sso_logout(a->sso, &op->w, on_logout, op, &op->call);
-	if (r < 0) {
-		ssoop_fail(op, r, NULL);
-		return;
-	}
-	*ret_pending = &op->req;
+	ssoop_started(op, r, ret_pending);
 }
 
 /* ---- sso_profiles ---- */
@@ -347,16 +343,11 @@ void ops_sso_profiles(struct agent *a, const struct request *req, reply_fn fn, v
                       struct agent_req **ret_pending)
 {
 	struct ssoop *op = ssoop_new(a, req, fn, userdata, NULL);
-	int r;
 
 	if (!op)
 		return;
-	r = sso_list_accounts(a->sso, &op->w, on_accounts, op, &op->call);
-	if (r < 0) {
-		ssoop_fail(op, r, NULL);
-		return;
-	}
-	*ret_pending = &op->req;
+	ssoop_started(op, sso_list_accounts(a->sso, &op->w, on_accounts, op, &op->call),
+	              ret_pending);
 }
 
 /* ---- status, life ---- */

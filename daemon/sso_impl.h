@@ -103,6 +103,25 @@ struct sso_call {
 	time_t expiration;       /* WAIT: the new token's expiry */
 };
 
+/* What one copy outside memory holds (sso_copies.c): secrets in secret memory. */
+struct sso_found {
+	char *access, *refresh, *client_id, *client_secret, *scopes;
+	time_t expires, reg_expires; /* 0: none */
+	const char *from;            /* "keyring", "aws-cli-cache" */
+	int cli;                     /* from the AWS CLI's file: kept in memory only */
+};
+
+/* ---- sso_copies.c ---- */
+
+/* Write t to the keyring (or remove its item when nothing of it is to be kept there). */
+void sso_tok_persist(struct sso_tok *t);
+/* keyrole's item (its secret, untrusted) into f; KR_ERR_PARSE when it is not one for t. */
+int sso_item_parse(const struct sso_tok *t, const char *text, struct sso_found *f);
+/* The AWS CLI's file of t's session into f (untrusted: checked); KR_ERR_NOCREDS: none. */
+int sso_cli_parse(const struct sso_tok *t, struct sso_found *f);
+/* Wipe and free what f holds; f is zeroed. */
+void sso_found_clear(struct sso_found *f);
+
 /* ---- sso_token.c ---- */
 
 /* The tok of w's cache key, made when new (w copied). NULL out of memory. */
@@ -132,13 +151,19 @@ void sso_tok_drop_client(struct sso_tok *t);
 void sso_tok_refused(struct sso_tok *t, const char *access);
 /* Forget everything of t (memory and keyring); 1 when it held a token. t is freed. */
 int sso_tok_drop(struct sso_tok *t);
-/* Write t to the keyring (or remove its item when it holds nothing). */
-void sso_tok_persist(struct sso_tok *t);
 time_t sso_now(const struct sso *s);
 /* e: KR_ERR_LOGIN "IAM Identity Center session S ...: msg" with the fix naming keyrole login. */
 void sso_login_needed(struct err_detail *e, const struct sso_where *w, const char *why);
 
 /* ---- sso_portal.c ---- */
+
+/* A new call of kind on w's session, for userdata (its callback is the caller's to set); NULL
+ * out of memory or without s or w. */
+struct sso_call *sso_call_open(struct sso *s, const struct sso_where *w, enum sso_call_kind kind,
+                               void *userdata);
+/* Start c from the loop (sso_call_start()) and hand it out in *ret (may be NULL); KR_ERR_NOMEM
+ * (c freed) when it cannot be. */
+int sso_call_go(struct sso_call *c, struct sso_call **ret);
 
 /* t's token is ready (or not: err) for c: run c's own calls, or answer. */
 void sso_portal_resume(struct sso_call *c, int err, const struct err_detail *e);

@@ -408,23 +408,14 @@ void sso_login_resume(struct sso_call *c, int err, const struct err_detail *e)
 int sso_login_start(struct sso *s, const struct sso_where *w, int force, sso_login_fn fn,
                     void *userdata, struct sso_call **ret)
 {
-	struct sso_tok *t;
 	struct sso_call *c;
 
-	if (!s || !w || !fn)
+	if (!fn)
 		return KR_ERR_INVAL;
-	if (!(t = sso_tok_get(s, w)) ||
-	    !(c = sso_call_new(s, t, force ? SSO_CALL_LOADED : SSO_CALL_TOKEN)))
-		return KR_ERR_NOMEM;
+	if (!(c = sso_call_open(s, w, force ? SSO_CALL_LOADED : SSO_CALL_TOKEN, userdata)))
+		return s && w ? KR_ERR_NOMEM : KR_ERR_INVAL;
 	c->login_fn = fn;
-	c->userdata = userdata;
-	if (sso_call_start(c) < 0) {
-		sso_call_free(c);
-		return KR_ERR_NOMEM;
-	}
-	if (ret)
-		*ret = c;
-	return KR_OK;
+	return sso_call_go(c, ret);
 }
 
 static void on_wait_deadline(struct loop_timer *timer, void *userdata)

@@ -21,6 +21,119 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- calls: started from the loop, answered once ---- */
+
+static void on_start(struct loop_timer *timer, void *userdata)
+{
+	struct sso_call *c = userdata;
+	struct err_detail e;
+
+	if (!c->t) {
+		/* Its session went before it began (a logout). */
+		err_set(&e, KR_ERR_LOGIN, NULL, 0, "run keyrole login",
+		        "IAM Identity Center: the session was logged out");
+		sso_call_answer(c, KR_ERR_LOGIN, &e);
+		return;
+	}
+	sso_tok_wait(c->t, c);
+}
+
+int sso_call_start(struct sso_call *c)
+{
+	struct loop *l = c->s->o.loop;
+
+	return loop_timer_add(l, loop_now(l), on_start, c, &c->timer);
+}
+
+static void on_deferred(struct loop_timer *timer, void *userdata)
+{
+	struct sso_call *c = userdata;
+
+	sso_call_answer(c, c->err, c->e.code ? &c->e : NULL);
+}
+
+void sso_call_defer(struct sso_call *c, int err, const struct err_detail *e)
+{
+	struct loop *l = c->s->o.loop;
+
+	c->err = err;
+	if (e)
+		c->e = *e;
+	else
+		err_set_code(&c->e, err);
+	loop_timer_free(c->timer);
+	c->timer = NULL;
+	if (loop_timer_add(l, loop_now(l), on_deferred, c, &c->timer) < 0)
+		sso_call_answer(c, err, &c->e); /* out of memory: at once rather than never */
+}
+
+struct sso_call *sso_call_new(struct sso *s, struct sso_tok *t, enum sso_call_kind kind)
+{
+	struct sso_call *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->s = s;
+	c->t = t;
+	c->kind = kind;
+	list_init(&c->link);
+	list_push_back(&s->calls, &c->link);
+	return c;
+}
+
+void sso_call_free(struct sso_call *c)
+{
+	if (!c)
+		return;
+	if (c->kind == SSO_CALL_WAIT)
+		sso_login_call_gone(c);
+	list_unlink(&c->link);
+	sso_api_cancel(c->api);
+	loop_timer_free(c->timer);
+	free(c->account);
+	free(c->role);
+	mem_free_str(c->token);
+	free(c->session);
+	free(c->next_token);
+	for (size_t i = 0; i < c->n_acc; i++) {
+		free(c->acc[i].account_id);
+		free(c->acc[i].account_name);
+		free(c->acc[i].email);
+		for (size_t k = 0; k < c->acc[i].n_roles; k++)
+			free(c->acc[i].roles[k]);
+		free(c->acc[i].roles);
+	}
+	free(c->acc);
+	free(c);
+}
+
+void sso_call_cancel(struct sso_call *c)
+{
+	sso_call_free(c);
+}
+
+struct sso_call *sso_call_open(struct sso *s, const struct sso_where *w, enum sso_call_kind kind,
+                               void *userdata)
+{
+	struct sso_tok *t = s && w ? sso_tok_get(s, w) : NULL;
+	struct sso_call *c = t ? sso_call_new(s, t, kind) : NULL;
+
+	if (c)
+		c->userdata = userdata;
+	return c;
+}
+
+int sso_call_go(struct sso_call *c, struct sso_call **ret)
+{
+	if (sso_call_start(c) < 0) {
+		sso_call_free(c);
+		return KR_ERR_NOMEM;
+	}
+	if (ret)
+		*ret = c;
+	return KR_OK;
+}
+
 void sso_call_answer(struct sso_call *c, int err, const struct err_detail *e)
 {
 	struct err_detail own;
@@ -83,6 +196,16 @@ static void failed(struct sso_call *c, const struct sso_api_result *res, const c
 	sso_call_answer(c, res->err, &e);
 }
 
+/* A failed API call ends c: 1 when res is a failure (answered), 0 to go on. */
+static int answered_failure(struct sso_call *c, const struct sso_api_result *res, const char *what)
+{
+	if (res->err == KR_ERR_LOGIN)
+		refused(c, c->token, what);
+	else if (res->err != KR_OK)
+		failed(c, res, what);
+	return res->err != KR_OK;
+}
+
 /* Start op with t's token (copied into c->token while it runs). */
 static int portal_call(struct sso_call *c, struct sso_api_params *p, sso_api_fn fn)
 {
@@ -106,14 +229,8 @@ static void on_role_credentials(void *userdata, struct sso_api_result *res)
 
 	c->api = NULL;
 	snprintf(what, sizeof(what), "GetRoleCredentials of %s/%s", c->account, c->role);
-	if (res->err == KR_ERR_LOGIN) {
-		refused(c, c->token, what);
+	if (answered_failure(c, res, what))
 		return;
-	}
-	if (res->err != KR_OK) {
-		failed(c, res, what);
-		return;
-	}
 	list_unlink(&c->link);
 	c->creds_fn(c->userdata, KR_OK, &res->creds, NULL, NULL, NULL);
 	sso_call_free(c);
@@ -133,26 +250,18 @@ int sso_role_credentials(struct sso *s, const struct sso_where *w, const char *a
                          const char *role_name, sso_creds_fn fn, void *userdata,
                          struct sso_call **ret)
 {
-	struct sso_tok *t;
 	struct sso_call *c;
 
-	if (!s || !w || !account_id || !role_name || !fn)
+	if (!account_id || !role_name || !fn)
 		return KR_ERR_INVAL;
-	if (!(t = sso_tok_get(s, w)) || !(c = sso_call_new(s, t, SSO_CALL_CREDS)))
-		return KR_ERR_NOMEM;
+	if (!(c = sso_call_open(s, w, SSO_CALL_CREDS, userdata)))
+		return s && w ? KR_ERR_NOMEM : KR_ERR_INVAL;
 	c->creds_fn = fn;
-	c->userdata = userdata;
 	if (!(c->account = strdup(account_id)) || !(c->role = strdup(role_name))) {
 		sso_call_free(c);
 		return KR_ERR_NOMEM;
 	}
-	if (sso_call_start(c) < 0) {
-		sso_call_free(c);
-		return KR_ERR_NOMEM;
-	}
-	if (ret)
-		*ret = c;
-	return KR_OK;
+	return sso_call_go(c, ret);
 }
 
 /* ---- accounts and roles ---- */
@@ -173,13 +282,8 @@ static void on_roles(void *userdata, struct sso_api_result *res)
 	char **grown;
 
 	c->api = NULL;
-	if (res->err != KR_OK) {
-		if (res->err == KR_ERR_LOGIN)
-			refused(c, c->token, "ListAccountRoles");
-		else
-			failed(c, res, "ListAccountRoles");
+	if (answered_failure(c, res, "ListAccountRoles"))
 		return;
-	}
 	if (res->n_roles) {
 		grown = realloc(a->roles, (a->n_roles + res->n_roles) * sizeof(*grown));
 		if (!grown) {
@@ -206,13 +310,8 @@ static void on_accounts(void *userdata, struct sso_api_result *res)
 	struct sso_account_roles *grown;
 
 	c->api = NULL;
-	if (res->err != KR_OK) {
-		if (res->err == KR_ERR_LOGIN)
-			refused(c, c->token, "ListAccounts");
-		else
-			failed(c, res, "ListAccounts");
+	if (answered_failure(c, res, "ListAccounts"))
 		return;
-	}
 	if (res->n_accounts) {
 		grown = realloc(c->acc, (c->n_acc + res->n_accounts) * sizeof(*grown));
 		if (!grown) {
@@ -263,22 +362,14 @@ static void accounts_next(struct sso_call *c)
 int sso_list_accounts(struct sso *s, const struct sso_where *w, sso_accounts_fn fn, void *userdata,
                       struct sso_call **ret)
 {
-	struct sso_tok *t;
 	struct sso_call *c;
 
-	if (!s || !w || !fn)
+	if (!fn)
 		return KR_ERR_INVAL;
-	if (!(t = sso_tok_get(s, w)) || !(c = sso_call_new(s, t, SSO_CALL_ACCOUNTS)))
-		return KR_ERR_NOMEM;
+	if (!(c = sso_call_open(s, w, SSO_CALL_ACCOUNTS, userdata)))
+		return s && w ? KR_ERR_NOMEM : KR_ERR_INVAL;
 	c->accounts_fn = fn;
-	c->userdata = userdata;
-	if (sso_call_start(c) < 0) {
-		sso_call_free(c);
-		return KR_ERR_NOMEM;
-	}
-	if (ret)
-		*ret = c;
-	return KR_OK;
+	return sso_call_go(c, ret);
 }
 
 /* ---- logout ---- */
@@ -308,22 +399,14 @@ static void logout_resume(struct sso_call *c)
 int sso_logout(struct sso *s, const struct sso_where *w, sso_logout_fn fn, void *userdata,
                struct sso_call **ret)
 {
-	struct sso_tok *t;
 	struct sso_call *c;
 
-	if (!s || !w || !fn)
+	if (!fn)
 		return KR_ERR_INVAL;
-	if (!(t = sso_tok_get(s, w)) || !(c = sso_call_new(s, t, SSO_CALL_LOGOUT)))
-		return KR_ERR_NOMEM;
+	if (!(c = sso_call_open(s, w, SSO_CALL_LOGOUT, userdata)))
+		return s && w ? KR_ERR_NOMEM : KR_ERR_INVAL;
 	c->logout_fn = fn;
-	c->userdata = userdata;
-	if (sso_call_start(c) < 0) {
-		sso_call_free(c);
-		return KR_ERR_NOMEM;
-	}
-	if (ret)
-		*ret = c;
-	return KR_OK;
+	return sso_call_go(c, ret);
 }
 
 void sso_portal_resume(struct sso_call *c, int err, const struct err_detail *e)

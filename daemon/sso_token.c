@@ -203,122 +203,12 @@ void sso_tok_refused(struct sso_tok *t, const char *access)
 	sso_tok_persist(t);
 }
 
-/* ---- the keyring item: {"v":1,"at","ae","rt","ci","cs","ce","sc","su","rg","fr"} ---- */
-
-void sso_tok_persist(struct sso_tok *t)
-{
-	struct sso *s = t->s;
-	struct json *o = NULL;
-	struct buf b;
-	time_t exp;
-	int r;
-
-	int token = t->access && !t->cli_token; /* the CLI's own is never copied */
-	int client = t->client_id && (!t->cli_client || token);
-
-	if (!store_on(s->o.store))
-		return;
-	exp = token ? t->expires : 0;
-	if (client && t->reg_expires > exp)
-		exp = t->reg_expires;
-	if (exp <= sso_now(s)) {
-		store_sso_remove(s->o.store, t->key);
-		return;
-	}
-	buf_init_secret(&b, KR_KEYRING_SECRET_MAX);
-	r = (o = json_new_object()) ? json_add_num(o, "v", 1) : KR_ERR_NOMEM;
-	if (r == KR_OK && token)
-		r = json_add_str(o, "at", t->access);
-	if (r == KR_OK && token)
-		r = json_add_num(o, "ae", (double)t->expires);
-	if (r == KR_OK && token && t->refresh)
-		r = json_add_str(o, "rt", t->refresh);
-	if (r == KR_OK && client)
-		r = json_add_str(o, "ci", t->client_id);
-	if (r == KR_OK && client)
-		r = json_add_str(o, "cs", t->client_secret);
-	if (r == KR_OK && client)
-		r = json_add_num(o, "ce", (double)t->reg_expires);
-	if (r == KR_OK && client && t->reg_scopes)
-		r = json_add_str(o, "sc", t->reg_scopes);
-	if (r == KR_OK)
-		r = json_add_str(o, "su", t->where.start_url);
-	if (r == KR_OK)
-		r = json_add_str(o, "rg", t->where.region);
-	if (r == KR_OK && token && t->from)
-		r = json_add_str(o, "fr", t->from);
-	if (r == KR_OK)
-		r = json_print(o, 0, &b);
-	if (r == KR_OK)
-		store_sso_write(s->o.store, t->key, sso_where_name(&t->where), t->where.start_url,
-		                exp, b.data);
-	json_free(o);
-	buf_free(&b);
-}
-
-/* A string of an untrusted source: present, bounded, no control character. */
-static const char *str_ok(const struct json *o, const char *key, size_t max)
-{
-	const char *s = json_get_str(o, key);
-	size_t n = s ? strnlen(s, max + 1) : 0;
-
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return NULL;
-	return n > 0 && n <= max ? s : NULL;
-}
-
-/* Seconds within (now - 10 years, now + max], else 0. */
-static time_t when_ok(const struct sso *s, double d, long max)
-{
-	time_t now = sso_now(s);
-
-	return isfinite(d) && d > (double)(now - 10L * 365 * 86400) && d <= (double)(now + max)
-	           ? (time_t)d
-	           : 0;
-}
-
-/* What one source (the keyring, the CLI's file) holds, secrets in secret memory. */
-struct found {
-	char *access, *refresh, *client_id, *client_secret, *scopes;
-	time_t expires, reg_expires;
-	const char *from;
-	int cli; /* from the AWS CLI's file: kept in memory only */
-};
-
-static void found_clear(struct found *f)
-{
-	mem_free_str(f->access);
-	mem_free_str(f->refresh);
-	free(f->client_id);
-	mem_free_str(f->client_secret);
-	free(f->scopes);
-	memset(f, 0, sizeof(*f));
-}
-
-static int found_take(struct found *f, const char *access, const char *refresh,
-                      const char *client_id, const char *client_secret, const char *scopes)
-{
-	f->access = access ? mem_secret_strdup(access, KR_SSO_TOKEN_MAX) : NULL;
-	f->refresh = refresh ? mem_secret_strdup(refresh, KR_SSO_TOKEN_MAX) : NULL;
-	f->client_id = client_id ? strdup(client_id) : NULL;
-	f->client_secret =
-	    client_secret ? mem_secret_strdup(client_secret, KR_SSO_TOKEN_MAX) : NULL;
-	f->scopes = scopes ? strdup(scopes) : NULL;
-	if ((access && !f->access) || (refresh && !f->refresh) || (client_id && !f->client_id) ||
-	    (client_secret && !f->client_secret) || (scopes && !f->scopes)) {
-		found_clear(f);
-		return KR_ERR_NOMEM;
-	}
-	return KR_OK;
-}
-
 /*
  * Take what f holds when it is better than what t has: its token when t
  * has none or it lasts longer (and was not refused), with its refresh
  * token; its registration when t has none (or an older one).
  */
-static void tok_adopt(struct sso_tok *t, struct found *f)
+static void tok_adopt(struct sso_tok *t, struct sso_found *f)
 {
 	if (f->access && f->expires > (t->access ? t->expires : 0) && !is_refused(t, f->access)) {
 		drop_access(t);
@@ -339,149 +229,32 @@ static void tok_adopt(struct sso_tok *t, struct found *f)
 		t->cli_client = f->cli;
 		f->client_id = f->client_secret = f->scopes = NULL;
 	}
-	found_clear(f);
-}
-
-/* Parse keyrole's item (untrusted) into f. */
-static int item_parse(const struct sso_tok *t, const char *text, struct found *f)
-{
-	struct json *o = NULL;
-	const char *su;
-	int r = KR_ERR_PARSE;
-
-	if (!text || json_parse(text, strlen(text), &o) < 0 || json_num(json_get(o, "v")) != 1)
-		goto out;
-	su = str_ok(o, "su", KR_SSO_FIELD_MAX);
-	if (!su || strcmp(su, t->where.start_url) != 0)
-		goto out; /* another start URL under this session's name: not ours to use */
-	r = found_take(f, str_ok(o, "at", KR_SSO_TOKEN_MAX), str_ok(o, "rt", KR_SSO_TOKEN_MAX),
-	               str_ok(o, "ci", KR_SSO_FIELD_MAX), str_ok(o, "cs", KR_SSO_TOKEN_MAX),
-	               str_ok(o, "sc", KR_SSO_FIELD_MAX));
-	if (r < 0)
-		goto out;
-	f->expires = when_ok(t->s, json_num(json_get(o, "ae")), ACCESS_LIFE_MAX);
-	f->reg_expires = when_ok(t->s, json_num(json_get(o, "ce")), REG_LIFE_MAX);
-	f->from = "keyring";
-	if (!f->expires) {
-		mem_free_str(f->access);
-		mem_free_str(f->refresh);
-		f->access = f->refresh = NULL;
-	}
-out:
-	json_free(o);
-	return r;
+	sso_found_clear(f);
 }
 
 static void on_item(void *userdata, int err, const char *secret)
 {
 	struct sso_tok *t = userdata;
-	struct found f = {0};
+	struct sso_found f = {0};
 
 	t->lookup_pending = 0;
 	t->keyring_checked = 1;
-	if (err == KR_OK && item_parse(t, secret, &f) == KR_OK)
+	if (err == KR_OK && sso_item_parse(t, secret, &f) == KR_OK)
 		tok_adopt(t, &f);
-	found_clear(&f);
+	sso_found_clear(&f);
 	tok_advance(t);
 }
 
-/* ---- the AWS CLI's cache file (read only) ---- */
-
-/* "2026-01-01T00:00:00Z", "...+00:00", or the older botocore's "...UTC"; 0 when none. */
-static time_t cli_time(const struct sso *s, const struct json *o, const char *key, long max)
-{
-	const char *v = str_ok(o, key, 64);
-	char tmp[72];
-	size_t n;
-	time_t t = 0;
-
-	if (!v)
-		return 0;
-	n = strlen(v);
-	if (n > 3 && strcmp(v + n - 3, "UTC") == 0) {
-		snprintf(tmp, sizeof(tmp), "%.*sZ", (int)(n - 3), v);
-		v = tmp;
-	}
-	if (rfc3339_parse(v, &t) < 0)
-		return 0;
-	return when_ok(s, (double)t, max);
-}
-
-/* Read the whole file into b (secret): a regular file of ours, within the cap. */
-static int read_small(const char *path, struct buf *b)
-{
-	struct stat st;
-	char chunk[4096];
-	ssize_t n;
-	int fd, r = KR_ERR_IO;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? KR_ERR_NOCREDS : KR_ERR_IO;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    st.st_size > KR_SSO_CLI_FILE_MAX)
-		goto out;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if ((r = buf_append(b, chunk, (size_t)n)) < 0)
-			goto out;
-	r = n < 0 ? KR_ERR_IO : KR_OK;
-out:
-	mem_wipe(chunk, sizeof(chunk));
-	close(fd);
-	return r;
-}
-
-/* What the CLI's file holds for t's session, into f (untrusted: checked). */
-static int cli_parse(const struct sso_tok *t, struct found *f)
-{
-	struct json *o = NULL;
-	struct buf b;
-	const char *su;
-	int r;
-
-	buf_init_secret(&b, KR_SSO_CLI_FILE_MAX);
-	if (!t->where.cli_cache_file) {
-		r = KR_ERR_NOCREDS;
-		goto out;
-	}
-	r = read_small(t->where.cli_cache_file, &b);
-	if (r == KR_OK &&
-	    (json_parse(b.data ? b.data : "", b.len, &o) < 0 || json_type(o) != JSON_OBJECT))
-		r = KR_ERR_PARSE;
-	if (r < 0)
-		goto out;
-	/* A token of another start URL under this name is for another directory. */
-	su = json_get_str(o, "startUrl");
-	if (su && strcmp(su, t->where.start_url) != 0) {
-		r = KR_ERR_NOCREDS;
-		goto out;
-	}
-	r = found_take(f, str_ok(o, "accessToken", KR_SSO_TOKEN_MAX),
-	               str_ok(o, "refreshToken", KR_SSO_TOKEN_MAX),
-	               str_ok(o, "clientId", KR_SSO_FIELD_MAX),
-	               str_ok(o, "clientSecret", KR_SSO_TOKEN_MAX), NULL);
-	if (r < 0)
-		goto out;
-	f->expires = cli_time(t->s, o, "expiresAt", ACCESS_LIFE_MAX);
-	f->reg_expires = cli_time(t->s, o, "registrationExpiresAt", REG_LIFE_MAX);
-	f->from = "aws-cli-cache";
-	f->cli = 1;
-	if (!f->expires)
-		found_clear(f);
-out:
-	json_free(o);
-	buf_free(&b);
-	return r;
-}
+/* ---- the AWS CLI's cache file ---- */
 
 /* Read the CLI's file again and take what is better in it. */
 static void cli_adopt(struct sso_tok *t)
 {
-	struct found f = {0};
+	struct sso_found f = {0};
 
-	if (cli_parse(t, &f) == KR_OK)
+	if (sso_cli_parse(t, &f) == KR_OK)
 		tok_adopt(t, &f);
-	found_clear(&f);
+	sso_found_clear(&f);
 }
 
 /* ---- refresh ---- */
@@ -754,97 +527,6 @@ int sso_tok_drop(struct sso_tok *t)
 	resume_waiters(t, 0, KR_ERR_LOGIN, &e);
 	tok_free(t);
 	return had;
-}
-
-/* ---- calls ---- */
-
-static void on_start(struct loop_timer *timer, void *userdata)
-{
-	struct sso_call *c = userdata;
-	struct err_detail e;
-
-	if (!c->t) {
-		/* Its session went before it began (a logout). */
-		err_set(&e, KR_ERR_LOGIN, NULL, 0, "run keyrole login",
-		        "IAM Identity Center: the session was logged out");
-		sso_call_answer(c, KR_ERR_LOGIN, &e);
-		return;
-	}
-	sso_tok_wait(c->t, c);
-}
-
-int sso_call_start(struct sso_call *c)
-{
-	struct loop *l = c->s->o.loop;
-
-	return loop_timer_add(l, loop_now(l), on_start, c, &c->timer);
-}
-
-static void on_deferred(struct loop_timer *timer, void *userdata)
-{
-	struct sso_call *c = userdata;
-
-	sso_call_answer(c, c->err, c->e.code ? &c->e : NULL);
-}
-
-void sso_call_defer(struct sso_call *c, int err, const struct err_detail *e)
-{
-	struct loop *l = c->s->o.loop;
-
-	c->err = err;
-	if (e)
-		c->e = *e;
-	else
-		err_set_code(&c->e, err);
-	loop_timer_free(c->timer);
-	c->timer = NULL;
-	if (loop_timer_add(l, loop_now(l), on_deferred, c, &c->timer) < 0)
-		sso_call_answer(c, err, &c->e); /* out of memory: at once rather than never */
-}
-
-struct sso_call *sso_call_new(struct sso *s, struct sso_tok *t, enum sso_call_kind kind)
-{
-	struct sso_call *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->s = s;
-	c->t = t;
-	c->kind = kind;
-	list_init(&c->link);
-	list_push_back(&s->calls, &c->link);
-	return c;
-}
-
-void sso_call_free(struct sso_call *c)
-{
-	if (!c)
-		return;
-	if (c->kind == SSO_CALL_WAIT)
-		sso_login_call_gone(c);
-	list_unlink(&c->link);
-	sso_api_cancel(c->api);
-	loop_timer_free(c->timer);
-	free(c->account);
-	free(c->role);
-	mem_free_str(c->token);
-	free(c->session);
-	free(c->next_token);
-	for (size_t i = 0; i < c->n_acc; i++) {
-		free(c->acc[i].account_id);
-		free(c->acc[i].account_name);
-		free(c->acc[i].email);
-		for (size_t k = 0; k < c->acc[i].n_roles; k++)
-			free(c->acc[i].roles[k]);
-		free(c->acc[i].roles);
-	}
-	free(c->acc);
-	free(c);
-}
-
-void sso_call_cancel(struct sso_call *c)
-{
-	sso_call_free(c);
 }
 
 /* ---- life ---- */
