@@ -28,14 +28,15 @@ DEV = "Developer"
 class Probe:
     """One sso_probe process: commands in, one JSON line per answer out."""
 
-    def __init__(self, run, fake, home, session="corp", cache="memory", cli=True, extra=()):
+    def __init__(self, run, fake, home, session="corp", cache="memory", cli=True, extra=(),
+                 oidc=None):
         self.fake = fake
         self.session = session
         start = fake.start_url
         key = cli_token_cache_key(start, session)
         self.cli_file = os.path.join(home, ".aws", "sso", "cache", key + ".json")
         argv = [krtest.require_file(krtest.tool("sso_probe"), "sso_probe"),
-                "--portal", fake.portal_url, "--oidc", fake.oidc_url, "--start-url", start,
+                "--portal", fake.portal_url, "--oidc", oidc or fake.oidc_url, "--start-url", start,
                 "--region", fake.region, "--cache-key", key, "--cache", cache]
         if session:
             argv += ["--session", session]
@@ -189,6 +190,20 @@ def main(tap, run):
         p.cmd("sleep 6", 0)
         p.one("status")
         tap.is_(fake.count("CreateToken"), 0, "a token nobody used is not refreshed")
+
+    with tap.test("a server's message that holds what was sent is not repeated"):
+        home = run.home()
+        tok, _ = cli(home, ttl=-60)
+        body = json.dumps({"error": "server_error",
+                           "error_description": "bad " + tok["refreshToken"]}).encode()
+        canned = run.adopt(krtest.CannedServer(body, status=500))
+        a = new(home, oidc=canned.url).one("creds %s %s" % (A1, DEV))
+        tap.is_(a.get("error"), "aws", "the refresh failed: error aws, not login", a)
+        tap.ok("server_error" in a.get("message", "") and "HTTP 500" in a.get("message", ""),
+               "the line names the error and the status", a.get("message"))
+        tap.ok(tok["refreshToken"] not in json.dumps(a) and "bad" not in a.get("message", ""),
+               "the message holding the refresh token is left out", a)
+        tap.is_(canned.hits, 3, "tried 3 times")
 
     with tap.test("an expired token with a refresh token: refreshed, then used"):
         home = run.home()
