@@ -317,11 +317,9 @@ static int parse_roles(struct sso_api_result *res, const struct json *root, int 
 }
 
 /* Parse a success's body into res; 1 when it has what the operation returns. */
-static int parse_answer(struct sso_api_call *c, const struct json *root, int *bad)
+static int parse_answer(int op, struct sso_api_result *res, const struct json *root, int *bad)
 {
-	struct sso_api_result *res = &c->res;
-
-	switch (c->op) {
+	switch (op) {
 	case SSO_GET_ROLE_CREDENTIALS:
 		return parse_role_credentials(res, root, bad);
 	case SSO_LIST_ACCOUNTS:
@@ -356,23 +354,26 @@ static int parse_answer(struct sso_api_call *c, const struct json *root, int *ba
 	}
 }
 
-static void succeed(struct sso_api_call *c, struct buf *body)
+int sso_api_parse(int op, const char *body, size_t len, struct sso_api_result *res)
 {
 	struct json *j = NULL;
 	int bad = 0, ok;
 
-	if (c->op == SSO_LOGOUT) {
-		c->res.err = KR_OK;
-		return;
-	}
-	ok = json_parse(body->data ? body->data : "", body->len, &j) == KR_OK &&
-	     json_type(j) == JSON_OBJECT && parse_answer(c, j, &bad) && !bad;
+	if (op == SSO_LOGOUT)
+		return KR_OK;
+	ok = json_parse(body ? body : "", body ? len : 0, &j) == KR_OK &&
+	     json_type(j) == JSON_OBJECT && parse_answer(op, res, j, &bad) && !bad;
 	json_free(j);
-	c->res.err = ok ? KR_OK : bad == 2 ? KR_ERR_NOMEM : KR_ERR_PARSE;
-	if (!ok) {
-		sso_api_result_clear(&c->res);
+	if (!ok)
+		sso_api_result_clear(res);
+	return ok ? KR_OK : bad == 2 ? KR_ERR_NOMEM : KR_ERR_PARSE;
+}
+
+static void succeed(struct sso_api_call *c, struct buf *body)
+{
+	c->res.err = sso_api_parse(c->op, body->data, body->len, &c->res);
+	if (c->res.err != KR_OK)
 		set_detail(c, c->res.err, NULL, "the answer is not what the API returns");
-	}
 }
 
 /* ---- attempts ---- */

@@ -123,6 +123,13 @@ int sso_api_call(struct loop *l, struct http *h, const struct sso_api_params *p,
 /* Stop a call whose fn has not run; fn will not run. NULL is a no-op. */
 void sso_api_cancel(struct sso_api_call *c);
 
+/*
+ * The success body of op (len bytes, untrusted) into res's fields for op:
+ * KR_OK, KR_ERR_PARSE (not what the API returns: res holds nothing) or
+ * KR_ERR_NOMEM. sso_api_call() uses it; tests and fuzzers call it alone.
+ */
+int sso_api_parse(int op, const char *body, size_t len, struct sso_api_result *res);
+
 /* Wipe and free what a result holds (what the receiver did not steal). */
 void sso_api_result_clear(struct sso_api_result *res);
 

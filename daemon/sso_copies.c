@@ -216,23 +216,13 @@ out:
 }
 
 /* What the CLI's file holds for t's session, into f (untrusted: checked). */
-int sso_cli_parse(const struct sso_tok *t, struct sso_found *f)
+int sso_cli_parse_text(const struct sso_tok *t, const char *text, size_t len, struct sso_found *f)
 {
 	struct json *o = NULL;
-	struct buf b;
 	const char *su;
-	int r;
+	int r = KR_ERR_PARSE;
 
-	buf_init_secret(&b, KR_SSO_CLI_FILE_MAX);
-	if (!t->where.cli_cache_file) {
-		r = KR_ERR_NOCREDS;
-		goto out;
-	}
-	r = read_small(t->where.cli_cache_file, &b);
-	if (r == KR_OK &&
-	    (json_parse(b.data ? b.data : "", b.len, &o) < 0 || json_type(o) != JSON_OBJECT))
-		r = KR_ERR_PARSE;
-	if (r < 0)
+	if (json_parse(text ? text : "", text ? len : 0, &o) < 0 || json_type(o) != JSON_OBJECT)
 		goto out;
 	/* A token of another start URL under this name is for another directory. */
 	su = json_get_str(o, "startUrl");
@@ -254,6 +244,19 @@ int sso_cli_parse(const struct sso_tok *t, struct sso_found *f)
 		sso_found_clear(f);
 out:
 	json_free(o);
+	return r;
+}
+
+int sso_cli_parse(const struct sso_tok *t, struct sso_found *f)
+{
+	struct buf b;
+	int r = KR_ERR_NOCREDS;
+
+	buf_init_secret(&b, KR_SSO_CLI_FILE_MAX);
+	if (t->where.cli_cache_file)
+		r = read_small(t->where.cli_cache_file, &b);
+	if (r == KR_OK)
+		r = sso_cli_parse_text(t, b.data, b.len, f);
 	buf_free(&b);
 	return r;
 }

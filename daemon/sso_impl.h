@@ -119,6 +119,8 @@ void sso_tok_persist(struct sso_tok *t);
 int sso_item_parse(const struct sso_tok *t, const char *text, struct sso_found *f);
 /* The AWS CLI's file of t's session into f (untrusted: checked); KR_ERR_NOCREDS: none. */
 int sso_cli_parse(const struct sso_tok *t, struct sso_found *f);
+/* The same on the file's text (len bytes, untrusted): tests and fuzzers. */
+int sso_cli_parse_text(const struct sso_tok *t, const char *text, size_t len, struct sso_found *f);
 /* Wipe and free what f holds; f is zeroed. */
 void sso_found_clear(struct sso_found *f);
 
