@@ -17,8 +17,8 @@
  * (scrubbed); names are built from [A-Za-z0-9._-] only, so a section header
  * or a credential_process line cannot be broken by an account's name.
  */
-#ifndef KR_SSO_H
-#define KR_SSO_H
+#ifndef KR_CLIENT_SSO_H
+#define KR_CLIENT_SSO_H
 
 #include "cmd.h"
 #include "json.h"

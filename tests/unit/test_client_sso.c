@@ -17,7 +17,7 @@
 #include "login.h"
 #include "proto.h"
 #include "shellquote.h"
-#include "sso.h"
+#include "../../client/sso.h" /* not daemon/sso.h, which -iquote finds first */
 
 #include <errno.h>
 #include <stdio.h>
