@@ -10,6 +10,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "ops.h"
+#include "sso.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,11 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                         .userdata = a};
 	if (r == KR_OK)
 		r = cache_new(l, &co, &a->cache);
+	if (r == KR_OK) {
+		struct sso_opts sso_o = {.loop = l, .store = a->store, .now = a->opts.now};
+
+		r = sso_new(&sso_o, &a->sso);
+	}
 	if (r < 0) {
 		agent_free(a);
 		return r;
@@ -59,6 +65,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	a->svc = (struct source_svc){.loop = l,
 	                             .sts = a->sts,
 	                             .store = a->store,
+	                             .sso = a->sso,
 	                             .mfa_duration = a->opts.mfa_duration,
 	                             .now = a->opts.now};
 	a->ropts =
@@ -76,6 +83,7 @@ void agent_free(struct agent *a)
 		fetch_drop_all(a);
 	ops_drop_all(a);
 	cache_free(a->cache); /* cancels the fetches in flight */
+	sso_free(a->sso);
 	store_free(a->store); /* queued writes still reach the keyring */
 	sts_free(a->sts);
 	free(a);

@@ -75,6 +75,7 @@ struct agent {
 	struct sts *sts;
 	struct store *store;
 	struct cache *cache;
+	struct sso *sso;           /* IAM Identity Center tokens (sso.h) */
 	struct source_svc svc;     /* what sources may use */
 	struct resolve_opts ropts; /* how chains are resolved */
 	struct agent_counters c;

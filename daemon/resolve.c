@@ -94,6 +94,7 @@ static int parse_step(struct walk *w, const struct source_ops *ops, const struct
 {
 	struct source_parse in = {.map = w->m,
 	                          .profile = p,
+	                          .top = w->top,
 	                          .env = w->env,
 	                          .row = row,
 	                          .mfa_duration = w->o->mfa_duration};
@@ -266,12 +267,7 @@ static int walk_role(struct walk *w, const struct pmap_profile *p,
 	return KR_OK;
 }
 
-/*
- * If command runs "keyrole ... get P", P (caller frees), else NULL. The
- * client takes options before the subcommand; anything starting with '-'
- * is skipped.
- */
-static char *keyrole_target(const char *command)
+char *resolve_keyrole_target(const char *command)
 {
 	char **argv = NULL;
 	size_t argc = 0, i = 1;
@@ -324,7 +320,7 @@ static int check_selfcall(struct walk *w)
 
 	memset(&rep, 0, sizeof(rep));
 	s->ops->describe(s, w->ch, &rep);
-	target = keyrole_target(rep.command);
+	target = resolve_keyrole_target(rep.command);
 	hit = target && in_list(w->visited, w->n_visited, target);
 	for (const struct callers *u = w->up; target && !hit && u; u = u->up)
 		hit = in_list(u->visited, u->n, target);

@@ -191,7 +191,7 @@ def main(tap, run):
         daemon = os.path.join(krtest.repo_root(), "daemon")
         src = ""
         for name in sorted(os.listdir(daemon)):
-            if name in ("resolve.c", "sources.c", "pmap.c", "endpoint.c") or \
+            if name in ("resolve.c", "sources.c", "pmap.c", "endpoint.c", "sso_where.c") or \
                     re.match(r"source_\w+\.c$", name):
                 with open(os.path.join(daemon, name)) as f:
                     src += f.read()
