@@ -377,7 +377,8 @@ static int where_through_chain(const struct pmap *m, const struct caller_env *en
 		target = resolve_keyrole_target(rep.command);
 	}
 	if (w) {
-		r = sso_where_copy(out, w); /* the session is fine even if a role above is not */
+		memset(e, 0, sizeof(*e)); /* the session is fine even if a role above is not */
+		r = sso_where_copy(out, w);
 	} else if (target && depth < KR_CHAIN_MAX) {
 		memset(e, 0, sizeof(*e));
 		r = where_by_profile(m, env, target, depth + 1, out, e);
