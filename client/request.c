@@ -218,24 +218,6 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 	return CMD_EXIT_OK;
 }
 
-/* s as one shell word for a hint the user may paste: quoted only when it must be. */
-static void shell_word(const char *s, char *out, size_t n)
-{
-	struct buf b;
-
-	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	                "._-+=@%:,/")] == '\0') {
-		snprintf(out, n, "%s", s);
-		return;
-	}
-	buf_init(&b, n);
-	if (shellquote_append(&b, s) == KR_OK && b.data)
-		snprintf(out, n, "%s", b.data);
-	else
-		snprintf(out, n, "'...'");
-	buf_free(&b);
-}
-
 /*
  * The daemon answered error "login" for x->profile: its IAM Identity Center
  * session needs a login. On a terminal (tty: may one be used) run it there,
@@ -253,7 +235,7 @@ static int login_inline(struct cmd_ctx *x, const struct json *reply, int tty)
 	int fd = -1, rc;
 
 	if (!tty || tty_open(&fd) < 0) {
-		shell_word(named ? s : x->profile, word, sizeof(word));
+		shellquote_word(named ? s : x->profile, word, sizeof(word));
 		if (named)
 			return out_fail(x, KR_ERR_LOGIN,
 			                "the IAM Identity Center session \"%s\" has expired: run "

@@ -64,6 +64,7 @@
 #define KR_CONFIG_LINE_MAX  (64 * 1024)
 #define KR_CHAIN_MAX        16          /* hops in one chain (depth limit) */
 #define KR_PROFILE_TAGS_MAX 50          /* session_tags (STS allows 50) */
+#define KR_SSO_SCOPES_MAX   64          /* sso_registration_scopes of one sso-session */
 #define KR_PROFILE_ARGV_MAX 256         /* words of a credential_process command line */
 #define KR_CACHE_KEY_MAX    (64 * 1024) /* one step's cache key (daemon/cachekey.h) */
 
@@ -91,6 +92,8 @@
 #define KR_CHAINED_MAX_S    3600      /* STS cap for role chaining */
 /* A stored lifetime above this is not believed (STS: 36 h at most). */
 #define KR_SESSION_LIFETIME_MAX_S (7 * 24 * 3600)
+/* IAM Identity Center role credentials: a permission set's session lasts at most 12 h (+ skew) */
+#define KR_SSO_LIFETIME_MAX_S (12 * 3600 + 600)
 
 /* The keyring (daemon/keyring.h): its contents are untrusted when read back. */
 #define KR_KEYRING_KEY_MAX       300   /* "longterm:" + a profile name, or 64 hex */
@@ -120,7 +123,6 @@
 #define KR_SSO_TOKEN_MAX        8192 /* an access or refresh token, a client secret, a device code */
 #define KR_SSO_FIELD_MAX        2048        /* any other string of an answer or a request */
 #define KR_SSO_MESSAGE_MAX      200         /* a server's message kept for an error line */
-#define KR_SSO_SCOPES_MAX       32          /* sso_registration_scopes */
 #define KR_SSO_PAGE_MAX         1000        /* accounts or roles in one answer */
 #define KR_SSO_ACCOUNTS_MAX     5000        /* accounts `sso profiles` asks for at most */
 #define KR_SSO_RETRIES          2           /* extra attempts after a 429, 5xx or network failure */

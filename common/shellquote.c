@@ -2,6 +2,7 @@
 
 #include "err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,25 @@ int shellquote_append(struct buf *out, const char *s)
 	if (r == KR_OK)
 		r = buf_putc(out, '\'');
 	return r;
+}
+
+void shellquote_word(const char *s, char *out, size_t n)
+{
+	struct buf b;
+
+	if (n == 0)
+		return;
+	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	                "._-+=@%:,/")] == '\0') {
+		snprintf(out, n, "%s", s);
+		return;
+	}
+	buf_init(&b, n);
+	if (shellquote_append(&b, s) == KR_OK && b.data)
+		snprintf(out, n, "%s", b.data);
+	else
+		snprintf(out, n, "'...'");
+	buf_free(&b);
 }
 
 void shellquote_argv_free(char **argv)

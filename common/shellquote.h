@@ -28,6 +28,13 @@
 int shellquote_append(struct buf *out, const char *s);
 
 /*
+ * s as one word for a command line a person may paste, in out (n bytes):
+ * as it is when it holds only [A-Za-z0-9._-+=@%:,/], else single-quoted;
+ * "'...'" when that does not fit.
+ */
+void shellquote_word(const char *s, char *out, size_t n);
+
+/*
  * Split line into words. On success *ret_argv is a NULL-terminated array
  * (free it with shellquote_argv_free()) and *ret_argc its length, which may
  * be 0 for a blank line.

@@ -81,6 +81,25 @@ out:
 	return r;
 }
 
+/*
+ * SHA-1 is not used for security here: the AWS CLI names its IAM Identity
+ * Center token cache file by the SHA-1 of the session name or start URL,
+ * and keyrole must find the same file.
+ */
+int sigv4_sha1_hex(const void *p, size_t n, char ret_hex[41])
+{
+	unsigned char md[20];
+	unsigned int mdlen = 0;
+	static const unsigned char empty;
+
+	if (!p && n)
+		return KR_ERR_INVAL;
+	if (!EVP_Digest(p ? p : &empty, n, md, &mdlen, EVP_sha1(), NULL) || mdlen != sizeof(md))
+		return KR_ERR_INTERNAL;
+	hex_lower(md, sizeof(md), ret_hex);
+	return KR_OK;
+}
+
 /* HMAC-SHA256(key, data) into out[32]. */
 static int hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
                        unsigned char out[SHA256_LEN])

@@ -110,4 +110,7 @@ void sigv4_result_free(struct sigv4_result *r);
 /* Lowercase hex SHA-256 of n bytes at p (p may be NULL when n is 0). */
 int sigv4_sha256_hex(const void *p, size_t n, char ret_hex[65]);
 
+/* Lowercase hex SHA-1 (the AWS CLI's IAM Identity Center cache file names; not for security). */
+int sigv4_sha1_hex(const void *p, size_t n, char ret_hex[41]);
+
 #endif

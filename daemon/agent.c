@@ -10,6 +10,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "ops.h"
+#include "sso.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -261,6 +261,13 @@ static int warn_chaining(struct check_report *rep, const struct chain *ch, size_
 		    "role \"%.150s\" is assumed with role-session credentials (role chaining): "
 		    "STS allows at most 3600 seconds, so duration_seconds is lowered to 3600",
 		    s->role_arn);
+	} else if (s->chained && duration > KR_CHAINED_MAX_S && below->ops == &source_sso) {
+		snprintf(
+		    msg, sizeof(msg),
+		    "role \"%.150s\" is assumed with the IAM Identity Center role credentials "
+		    "of profile \"%.100s\" (role chaining): STS allows at most 3600 seconds, so "
+		    "duration_seconds is lowered to 3600",
+		    s->role_arn, below->profile ? below->profile : "");
 	} else if (s->chained && duration > KR_CHAINED_MAX_S) {
 		int env = below->ops == &source_env;
 

@@ -21,6 +21,8 @@ struct step_report {
 	char access_key_id[16]; /* masked: "****" and the last 4 characters; "" for none */
 	const char *command;    /* a credential_process */
 	const char *role_arn, *session_name, *external_id, *mfa_serial, *region, *endpoint;
+	/* an IAM Identity Center source (region and endpoint: sso_region and the portal's) */
+	const char *sso_session, *start_url, *account_id, *role_name;
 	int duration, duration_capped;
 };
 

@@ -1,14 +1,19 @@
 /*
- * STS endpoint resolution with botocore's precedence; see endpoint.h.
- * No secrets pass through here; inputs are config values already bounded
- * by the INI parser and checked again below.
+ * Endpoint resolution with botocore's precedence (STS, the IAM Identity
+ * Center portal and OIDC); see endpoint.h. No secrets pass through here;
+ * inputs are config values already bounded by the INI parser and checked
+ * again below.
  */
 #include "endpoint.h"
 
 #include "err.h"
 #include "caps.h"
+#include "ini.h"
+#include "pmap.h"
+#include "request.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,10 +145,51 @@ int endpoint_proxy(const char *url, const struct endpoint_proxy_env *env, char *
 	return KR_OK;
 }
 
+/*
+ * botocore's configured endpoint, in its order (the service's variable,
+ * AWS_ENDPOINT_URL, the [services] block, the profile's endpoint_url): the
+ * first that is set and not empty (botocore skips empty values), unless
+ * ignore is true.
+ */
+static const char *configured_url(const char *env_service, const char *env_global,
+                                  const char *services_url, const char *profile_url,
+                                  const char *ignore)
+{
+	const char *order[] = {env_service, env_global, services_url, profile_url};
+
+	if (endpoint_is_true(ignore))
+		return NULL;
+	for (size_t i = 0; i < 4; i++)
+		if (order[i] && order[i][0])
+			return order[i];
+	return NULL;
+}
+
+/* A configured URL, checked; *ret gets a copy with the scheme in lower case. */
+static int take_url(const char *configured, char **ret, struct err_detail *e)
+{
+	char *url;
+
+	if (!url_valid(configured)) {
+		seterr(e, "use http://HOST[:PORT] or https://HOST[:PORT]",
+		       "endpoint URL \"%.200s\" is not a valid http:// or https:// URL",
+		       configured);
+		return KR_ERR_CONFIG;
+	}
+	url = strdup(configured);
+	if (!url)
+		return KR_ERR_NOMEM;
+	/* The scheme in any case, as botocore takes it; lowercase from here on. */
+	for (char *p = url; *p && *p != ':'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	*ret = url;
+	return KR_OK;
+}
+
 int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
                      struct err_detail *e)
 {
-	const char *configured = NULL, *sre, *region;
+	const char *configured, *sre, *region;
 	char *url = NULL, *sign = NULL;
 	int global = 0, r = KR_OK;
 
@@ -156,28 +202,13 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 		r = KR_ERR_CONFIG;
 		goto out;
 	}
-	if (!endpoint_is_true(in->ignore_configured)) {
-		const char *order[] = {in->env_endpoint_url_sts, in->env_endpoint_url,
-		                       in->services_sts_url, in->profile_endpoint_url};
-
-		/* botocore skips empty values and takes the next. */
-		for (size_t i = 0; i < 4 && !configured; i++)
-			if (order[i] && order[i][0])
-				configured = order[i];
-	}
+	configured =
+	    configured_url(in->env_endpoint_url_sts, in->env_endpoint_url, in->services_sts_url,
+	                   in->profile_endpoint_url, in->ignore_configured);
 	if (configured) {
-		if (!url_valid(configured)) {
-			seterr(e, "use http://HOST[:PORT] or https://HOST[:PORT]",
-			       "endpoint URL \"%.200s\" is not a valid http:// or https:// URL",
-			       configured);
-			r = KR_ERR_CONFIG;
-			goto out;
-		}
-		url = strdup(configured);
-		/* The scheme in any case, as botocore takes it; lowercase from here on. */
-		for (char *p = url; p && *p && *p != ':'; p++)
-			*p = (char)tolower((unsigned char)*p);
-		sign = strdup(region ? region : "us-east-1");
+		r = take_url(configured, &url, e);
+		if (r == KR_OK)
+			sign = strdup(region ? region : "us-east-1");
 		goto out;
 	}
 	sre = in->sts_regional_endpoints;
@@ -216,4 +247,102 @@ out:
 		free(sign);
 	}
 	return r;
+}
+
+/* Per service: its variable (a member of struct caller_env), [services] block and host. */
+static const struct {
+	const char *name;  /* botocore's client name (messages) */
+	size_t env_offset; /* of AWS_ENDPOINT_URL_<SERVICE> in struct caller_env */
+	const char *block; /* the snake-cased service id */
+	const char *host;  /* the default host's first labels */
+} services[] = {
+    [ENDPOINT_STS] = {"sts", offsetof(struct caller_env, endpoint_url_sts), "sts", "sts"},
+    [ENDPOINT_SSO] = {"sso", offsetof(struct caller_env, endpoint_url_sso), "sso", "portal.sso"},
+    [ENDPOINT_SSO_OIDC] = {"sso-oidc", offsetof(struct caller_env, endpoint_url_sso_oidc),
+                           "sso_oidc", "oidc"},
+};
+
+static int is_set(const char *s)
+{
+	return s && s[0];
+}
+
+int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
+                       const struct caller_env *env, enum endpoint_service service,
+                       struct endpoint_conf *out, struct err_detail *e)
+{
+	struct pmap_val ig = {0}, pv = {0}, sv = {0};
+	const struct ini_section *sec;
+	const struct ini_kv *block;
+	const char *name;
+
+	if ((size_t)service >= sizeof(services) / sizeof(services[0]))
+		return KR_ERR_INVAL;
+	memset(out, 0, sizeof(*out));
+	out->env_service = *(const char *const *)((const char *)env + services[service].env_offset);
+	out->env_global = env->endpoint_url;
+	out->ignore = env->ignore_configured_endpoint_urls;
+	if (!p)
+		return KR_OK;
+	if (!out->ignore && pmap_get(m, p, PMAP_ANY, "ignore_configured_endpoint_urls", &ig))
+		out->ignore = ig.v;
+	if (pmap_get(m, p, PMAP_ANY, "endpoint_url", &pv))
+		out->profile_url = pv.v;
+	/* botocore looks at [services] only when no environment URL is set. */
+	if (endpoint_is_true(out->ignore) || is_set(out->env_service) || is_set(out->env_global) ||
+	    !pmap_get(m, p, PMAP_ANY, "services", &sv))
+		return KR_OK;
+	sec = pmap_services(m, sv.v);
+	if (!sec || sec->n_kvs == 0) {
+		err_set(e, KR_ERR_CONFIG, sv.file, sv.line,
+		        "add a [services NAME] section or fix the name",
+		        "profile \"%s\" uses services \"%.100s\", which does not exist",
+		        pmap_name(p), sv.v);
+		return KR_ERR_CONFIG;
+	}
+	name = services[service].block;
+	block = ini_get(sec, name);
+	if (block && !block->sub && block->value[0]) {
+		char fix[128];
+
+		snprintf(fix, sizeof(fix),
+		         "write \"%s =\" and then an indented \"endpoint_url = URL\" line", name);
+		err_set(e, KR_ERR_CONFIG, pmap_filename(m, PMAP_CONFIG), block->line, fix,
+		        "[services %.100s] has %s = a value, not an indented block", sv.v, name);
+		return KR_ERR_CONFIG;
+	}
+	if (ini_sub(block, "endpoint_url"))
+		out->services_url = ini_sub(block, "endpoint_url")->value;
+	return KR_OK;
+}
+
+int endpoint_service_url(enum endpoint_service service, const char *region,
+                         const struct endpoint_conf *c, char **ret_url, struct err_detail *e)
+{
+	const char *configured;
+	size_t n;
+	char *url;
+
+	if (service == ENDPOINT_STS || (size_t)service >= sizeof(services) / sizeof(services[0]))
+		return KR_ERR_INVAL;
+	/* botocore checks the region of every client, even one with a configured URL. */
+	if (!region || !endpoint_region_valid(region)) {
+		seterr(e,
+		       "set sso_region to the region of your IAM Identity Center (e.g. eu-west-1)",
+		       "region \"%.100s\" of the %s endpoint is not a valid region name",
+		       region ? region : "", services[service].name);
+		return KR_ERR_CONFIG;
+	}
+	configured = configured_url(c->env_service, c->env_global, c->services_url, c->profile_url,
+	                            c->ignore);
+	if (configured)
+		return take_url(configured, ret_url, e);
+	n = strlen(region) + 64;
+	url = malloc(n);
+	if (!url)
+		return KR_ERR_NOMEM;
+	snprintf(url, n, "https://%s.%s.%s", services[service].host, region,
+	         partition_suffix(region));
+	*ret_url = url;
+	return KR_OK;
 }

@@ -28,6 +28,10 @@
 
 #include <stddef.h>
 
+struct pmap;
+struct pmap_profile;
+struct caller_env;
+
 struct endpoint_in {
 	const char *region;                 /* resolved region, or NULL */
 	const char *env_endpoint_url_sts;   /* AWS_ENDPOINT_URL_STS */
@@ -46,6 +50,54 @@ struct endpoint_in {
  */
 int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
                      struct err_detail *e);
+
+/*
+ * Other services, with the same rules: botocore's configured endpoints
+ * (1-4 above, for the service's own variable and block), else its endpoint
+ * rules for the region (sso_region):
+ *
+ *   service    variable                    [services] block   default
+ *   sts        AWS_ENDPOINT_URL_STS        sts =              (above)
+ *   sso        AWS_ENDPOINT_URL_SSO        sso =              https://portal.sso.REGION.<suffix>
+ *   sso-oidc   AWS_ENDPOINT_URL_SSO_OIDC   sso_oidc =         https://oidc.REGION.<suffix>
+ *
+ * The block's name is botocore's snake-cased service id ("SSO OIDC" ->
+ * sso_oidc, not "sso-oidc").
+ */
+enum endpoint_service {
+	ENDPOINT_STS = 0,
+	ENDPOINT_SSO,      /* the IAM Identity Center portal (GetRoleCredentials, ...) */
+	ENDPOINT_SSO_OIDC, /* IAM Identity Center OIDC (logins, token refreshes) */
+};
+
+/* What the configuration says about one service's endpoint (borrowed from env and the map). */
+struct endpoint_conf {
+	const char *env_service;  /* AWS_ENDPOINT_URL_<SERVICE> */
+	const char *env_global;   /* AWS_ENDPOINT_URL */
+	const char *services_url; /* the [services NAME] block's endpoint_url */
+	const char *profile_url;  /* the profile's endpoint_url */
+	const char *ignore;       /* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, else the profile's */
+};
+
+/*
+ * Read service's endpoint settings for a client of profile p (the
+ * requested profile: botocore makes its clients from the session) in the
+ * caller's environment. [services] is looked at only when neither
+ * variable is set, as in botocore; a "services = NAME" without that
+ * section, or a block that is a plain value, is KR_ERR_CONFIG (e says
+ * where). p may be NULL: only the environment counts.
+ */
+int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
+                       const struct caller_env *env, enum endpoint_service service,
+                       struct endpoint_conf *out, struct err_detail *e);
+
+/*
+ * The URL of a service other than STS: the configured one, else the
+ * default for region. *ret_url is a new string (scheme in lower case).
+ * KR_ERR_CONFIG for an invalid region (or none) or configured URL.
+ */
+int endpoint_service_url(enum endpoint_service service, const char *region,
+                         const struct endpoint_conf *c, char **ret_url, struct err_detail *e);
 
 /* The caller's proxy variables under libcurl's names (any may be NULL). */
 struct endpoint_proxy_env {

@@ -369,7 +369,9 @@ static void complete(struct agent *a, struct cache_entry *e, const struct source
 		struct reply_error re = {.e = &res->detail,
 		                         .role = e->role_arn,
 		                         .aws_code = res->aws_code,
-		                         .aws_message = res->aws_message};
+		                         .aws_message = res->aws_message,
+		                         .sso_session = res->sso_session,
+		                         .sso_start_url = res->sso_start_url};
 
 		list_unlink(&w->wlink);
 		if (cache_usable(e))
@@ -430,7 +432,10 @@ static int start_fetch(struct job *j, struct cache_entry *e, const struct step *
 	memset(&res, 0, sizeof(res));
 	r = s->ops->fetch(&f, &res, &call);
 	if (r < 0) {
-		struct reply_error re = {.e = &res.detail, .role = s->role_arn};
+		struct reply_error re = {.e = &res.detail,
+		                         .role = s->role_arn,
+		                         .sso_session = res.sso_session,
+		                         .sso_start_url = res.sso_start_url};
 
 		if (!res.detail.code)
 			err_set_code(&res.detail, r);

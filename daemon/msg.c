@@ -218,6 +218,8 @@ static void put_error(struct json_writer *w, const struct reply_error *re)
 	json_w_str_opt(w, "aws_message", re->aws_message);
 	json_w_str_opt(w, "mfa_serial", re->mfa_serial);
 	json_w_str_opt(w, "mfa_process", re->mfa_process);
+	json_w_str_opt(w, "sso_session", re->sso_session);
+	json_w_str_opt(w, "sso_start_url", re->sso_start_url);
 }
 
 static void put_get(struct json_writer *w, const struct reply *r)
@@ -312,6 +314,12 @@ static void put_step(struct json_writer *w, const struct step_report *s)
 		if (s->access_key_id[0])
 			json_w_str(w, "access_key_id", s->access_key_id);
 		json_w_str_opt(w, "command", s->command);
+		json_w_str_opt(w, "sso_session", s->sso_session);
+		json_w_str_opt(w, "start_url", s->start_url);
+		json_w_str_opt(w, "region", s->region);
+		json_w_str_opt(w, "account_id", s->account_id);
+		json_w_str_opt(w, "role_name", s->role_name);
+		json_w_str_opt(w, "endpoint", s->endpoint);
 	} else {
 		json_w_str(w, "kind", "role");
 		json_w_str(w, "profile", s->profile);

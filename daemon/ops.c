@@ -43,6 +43,8 @@ static const char *role_label(const struct cache_entry *e)
 		return "(MFA session)";
 	if (e->source && strcmp(e->source, "process") == 0)
 		return "(credential_process)";
+	if (e->source && strcmp(e->source, "sso") == 0 && e->what)
+		return e->what; /* "GetRoleCredentials ACCOUNT/ROLE" */
 	return "(source)";
 }
 

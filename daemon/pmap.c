@@ -45,8 +45,10 @@ struct pmap {
 	struct pmap_profile *p; /* file order (check lists profiles in it) */
 	size_t n;
 	struct pmap_profile **by_name; /* into p, sorted by name: lookups bisect */
-	struct sent *s;
+	struct sent *s;                /* [services NAME] */
 	size_t ns;
+	struct sent *ss; /* [sso-session NAME] */
+	size_t nss;
 	int refs;      /* under cfg_lock */
 	uint64_t used; /* cache LRU tick */
 };
@@ -63,9 +65,12 @@ static void cfg_destroy(struct pmap *c)
 		free(c->p[i].name);
 	for (size_t i = 0; i < c->ns; i++)
 		free(c->s[i].name);
+	for (size_t i = 0; i < c->nss; i++)
+		free(c->ss[i].name);
 	free(c->p);
 	free(c->by_name);
 	free(c->s);
+	free(c->ss);
 	ini_free(c->config);
 	ini_free(c->creds);
 	free(c);
@@ -186,6 +191,30 @@ static int section_word(const char *header, char **ret)
 	return r;
 }
 
+/*
+ * A named section ([services NAME], [sso-session NAME]): the last of
+ * several with one name wins, as botocore's dict update does. Takes *name.
+ */
+static int sent_put(struct sent **arr, size_t *n, char **name, const struct ini_section *sec)
+{
+	struct sent *ns = NULL;
+
+	for (size_t k = 0; k < *n && !ns; k++)
+		if (strcmp((*arr)[k].name, *name) == 0)
+			ns = &(*arr)[k];
+	if (!ns) {
+		ns = realloc(*arr, (*n + 1) * sizeof(*ns));
+		if (!ns)
+			return KR_ERR_NOMEM;
+		*arr = ns;
+		ns = &ns[(*n)++];
+		ns->name = *name;
+		*name = NULL;
+	}
+	ns->sec = sec;
+	return KR_OK;
+}
+
 static int build_map(struct pmap *c)
 {
 	int r = KR_OK;
@@ -205,30 +234,13 @@ static int build_map(struct pmap *c)
 					r = KR_ERR_NOMEM;
 			}
 		} else if (strncmp(s->name, "sso-session", 11) == 0) {
-			/* SSO sessions: not supported, nothing to map */
+			r = section_word(s->name, &w);
+			if (r == KR_OK && w)
+				r = sent_put(&c->ss, &c->nss, &w, s);
 		} else if (strncmp(s->name, "services", 8) == 0) {
 			r = section_word(s->name, &w);
-			if (r == KR_OK && w) {
-				struct sent *ns = NULL;
-
-				for (size_t k = 0; k < c->ns; k++)
-					if (strcmp(c->s[k].name, w) == 0)
-						ns = &c->s[k];
-				if (!ns) {
-					ns = realloc(c->s, (c->ns + 1) * sizeof(*ns));
-					if (ns) {
-						c->s = ns;
-						ns = &c->s[c->ns];
-						ns->name = w;
-						w = NULL;
-						c->ns++;
-					} else {
-						r = KR_ERR_NOMEM;
-					}
-				}
-				if (ns)
-					ns->sec = s;
-			}
+			if (r == KR_OK && w)
+				r = sent_put(&c->s, &c->ns, &w, s);
 		} else if (strcmp(s->name, "default") == 0) {
 			struct pmap_profile *pe = cfg_add(c, "default");
 
@@ -464,12 +476,22 @@ const char *pmap_filename(const struct pmap *m, enum pmap_file f)
 	return f == PMAP_CREDENTIALS ? m->creds->filename : m->config->filename;
 }
 
+static const struct ini_section *sent_find(const struct sent *arr, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(arr[i].name, name) == 0)
+			return arr[i].sec;
+	return NULL;
+}
+
 const struct ini_section *pmap_services(const struct pmap *m, const char *name)
 {
-	for (size_t i = 0; i < m->ns; i++)
-		if (strcmp(m->s[i].name, name) == 0)
-			return m->s[i].sec;
-	return NULL;
+	return sent_find(m->s, m->ns, name);
+}
+
+const struct ini_section *pmap_sso_session(const struct pmap *m, const char *name)
+{
+	return name ? sent_find(m->ss, m->nss, name) : NULL;
 }
 
 /* Merged lookup (PMAP_ANY): the credentials file's key wins (botocore's update()). */

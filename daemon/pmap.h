@@ -5,8 +5,9 @@
  *
  *  - Config sections "[profile NAME]" (NAME is the second shlex word of the
  *    header; any header starting with "profile" counts) and "[default]";
- *    "[services NAME]" sections; credentials file sections are profiles by
- *    their raw name. A profile in both files is merged key by key and the
+ *    "[services NAME]" and "[sso-session NAME]" sections (config file only;
+ *    NAME as for profiles, the last of several wins); credentials file
+ *    sections are profiles by their raw name. A profile in both files is merged key by key and the
  *    credentials file wins. If several config headers name one profile, the
  *    last one wins whole.
  *  - Paths: AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE of the caller
@@ -90,5 +91,8 @@ const char *pmap_filename(const struct pmap *m, enum pmap_file f);
 
 /* The [services NAME] section, or NULL. */
 const struct ini_section *pmap_services(const struct pmap *m, const char *name);
+
+/* The [sso-session NAME] section (its keys: ini_get()), or NULL; name may be NULL. */
+const struct ini_section *pmap_sso_session(const struct pmap *m, const char *name);
 
 #endif

@@ -94,6 +94,7 @@ static int parse_step(struct walk *w, const struct source_ops *ops, const struct
 {
 	struct source_parse in = {.map = w->m,
 	                          .profile = p,
+	                          .top = w->top,
 	                          .env = w->env,
 	                          .row = row,
 	                          .mfa_duration = w->o->mfa_duration};
@@ -266,12 +267,7 @@ static int walk_role(struct walk *w, const struct pmap_profile *p,
 	return KR_OK;
 }
 
-/*
- * If command runs "keyrole ... get P", P (caller frees), else NULL. The
- * client takes options before the subcommand; anything starting with '-'
- * is skipped.
- */
-static char *keyrole_target(const char *command)
+char *resolve_keyrole_target(const char *command)
 {
 	char **argv = NULL;
 	size_t argc = 0, i = 1;
@@ -324,7 +320,7 @@ static int check_selfcall(struct walk *w)
 
 	memset(&rep, 0, sizeof(rep));
 	s->ops->describe(s, w->ch, &rep);
-	target = keyrole_target(rep.command);
+	target = resolve_keyrole_target(rep.command);
 	hit = target && in_list(w->visited, w->n_visited, target);
 	for (const struct callers *u = w->up; target && !hit && u; u = u->up)
 		hit = in_list(u->visited, u->n, target);
@@ -366,48 +362,24 @@ static int endpoint_for(struct walk *w)
 {
 	const struct caller_env *env = w->env;
 	const struct pmap_profile *p = w->top;
+	struct endpoint_conf conf;
 	struct endpoint_in in;
-	struct pmap_val v = {0}, sv = {0}, ig = {0}, pv = {0};
+	struct pmap_val v = {0};
 	int r;
 
+	r = endpoint_conf_read(w->m, p, env, ENDPOINT_STS, &conf, w->e);
+	if (r < 0)
+		return r;
 	memset(&in, 0, sizeof(in));
 	in.region = w->ch->region;
-	in.env_endpoint_url_sts = env->endpoint_url_sts;
-	in.env_endpoint_url = env->endpoint_url;
-	in.ignore_configured = env->ignore_configured_endpoint_urls;
-	if (!in.ignore_configured &&
-	    pmap_get(w->m, p, PMAP_ANY, "ignore_configured_endpoint_urls", &ig))
-		in.ignore_configured = ig.v;
+	in.env_endpoint_url_sts = conf.env_service;
+	in.env_endpoint_url = conf.env_global;
+	in.services_sts_url = conf.services_url;
+	in.profile_endpoint_url = conf.profile_url;
+	in.ignore_configured = conf.ignore;
 	in.sts_regional_endpoints = env->sts_regional_endpoints;
 	if (!in.sts_regional_endpoints && pmap_get(w->m, p, PMAP_ANY, "sts_regional_endpoints", &v))
 		in.sts_regional_endpoints = v.v;
-	if (pmap_get(w->m, p, PMAP_ANY, "endpoint_url", &pv))
-		in.profile_endpoint_url = pv.v;
-	/* botocore looks at [services] only when no environment URL is set. */
-	if (!endpoint_is_true(in.ignore_configured) &&
-	    !(in.env_endpoint_url_sts && in.env_endpoint_url_sts[0]) &&
-	    !(in.env_endpoint_url && in.env_endpoint_url[0]) &&
-	    pmap_get(w->m, p, PMAP_ANY, "services", &sv)) {
-		const struct ini_section *sec = pmap_services(w->m, sv.v);
-		const struct ini_kv *sts;
-
-		if (!sec || sec->n_kvs == 0) {
-			err_set(w->e, KR_ERR_CONFIG, sv.file, sv.line,
-			        "add a [services NAME] section or fix the name",
-			        "profile \"%s\" uses services \"%.100s\", which does not exist",
-			        pmap_name(p), sv.v);
-			return KR_ERR_CONFIG;
-		}
-		sts = ini_get(sec, "sts");
-		if (sts && !sts->sub && sts->value[0]) {
-			err_set(w->e, KR_ERR_CONFIG, pmap_filename(w->m, PMAP_CONFIG), sts->line,
-			        "write \"sts =\" and then an indented \"endpoint_url = URL\" line",
-			        "[services %.100s] has sts = a value, not an indented block", sv.v);
-			return KR_ERR_CONFIG;
-		}
-		if (ini_sub(sts, "endpoint_url"))
-			in.services_sts_url = ini_sub(sts, "endpoint_url")->value;
-	}
 	r = endpoint_resolve(&in, &w->ch->endpoint, &w->ch->signing_region, w->e);
 	if (r == KR_ERR_CONFIG) {
 		char msg[KR_ERR_MSG_MAX];

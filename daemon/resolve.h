@@ -68,4 +68,11 @@ void resolve_memo_clear(void);
 int resolve_in_map(const struct pmap *m, const struct caller_env *env, const char *name,
                    const struct resolve_opts *o, struct chain **ret_partial, struct err_detail *e);
 
+/*
+ * If command (a credential_process) runs "keyrole ... get P", P (the
+ * caller frees it), else NULL: argv[0] is keyrole or a path ending in
+ * /keyrole; options before and after the subcommand are skipped.
+ */
+char *resolve_keyrole_target(const char *command);
+
 #endif

@@ -88,6 +88,7 @@ struct source_fetch {
 struct source_parse {
 	const struct pmap *map;
 	const struct pmap_profile *profile; /* the profile that uses the source */
+	const struct pmap_profile *top;     /* the requested profile (its clients' endpoints) */
 	const struct caller_env *env;
 	const struct source_row *row; /* the table row that chose it (NULL for roles) */
 	int mfa_duration;             /* keyroled's setting (part of an MFA session's key) */
@@ -188,6 +189,7 @@ extern const struct source_ops source_env;         /* credential_source = Enviro
 extern const struct source_ops source_unsupported; /* a source keyrole does not support */
 extern const struct source_ops source_mfa_session; /* GetSessionToken with an MFA code */
 extern const struct source_ops source_assume_role; /* AssumeRole */
+extern const struct source_ops source_sso;         /* IAM Identity Center GetRoleCredentials */
 
 /* Set step->what (a printf format). */
 int source_what(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -218,6 +220,10 @@ struct assume_conf {
 };
 /* A role step's settings; NULL for other steps. */
 const struct assume_conf *source_assume_conf(const struct step *s);
+
+struct sso_where;
+/* An IAM Identity Center step's session (source_sso.c); NULL for other steps or a failed parse. */
+const struct sso_where *source_sso_where(const struct step *s);
 
 /* Wipe and free a step's contents (not the step itself). */
 void step_clear(struct step *s);

@@ -13,8 +13,8 @@
 
 static const struct source_row rows[] = {
     {&source_unsupported, "web_identity_token_file", PMAP_ANY, NULL, "web identity federation"},
-    {&source_unsupported, "sso_account_id", PMAP_ANY, NULL, "IAM Identity Center (SSO)"},
-    {&source_unsupported, "sso_role_name", PMAP_ANY, NULL, "IAM Identity Center (SSO)"},
+    {&source_sso, "sso_account_id", PMAP_ANY, NULL, "IAM Identity Center (SSO)"},
+    {&source_sso, "sso_role_name", PMAP_ANY, NULL, "IAM Identity Center (SSO)"},
     {&source_static, "aws_access_key_id", PMAP_CREDENTIALS, NULL, "keys in the credentials file"},
     {&source_unsupported, "login_session", PMAP_ANY, NULL, "console login sessions"},
     {&source_process, "credential_process", PMAP_ANY, NULL, "credential_process"},

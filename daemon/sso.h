@@ -23,6 +23,7 @@
 #define KR_SSO_H
 
 #include "err.h"
+#include "pmap.h"
 #include "sts.h"
 
 #include <stddef.h>
@@ -84,6 +85,28 @@ int sso_where_copy(struct sso_where *dst, const struct sso_where *src);
  */
 int sso_where_resolve(const struct pmap *map, const struct caller_env *env, const char *profile,
                       const char *session, struct sso_where *out, struct err_detail *e);
+
+/* A session's settings as the configuration gives them (sso_where_fill's input; borrowed). */
+struct sso_where_in {
+	const char *session;                       /* the [sso-session NAME], or NULL (legacy) */
+	const struct pmap_val *start_url, *region; /* required */
+	const struct pmap_val *scopes;             /* sso_registration_scopes, or NULL */
+	const struct pmap_profile *top; /* whose endpoint settings the clients use; NULL: none */
+	const char *profile, *file;     /* where it was configured (messages) */
+	int line;
+};
+
+/*
+ * Fill out from in for the caller's environment (sso_where.c): values
+ * checked (one line, bounded; sso_region a region name), the scopes split
+ * as the AWS CLI splits them, the token cache key, the portal and OIDC
+ * endpoints (endpoint.h: botocore's rules, top's settings), the CA bundle
+ * (AWS_CA_BUNDLE, else top's ca_bundle), the proxies, the CLI's cache file.
+ * KR_ERR_CONFIG with e naming file:line, or KR_ERR_NOMEM; out is zeroed on
+ * failure.
+ */
+int sso_where_fill(const struct pmap *m, const struct caller_env *env,
+                   const struct sso_where_in *in, struct sso_where *out, struct err_detail *e);
 
 /* ---- the token store (sso_token.c) ---- */
 

@@ -11,7 +11,8 @@
  *   profile with a name, and its report encodes into a reply;
  * - resolve_chain() fails only with the codes resolve.h documents, with a
  *   NUL-terminated, non-empty reason;
- * - a resolved chain has a source, at most KR_CHAIN_MAX roles, each with a
+ * - a resolved chain has a source (not a role; IAM Identity Center's is the
+ *   one source of role sessions), at most KR_CHAIN_MAX roles, each with a
  *   role ARN, and a cache key for every step, each longer than the one
  *   below it (a step's key covers every step below it).
  */
@@ -100,7 +101,10 @@ static void resolve_one(const struct caller_env *env, const char *name)
 		    e.msg[0] == '\0' || strnlen(e.file, sizeof(e.file)) == sizeof(e.file))
 			abort();
 	} else {
-		if (!c || !c->name || c->n == 0 || (c->steps[0].ops->flags & SOURCE_ROLE_SESSION))
+		/* The first step is a source: a role session only from IAM Identity Center. */
+		if (!c || !c->name || c->n == 0 ||
+		    ((c->steps[0].ops->flags & SOURCE_ROLE_SESSION) &&
+		     c->steps[0].ops != &source_sso))
 			abort();
 		for (size_t i = 0; i < c->n; i++) {
 			const struct step *s = &c->steps[i];

@@ -15,13 +15,22 @@ expected.json is resolved twice:
  - by keyrole: $KR_BUILD/tests/tools/profile_check PROFILE, the same JSON
    that `keyrole check` prints.
 
-Then the role ARNs in order, their parameters, the endpoints, the source
-and error-or-not are compared. expected.json maps each profile to "same"
-or to the id of a documented difference (a "## id" heading in
-doc/botocore-differences.md); a listed difference must really occur, so
-the list cannot go stale. Output is TAP.
+IAM Identity Center sources: botocore's token loading is replaced by a
+token that is always there and valid (so the configuration checks of its
+SSOProvider and SSOTokenProvider still run), and the portal's
+GetRoleCredentials is intercepted like AssumeRole: account, role, portal
+endpoint and region are recorded, and role credentials named after the
+account and role are returned.
 
-expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | ID}}
+Then the role ARNs in order, their parameters, the endpoints, the source
+(an IAM Identity Center source with its account, role, portal endpoint and
+region) and error-or-not are compared. expected.json maps each profile to
+"same", to "same-message" (both fail and keyrole's message contains
+botocore's word for word) or to the id of a documented difference (a
+"## id" heading in doc/botocore-differences.md); a listed difference must
+really occur, so the list cannot go stale. Output is TAP.
+
+expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | "same-message" | ID}}
 """
 import json
 import os
@@ -43,6 +52,7 @@ try:
     import botocore.client
     import botocore.credentials
     import botocore.session
+    import botocore.utils
 except ImportError:
     botocore = None
 
@@ -64,10 +74,20 @@ def botocore_resolve(case_dir, profile, extra_env):
     os.environ.clear()
     os.environ.update(clean_env(case_dir, extra_env))
     calls = []
+    sso_calls = []
     orig_call = botocore.client.BaseClient._make_api_call
     orig_proc = botocore.credentials.ProcessProvider._retrieve_credentials_using
+    orig_token = botocore.utils.SSOTokenLoader.__call__
 
     def fake_call(self, operation_name, params):
+        if operation_name == "GetRoleCredentials":
+            sso_calls.append({"account_id": params.get("accountId"),
+                              "role_name": params.get("roleName"),
+                              "endpoint": self.meta.endpoint_url,
+                              "region": self.meta.region_name})
+            return {"roleCredentials": {
+                "accessKeyId": "SSO:%s/%s" % (params.get("accountId"), params.get("roleName")),
+                "secretAccessKey": "s", "sessionToken": "t", "expiration": 4070908800000}}
         if operation_name != "AssumeRole":
             raise RuntimeError("unexpected STS call " + operation_name)
         signer = self._request_signer
@@ -90,8 +110,12 @@ def botocore_resolve(case_dir, profile, extra_env):
         return {"access_key": "PROCESS:" + command, "secret_key": "x",
                 "token": None, "expiry_time": None}
 
+    def fake_token(self, start_url, session_name=None):
+        return {"accessToken": "token", "expiresAt": "2099-01-01T00:00:00Z"}
+
     botocore.client.BaseClient._make_api_call = fake_call
     botocore.credentials.ProcessProvider._retrieve_credentials_using = fake_proc
+    botocore.utils.SSOTokenLoader.__call__ = fake_token
     try:
         session = botocore.session.Session(profile=profile)
         resolver = session.get_component("credential_provider")
@@ -102,12 +126,13 @@ def botocore_resolve(case_dir, profile, extra_env):
             return {"none": True}
         frozen = creds.get_frozen_credentials()
         source = calls[0]["source"] if calls else frozen.access_key
-        return {"calls": calls, "source": source}
+        return {"calls": calls, "source": source, "sso": sso_calls}
     except Exception as e:  # botocore's errors are what we compare
         return {"error": "%s: %s" % (type(e).__name__, e)}
     finally:
         botocore.client.BaseClient._make_api_call = orig_call
         botocore.credentials.ProcessProvider._retrieve_credentials_using = orig_proc
+        botocore.utils.SSOTokenLoader.__call__ = orig_token
         os.environ.clear()
         os.environ.update(saved)
 
@@ -185,7 +210,15 @@ def source_matches(bsource, step):
     if t in ("static", "environment"):
         masked = step.get("access_key_id", "")
         return bsource is not None and masked == "****" + bsource[-4:]
+    if t == "sso":
+        return bsource == "SSO:%s/%s" % (step.get("account_id"), step.get("role_name"))
     return False
+
+
+def sso_step(step):
+    """keyrole's IAM Identity Center source as botocore's GetRoleCredentials record."""
+    return [{"account_id": step.get("account_id"), "role_name": step.get("role_name"),
+             "endpoint": step.get("endpoint"), "region": step.get("region")}]
 
 
 def compare(b, k):
@@ -208,7 +241,15 @@ def compare(b, k):
     if bc != k["calls"]:
         return "AssumeRole calls differ: botocore %s, keyrole %s" % (
             json.dumps(bc), json.dumps(k["calls"]))
+    if k["source_step"]["type"] == "sso" and b["sso"] != sso_step(k["source_step"]):
+        return "GetRoleCredentials differs: botocore %s, keyrole %s" % (
+            json.dumps(b["sso"]), json.dumps(sso_step(k["source_step"])))
     return None
+
+
+def botocore_message(b):
+    """botocore's error message without the exception's class name."""
+    return b["error"].split(": ", 1)[1] if ": " in b["error"] else b["error"]
 
 
 def documented_ids():
@@ -270,6 +311,13 @@ def run_cases(cases, ids, daemon, tap, counts):
                 tap(diff is None, name, "" if diff is None else "")
                 if diff:
                     print("#   " + diff)
+            elif want == "same-message":
+                same = ("error" in b and "error" in k
+                        and botocore_message(b) in k["error"])
+                tap(same, name)
+                if not same:
+                    print("#   botocore: %s" % b.get("error", "resolves"))
+                    print("#   keyrole:  %s" % k.get("error", k.get("crash", "resolves")))
             elif want not in ids:
                 tap(False, name)
                 print("#   difference %r is not documented in %s" % (want, DOC))

@@ -1,7 +1,7 @@
 """The man pages: clean under mandoc -Tlint, and they document what the
 programs say they do (every subcommand, option, exit status and environment
 variable of `keyrole --help`, `keyrole CMD --help` and `keyroled --help`,
-and every ~/.aws/config key that daemon/profile.c reads).
+and every ~/.aws/config key that the resolver and the sources read).
 
 mandoc -Tlint reports two things that are facts about the machine, not the
 page, and only those are tolerated: "outdated mandoc.db lacks X entry"
@@ -191,7 +191,8 @@ def main(tap, run):
         daemon = os.path.join(krtest.repo_root(), "daemon")
         src = ""
         for name in sorted(os.listdir(daemon)):
-            if name in ("resolve.c", "sources.c", "pmap.c") or re.match(r"source_\w+\.c$", name):
+            if name in ("resolve.c", "sources.c", "pmap.c", "endpoint.c", "sso_where.c") or \
+                    re.match(r"source_\w+\.c$", name):
                 with open(os.path.join(daemon, name)) as f:
                     src += f.read()
         keys = set(re.findall(

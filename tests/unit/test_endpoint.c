@@ -1,4 +1,5 @@
-/* STS endpoint precedence (daemon/endpoint.c), as a table. */
+/* Endpoint precedence (daemon/endpoint.c) for STS, the IAM Identity Center portal and OIDC, as
+ * tables. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,6 +271,160 @@ static void endpoint_region_names(void **state)
 	    "a123456789012345678901234567890123456789012345678901234567890123"));
 }
 
+/* The IAM Identity Center portal (sso) and OIDC (sso-oidc): the same rules, other defaults. */
+struct srow {
+	const char *name;
+	enum endpoint_service svc;
+	const char *region;
+	struct endpoint_conf conf;
+	int want_r;
+	const char *url;
+};
+
+static const struct srow srows[] = {
+    {"portal by default",
+     ENDPOINT_SSO,
+     "eu-west-1",
+     {0},
+     0,
+     "https://portal.sso.eu-west-1.amazonaws.com"},
+    {"oidc by default",
+     ENDPOINT_SSO_OIDC,
+     "eu-west-1",
+     {0},
+     0,
+     "https://oidc.eu-west-1.amazonaws.com"},
+    {"portal in china",
+     ENDPOINT_SSO,
+     "cn-north-1",
+     {0},
+     0,
+     "https://portal.sso.cn-north-1.amazonaws.com.cn"},
+    {"oidc in china",
+     ENDPOINT_SSO_OIDC,
+     "cn-northwest-1",
+     {0},
+     0,
+     "https://oidc.cn-northwest-1.amazonaws.com.cn"},
+    {"portal in govcloud",
+     ENDPOINT_SSO,
+     "us-gov-west-1",
+     {0},
+     0,
+     "https://portal.sso.us-gov-west-1.amazonaws.com"},
+    {"oidc in iso-b",
+     ENDPOINT_SSO_OIDC,
+     "us-isob-east-1",
+     {0},
+     0,
+     "https://oidc.us-isob-east-1.sc2s.sgov.gov"},
+    {"portal in iso-e",
+     ENDPOINT_SSO,
+     "eu-isoe-west-1",
+     {0},
+     0,
+     "https://portal.sso.eu-isoe-west-1.cloud.adc-e.uk"},
+    {"no legacy global endpoint for sso",
+     ENDPOINT_SSO,
+     "aws-global",
+     {0},
+     0,
+     "https://portal.sso.aws-global.amazonaws.com"},
+    {"service variable wins",
+     ENDPOINT_SSO,
+     "eu-west-1",
+     {.env_service = "http://a:1",
+      .env_global = "http://b:2",
+      .services_url = "http://c:3",
+      .profile_url = "http://d:4"},
+     0,
+     "http://a:1"},
+    {"then AWS_ENDPOINT_URL",
+     ENDPOINT_SSO_OIDC,
+     "eu-west-1",
+     {.env_global = "http://b:2", .services_url = "http://c:3", .profile_url = "http://d:4"},
+     0,
+     "http://b:2"},
+    {"then the services block",
+     ENDPOINT_SSO,
+     "eu-west-1",
+     {.services_url = "http://c:3", .profile_url = "http://d:4"},
+     0,
+     "http://c:3"},
+    {"then the profile's endpoint_url",
+     ENDPOINT_SSO_OIDC,
+     "eu-west-1",
+     {.profile_url = "http://d:4"},
+     0,
+     "http://d:4"},
+    {"empty values are skipped",
+     ENDPOINT_SSO,
+     "eu-west-1",
+     {.env_service = "", .env_global = "", .profile_url = "http://d:4"},
+     0,
+     "http://d:4"},
+    {"ignore switches every override off",
+     ENDPOINT_SSO,
+     "eu-west-1",
+     {.env_service = "http://a:1", .profile_url = "http://d:4", .ignore = "TRUE"},
+     0,
+     "https://portal.sso.eu-west-1.amazonaws.com"},
+    {"ignore = false keeps them",
+     ENDPOINT_SSO_OIDC,
+     "eu-west-1",
+     {.env_service = "http://a:1", .ignore = "false"},
+     0,
+     "http://a:1"},
+    {"scheme lowered",
+     ENDPOINT_SSO,
+     "eu-west-1",
+     {.env_service = "HTTPS://x:1/p"},
+     0,
+     "https://x:1/p"},
+    {"bad URL", ENDPOINT_SSO, "eu-west-1", {.env_service = "ftp://x"}, KR_ERR_CONFIG, NULL},
+    {"bad region", ENDPOINT_SSO, "eu west", {0}, KR_ERR_CONFIG, NULL},
+    {"bad region even with a URL",
+     ENDPOINT_SSO_OIDC,
+     "eu/west",
+     {.env_service = "http://a:1"},
+     KR_ERR_CONFIG,
+     NULL},
+    {"no region", ENDPOINT_SSO, NULL, {0}, KR_ERR_CONFIG, NULL},
+    {"empty region", ENDPOINT_SSO_OIDC, "", {0}, KR_ERR_CONFIG, NULL},
+};
+
+static void endpoint_sso_and_oidc_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(srows) / sizeof(srows[0]); i++) {
+		const struct srow *t = &srows[i];
+		struct err_detail e;
+		char *url = NULL;
+		int r;
+
+		memset(&e, 0, sizeof(e));
+		r = endpoint_service_url(t->svc, t->region, &t->conf, &url, &e);
+		if (r != t->want_r)
+			fail_msg("%s: r=%d want %d (%s)", t->name, r, t->want_r, e.msg);
+		if (r == 0 && strcmp(url, t->url) != 0)
+			fail_msg("%s: got %s want %s", t->name, url, t->url);
+		if (r != 0 && (!e.msg[0] || !e.fix[0]))
+			fail_msg("%s: an error without message or fix", t->name);
+		free(url);
+	}
+}
+
+static void endpoint_service_url_is_not_for_sts(void **state)
+{
+	struct endpoint_conf c = {0};
+	char *url = NULL;
+
+	(void)state;
+	assert_int_equal(endpoint_service_url(ENDPOINT_STS, "eu-west-1", &c, &url, NULL),
+	                 KR_ERR_INVAL);
+	assert_null(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +432,8 @@ int main(void)
 	    cmocka_unit_test(endpoint_proxy_follows_libcurls_rules),
 	    cmocka_unit_test(endpoint_rejects_null_arguments),
 	    cmocka_unit_test(endpoint_region_names),
+	    cmocka_unit_test(endpoint_sso_and_oidc_table),
+	    cmocka_unit_test(endpoint_service_url_is_not_for_sts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,18 +21,13 @@
 #include "resolve.h"
 #include "source.h"
 
+#include "../lib/cfg_fixture.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct fx {
-	char dir[64];
-	char config[128];
-	char creds[128];
-	struct caller_env env;
-};
 
 /* ---- a flat view of a resolved chain ---- */
 
@@ -159,11 +154,6 @@ static char *profile_default_session_name(const char *p)
 	return source_assume_default_session_name(p);
 }
 
-static void profile_cache_clear(void)
-{
-	pmap_cache_clear();
-}
-
 static char *key_text(const struct profile_chain *c, size_t i)
 {
 	assert_true(i < c->n_hops);
@@ -190,46 +180,6 @@ static int profile_check(const struct caller_env *env, const char *name, cJSON *
 	cJSON_Delete(msg);
 	buf_free(&out);
 	check_reports_free(reps);
-	return 0;
-}
-
-static void put(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static int setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	if (!fx)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/kr_profile_XXXXXX");
-	if (!mkdtemp(fx->dir))
-		return -1;
-	snprintf(fx->config, sizeof(fx->config), "%s/config", fx->dir);
-	snprintf(fx->creds, sizeof(fx->creds), "%s/credentials", fx->dir);
-	fx->env.home = fx->dir;
-	fx->env.config_file = fx->config;
-	fx->env.credentials_file = fx->creds;
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	unlink(fx->config);
-	unlink(fx->creds);
-	rmdir(fx->dir);
-	profile_cache_clear();
-	ini_cache_clear();
-	free(fx);
 	return 0;
 }
 
@@ -438,12 +388,12 @@ static void profile_unsupported_sources_say_so(void **state)
 
 	put(fx->config, "[profile i]\nrole_arn = arn:aws:iam::1:role/iiiiii\n"
 	                "credential_source = Ec2InstanceMetadata\n"
-	                "[profile sso]\nsso_account_id = 1\nsso_role_name = r\n"
+	                "[profile console]\nlogin_session = arn:aws:iam::1:user/u\n"
 	                "[profile w]\nrole_arn = arn:aws:iam::1:role/wwwwww\n"
 	                "web_identity_token_file = /t\n");
 	assert_int_equal(resolve_err(fx, "i", err, sizeof(err)), KR_ERR_UNSUPPORTED);
 	assert_non_null(strstr(err, "not support"));
-	assert_int_equal(resolve_err(fx, "sso", err, sizeof(err)), KR_ERR_UNSUPPORTED);
+	assert_int_equal(resolve_err(fx, "console", err, sizeof(err)), KR_ERR_UNSUPPORTED);
 	assert_int_equal(resolve_err(fx, "w", err, sizeof(err)), KR_ERR_UNSUPPORTED);
 }
 

@@ -206,6 +206,23 @@ static void test_split_rejects_line_over_cap(void **state)
 	free(line);
 }
 
+static void test_word_is_quoted_only_when_it_must_be(void **state)
+{
+	char out[64];
+
+	(void)state;
+	shellquote_word("corp-dev_1.x@a:b,c/d=e+f%g", out, sizeof(out));
+	assert_string_equal(out, "corp-dev_1.x@a:b,c/d=e+f%g");
+	shellquote_word("my corp", out, sizeof(out));
+	assert_string_equal(out, "'my corp'");
+	shellquote_word("it's;$(x)", out, sizeof(out));
+	assert_string_equal(out, "'it'\\''s;$(x)'");
+	shellquote_word("", out, sizeof(out));
+	assert_string_equal(out, "");
+	shellquote_word("a b c d e f g h", out, 8);
+	assert_string_equal(out, "'...'");
+}
+
 static void test_argv_free_accepts_null(void **state)
 {
 	shellquote_argv_free(NULL);
@@ -219,6 +236,7 @@ int main(void)
 	    cmocka_unit_test(test_quote_of_empty_string_is_two_quotes),
 	    cmocka_unit_test(test_quote_leaves_dollar_backquote_backslash_literal),
 	    cmocka_unit_test(test_quote_fails_past_buffer_cap),
+	    cmocka_unit_test(test_word_is_quoted_only_when_it_must_be),
 	    cmocka_unit_test(test_split_of_quoted_value_gives_the_value_back),
 	    cmocka_unit_test(test_split_separates_words_on_blanks),
 	    cmocka_unit_test(test_split_blank_line_gives_no_words),

@@ -838,6 +838,18 @@ static void test_sha256_hex_known_values(void **state)
 	assert_int_equal(sigv4_sha256_hex(NULL, 1, hex), KR_ERR_INVAL);
 }
 
+/* The AWS CLI names its IAM Identity Center cache files by these. */
+static void test_sha1_hex_known_values(void **state)
+{
+	char hex[41];
+
+	assert_int_equal(sigv4_sha1_hex("abc", 3, hex), KR_OK);
+	assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+	assert_int_equal(sigv4_sha1_hex("corp", 4, hex), KR_OK);
+	assert_string_equal(hex, "ee0bfd2552fbd840c02cc48b6e823320543c450f");
+	assert_int_equal(sigv4_sha1_hex(NULL, 1, hex), KR_ERR_INVAL);
+}
+
 static void test_rejects_bad_scope_and_creds(void **state)
 {
 	struct sigv4_request req = vanilla();
@@ -876,6 +888,7 @@ int main(void)
 	    cmocka_unit_test(test_query_edge_cases_are_canonical),
 	    cmocka_unit_test(test_path_normalization_edge_cases),
 	    cmocka_unit_test(test_sha256_hex_known_values),
+	    cmocka_unit_test(test_sha1_hex_known_values),
 	    cmocka_unit_test(test_rejects_bad_scope_and_creds),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
