@@ -140,8 +140,10 @@ static void finish(struct sso_login *g, int err, const struct err_detail *e)
 		err_set_code(&g->e, err);
 	mem_free_str(g->device_code);
 	g->device_code = NULL;
+	/* Kept only for its outcome now: it lets go of its session, which may go first. */
 	if (g->t && g->t->login == g)
 		g->t->login = NULL;
+	g->t = NULL;
 	while (!list_empty(&g->starters)) {
 		struct sso_call *c = list_entry(g->starters.next, struct sso_call, link);
 

@@ -3,7 +3,10 @@
 The daemon runs against moto behind the fault proxy and serves: a cold
 two-hop chain, a cache hit, a retried Throttling, an AWS error, a bad
 frame, check, status, forget, add and remove of long-term keys, a missing
-profile, then SIGTERM.
+profile; and IAM Identity Center against tests/lib/fake_sso.py: a token
+refreshed from the AWS CLI's file, role credentials, sso_profiles, a
+device login approved and waited for, logout, and a login still polling
+at SIGTERM.
 
 - Plain build: under valgrind (--leak-check=full; definite and possible
   leaks are errors, as are memory errors), once for each cache backend:
@@ -32,6 +35,7 @@ import sys
 sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
 import krtest  # noqa: E402
+from fake_sso import FakeSSO, write_cli_token_cache  # noqa: E402
 
 GLIB_SUPP = "/usr/share/glib-2.0/valgrind/glib.supp"  # libglib2.0-dev
 OUR_SUPP = os.path.join(krtest.repo_root(), "tests", "valgrind.supp")
@@ -56,6 +60,47 @@ class ValgrindDaemon(krtest.Daemon):
               "--errors-for-leak-kinds=definite,possible", "--error-exitcode=99",
               "--num-callers=30", "--log-file=" + self.vg_log]
         return vg + ["--suppressions=" + s for s in SUPPRESSIONS] + super().argv()
+
+
+SSO_ACCOUNT = "111111111111"
+SSO_CONFIG = """
+[sso-session corp]
+sso_start_url = {su}
+sso_region = us-east-1
+
+[profile sso-dev]
+sso_session = corp
+sso_account_id = {acct}
+sso_role_name = Developer
+"""
+
+
+def sso_setup(fake, home, cfg):
+    """The SSO profile and a token in the AWS CLI's file (in the refresh window)."""
+    write_cli_token_cache(home, fake.issue_token("alice", ttl=600), session_name="corp")
+    return cfg + SSO_CONFIG.format(su=fake.start_url, acct=SSO_ACCOUNT)
+
+
+def sso_scenario(tap, d, env, fake, label):
+    """Tokens, role credentials, listing, a login, logout, and a login left polling."""
+    def req(op, **kw):
+        r = {"v": 1, "op": op, "env": env}
+        r.update(kw)
+        return d.request(r, timeout=90)
+
+    r = req("get", profile="sso-dev")
+    tap.ok(r.get("ok") is True, "%s: SSO role credentials after a refresh" % label,
+           json.dumps({k: r.get(k) for k in ("error", "message")}))
+    req("get", profile="sso-dev")  # hit
+    req("sso_profiles", session="corp")
+    r = req("login", session="corp", force=True)
+    fake.approve(r.get("user_code"))
+    r = req("login_wait", login_id=r.get("login_id"))
+    tap.ok(r.get("ok") is True, "%s: a device login" % label,
+           json.dumps({k: r.get(k) for k in ("error", "message")}))
+    req("status")
+    req("logout", session="corp")
+    req("login", session="corp")  # left polling: the daemon ends with it in flight
 
 
 def scenario(tap, d, env, proxy, label):
@@ -100,18 +145,19 @@ def lost_lines(text):
             if re.search(r"(definitely|possibly) lost: [1-9]", ln)]
 
 
-def run_valgrind(tap, run, seed, proxy, cache, extra_env=None):
+def run_valgrind(tap, run, seed, proxy, fake, cache, extra_env=None):
     label = "valgrind, --cache %s" % cache
     home = run.home("vg")
     cfg, creds = krtest.chain_config(seed)
-    krtest.write_aws_config(home, cfg, creds)
+    krtest.write_aws_config(home, sso_setup(fake, home, cfg), creds)
     vg_log = run.path("valgrind-%s.log" % cache)
     d = ValgrindDaemon(None, home, run.mkdtemp("sock-vg-"), run=run, cache=cache,
                        log_level="info", env=extra_env, vg_log=vg_log)
     d.start(timeout=60)
     run.adopt(d)
-    env = krtest.aws_env(home, d.socket, proxy.url)
+    env = krtest.aws_env(home, d.socket, proxy.url, extra=fake.env())
     scenario(tap, d, env, proxy, label)
+    sso_scenario(tap, d, env, fake, label)
     rc = d.stop(timeout=60)
     try:
         with open(vg_log, errors="replace") as f:
@@ -134,16 +180,17 @@ def secure_heap_check(tap, d, label):
            "\n".join(log.splitlines()[-20:]))
 
 
-def run_lsan(tap, run, seed, proxy):
+def run_lsan(tap, run, seed, proxy, fake):
     label = "LeakSanitizer"
     home = run.home("lsan")
     cfg, creds = krtest.chain_config(seed)
-    krtest.write_aws_config(home, cfg, creds)
+    krtest.write_aws_config(home, sso_setup(fake, home, cfg), creds)
     opts = "detect_leaks=1:" + krtest.CALLER_ENV.get("ASAN_OPTIONS", "")
     d = run.adopt(krtest.Daemon(None, home, run.mkdtemp("sock-lsan-"), run=run,
                                 log_level="info", env={"ASAN_OPTIONS": opts}).start())
-    env = krtest.aws_env(home, d.socket, proxy.url)
+    env = krtest.aws_env(home, d.socket, proxy.url, extra=fake.env())
     scenario(tap, d, env, proxy, label)
+    sso_scenario(tap, d, env, fake, label)
     rc = d.stop(timeout=60)
     log = d.log_text()
     tap.is_(rc, 0, "%s: exits 0 on SIGTERM (non-zero = leaks found)" % label,
@@ -158,10 +205,13 @@ def main(tap, run):
     moto = run.moto()
     seed = krtest.seed_chain(moto, session_names=["kr-test"])
     proxy = run.proxy(moto.url)
+    fake = run.adopt(FakeSSO(device_interval=1))
+    fake.add_user("alice")
+    fake.add_role(SSO_ACCOUNT, "Developer", users=["alice"], moto=False)
 
     if is_sanitized():
         with tap.test("LeakSanitizer: a full scenario leaks nothing"):
-            run_lsan(tap, run, seed, proxy)
+            run_lsan(tap, run, seed, proxy, fake)
         return
     if not shutil.which("valgrind", path=krtest.CALLER_ENV.get("PATH")):
         raise krtest.Skip("valgrind not installed (apt-get install valgrind)")
@@ -169,14 +219,14 @@ def main(tap, run):
     if not tap.is_(missing, [], "valgrind suppression files are present"):
         return  # without them the run would check something else
     with tap.test("valgrind: a full scenario with the memory cache leaks nothing"):
-        run_valgrind(tap, run, seed, proxy, "memory")
+        run_valgrind(tap, run, seed, proxy, fake, "memory")
     with tap.test("valgrind: a full scenario with the Secret Service cache leaks nothing"):
         ks = run.keyring()
-        run_valgrind(tap, run, seed, proxy, "secret-service", extra_env=ks.env())
+        run_valgrind(tap, run, seed, proxy, fake, "secret-service", extra_env=ks.env())
     with tap.test("valgrind: a full scenario with the kernel keyring cache leaks nothing"):
         if subprocess.run(["keyctl", "show", "@u"], capture_output=True).returncode != 0:
             raise krtest.Skip("keyctl does not work here")
-        run_valgrind(tap, run, seed, proxy, "keyctl")
+        run_valgrind(tap, run, seed, proxy, fake, "keyctl")
 
 
 krtest.main(main)
