@@ -372,5 +372,13 @@ def main(tap, run):
         tap.is_(found, [], "none in status, check or any other output")
 
 
+    with tap.test("every keyroled ends cleanly (no sanitizer report, exit 0 on SIGTERM)"):
+        for x in daemons:
+            rc = x.stop(timeout=30)
+            log = x.log_text()
+            tap.ok(rc in (0, None) and "Sanitizer" not in log and "runtime error" not in log,
+                   "keyroled exits %r with nothing to report" % rc, log[-3000:])
+
+
 if __name__ == "__main__":
     krtest.main(main)
