@@ -81,12 +81,16 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS)) -c -o $@ $<
 
+# Archives are made anew: an object of a source that is gone must not stay in one.
 $(B)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 $(B)/libdaemon.a: $(DAEMON_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^ $(if $(DAEMON_OBJ),,$(B)/common/err.o)
 $(B)/libclient.a: $(CLIENT_OBJ) $(CLIENT_COMMON)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/keyroled: $(B)/daemon/main.o $(B)/libdaemon.a $(B)/libcommon.a

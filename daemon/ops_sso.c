@@ -181,9 +181,8 @@ static void on_login(void *userdata, int err, const struct sso_login_info *info,
 		return;
 	}
 	if (!info->logged_in)
-		log_info("IAM Identity Center session %s: login %s %s (user code %s)",
-		         sso_where_name(&op->w), info->login_id,
-		         info->joined ? "joined" : "started", info->user_code);
+		log_info("IAM Identity Center session %s: login %s %s", sso_where_name(&op->w),
+		         info->login_id, info->joined ? "joined" : "started");
 	r.u.login.session = sso_where_name(&op->w);
 	r.u.login.start_url = op->w.start_url;
 	r.u.login.info = info;
