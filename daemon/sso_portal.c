@@ -183,16 +183,27 @@ static void refused(struct sso_call *c, const char *sent, const char *what)
 /* res's failure, said for the call: "IAM Identity Center WHAT: ...", the API's fix. */
 static void failed(struct sso_call *c, const struct sso_api_result *res, const char *what)
 {
+	const char *msg = res->detail.msg;
 	struct err_detail e = res->detail;
 
-	err_set(&e, res->err, NULL, 0, res->detail.fix[0] ? res->detail.fix : NULL,
-	        "IAM Identity Center %s: %s", what, res->detail.msg);
+	/* The API's line starts with its operation, which what names already. */
+	for (int op = SSO_GET_ROLE_CREDENTIALS; op <= SSO_CREATE_TOKEN; op++) {
+		size_t n = strlen(sso_api_op_name(op));
+
+		if (strncmp(msg, sso_api_op_name(op), n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+			msg += n + 2;
+	}
 	if (c->kind == SSO_CALL_CREDS) {
+		/* The source says which step failed: the portal's words, and the fix. */
+		err_set(&e, res->err, NULL, 0, res->detail.fix[0] ? res->detail.fix : NULL, "%s",
+		        msg);
 		list_unlink(&c->link);
 		c->creds_fn(c->userdata, res->err, NULL, &e, res->code[0] ? res->code : NULL, NULL);
 		sso_call_free(c);
 		return;
 	}
+	err_set(&e, res->err, NULL, 0, res->detail.fix[0] ? res->detail.fix : NULL,
+	        "IAM Identity Center %s: %s", what, msg);
 	sso_call_answer(c, res->err, &e);
 }
 
