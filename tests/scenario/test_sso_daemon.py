@@ -134,6 +134,11 @@ def main(tap, run):
         role_session_name = hop
         region = us-east-1
 
+        [profile noaccess]
+        sso_session = {corp}
+        sso_account_id = {a1}
+        sso_role_name = Nope
+
         [profile expired]
         sso_session = {gone}
         sso_account_id = {a1}
@@ -206,6 +211,14 @@ def main(tap, run):
         tap.is_(rc == 0 and arn_of(out, moto.url),
                 "arn:aws:sts::%s:assumed-role/after-sso/hop" % A1,
                 "moto's AssumeRole with the SSO session's credentials")
+
+    with tap.test("a role the user may not take: the portal's refusal in one line"):
+        rc, out, err = kr("get", "noaccess")
+        tap.is_((rc, out, err.count("\n")), (5, "", 1), "exit 5, one line", err)
+        tap.ok(err.startswith("keyrole: noaccess: GetRoleCredentials %s/Nope: "
+                              "ForbiddenException: " % A1) and err.count("GetRoleCredentials") == 1,
+               "the step, then the portal's code, once", err)
+        tap.ok("sso_role_name" in err, "the fix names sso_role_name", err)
 
     with tap.test("status lists the session, never a token"):
         rc, out, err = kr("status", "--json")
