@@ -99,6 +99,7 @@ static void put_status(struct json_writer *w, const struct status_report *s)
 	json_w_str(w, "backend", s->backend);
 	json_w_bool(w, "survives_reboot", s->survives_reboot);
 	json_w_str_opt(w, "keyring_warning", s->keyring_warning);
+	json_w_int(w, "keyring_queue", (long long)s->keyring_queue);
 	json_w_str_opt(w, "note", s->note);
 	json_w_begin_array(w, "entries");
 	for (size_t i = 0; i < s->n_entries; i++) {

@@ -30,10 +30,10 @@ def brief(r):
     return json.dumps({k: r.get(k) for k in ("ok", "error", "message", "from")})
 
 
-def restart(run, d):
+def restart(run, d, status=None):
     """SIGKILL the daemon (no chance to clean up) and start it again.
-    Keyring writes are asynchronous: give them a moment to land first."""
-    time.sleep(1.0)
+    Keyring writes are asynchronous: wait until they have landed."""
+    assert d.wait_keyring_idle(status=status), "keyring calls still queued after 30 s"
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait(10)
     d.proc = None
@@ -375,7 +375,12 @@ def main(tap, run):
         p = uget("prod-admin")
         tap.is_(p.returncode, 0, "user: first fetch", p.stderr)
         ak = json.loads(p.stdout or "{}").get("AccessKeyId")
-        restart(run, d5)
+
+        def ustatus():
+            p = krtest.run_as_user(user, [krtest.keyrole(), "status", "--json"], uhome, urt,
+                                   env=uenv)
+            return json.loads(p.stdout or "{}")
+        restart(run, d5, status=ustatus)
         proxy.reset_counts()
         p = uget("prod-admin")
         tap.is_(p.returncode, 0, "user: fetch after SIGKILL", p.stderr)
