@@ -130,18 +130,14 @@ static int hex4(const char *p, const char *end, unsigned *ret)
 	return KR_OK;
 }
 
-/*
- * The code point of a \u escape whose hex digits start at *c (the "\u" is
- * consumed), a surrogate pair taken whole; *c advances past it.
- */
-static int unicode_escape(const char **c, const char *end, unsigned *ret_cp)
+int json_u_escape(const char **c, const char *end, unsigned *ret_cp)
 {
 	unsigned hi, lo;
 
 	if (hex4(*c, end, &hi) < 0)
 		return KR_ERR_PARSE;
 	*c += 4;
-	if (hi == 0 || (hi >= 0xDC00 && hi <= 0xDFFF))
+	if (hi >= 0xDC00 && hi <= 0xDFFF)
 		return KR_ERR_PARSE;
 	if (hi >= 0xD800 && hi <= 0xDBFF) {
 		if (end - *c < 2 || (*c)[0] != '\\' || (*c)[1] != 'u' ||
@@ -154,8 +150,7 @@ static int unicode_escape(const char **c, const char *end, unsigned *ret_cp)
 	return KR_OK;
 }
 
-/* Write code point cp (at most 0x10FFFF) as UTF-8; returns the bytes written. */
-static size_t put_utf8(char *o, unsigned cp)
+size_t json_put_utf8(char *o, unsigned cp)
 {
 	if (cp < 0x80) {
 		o[0] = (char)cp;
@@ -226,9 +221,9 @@ static int parse_string(struct parser *ps, char **ret_str)
 		c++; /* the scan above saw a byte after every backslash before q */
 		if (*c == 'u') {
 			c++;
-			if (unicode_escape(&c, q, &cp) < 0)
+			if (json_u_escape(&c, q, &cp) < 0 || cp == 0) /* "\u0000" */
 				goto fail;
-			o += put_utf8(o, cp);
+			o += json_put_utf8(o, cp);
 			continue;
 		}
 		e = find_escape(*c, 0);

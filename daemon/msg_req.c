@@ -19,6 +19,7 @@
 
 #include "caps.h"
 #include "err.h"
+#include "json.h"
 #include "mem.h"
 
 #include <stddef.h>
@@ -80,47 +81,14 @@ static int expect(struct reader *r, char c)
 	return 0;
 }
 
-static int hex4(const char *p, const char *end, unsigned *ret)
-{
-	unsigned v = 0;
-
-	if (end - p < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*ret = v;
-	return 0;
-}
-
 /* A "\uXXXX" at p (after the backslash, at the 'u'): the code point and the text it took. */
 static int read_u(const char *p, const char *end, unsigned *ret_cp, size_t *ret_n)
 {
-	unsigned hi, lo;
+	const char *c = p + 1;
 
-	if (hex4(p + 1, end, &hi) < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
+	if (json_u_escape(&c, end, ret_cp) < 0)
 		return -1;
-	if (hi < 0xd800 || hi > 0xdbff) {
-		*ret_cp = hi;
-		*ret_n = 5;
-		return 0;
-	}
-	/* a high surrogate: its low one must follow */
-	if (end - p < 11 || p[5] != '\\' || p[6] != 'u' || hex4(p + 7, end, &lo) < 0 ||
-	    lo < 0xdc00 || lo > 0xdfff)
-		return -1;
-	*ret_cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
-	*ret_n = 11;
+	*ret_n = (size_t)(c - p);
 	return 0;
 }
 
@@ -201,8 +169,9 @@ static size_t unescape(const struct span *s, char *dst)
 	while (p < end) {
 		static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
 		const char *esc;
-		unsigned cp;
-		size_t used;
+		char u8[4];
+		unsigned cp = 0;
+		size_t used = 6, u8len;
 
 		if (*p != '\\') {
 			put_byte(dst, &n, (unsigned char)*p++);
@@ -217,21 +186,9 @@ static size_t unescape(const struct span *s, char *dst)
 		}
 		(void)read_u(p + 1, end, &cp, &used); /* checked by read_string */
 		p += 1 + used;
-		if (cp < 0x80) {
-			put_byte(dst, &n, cp);
-		} else if (cp < 0x800) {
-			put_byte(dst, &n, 0xc0 | cp >> 6);
-			put_byte(dst, &n, 0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			put_byte(dst, &n, 0xe0 | cp >> 12);
-			put_byte(dst, &n, 0x80 | (cp >> 6 & 0x3f));
-			put_byte(dst, &n, 0x80 | (cp & 0x3f));
-		} else {
-			put_byte(dst, &n, 0xf0 | cp >> 18);
-			put_byte(dst, &n, 0x80 | (cp >> 12 & 0x3f));
-			put_byte(dst, &n, 0x80 | (cp >> 6 & 0x3f));
-			put_byte(dst, &n, 0x80 | (cp & 0x3f));
-		}
+		u8len = json_put_utf8(u8, cp);
+		for (size_t i = 0; i < u8len; i++)
+			put_byte(dst, &n, (unsigned char)u8[i]);
 	}
 	return n;
 }
