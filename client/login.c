@@ -125,9 +125,7 @@ static int add_login_id(struct json *req, const struct json *reply)
 
 	if (json_type(id) == JSON_STRING && *json_str(id))
 		return json_add_str(req, "login_id", json_str(id));
-	if (json_type(id) == JSON_NUMBER)
-		return json_add_num(req, "login_id", json_num(id));
-	return KR_ERR_PROTO;
+	return KR_ERR_PROTO; /* keyroled's ids are strings (doc/protocol.txt) */
 }
 
 /* "login_wait" until it answers or the code expires. */

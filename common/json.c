@@ -35,6 +35,7 @@
 #include "mem.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,18 +130,14 @@ static int hex4(const char *p, const char *end, unsigned *ret)
 	return KR_OK;
 }
 
-/*
- * The code point of a \u escape whose hex digits start at *c (the "\u" is
- * consumed), a surrogate pair taken whole; *c advances past it.
- */
-static int unicode_escape(const char **c, const char *end, unsigned *ret_cp)
+int json_u_escape(const char **c, const char *end, unsigned *ret_cp)
 {
 	unsigned hi, lo;
 
 	if (hex4(*c, end, &hi) < 0)
 		return KR_ERR_PARSE;
 	*c += 4;
-	if (hi == 0 || (hi >= 0xDC00 && hi <= 0xDFFF))
+	if (hi >= 0xDC00 && hi <= 0xDFFF)
 		return KR_ERR_PARSE;
 	if (hi >= 0xD800 && hi <= 0xDBFF) {
 		if (end - *c < 2 || (*c)[0] != '\\' || (*c)[1] != 'u' ||
@@ -153,8 +150,7 @@ static int unicode_escape(const char **c, const char *end, unsigned *ret_cp)
 	return KR_OK;
 }
 
-/* Write code point cp (at most 0x10FFFF) as UTF-8; returns the bytes written. */
-static size_t put_utf8(char *o, unsigned cp)
+size_t json_put_utf8(char *o, unsigned cp)
 {
 	if (cp < 0x80) {
 		o[0] = (char)cp;
@@ -225,9 +221,9 @@ static int parse_string(struct parser *ps, char **ret_str)
 		c++; /* the scan above saw a byte after every backslash before q */
 		if (*c == 'u') {
 			c++;
-			if (unicode_escape(&c, q, &cp) < 0)
+			if (json_u_escape(&c, q, &cp) < 0 || cp == 0) /* "\u0000" */
 				goto fail;
-			o += put_utf8(o, cp);
+			o += json_put_utf8(o, cp);
 			continue;
 		}
 		e = find_escape(*c, 0);
@@ -585,23 +581,46 @@ void json_remove(struct json *obj, const char *key)
 
 /* ---- printing ---- */
 
-/* What needs an escape in a string: '"', '\\' and the control characters (NUL ends it). */
-static const char needs_escape[] = "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
-                                   "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
-                                   "\x1c\x1d\x1e\x1f";
+/*
+ * The length of the run at s (len bytes) that needs no escape: up to '"',
+ * '\\' or a control character. Eight bytes at a time while no byte of the
+ * word can need one (the "has a byte less than n" test of a 64-bit word is
+ * exact about whether one does), then byte by byte. strcspn() with the
+ * 33-byte set was most of a daemon reply's cost.
+ */
+static size_t plain_run(const char *s, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w, q, b;
+
+		memcpy(&w, s + i, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
+			break;
+	}
+	while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
 
 static int print_str(const char *s, struct buf *out)
 {
+	size_t len = strlen(s);
 	int r = buf_putc(out, '"');
 
 	while (r == KR_OK && *s) {
 		const char *e;
 		/* A run of bytes that need no escape goes in one append. */
-		size_t n = strcspn(s, needs_escape);
+		size_t n = plain_run(s, len);
 
 		if (n) {
 			r = buf_append(out, s, n);
 			s += n;
+			len -= n;
 			continue;
 		}
 		/* '"', '\\' or a control character ('/' is never escaped). */
@@ -611,6 +630,7 @@ static int print_str(const char *s, struct buf *out)
 		else
 			r = buf_printf(out, "\\u%04x", (unsigned char)*s);
 		s++;
+		len--;
 	}
 	if (r == KR_OK)
 		r = buf_putc(out, '"');

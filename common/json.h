@@ -39,6 +39,16 @@ struct json;
  */
 int json_parse(const char *text, size_t len, struct json **ret_value);
 
+/*
+ * For readers of their own (the daemon's request reader): the code point
+ * of a \u escape whose hex digits start at *c (the "\u" consumed), a
+ * surrogate pair taken whole, *c advanced past it; KR_ERR_PARSE for bad
+ * digits or an unpaired surrogate. 0 ("\u0000") is the caller's to refuse.
+ */
+int json_u_escape(const char **c, const char *end, unsigned *ret_cp);
+/* Write code point cp (at most 0x10FFFF) as UTF-8 into o (4 bytes room); returns its length. */
+size_t json_put_utf8(char *o, unsigned cp);
+
 /* Wipe and free v and everything in it. NULL is a no-op. */
 void json_free(struct json *v);
 

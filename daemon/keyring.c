@@ -818,6 +818,18 @@ const struct err_detail *keyring_last_error(const struct keyring *k)
 	return k->last_error.code < 0 ? &k->last_error : NULL;
 }
 
+size_t keyring_queued(const struct keyring *k)
+{
+	size_t n;
+
+	if (k->failed)
+		return 0;
+	pthread_mutex_lock(&k->sh->mu);
+	n = k->sh->q_len + (k->sh->current ? 1 : 0);
+	pthread_mutex_unlock(&k->sh->mu);
+	return n;
+}
+
 const char *keyring_warning(const struct keyring *k)
 {
 	return k->failed ? k->warning : NULL;

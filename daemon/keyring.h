@@ -170,6 +170,8 @@ int keyring_persistent(const struct keyring *k);
 const struct err_detail *keyring_last_error(const struct keyring *k);
 /* The failover warning, or NULL while the backend works. */
 const char *keyring_warning(const struct keyring *k);
+/* Calls queued for the backend or running on it now (0 after a failover to memory). */
+size_t keyring_queued(const struct keyring *k);
 void keyring_set_warn_fn(struct keyring *k, keyring_warn_fn fn, void *userdata);
 
 /*

@@ -1,12 +1,7 @@
 /*
  * JSON on the wire, both ways; see msg.h and doc/protocol.txt.
  *
- * Invariants:
- * - A request's strings are copied out of the cJSON tree into one block
- *   (struct request's), checked on the way: the tree is freed (wiped)
- *   before decoding returns.
- * - A string holding a NUL byte (raw, or "\u0000") is refused: C would see
- *   only its start ("x\u0000y" would be served as profile "x").
+ * Requests are read by msg_req.c. Invariant:
  * - A reply is written straight into the frame buffer (a struct buf: wiped
  *   with it); no tree or other copy of the credentials is made.
  */
@@ -49,141 +44,12 @@ const char *msg_op_name(enum req_op op)
 	return (size_t)op < sizeof(op_names) / sizeof(op_names[0]) ? op_names[op] : "?";
 }
 
-/* ---- requests ---- */
-
-/* A raw NUL byte, or a "\u0000" escape inside a string. */
-static int has_nul(const char *s, size_t n)
+enum req_op msg_op_from_name(const char *name)
 {
-	int in_string = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\0')
-			return 1;
-		if (!in_string) {
-			in_string = s[i] == '"';
-			continue;
-		}
-		if (s[i] == '"') {
-			in_string = 0;
-		} else if (s[i] == '\\') {
-			if (i + 5 < n && memcmp(s + i + 1, "u0000", 5) == 0)
-				return 1;
-			i++; /* the escaped character */
-		}
-	}
-	return 0;
-}
-
-static const char *get_str(const cJSON *o, const char *key)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
-/* The strings a request keeps, in the order they are copied. */
-enum { S_OP, S_PROFILE, S_MFA, S_AKID, S_SECRET, S_SESSION, S_LOGIN_ID, S__N };
-
-int msg_decode_request(const char *body, size_t len, struct request *ret, struct err_detail *e)
-{
-	const char *s[S__N], *envv[KR_ENV_MAX];
-	struct request r;
-	const cJSON *v, *env, *it;
-	cJSON *msg = NULL;
-	size_t total = 0, n_env = 0;
-	char *p;
-	int rc = KR_OK;
-
-	memset(&r, 0, sizeof(r));
-	memset(ret, 0, sizeof(*ret));
-	memset(envv, 0, sizeof(envv));
-	if (has_nul(body, len)) {
-		err_set(e, KR_ERR_INVAL, NULL, 0, NULL, "a string in the request holds a NUL byte");
-		return KR_ERR_INVAL;
-	}
-	msg = cJSON_ParseWithLength(body, len);
-	if (!cJSON_IsObject(msg)) {
-		err_set(e, KR_ERR_PROTO, NULL, 0, NULL, "request is not a JSON object");
-		rc = KR_ERR_PROTO;
-		goto out;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(msg, "v");
-	if (!cJSON_IsNumber(v) || v->valuedouble != KR_PROTO_VERSION) {
-		err_set(e, KR_ERR_VERSION, NULL, 0, NULL,
-		        "unsupported protocol version (upgrade keyrole and keyroled together)");
-		rc = KR_ERR_VERSION;
-		goto out;
-	}
-	s[S_OP] = get_str(msg, "op");
-	s[S_PROFILE] = get_str(msg, "profile");
-	s[S_MFA] = get_str(msg, "mfa_code");
-	s[S_AKID] = get_str(msg, "access_key_id");
-	s[S_SECRET] = get_str(msg, "secret_access_key");
-	s[S_SESSION] = get_str(msg, "session");
-	s[S_LOGIN_ID] = get_str(msg, "login_id");
-	r.all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "all"));
-	r.verify = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "verify"));
-	r.force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "force"));
-	env = cJSON_GetObjectItemCaseSensitive(msg, "env");
-	if (env && !cJSON_IsObject(env)) {
-		rc = KR_ERR_INVAL;
-		goto bad_env;
-	}
-	cJSON_ArrayForEach(it, env)
-	{
-		if (++n_env > KR_ENV_MAX || !cJSON_IsString(it) || !it->string ||
-		    strlen(it->valuestring) > KR_VALUE_MAX) {
-			rc = KR_ERR_INVAL;
-			goto bad_env;
-		}
-		/* Only the honoured variables; the first of a name counts. */
-		for (size_t k = 0; k < caller_env_n_fields; k++)
-			if (strcmp(it->string, caller_env_fields[k].name) == 0 && !envv[k])
-				envv[k] = it->valuestring;
-	}
-	for (size_t k = 0; k < S__N; k++)
-		total += s[k] ? strlen(s[k]) + 1 : 0;
-	for (size_t k = 0; k < caller_env_n_fields; k++)
-		total += envv[k] ? strlen(envv[k]) + 1 : 0;
-	r.strings_len = total ? total : 1;
-	r.strings = mem_secret_alloc(r.strings_len);
-	if (!r.strings) {
-		err_set_code(e, KR_ERR_NOMEM);
-		rc = KR_ERR_NOMEM;
-		goto out;
-	}
-	p = r.strings;
-	for (size_t k = 0; k < S__N; k++) {
-		const char **dst[S__N] = {&r.op_name,       &r.profile,           &r.mfa_code,
-		                          &r.access_key_id, &r.secret_access_key, &r.session,
-		                          &r.login_id};
-
-		if (!s[k])
-			continue;
-		memcpy(p, s[k], strlen(s[k]) + 1);
-		*dst[k] = p;
-		p += strlen(s[k]) + 1;
-	}
-	for (size_t k = 0; k < caller_env_n_fields; k++) {
-		if (!envv[k])
-			continue;
-		memcpy(p, envv[k], strlen(envv[k]) + 1);
-		*(const char **)((char *)&r.env + caller_env_fields[k].offset) = p;
-		p += strlen(envv[k]) + 1;
-	}
-	r.op = OP_UNKNOWN;
-	for (size_t k = 1; r.op_name && k < sizeof(op_names) / sizeof(op_names[0]); k++)
-		if (strcmp(r.op_name, op_names[k]) == 0)
-			r.op = (enum req_op)k;
-	*ret = r;
-	goto out;
-bad_env:
-	err_set(e, rc, NULL, 0, NULL,
-	        "bad \"env\" in request (an object of at most %d strings of at most %d bytes)",
-	        KR_ENV_MAX, KR_VALUE_MAX);
-out:
-	cJSON_Delete(msg);
-	return rc;
+	for (size_t k = 1; name && k < sizeof(op_names) / sizeof(op_names[0]); k++)
+		if (strcmp(name, op_names[k]) == 0)
+			return (enum req_op)k;
+	return OP_UNKNOWN;
 }
 
 /* ---- replies: written straight into the frame (common/json.c's writer) ---- */
@@ -246,6 +112,7 @@ static void put_status(struct json_writer *w, const struct status_report *s)
 	json_w_str(w, "backend", s->backend);
 	json_w_bool(w, "survives_reboot", s->survives_reboot);
 	json_w_str_opt(w, "keyring_warning", s->keyring_warning);
+	json_w_int(w, "keyring_queue", (long long)s->keyring_queue);
 	json_w_str_opt(w, "note", s->note);
 	json_w_begin_array(w, "entries");
 	for (size_t i = 0; i < s->n_entries; i++) {

@@ -56,6 +56,7 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 	                          .backend = store_backend(a->store),
 	                          .survives_reboot = store_survives_reboot(a->store),
 	                          .keyring_warning = store_warning(a->store),
+	                          .keyring_queue = store_queued(a->store),
 	                          .note = store_note(a->store),
 	                          .counters = &a->c};
 	struct status_entry *entries = calloc(cache_count(a->cache) + 1, sizeof(*entries));

@@ -117,6 +117,7 @@ struct status_report {
 	const char *backend;
 	int survives_reboot;
 	const char *keyring_warning, *note; /* NULL for none */
+	size_t keyring_queue;               /* keyring calls not done yet */
 	const struct status_entry *entries;
 	size_t n_entries;
 	const char *const *stored; /* profiles with long-term keys */

@@ -80,6 +80,11 @@ const char *store_warning(const struct store *s)
 	return s->warning[0] ? s->warning : NULL;
 }
 
+size_t store_queued(const struct store *s)
+{
+	return s->kr ? keyring_queued(s->kr) : 0;
+}
+
 const char *store_note(const struct store *s)
 {
 	if (s->kr && strcmp(keyring_backend_name(s->kr), "keyctl") == 0)

@@ -43,6 +43,8 @@ const char *store_backend(const struct store *s); /* "secret-service", "keyctl",
 int store_survives_reboot(const struct store *s);
 /* The keyring's current warning (failover, failed stores), or NULL. */
 const char *store_warning(const struct store *s);
+/* Keyring calls not done yet (writes and removals are asynchronous): status shows it. */
+size_t store_queued(const struct store *s);
 /* What a person must know about the backend (the kernel keyring and reboots), or NULL. */
 const char *store_note(const struct store *s);
 

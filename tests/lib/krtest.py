@@ -841,6 +841,16 @@ class Daemon:
     def request(self, obj, timeout=10.0):
         return kr_request(self.socket, obj, timeout)
 
+    def wait_keyring_idle(self, timeout=30.0, status=None):
+        """Until the daemon's keyring calls are done (status "keyring_queue" 0):
+        sessions are written through asynchronously. -> True when they are.
+        status: a function -> the status reply (for a daemon of another user,
+        who alone may talk to it); default: ask over the socket."""
+        def idle():
+            r = status() if status else self.request({"v": 1, "op": "status"})
+            return r.get("keyring_queue") == 0
+        return wait_until(idle, timeout=timeout)
+
     def log_text(self):
         try:
             with open(self.log_path, "r", errors="replace") as f:

@@ -30,10 +30,10 @@ def brief(r):
     return json.dumps({k: r.get(k) for k in ("ok", "error", "message", "from")})
 
 
-def restart(run, d):
+def restart(run, d, status=None):
     """SIGKILL the daemon (no chance to clean up) and start it again.
-    Keyring writes are asynchronous: give them a moment to land first."""
-    time.sleep(1.0)
+    Keyring writes are asynchronous: wait until they have landed."""
+    assert d.wait_keyring_idle(status=status), "keyring calls still queued after 30 s"
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait(10)
     d.proc = None
@@ -189,8 +189,9 @@ def main(tap, run):
         gone = krtest.wait_until(lambda: "label" not in ks.secret_tool(
             ["search", "--all", "profile", "stale"]).stdout, timeout=10, interval=0.2)
         tap.ok(gone, "they are gone from the login keyring without a lookup")
-        tap.ok("deleted 3 expired session item(s)" in d.log_text(), "the sweep is logged",
-               d.log_text()[-1500:])
+        # the worker deletes, then the loop logs the count: the line may trail the deletion
+        tap.ok(krtest.wait_until(lambda: "deleted 3 expired session item(s)" in d.log_text(),
+                                 timeout=10), "the sweep is logged", d.log_text()[-1500:])
         r = get(d, env, "prod-admin")
         tap.is_(r.get("from"), "keyring", "live sessions stay", brief(r))
 
@@ -375,7 +376,12 @@ def main(tap, run):
         p = uget("prod-admin")
         tap.is_(p.returncode, 0, "user: first fetch", p.stderr)
         ak = json.loads(p.stdout or "{}").get("AccessKeyId")
-        restart(run, d5)
+
+        def ustatus():
+            p = krtest.run_as_user(user, [krtest.keyrole(), "status", "--json"], uhome, urt,
+                                   env=uenv)
+            return json.loads(p.stdout or "{}")
+        restart(run, d5, status=ustatus)
         proxy.reset_counts()
         p = uget("prod-admin")
         tap.is_(p.returncode, 0, "user: fetch after SIGKILL", p.stderr)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
@@ -42,8 +41,9 @@ class Setup:
         return p, self.proxy.count()
 
     def restart(self):
-        """SIGKILL (no cleanup) and start again; keyring writes are asynchronous."""
-        time.sleep(1.0)
+        """SIGKILL (no cleanup) and start again, once the asynchronous keyring
+        writes have landed."""
+        assert self.d.wait_keyring_idle(), "keyring calls still queued after 30 s"
         self.d.proc.send_signal(signal.SIGKILL)
         self.d.proc.wait(10)
         self.d.proc = None

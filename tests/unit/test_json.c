@@ -397,6 +397,49 @@ static void print_escapes_strings_and_reads_them_back(void **state)
 	json_free(o);
 }
 
+/* The writer scans eight bytes at a time: every byte that needs an escape, at every offset of
+ * a string among bytes that do not (high bytes included), is escaped once and reads back. */
+static void print_escapes_at_every_offset_of_a_word(void **state)
+{
+	const char specials[] = {'"', '\\', '\n', '\x01', '\x1f'};
+	const char *fill = "\x7f\x80\xff !#/[]~\x20\x21\x5b\x5d\xc3\xa9";
+
+	for (size_t k = 0; k < sizeof(specials); k++) {
+		for (size_t at = 0; at < 24; at++) {
+			char in[25], want[40];
+			size_t n = 0;
+			struct json *o = json_new_object(), *v;
+			char *text;
+
+			for (size_t i = 0; i < 24; i++)
+				in[i] = i == at ? specials[k] : fill[i % strlen(fill)];
+			in[24] = '\0';
+			assert_int_equal(json_add_str(o, "k", in), KR_OK);
+			text = print(o, 0);
+			/* the escape appears at its place, nowhere else */
+			for (size_t i = 0; i < 24; i++) {
+				unsigned char c = (unsigned char)in[i];
+
+				if (c == '"' || c == '\\')
+					n +=
+					    (size_t)snprintf(want + n, sizeof(want) - n, "\\%c", c);
+				else if (c == '\n')
+					n += (size_t)snprintf(want + n, sizeof(want) - n, "\\n");
+				else if (c < 0x20)
+					n += (size_t)snprintf(want + n, sizeof(want) - n, "\\u%04x",
+					                      c);
+			}
+			assert_non_null(strstr(text, want));
+			assert_int_equal(strlen(text), strlen("{\"k\":\"\"}") + 23 + n);
+			v = parse_ok(text);
+			assert_string_equal(json_get_str(v, "k"), in);
+			json_free(v);
+			free(text);
+			json_free(o);
+		}
+	}
+}
+
 static void print_compact_and_pretty_layout(void **state)
 {
 	struct json *v = parse_ok("{\"Version\":1,\"a\":[1,{\"b\":true},[]],\"o\":{},\"n\":null,"
@@ -705,6 +748,7 @@ int main(void)
 	    cmocka_unit_test(parse_caps_size_and_number_length),
 	    cmocka_unit_test(numbers_read_as_doubles_and_print_shortest),
 	    cmocka_unit_test(print_escapes_strings_and_reads_them_back),
+	    cmocka_unit_test(print_escapes_at_every_offset_of_a_word),
 	    cmocka_unit_test(print_compact_and_pretty_layout),
 	    cmocka_unit_test(print_refuses_trees_deeper_than_the_cap),
 	    cmocka_unit_test(print_failure_leaves_the_buffer_as_it_was),

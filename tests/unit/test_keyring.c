@@ -413,6 +413,30 @@ static void test_completion_runs_later_on_loop_thread(void **state)
 	ctx_done(&c);
 }
 
+/* keyring_queued() counts the calls queued or running until the backend has done them. */
+static void test_queued_counts_calls_until_the_backend_did_them(void **state)
+{
+	struct ctx c;
+	struct keyring_item *it = item_a();
+
+	ctx_init(&c, 5000);
+	assert_int_equal(keyring_open_ops(&fake_ops, c.loop, 3000, &c.k, NULL), KR_OK);
+	assert_int_equal(keyring_queued(c.k), 0);
+	fake.hang = true; /* the lookup holds the worker: the store waits behind it */
+	c.expect = 2;
+	assert_int_equal(keyring_lookup_async(c.k, KEY_A, on_done, &c), KR_OK);
+	assert_int_equal(keyring_store_async(c.k, it, on_done, &c), KR_OK);
+	keyring_item_free(it);
+	assert_int_equal(keyring_queued(c.k), 2);
+	sleep_ms(100);
+	assert_int_equal(keyring_queued(c.k), 2); /* one running, one queued */
+	fake_release();
+	assert_int_equal(loop_run(c.loop), 0);
+	assert_int_equal(c.calls, 2);
+	assert_int_equal(keyring_queued(c.k), 0);
+	ctx_done(&c);
+}
+
 static void timeout_cb(void *userdata, int err, struct keyring_item *item)
 {
 	struct ctx *c = userdata;
@@ -881,6 +905,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_completion_runs_later_on_loop_thread, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_queued_counts_calls_until_the_backend_did_them,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hanging_backend_times_out_and_falls_back_to_memory,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queued_call_times_out_without_failover, setup,

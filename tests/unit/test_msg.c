@@ -17,6 +17,8 @@
 #include "sso.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int decode(const char *text, struct request *r, struct err_detail *e)
@@ -105,6 +107,266 @@ static void decode_bounds_the_env(void **state)
 	memcpy(big, "{\"v\":1,\"env\":{\"HOME\":\"", 22);
 	memcpy(big + sizeof(big) - 5, "\"}}", 4);
 	assert_int_equal(msg_decode_request(big, strlen(big), &r, &e), KR_ERR_INVAL);
+}
+
+/* The reader is strict JSON: what is not one object of valid JSON is refused. */
+static void decode_is_strict_json(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"v\":1} x",                   /* something after the object */
+	    "{\"v\":1,}",                    /* trailing comma */
+	    "{\"v\":1,\"op\":\"a\tb\"}",     /* raw control character */
+	    "{\"v\":1,\"op\":\"\\ud800\"}",  /* lone high surrogate */
+	    "{\"v\":1,\"op\":\"\\udc00x\"}", /* lone low surrogate */
+	    "{\"v\":1,\"op\":\"\\x\"}",      /* unknown escape */
+	    "{\"v\":1,\"op\":\"\\u12\"}",    /* short \u */
+	    "{\"v\":01}",                    /* leading zero */
+	    "{\"v\":1,\"x\":[1,2,]}",        /* bad array */
+	    "{\"v\":1,\"x\":tru}",           /* bad literal */
+	    "{\"v\":1,\"x\":{\"a\" 1}}",     /* missing colon */
+	    "{\"v\":1,\"op\":\"get\"",       /* unterminated */
+	    "",
+	};
+	struct request r;
+	struct err_detail e;
+	char deep[4 * KR_JSON_DEPTH_MAX + 64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (decode(bad[i], &r, &e) != KR_ERR_PROTO)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	/* nesting beyond the cap, in a member nobody reads */
+	n += (size_t)snprintf(deep, sizeof(deep), "{\"v\":1,\"x\":");
+	for (int i = 0; i < KR_JSON_DEPTH_MAX + 1; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < KR_JSON_DEPTH_MAX + 1; i++)
+		deep[n++] = ']';
+	memcpy(deep + n, "}", 2);
+	assert_int_equal(decode(deep, &r, &e), KR_ERR_PROTO);
+	/* white space everywhere JSON allows it */
+	assert_int_equal(
+	    decode(" \n{ \"v\" :\t1 , \"op\" : \"ping\" ,\"x\":[ { } , [ ] ,-0.5e+3,null"
+	           ",false ] }\r\n",
+	           &r, &e),
+	    KR_OK);
+	assert_int_equal(r.op, OP_PING);
+	request_free(&r);
+}
+
+/* Escapes are undone in names and values; the first of duplicate members counts. */
+static void decode_undoes_escapes_and_takes_the_first_member(void **state)
+{
+	struct request r;
+	struct err_detail e;
+
+	assert_int_equal(
+	    decode("{\"\\u0076\":1.0,\"o\\u0070\":\"g\\u0065t\",\"profile\":\"caf\\u00e9 "
+	           "\\u20ac \\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\","
+	           "\"env\":{\"AWS\\u005fREGION\":\"eu-\\u0077est-1\"}}",
+	           &r, &e),
+	    KR_OK);
+	assert_int_equal(r.op, OP_GET);
+	assert_string_equal(r.profile,
+	                    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \"q\" \\ / \b\f\n\r\t");
+	assert_string_equal(r.env.region, "eu-west-1");
+	request_free(&r);
+
+	assert_int_equal(
+	    decode("{\"v\":1,\"profile\":5,\"profile\":\"second\",\"all\":false,"
+	           "\"all\":true,\"verify\":true,\"env\":{\"HOME\":\"/a\",\"HOME\":\"/b\"},"
+	           "\"env\":{\"AWS_REGION\":\"x\"}}",
+	           &r, &e),
+	    KR_OK);
+	assert_null(r.profile); /* the first "profile" is no string */
+	assert_false(r.all);
+	assert_true(r.verify);
+	assert_string_equal(r.env.home, "/a");
+	assert_null(r.env.region); /* only the first "env" */
+	request_free(&r);
+
+	/* "v" as the first member says, however the number is written */
+	assert_int_equal(decode("{\"v\":1e0}", &r, &e), KR_OK);
+	request_free(&r);
+	assert_int_equal(decode("{\"v\":\"1\",\"v\":1}", &r, &e), KR_ERR_VERSION);
+	assert_int_equal(decode("{\"v\":2,\"v\":1}", &r, &e), KR_ERR_VERSION);
+}
+
+/* An env value is bounded by its decoded length, and so is the number of entries. */
+static void decode_bounds_env_values_after_escapes(void **state)
+{
+	size_t cap = KR_VALUE_MAX, n;
+	char *text = malloc(2 * cap + 256);
+	struct request r;
+	struct err_detail e;
+
+	assert_non_null(text);
+	/* exactly the cap, written with escapes that make the text longer than the cap */
+	n = (size_t)sprintf(text, "{\"v\":1,\"env\":{\"HOME\":\"");
+	for (size_t i = 0; i < cap; i++)
+		n += (size_t)sprintf(text + n, i % 2 ? "a" : "\\/");
+	sprintf(text + n, "\"}}");
+	assert_int_equal(decode(text, &r, &e), KR_OK);
+	assert_int_equal(strlen(r.env.home), cap);
+	request_free(&r);
+	/* one byte more */
+	sprintf(text + n, "b\"}}");
+	assert_int_equal(decode(text, &r, &e), KR_ERR_INVAL);
+	/* KR_ENV_MAX entries pass, one more does not (unknown names count too) */
+	n = (size_t)sprintf(text, "{\"v\":1,\"env\":{");
+	for (int i = 0; i < KR_ENV_MAX; i++)
+		n += (size_t)sprintf(text + n, "%s\"X%d\":\"y\"", i ? "," : "", i);
+	sprintf(text + n, "}}");
+	assert_int_equal(decode(text, &r, &e), KR_OK);
+	request_free(&r);
+	sprintf(text + n, ",\"Z\":\"y\"}}");
+	assert_int_equal(decode(text, &r, &e), KR_ERR_INVAL);
+	free(text);
+}
+
+/*
+ * Differential: random valid requests (members in random order, duplicates,
+ * escapes, values of every type, nested members nobody reads), read by the
+ * daemon and by cJSON: every string and flag the daemon keeps must be what
+ * cJSON reads at the same place, the first of duplicates included.
+ */
+static unsigned rnd(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 16) & 0x7fff;
+}
+
+static void rnd_string(unsigned *seed, char *out, size_t *n)
+{
+	static const char *const parts[] = {"a",        "Z",       "-",       "/",
+	                                    "\\/",      "\\\"",    "\\\\",    "\\n",
+	                                    "\\t",      "\\u00e9", "\\u20AC", "\\ud83d\\ude00",
+	                                    "\xc3\xa9", "\\u0041", " "};
+	int len = (int)(rnd(seed) % 8);
+
+	out[(*n)++] = '"';
+	for (int i = 0; i < len; i++)
+		*n += (size_t)sprintf(out + *n, "%s",
+		                      parts[rnd(seed) % (sizeof(parts) / sizeof(parts[0]))]);
+	out[(*n)++] = '"';
+}
+
+static void rnd_value(unsigned *seed, char *out, size_t *n, int depth)
+{
+	static const char *const atoms[] = {"true", "false", "null", "0", "-1.5e3", "12"};
+
+	switch (rnd(seed) % (depth < 3 ? 4 : 2)) {
+	case 0:
+		rnd_string(seed, out, n);
+		break;
+	case 1:
+		*n += (size_t)sprintf(out + *n, "%s", atoms[rnd(seed) % 6]);
+		break;
+	case 2:
+		out[(*n)++] = '[';
+		for (unsigned i = 0, k = rnd(seed) % 3; i < k; i++) {
+			if (i)
+				out[(*n)++] = ',';
+			rnd_value(seed, out, n, depth + 1);
+		}
+		out[(*n)++] = ']';
+		break;
+	default:
+		out[(*n)++] = '{';
+		for (unsigned i = 0, k = rnd(seed) % 3; i < k; i++) {
+			if (i)
+				out[(*n)++] = ',';
+			rnd_string(seed, out, n);
+			out[(*n)++] = ':';
+			rnd_value(seed, out, n, depth + 1);
+		}
+		out[(*n)++] = '}';
+	}
+}
+
+static const char *ref_str(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static void same_str(const char *what, const char *ours, const char *ref, const char *text)
+{
+	if ((ours == NULL) != (ref == NULL) || (ours && strcmp(ours, ref) != 0))
+		fail_msg("%s: ours \"%s\", cJSON \"%s\" in %s", what, ours ? ours : "(null)",
+		         ref ? ref : "(null)", text);
+}
+
+static void decode_agrees_with_cjson_on_random_requests(void **state)
+{
+	/* The strings, then the flags, then keys that are not read. */
+	static const char *const keys[] = {
+	    "op",      "profile",  "mfa_code", "access_key_id", "secret_access_key",
+	    "session", "login_id", "all",      "verify",        "force",
+	    "x",       "o\\u0070"};
+	static const char *const env_keys[] = {"HOME", "AWS_REGION", "AWS_\\u0052EGION", "NOPE",
+	                                       "https_proxy"};
+	char *text = malloc(1 << 16);
+	unsigned seed = 12345;
+
+	assert_non_null(text);
+	for (int round = 0; round < 3000; round++) {
+		struct request r;
+		struct err_detail e;
+		size_t n = 0;
+		cJSON *ref;
+		const cJSON *env;
+
+		n += (size_t)sprintf(text, "{\"v\":1");
+		for (unsigned i = 0, k = rnd(&seed) % 10; i < k; i++) {
+			unsigned pick = rnd(&seed) % 14;
+
+			if (pick < 12) {
+				n += (size_t)sprintf(text + n, ",\"%s\":", keys[pick]);
+				if (pick < 7 && rnd(&seed) % 4)
+					rnd_string(&seed, text, &n);
+				else if (pick >= 7 && pick < 10 && rnd(&seed) % 2)
+					n += (size_t)sprintf(text + n, "true");
+				else
+					rnd_value(&seed, text, &n, 0);
+			} else {
+				n += (size_t)sprintf(text + n, ",\"env\":{");
+				for (unsigned j = 0, m = rnd(&seed) % 5; j < m; j++) {
+					n += (size_t)sprintf(text + n, "%s\"%s\":", j ? "," : "",
+					                     env_keys[rnd(&seed) % 5]);
+					rnd_string(&seed, text, &n);
+				}
+				text[n++] = '}';
+			}
+		}
+		text[n++] = '}';
+		text[n] = '\0';
+		ref = cJSON_ParseWithLength(text, n);
+		assert_non_null(ref);
+		if (decode(text, &r, &e) != KR_OK)
+			fail_msg("refused (%s): %s", e.msg, text);
+		same_str("op", r.op_name, ref_str(ref, "op"), text);
+		same_str("profile", r.profile, ref_str(ref, "profile"), text);
+		same_str("mfa_code", r.mfa_code, ref_str(ref, "mfa_code"), text);
+		same_str("access_key_id", r.access_key_id, ref_str(ref, "access_key_id"), text);
+		same_str("secret", r.secret_access_key, ref_str(ref, "secret_access_key"), text);
+		same_str("session", r.session, ref_str(ref, "session"), text);
+		same_str("login_id", r.login_id, ref_str(ref, "login_id"), text);
+		assert_int_equal(r.force,
+		                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "force")));
+		assert_int_equal(r.all, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "all")));
+		assert_int_equal(r.verify,
+		                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "verify")));
+		env = cJSON_GetObjectItemCaseSensitive(ref, "env");
+		same_str("HOME", r.env.home, env ? ref_str(env, "HOME") : NULL, text);
+		same_str("AWS_REGION", r.env.region, env ? ref_str(env, "AWS_REGION") : NULL, text);
+		same_str("https_proxy", r.env.proxy.https_proxy,
+		         env ? ref_str(env, "https_proxy") : NULL, text);
+		request_free(&r);
+		cJSON_Delete(ref);
+	}
+	free(text);
 }
 
 /* The client sends proto_env_keys; the daemon must honour exactly those. */
@@ -310,6 +572,10 @@ int main(void)
 	    cmocka_unit_test(decode_types_the_request),
 	    cmocka_unit_test(decode_refuses_a_nul_in_any_string),
 	    cmocka_unit_test(decode_bounds_the_env),
+	    cmocka_unit_test(decode_is_strict_json),
+	    cmocka_unit_test(decode_undoes_escapes_and_takes_the_first_member),
+	    cmocka_unit_test(decode_bounds_env_values_after_escapes),
+	    cmocka_unit_test(decode_agrees_with_cjson_on_random_requests),
 	    cmocka_unit_test(every_variable_the_client_sends_is_honoured),
 	    cmocka_unit_test(error_reply_names_the_error_and_where),
 	    cmocka_unit_test(get_reply_carries_the_credentials),
