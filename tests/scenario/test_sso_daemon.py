@@ -13,7 +13,9 @@ enforcement on, and the real consumers.
 - an expired session (and a legacy profile's) is one line naming
   `keyrole login` and exit status 8, the legacy one without any request;
 - `keyrole login` with $BROWSER approving on the fake's page, two logins
-  at once sharing one device authorization, slow_down, a denial;
+  at once sharing one device authorization, slow_down, a denial; two
+  `keyrole get` on terminals after a logout log in inline with one device
+  authorization and go on;
   `keyrole logout`; `keyrole sso profiles` (every page);
 - status lists the session, and no token, refresh token or client secret
   is in keyroled's log, status, check, or the keyring item's attributes;
@@ -25,14 +27,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(HERE, "..", "..")),
                                 "tests", "lib"))
 import krtest  # noqa: E402
 from fake_sso import FakeSSO, write_cli_token_cache  # noqa: E402
+from test_client_cli import client_pty  # noqa: E402
 
 A1, A2, A3 = "111111111111", "222222222222", "333333333333"
 
@@ -365,6 +370,35 @@ def main(tap, run):
             fake.verification_action = "approve"
         tap.is_(rc, 8, "exit 8", err)
         tap.ok("denied" in err, "the line says the login was denied", err)
+
+    with tap.test("after a logout, two gets on terminals log in inline once and go on"):
+        rc, out, err = kr("logout", corp)
+        tap.is_(rc, 0, "logged out", err)
+        os.unlink(cli_file)  # its token was logged out above: no token anywhere now
+        set_browser(2.5)
+        fake.reset_counts()
+        seen = [None, None]
+
+        def get_on_tty(i):
+            seen[i] = client_pty(["get", "chained"], dict(env, BROWSER=browser), [], timeout=90)
+
+        ths = [threading.Thread(target=get_on_tty, args=(i,)) for i in range(2)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(120)
+        set_browser(0)
+        outputs.extend(s[1] for s in seen if s)
+        tap.ok(all(s and s[0] == 0 for s in seen), "both got credentials",
+               [s and (s[0], s[1][-300:]) for s in seen])
+        tap.ok(all(s and "needs a login" in s[1] and '"AccessKeyId"' in s[1] for s in seen),
+               "each said why on its terminal, then printed the credentials",
+               [s and s[1][-300:] for s in seen])
+        tap.is_((fake.count("StartDeviceAuthorization"), fake.count("GetRoleCredentials")),
+                (1, 1), "one device authorization, one GetRoleCredentials")
+        rc, out, err = kr("get", "chained")
+        tap.is_(rc == 0 and arn_of(out, moto.url),
+                "arn:aws:sts::%s:assumed-role/after-sso/hop" % A1, "and without a terminal now", err)
 
     with tap.test("check shows the SSO source"):
         rc, out, err = kr("check", "chained")
