@@ -197,15 +197,15 @@ def sigkill_mid_herd(tap, run, seed, proxy, home):
 
         def herd():
             cmds = [[krtest.keyrole(), "get", "prod-admin"] for _ in range(100)]
-            out["res"] = krtest.start_many(cmds, env=env, timeout=30)
+            out["res"] = krtest.start_many(cmds, env=env, timeout=90)
 
         t = threading.Thread(target=herd)
         t.start()
-        arrived = proxy.wait_for(1, timeout=20)
+        arrived = proxy.wait_for(1, timeout=60)  # a loaded sanitizer run is slow
         time.sleep(0.3)  # let the rest of the herd connect and wait
         pid = d.proc.pid
         os.kill(pid, signal.SIGKILL)
-        t.join(60)
+        t.join(120)
         proxy.delay(0)
         tap.ok(arrived, "the daemon was calling STS when it was killed")
         rc = d.stop()
