@@ -256,8 +256,7 @@ static int parse(struct cmd_ctx *x, int argc, char **argv)
 	if (c->run == cmd_status_forget && !x->profile == !(x->opts & CMD_OPT_ALL))
 		return usage_error(c, "give either PROFILE or --all");
 	if (x->mfa_code && !valid_mfa_code(x->mfa_code))
-		return usage_error(c, "--mfa-code needs 1 to %d printable characters",
-		                   KR_MFA_CODE_MAX);
+		return usage_error(c, "--mfa-code needs exactly %d digits", KR_MFA_CODE_LEN);
 	return CMD_EXIT_OK;
 }
 

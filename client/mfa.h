@@ -16,7 +16,7 @@
 
 #define KR_MFA_CODE_BUF (KR_MFA_CODE_MAX + 1)
 
-/* 1 if code looks like an MFA code: 1..KR_MFA_CODE_MAX printable, non-blank ASCII. */
+/* 1 if code is an MFA code: exactly KR_MFA_CODE_LEN digits (valid_mfa_code()). */
 int mfa_code_valid(const char *code);
 
 /*

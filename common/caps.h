@@ -49,7 +49,8 @@
 #define KR_VALUE_MAX      4096 /* one config value */
 #define KR_PATH_MAX       4096
 #define KR_ENV_MAX        32 /* environment entries in a request */
-#define KR_MFA_CODE_MAX   16
+#define KR_MFA_CODE_LEN   6  /* an MFA code: exactly this many digits */
+#define KR_MFA_CODE_MAX   16 /* room for one read before it is trimmed and checked */
 #define KR_KEY_ID_MIN     16 /* access key id: [A-Z0-9]{16,128} */
 #define KR_KEY_ID_MAX     128
 #define KR_SECRET_KEY_MAX 128 /* AWS secrets are 40; leave room */

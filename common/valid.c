@@ -51,5 +51,9 @@ int valid_secret_key(const char *s)
 
 int valid_mfa_code(const char *s)
 {
-	return printable(s, 1, KR_MFA_CODE_MAX);
+	size_t n = 0;
+
+	while (n <= KR_MFA_CODE_LEN && s[n] >= '0' && s[n] <= '9')
+		n++;
+	return n == KR_MFA_CODE_LEN && s[n] == '\0';
 }

@@ -21,7 +21,7 @@ int valid_access_key_id(const char *s);
 /* A secret access key: 1..KR_SECRET_KEY_MAX printable ASCII characters, no blank. */
 int valid_secret_key(const char *s);
 
-/* An MFA code: 1..KR_MFA_CODE_MAX printable ASCII characters, no blank. */
+/* An MFA code: exactly KR_MFA_CODE_LEN ASCII digits (STS's TokenCode: 6 digits). */
 int valid_mfa_code(const char *s);
 
 #endif

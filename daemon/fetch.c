@@ -682,7 +682,7 @@ void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *us
 	}
 	if (req->mfa_code && !valid_mfa_code(req->mfa_code)) {
 		reply_errorf(fn, userdata, KR_ERR_INVAL, req->profile,
-		             "invalid MFA code (1 to %d printable characters)", KR_MFA_CODE_MAX);
+		             "invalid MFA code (exactly %d digits)", KR_MFA_CODE_LEN);
 		return;
 	}
 	j = job_new(a, req->profile, &req->env, req->mfa_code, NULL, fn, userdata);

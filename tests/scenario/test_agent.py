@@ -167,6 +167,10 @@ def main(tap, run):
         r = get(d, env, "mfa-a")
         tap.is_(r.get("error"), "mfa", "first get asks for a code", json.dumps(r))
         tap.is_(r.get("mfa_serial"), seed["mfa_serial"], "names the MFA device")
+        r = get(d, env, "mfa-a", mfa_code="12345")
+        tap.ok(r.get("error") == "inval" and "exactly 6 digits" in r.get("message", ""),
+               "a 5-digit code is refused before STS", json.dumps(r))
+        tap.is_(proxy.counts().get("GetSessionToken", 0), 0, "no GetSessionToken for it")
         r = get(d, env, "mfa-a", mfa_code="123456")
         tap.ok(r.get("ok"), "code accepted", json.dumps({k: r.get(k) for k in ("error", "message")}))
         r = get(d, env, "mfa-b")

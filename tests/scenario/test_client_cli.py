@@ -424,6 +424,10 @@ def main(tap, run):
         use(mfa_handler())
         rc, out, err = client(["get", PROFILE, "--mfa-code", "12 34"], base)
         tap.ok(rc == 2 and one_line(err) and not fake.take(), "exit 2, nothing sent", (rc, err))
+        for code in ("12345", "1234567", "12345a"):  # STS takes exactly 6 digits
+            rc, out, err = client(["get", PROFILE, "--mfa-code", code], base)
+            tap.ok(rc == 2 and "exactly 6 digits" in err and not fake.take(),
+                   "%s: exit 2, says 6 digits, nothing sent" % code, (rc, err))
 
     # ---- no daemon ----
     with tap.test("no daemon and KEYROLE_NO_AUTOSTART=1: exit 3 with a clear message"):

@@ -21,19 +21,33 @@ static int64_t soon(void)
 	return proto_now_ms() + 10000;
 }
 
-static void test_code_valid_accepts_digits_and_printable(void **state)
+static void test_code_valid_accepts_six_digits(void **state)
 {
 	assert_true(mfa_code_valid("123456"));
-	assert_true(mfa_code_valid("A"));
-	assert_true(mfa_code_valid("1234567890123456"));
+	assert_true(mfa_code_valid("000000"));
 }
 
-static void test_code_valid_rejects_empty_blank_control_and_long(void **state)
+/* STS's TokenCode is exactly 6 digits: anything else is refused before a call. */
+static void test_code_valid_rejects_all_but_six_digits(void **state)
 {
-	assert_false(mfa_code_valid(""));
-	assert_false(mfa_code_valid("123 456"));
-	assert_false(mfa_code_valid("123456\n"));
-	assert_false(mfa_code_valid("12345678901234567"));
+	static const char *const bad[] = {"",
+	                                  "1",
+	                                  "12345",
+	                                  "1234567",
+	                                  "123 456",
+	                                  "123456\n",
+	                                  " 123456",
+	                                  "A23456",
+	                                  "12345a",
+	                                  "12345\x7f",
+	                                  "\xd9\xa1\xd9\xa2\xd9\xa3",
+	                                  "-12345",
+	                                  "+12345",
+	                                  "1234567890123456"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (mfa_code_valid(bad[i]))
+			fail_msg("accepted \"%s\"", bad[i]);
 }
 
 static void test_process_stdout_is_the_code_trimmed(void **state)
@@ -48,9 +62,9 @@ static void test_process_runs_without_shell(void **state)
 {
 	char code[KR_MFA_CODE_BUF] = "";
 
-	/* A shell would expand $HOME; split words pass it through literally. */
-	assert_int_equal(mfa_from_process("echo $HOME", soon(), code), KR_OK);
-	assert_string_equal(code, "$HOME");
+	/* A shell would send the code to /dev/null; split words pass ">/dev/null" on to printf. */
+	assert_int_equal(mfa_from_process("printf 123456 >/dev/null", soon(), code), KR_OK);
+	assert_string_equal(code, "123456");
 }
 
 static void test_process_nonzero_exit_fails(void **state)
@@ -75,6 +89,7 @@ static void test_process_output_that_is_not_a_code_fails(void **state)
 	char code[KR_MFA_CODE_BUF];
 
 	assert_int_equal(mfa_from_process("echo 123 456", soon(), code), KR_ERR_PARSE);
+	assert_int_equal(mfa_from_process("echo 12345", soon(), code), KR_ERR_PARSE);
 	assert_int_equal(mfa_from_process("echo 12345678901234567890", soon(), code), KR_ERR_PARSE);
 	assert_int_equal(mfa_from_process("true", soon(), code), KR_ERR_PARSE);
 }
@@ -152,8 +167,8 @@ static void test_exit_codes_follow_the_documented_classes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_code_valid_accepts_digits_and_printable),
-	    cmocka_unit_test(test_code_valid_rejects_empty_blank_control_and_long),
+	    cmocka_unit_test(test_code_valid_accepts_six_digits),
+	    cmocka_unit_test(test_code_valid_rejects_all_but_six_digits),
 	    cmocka_unit_test(test_process_stdout_is_the_code_trimmed),
 	    cmocka_unit_test(test_process_runs_without_shell),
 	    cmocka_unit_test(test_process_nonzero_exit_fails),
