@@ -102,28 +102,29 @@ const char help_get[] =
     "terminal it fails with status 8: run 'keyrole login SESSION'.\n"
     "\n"
     "Options:\n"
-    "  --mfa-code CODE  the current code of the profile's MFA device\n"
+    "  --mfa-code CODE  the current code (6 digits) of the profile's MFA device\n"
     "  --no-autostart   do not start keyroled if nothing answers\n"
     "  -h, --help       show this help\n";
 
-const char help_env[] = "usage: keyrole env PROFILE [--mfa-code CODE] [--no-autostart]\n"
-                        "\n"
-                        "Print shell commands that put the credentials of PROFILE in the\n"
-                        "environment, for eval in sh or bash:\n"
-                        "  eval \"$(keyrole env prod)\"\n"
-                        "They export AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,\n"
-                        "AWS_CREDENTIAL_EXPIRATION and, when the profile has a region, AWS_REGION\n"
-                        "and AWS_DEFAULT_REGION (values single-quoted). They unset each of these\n"
-                        "that the credentials or the profile do not have, AWS_SECURITY_TOKEN (the\n"
-                        "token's old name, which botocore reads first), and AWS_PROFILE and\n"
-                        "AWS_DEFAULT_PROFILE so that tools use the keys: nothing of an earlier\n"
-                        "eval stays. The keys are not refreshed: run it again when\n"
-                        "AWS_CREDENTIAL_EXPIRATION nears.\n"
-                        "\n"
-                        "Options:\n"
-                        "  --mfa-code CODE  the current code of the profile's MFA device\n"
-                        "  --no-autostart   do not start keyroled if nothing answers\n"
-                        "  -h, --help       show this help\n";
+const char help_env[] =
+    "usage: keyrole env PROFILE [--mfa-code CODE] [--no-autostart]\n"
+    "\n"
+    "Print shell commands that put the credentials of PROFILE in the\n"
+    "environment, for eval in sh or bash:\n"
+    "  eval \"$(keyrole env prod)\"\n"
+    "They export AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,\n"
+    "AWS_CREDENTIAL_EXPIRATION and, when the profile has a region, AWS_REGION\n"
+    "and AWS_DEFAULT_REGION (values single-quoted). They unset each of these\n"
+    "that the credentials or the profile do not have, AWS_SECURITY_TOKEN (the\n"
+    "token's old name, which botocore reads first), and AWS_PROFILE and\n"
+    "AWS_DEFAULT_PROFILE so that tools use the keys: nothing of an earlier\n"
+    "eval stays. The keys are not refreshed: run it again when\n"
+    "AWS_CREDENTIAL_EXPIRATION nears.\n"
+    "\n"
+    "Options:\n"
+    "  --mfa-code CODE  the current code (6 digits) of the profile's MFA device\n"
+    "  --no-autostart   do not start keyroled if nothing answers\n"
+    "  -h, --help       show this help\n";
 
 const char help_exec[] =
     "usage: keyrole exec PROFILE [--force] [--mfa-code CODE] [--no-autostart]\n"
@@ -142,7 +143,7 @@ const char help_exec[] =
     "Options:\n"
     "  --force          run even inside another 'keyrole exec'\n"
     "                   (KEYROLE_PROFILE set), which is otherwise refused\n"
-    "  --mfa-code CODE  the current code of the profile's MFA device\n"
+    "  --mfa-code CODE  the current code (6 digits) of the profile's MFA device\n"
     "  --no-autostart   do not start keyroled if nothing answers\n"
     "  -h, --help       show this help\n";
 
