@@ -270,8 +270,13 @@ int cmd_status_version(struct cmd_ctx *x)
 
 	if (out_line(x, "keyrole %s", KR_VERSION) < 0 || out_emit(x) != CMD_EXIT_OK)
 		return CMD_EXIT_ERROR;
+	/* Never autostart here: the question is whether one is running. None is an answer. */
+	if (conn_open(&x->conn, 0) == KR_ERR_NODAEMON) {
+		if (out_line(x, "keyroled not running (%s)", x->conn.detail) < 0)
+			return out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
+		return out_emit(x);
+	}
 	req = request_new(x, "version", 0);
-	/* Never autostart here: the question is whether one is running. */
 	rc = req ? request_call_raw(x, req, 0, &reply)
 	         : out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 	if (rc != CMD_EXIT_OK)

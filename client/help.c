@@ -274,8 +274,9 @@ const char help_sso[] =
 
 const char help_version[] = "usage: keyrole version\n"
                             "\n"
-                            "Print 'keyrole VERSION' and, if a daemon answers, 'keyroled VERSION\n"
-                            "(protocol N)'. Never starts keyroled; exits 3 if none answers.\n"
+                            "Print 'keyrole VERSION', then 'keyroled VERSION (protocol N)' if a\n"
+                            "daemon answers, else 'keyroled not running (WHY)'. Never starts\n"
+                            "keyroled; exits 0 either way.\n"
                             "\n"
                             "Options:\n"
                             "  -h, --help       show this help\n";
