@@ -453,6 +453,18 @@ static int parse_line(struct line_parser *p, const char *b, const char *e, int l
 		/* "[x]...": the header runs to the last ']' and is not empty. */
 		if (close > sb + 2 && close[-1] == ']')
 			return add_section(p, sb + 1, close - 1, line);
+		/*
+		 * "[profile x" (no ']', no '=' or ':'): configparser notes a bad
+		 * line and goes on, so a later line's error (a key twice in the
+		 * section before) would be the one reported. The header is the
+		 * mistake: say so at its own line.
+		 */
+		if (close == sb + 1 && !memchr(sb, '=', (size_t)(se - sb)) &&
+		    !memchr(sb, ':', (size_t)(se - sb))) {
+			perr(p, line, "section header \"%.*s\" has no closing ']'",
+			     (int)(se - sb > 64 ? 64 : se - sb), sb);
+			return KR_ERR_CONFIG;
+		}
 	}
 	if (!p->cur) {
 		perr(p, line, "text before the first [section] header");

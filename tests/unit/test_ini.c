@@ -208,6 +208,26 @@ static void ini_refuses_invalid_utf8_and_nul(void **state)
 	assert_null(ini);
 }
 
+/* An unclosed header is the error, at its line, even before a key that would repeat. */
+static void ini_reports_an_unclosed_header_at_its_line(void **state)
+{
+	char err[512];
+	struct ini *ini;
+
+	assert_int_equal(
+	    parse_err("[profile dev]\nregion = a\n[profile prod\nregion = b\n", err, sizeof(err)),
+	    KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:3:"));
+	assert_non_null(strstr(err, "\"[profile prod\" has no closing ']'"));
+	assert_int_equal(parse_err("[profile prod\nregion = b\n", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, "f:1:"));
+	assert_non_null(strstr(err, "no closing ']'"));
+	/* configparser reads "[a=b" under a section as the key "[a" */
+	ini = parse_ok("[s]\n[a=b\n");
+	assert_string_equal(val(ini, "s", "[a"), "b");
+	ini_free(ini);
+}
+
 static void ini_refuses_long_lines_and_files(void **state)
 {
 	size_t n = KR_CONFIG_LINE_MAX + 10;
@@ -450,6 +470,7 @@ int main(void)
 	    cmocka_unit_test(ini_accepts_crlf_and_cr),
 	    cmocka_unit_test(ini_default_section_is_inherited),
 	    cmocka_unit_test(ini_refuses_invalid_utf8_and_nul),
+	    cmocka_unit_test(ini_reports_an_unclosed_header_at_its_line),
 	    cmocka_unit_test(ini_refuses_long_lines_and_files),
 	    cmocka_unit_test(ini_empty_input_is_empty),
 	    cmocka_unit_test(ini_strips_unicode_whitespace),
