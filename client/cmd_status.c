@@ -150,8 +150,13 @@ static int status_text(struct cmd_ctx *x, const struct json *reply)
 	int r, first = 1;
 
 	fmt_duration(up, sizeof(up), request_num(reply, "uptime", 0));
-	r = out_line(x, "keyroled %s, pid %ld, up %s, cache %s", request_str(reply, "version", "?"),
-	             request_num(reply, "pid", 0), up, request_str(reply, "backend", "?"));
+	r = out_line(x, "keyroled %s, pid %ld, up %s, cache %s%s",
+	             request_str(reply, "version", "?"), request_num(reply, "pid", 0), up,
+	             request_str(reply, "backend", "?"),
+	             json_type(json_get(reply, "survives_reboot")) == JSON_FALSE &&
+	                     strcmp(request_str(reply, "backend", "memory"), "memory") != 0
+	                 ? " (lost at reboot)"
+	                 : "");
 	/* The keyring's state matters as much as the cache: say when it failed. */
 	if (r == KR_OK && json_get_str(reply, "keyring_warning"))
 		r = out_line(x, "keyring warning: %s", json_get_str(reply, "keyring_warning"));

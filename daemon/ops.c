@@ -57,7 +57,6 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 	                          .survives_reboot = store_survives_reboot(a->store),
 	                          .keyring_warning = store_warning(a->store),
 	                          .keyring_queue = store_queued(a->store),
-	                          .note = store_note(a->store),
 	                          .counters = &a->c};
 	struct status_entry *entries = calloc(cache_count(a->cache) + 1, sizeof(*entries));
 	struct reply r = {.op = OP_STATUS, .ok = 1, .u.status = &s};
@@ -301,7 +300,7 @@ static void on_added(void *userdata, int err, int count, const char *why)
 	         store_backend(a->store));
 	r.u.add.arn = op->arn;
 	r.u.add.backend = store_backend(a->store);
-	r.u.add.note = store_note(a->store);
+	r.u.add.note = store_take_note(a->store);
 	keyop_answer(op, &r);
 }
 

@@ -50,6 +50,7 @@ struct store {
 	struct loop_timer *sweep_timer;
 	char warning[256]; /* the keyring's failover or store warning; "" for none */
 	int store_warned;  /* a failed store was reported once */
+	int note_said;     /* store_take_note() gave its note */
 	char **stored;     /* profiles with long-term keys */
 	size_t n_stored;
 	struct list_node pending;
@@ -85,12 +86,13 @@ size_t store_queued(const struct store *s)
 	return s->kr ? keyring_queued(s->kr) : 0;
 }
 
-const char *store_note(const struct store *s)
+const char *store_take_note(struct store *s)
 {
-	if (s->kr && strcmp(keyring_backend_name(s->kr), "keyctl") == 0)
-		return "the kernel keyring does not survive a reboot: long-term keys stored with "
-		       "'keyrole add' must be added again after one";
-	return NULL;
+	if (s->note_said || !s->kr || strcmp(keyring_backend_name(s->kr), "keyctl") != 0)
+		return NULL;
+	s->note_said = 1;
+	return "the kernel keyring does not survive a reboot: long-term keys stored with "
+	       "'keyrole add' must be added again after one";
 }
 
 /* ---- items ---- */

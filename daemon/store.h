@@ -45,8 +45,12 @@ int store_survives_reboot(const struct store *s);
 const char *store_warning(const struct store *s);
 /* Keyring calls not done yet (writes and removals are asynchronous): status shows it. */
 size_t store_queued(const struct store *s);
-/* What a person must know about the backend (the kernel keyring and reboots), or NULL. */
-const char *store_note(const struct store *s);
+/*
+ * What a person must know about the backend (the kernel keyring and
+ * reboots): the first call of the daemon's life has it, later ones NULL.
+ * `add` gives it; status shows survives_reboot instead.
+ */
+const char *store_take_note(struct store *s);
 
 /*
  * A lookup's answer: err KR_OK with creds (the callee steals them) and the

@@ -344,8 +344,17 @@ def main(tap, run):
                p.stderr)
         tap.ok("stored long-term keys for stored4" in p.stdout, "and confirms on stdout",
                p.stdout)
-        p = krtest.run_client(["remove", "stored4"], env=cenv4)
-        tap.is_(p.returncode, 0, "keyrole remove", p.stderr)
+        p = krtest.run_client(["add", "stored5"], env=cenv4,
+                              input="%s\n%s\n" % (seed["access_key_id"],
+                                                  seed["secret_access_key"]))
+        tap.is_((p.returncode, p.stderr), (0, ""), "a second add: the note is not repeated")
+        p = krtest.run_client(["status"], env=cenv4)
+        tap.ok(p.returncode == 0 and "cache keyctl (lost at reboot)\n" in p.stdout
+               and "note:" not in p.stdout, "status: the backend's line says it, once",
+               p.stdout + p.stderr)
+        for name in ("stored4", "stored5"):
+            p = krtest.run_client(["remove", name], env=cenv4)
+            tap.is_(p.returncode, 0, "keyrole remove " + name, p.stderr)
         d4.request({"v": 1, "op": "forget", "all": True})
         d4.stop()
 
