@@ -12,7 +12,8 @@ MANDIR    ?= $(PREFIX)/share/man
 SYSTEMDUSERUNITDIR ?= $(or $(shell $(PKG_CONFIG) --define-variable=prefix=$(PREFIX) \
                         --variable=systemduserunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/user)
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
-ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+# zsh's fpath has vendor-completions under /usr (Debian's packages) and site-functions elsewhere.
+ZSHCOMPDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
 DESTDIR   ?=
 
 CC        ?= cc
@@ -135,7 +136,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(MANDIR)/man1 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(B)/keyrole $(B)/keyroled $(DESTDIR)$(BINDIR)/
-	sed 's|@BINDIR@|$(BINDIR)|g' systemd/keyroled.service >$(DESTDIR)$(SYSTEMDUSERUNITDIR)/keyroled.service
+	sed '/^ExecStart=/s|@BINDIR@|$(BINDIR)|' systemd/keyroled.service >$(DESTDIR)$(SYSTEMDUSERUNITDIR)/keyroled.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUSERUNITDIR)/keyroled.service
 	install -m 0644 systemd/keyroled.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/
 	install -m 0644 man/keyrole.1 $(DESTDIR)$(MANDIR)/man1/

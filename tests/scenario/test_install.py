@@ -157,8 +157,9 @@ def main(tap, run):
         tap.is_(re.findall(r"^ExecStart=(.*)$", svc, re.M), ["/usr/bin/keyroled"],
                 "ExecStart=/usr/bin/keyroled")
         with open(os.path.join(krtest.repo_root(), "systemd", "keyroled.service")) as f:
-            tap.ok(svc == f.read().replace("@BINDIR@", "/usr/bin"),
-                   "otherwise identical to systemd/keyroled.service")
+            src = f.read()
+        tap.ok(svc == src.replace("ExecStart=@BINDIR@/", "ExecStart=/usr/bin/"),
+               "otherwise identical to systemd/keyroled.service, comments included")
         with open(os.path.join(dest, "usr/lib/systemd/user/keyroled.socket")) as f, \
                 open(os.path.join(krtest.repo_root(), "systemd", "keyroled.socket")) as g:
             tap.ok(f.read() == g.read(), "keyroled.socket installed unchanged")
@@ -216,6 +217,19 @@ def main(tap, run):
         tap.is_(zsh_complete(run, fp, "keyrole login ", config), ["corp"], "login: sessions")
         tap.is_(zsh_complete(run, fp, "keyrole sso ", config), ["profiles"], "sso profiles")
 
+    with tap.test("PREFIX=/usr/local: the zsh completion lands on zsh's own fpath"):
+        if not shutil.which("zsh", path=krtest.CALLER_ENV.get("PATH")):
+            raise krtest.Skip("zsh not installed (apt-get install zsh)")
+        local = run.mkdir("dest-zsh")
+        p = make(["install", "DESTDIR=" + local, "PREFIX=/usr/local"])
+        tap.ok(p.returncode == 0, "make install exits 0", p.stderr[-2000:])
+        comp = [rel for rel in files_under(local) if rel.endswith("/_keyrole")]
+        z = subprocess.run(["zsh", "-f", "-c", "print -rl -- $fpath"], capture_output=True,
+                           text=True, timeout=30)
+        fpath = z.stdout.split()
+        tap.ok(len(comp) == 1 and os.path.dirname("/" + comp[0]) in fpath,
+               "/%s is on zsh's fpath" % (comp[0] if comp else "?"), fpath)
+
     with tap.test("make uninstall removes exactly what install put there"):
         keep = os.path.join(dest, "usr/share/man/man1/other.1")
         with open(keep, "w") as f:
@@ -229,7 +243,9 @@ def main(tap, run):
         dest2 = run.mkdir("dest-local")
         p = make(["install", "DESTDIR=" + dest2])
         tap.ok(p.returncode == 0, "make install exits 0", p.stderr[-2000:])
-        want = sorted(re.sub(r"^usr/", "usr/local/", k) for k in DEBIAN_LAYOUT)
+        want = sorted(re.sub(r"^usr/", "usr/local/", k).replace("zsh/vendor-completions",
+                                                                 "zsh/site-functions")
+                      for k in DEBIAN_LAYOUT)
         tap.is_(sorted(files_under(dest2)), want, "everything under /usr/local")
         with open(os.path.join(dest2, "usr/local/lib/systemd/user/keyroled.service")) as f:
             tap.ok("ExecStart=/usr/local/bin/keyroled\n" in f.read(),
