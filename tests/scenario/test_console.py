@@ -208,6 +208,37 @@ def main(tap, run):
         p = console("prod", "--print", e=dict(env, KEYROLE_FEDERATION_URL=fake.url + "?x=1"))
         t.is_(p.returncode, 4, "KEYROLE_FEDERATION_URL with a query: exit 4", p.stderr)
 
+    with tap.test("an MFA profile: console asks for the code as get does, and shares its cache") as t:
+        # moto's GetSessionToken returns example keys unknown to its IAM: auth off here.
+        moto.disable_auth()
+        with open(os.path.join(home, ".aws", "config"), "a") as f:
+            f.write("\n[profile mfa-c]\nrole_arn = %s\nsource_profile = dev\nmfa_serial = %s\n"
+                    "role_session_name = %s\nregion = us-east-1\n"
+                    % (seed["roles"]["prod"], seed["mfa_serial"], SESSION))
+        p = console("mfa-c", "--print", "--mfa-code", "123456")
+        req = fake.last()
+        remember(req, p.stdout.strip())
+        t.is_(p.returncode, 0, "with --mfa-code: exit 0", p.stderr)
+        t.is_(split_url(p.stdout.strip())[1].get("SigninToken"), req and req["token"],
+              "the URL has the fake's token")
+        g = krtest.run_client(["get", "mfa-c"], env=env)
+        t.is_(g.returncode, 0, "`keyrole get mfa-c` then needs no code (the session is cached)",
+              g.stderr)
+        t.is_(json.loads(g.stdout or "{}").get("AccessKeyId"),
+              req and req["session"] and req["session"]["sessionId"],
+              "and hands out the session the console signed in with")
+        # Last: a prompt nobody answers keeps the device's waiters waiting
+        # (KR_MFA_WAIT_MS), so it uses a device of its own.
+        with open(os.path.join(home, ".aws", "config"), "a") as f:
+            f.write("\n[profile mfa-d]\nrole_arn = %s\nsource_profile = dev\n"
+                    "mfa_serial = arn:aws:iam::%s:mfa/other\nrole_session_name = %s\n"
+                    % (seed["roles"]["prod"], seed["account"], SESSION))
+        n = len(fake.requests())
+        p = console("mfa-d", "--print")
+        t.is_(p.returncode, 6, "no code and no terminal: exit 6", p.stderr)
+        t.ok(p.stdout == "" and len(fake.requests()) == n, "no URL, nothing asked of the endpoint")
+        moto.enable_auth()
+
     with tap.test("nothing secret in keyroled's log (debug) or keyrole's stderr") as t:
         log = d.log_text()
         found = [i for i, s in enumerate(secrets_seen) if s and s in log]
