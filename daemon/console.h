@@ -11,8 +11,11 @@
  *      keys (GetSessionToken's credentials are refused by the endpoint);
  *   2. GET FEDERATION?Action=getSigninToken&Session=<JSON of sessionId,
  *      sessionKey, sessionToken>, with SessionDuration (900 .. 43200 s)
- *      only for role sessions: with GetFederationToken's credentials the
- *      request fails, their own DurationSeconds sets the console session;
+ *      only for credentials of an AssumeRole* call (the guide: "If you
+ *      used one of the AssumeRole* APIs ..., this request ... can include
+ *      SessionDuration"); GetFederationToken's own DurationSeconds sets
+ *      the console session of its credentials; AWS refuses more than an
+ *      hour (or any) for a role assumed with temporary credentials;
  *      answer {"SigninToken":"..."};
  *   3. FEDERATION?Action=login&Issuer=..&Destination=..&SigninToken=..,
  *      valid for 15 minutes.

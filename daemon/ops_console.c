@@ -151,8 +151,8 @@ static void on_signin(void *userdata, int err, long status, struct buf *body,
 		      op->federated
 		          ? "check the IAM user's permissions (GetFederationToken's session)"
 		          : "the session must be a role's (AssumeRole, IAM Identity Center): "
-		            "GetSessionToken's are refused; a chained role allows --duration 3600 "
-		            "at most",
+		            "GetSessionToken's are refused; for a role assumed with temporary "
+		            "credentials leave --duration out",
 		      "the federation endpoint %s refused the session: HTTP %ld", base, status);
 		return;
 	}
