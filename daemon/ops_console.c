@@ -54,7 +54,7 @@ struct conop {
 	struct sts_creds creds;  /* the session signed in with (secret) */
 	char *region;
 	int federated;
-	int starting, finished; /* inside op_console(): an answer must not free it */
+	int starting, finished; /* inside ops_console(): an answer must not free it */
 };
 
 static void conop_free(struct conop *op)
