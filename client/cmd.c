@@ -2,8 +2,8 @@
  * The keyrole command line: the command table, argument parsing, help, and
  * the exit status of each error class. The commands themselves are in
  * cmd_creds.c (get, env, exec), cmd_status.c (status, forget, remove,
- * version), cmd_add.c, cmd_check.c and cmd_sso.c (login, logout, sso
- * profiles); requests in request.c; output in out.c; help texts in help.c.
+ * version), cmd_add.c, cmd_check.c, cmd_sso.c (login, logout, sso
+ * profiles) and cmd_console.c; requests in request.c; output in out.c; help texts in help.c.
  *
  * Invariants:
  * - Every argument is checked before anything is sent: a usage error
@@ -19,6 +19,7 @@
 #include "caps.h"
 #include "cmd_add.h"
 #include "cmd_check.h"
+#include "cmd_console.h"
 #include "cmd_creds.h"
 #include "cmd_sso.h"
 #include "cmd_status.h"
@@ -43,6 +44,8 @@ static const struct {
     {"force", CMD_OPT_FORCE, 0},       {"all", CMD_OPT_ALL, 0},
     {"verify", CMD_OPT_VERIFY, 0},     {"json", CMD_OPT_JSON, 0},
     {"profile", CMD_OPT_PROFILE, 1},   {"no-browser", CMD_OPT_NO_BROWSER, 0},
+    {"print", CMD_OPT_PRINT, 0},       {"destination", CMD_OPT_DESTINATION, 1},
+    {"duration", CMD_OPT_DURATION, 1},
 };
 
 /*
@@ -133,6 +136,10 @@ static const struct cmd_def commands[] = {
     {"logout", CMD_OPT_PROFILE | CMD_OPT_NO_AUTOSTART, SESSION_OPTIONAL, cmd_sso_logout,
      help_logout},
     {"sso", CMD_OPT_PROFILE | CMD_OPT_NO_AUTOSTART, SSO_SUBCOMMAND, cmd_sso_profiles, help_sso},
+    {"console",
+     CMD_OPT_PRINT | CMD_OPT_DESTINATION | CMD_OPT_DURATION | CMD_OPT_MFA_CODE |
+         CMD_OPT_NO_AUTOSTART,
+     PROFILE_REQUIRED, cmd_console_run, help_console},
     {"version", 0, PROFILE_NONE, cmd_status_version, help_version},
     /* help's PROFILE slot carries the command name. */
     {"help", 0, PROFILE_OPTIONAL, run_help, help_help},
@@ -166,6 +173,20 @@ static int run_help(struct cmd_ctx *x)
 	return print_text(x, c->help);
 }
 
+/* --duration SECONDS: a whole number of seconds of the console session. */
+static int parse_duration(struct cmd_ctx *x, const char *v)
+{
+	long n = 0;
+
+	for (const char *p = v; *p && n <= KR_CONSOLE_DURATION_MAX; p++)
+		n = *p >= '0' && *p <= '9' ? n * 10 + (*p - '0') : KR_CONSOLE_DURATION_MAX + 1;
+	if (!*v || n < KR_CONSOLE_DURATION_MIN || n > KR_CONSOLE_DURATION_MAX)
+		return usage_error(x->cmd, "--duration needs %d to %d seconds",
+		                   KR_CONSOLE_DURATION_MIN, KR_CONSOLE_DURATION_MAX);
+	x->duration = n;
+	return CMD_EXIT_OK;
+}
+
 /* An option argument a (without "--"); *i advances past a separate value. */
 static int parse_option(struct cmd_ctx *x, const char *a, int argc, char **argv, int *i)
 {
@@ -193,6 +214,10 @@ static int parse_option(struct cmd_ctx *x, const char *a, int argc, char **argv,
 			x->mfa_code = value;
 		if (option_defs[k].bit == CMD_OPT_PROFILE)
 			x->profile = value;
+		if (option_defs[k].bit == CMD_OPT_DESTINATION)
+			x->destination = value;
+		if (option_defs[k].bit == CMD_OPT_DURATION)
+			return parse_duration(x, value);
 		return CMD_EXIT_OK;
 	}
 	return usage_error(x->cmd, "unknown option '--%.*s'", (int)len, a);
@@ -255,6 +280,9 @@ static int parse(struct cmd_ctx *x, int argc, char **argv)
 		                   KR_NAME_MAX);
 	if (c->run == cmd_status_forget && !x->profile == !(x->opts & CMD_OPT_ALL))
 		return usage_error(c, "give either PROFILE or --all");
+	if (x->destination && strncmp(x->destination, "https://", 8) != 0 &&
+	    strncmp(x->destination, "http://", 7) != 0)
+		return usage_error(c, "--destination needs an http:// or https:// URL");
 	if (x->mfa_code && !valid_mfa_code(x->mfa_code))
 		return usage_error(c, "--mfa-code needs exactly %d digits", KR_MFA_CODE_LEN);
 	return CMD_EXIT_OK;

@@ -53,24 +53,29 @@ enum {
 	CMD_OPT_ALL = 1 << 3,
 	CMD_OPT_VERIFY = 1 << 4,
 	CMD_OPT_JSON = 1 << 5,
-	CMD_OPT_PROFILE = 1 << 6,    /* --profile PROFILE: login, logout, sso profiles */
-	CMD_OPT_NO_BROWSER = 1 << 7, /* login */
+	CMD_OPT_PROFILE = 1 << 6,     /* --profile PROFILE: login, logout, sso profiles */
+	CMD_OPT_NO_BROWSER = 1 << 7,  /* login */
+	CMD_OPT_PRINT = 1 << 8,       /* console */
+	CMD_OPT_DESTINATION = 1 << 9, /* console --destination URL */
+	CMD_OPT_DURATION = 1 << 10,   /* console --duration SECONDS */
 };
 
 struct cmd_def; /* one entry of the command table (cmd.c) */
 
 /*
  * One run of keyrole, as the parsed command line leaves it for the command
- * (cmd_creds.c, cmd_status.c, cmd_add.c, cmd_check.c, cmd_sso.c). cmd_main() owns it;
- * the strings point into argv.
+ * (cmd_creds.c, cmd_status.c, cmd_add.c, cmd_check.c, cmd_sso.c, cmd_console.c). cmd_main() owns
+ * it; the strings point into argv.
  */
 struct cmd_ctx {
 	const struct cmd_def *cmd;
-	const char *profile;  /* NULL for commands without one; login's --profile */
-	const char *session;  /* login, logout, sso profiles: SESSION (NULL with --profile) */
-	const char *mfa_code; /* --mfa-code, already checked by valid_mfa_code() */
-	unsigned opts;        /* CMD_OPT_* given */
-	char **exec_argv;     /* exec: the command, NULL-terminated (argv's tail) */
+	const char *profile;     /* NULL for commands without one; login's --profile */
+	const char *session;     /* login, logout, sso profiles: SESSION (NULL with --profile) */
+	const char *mfa_code;    /* --mfa-code, already checked by valid_mfa_code() */
+	unsigned opts;           /* CMD_OPT_* given */
+	const char *destination; /* console --destination */
+	long duration;           /* console --duration, checked; 0 when not given */
+	char **exec_argv;        /* exec: the command, NULL-terminated (argv's tail) */
 	struct conn conn;
 	struct buf out; /* everything for stdout, written at the end (out_emit()) */
 };

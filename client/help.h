@@ -17,6 +17,7 @@ extern const char help_check[];
 extern const char help_login[];
 extern const char help_logout[];
 extern const char help_sso[];
+extern const char help_console[];
 extern const char help_version[];
 extern const char help_help[];
 

@@ -263,18 +263,18 @@ static int is_error(const struct json *reply, const char *name)
 	return !request_reply_ok(reply) && e && strcmp(e, name) == 0;
 }
 
-int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
+/*
+ * Send req, a request that gets a profile's credentials ("get", "console"),
+ * with get's MFA and login rounds; a failure reply is reported. req gets
+ * the MFA code (json_free() wipes it).
+ */
+static int call_with_creds(struct cmd_ctx *x, struct json *req, struct json **ret_reply)
 {
 	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
 	char code[KR_MFA_CODE_BUF] = "";
-	struct json *req, *reply = NULL;
+	struct json *reply = NULL;
 	int rc, did_mfa = 0, did_login = 0;
 
-	req = request_new(x, "get", 1);
-	if (!req) {
-		rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
-		goto out;
-	}
 	rc = request_call_raw(x, req, flags, &reply);
 	/* At most one MFA round and one login, each followed by the same get again. */
 	while (rc == CMD_EXIT_OK) {
@@ -302,6 +302,27 @@ int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
 		rc = request_fail_reply(x, reply); /* a second "mfa": the code was not accepted */
 		goto out;
 	}
+	*ret_reply = reply;
+	reply = NULL;
+out:
+	mem_wipe(code, sizeof(code));
+	json_free(reply);
+	return rc;
+}
+
+int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
+{
+	struct json *req, *reply = NULL;
+	int rc;
+
+	req = request_new(x, "get", 1);
+	if (!req) {
+		rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
+		goto out;
+	}
+	rc = call_with_creds(x, req, &reply);
+	if (rc != CMD_EXIT_OK)
+		goto out;
 	if (!json_get_str(reply, "AccessKeyId") || !*json_get_str(reply, "AccessKeyId") ||
 	    !json_get_str(reply, "SecretAccessKey") || !*json_get_str(reply, "SecretAccessKey")) {
 		rc = out_fail(x, KR_ERR_PROTO,
@@ -317,7 +338,38 @@ int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
 	*ret_reply = reply;
 	reply = NULL;
 out:
-	mem_wipe(code, sizeof(code));
+	json_free(req); /* held the code: json_free() wipes */
+	json_free(reply);
+	return rc;
+}
+
+int request_console(struct cmd_ctx *x, const char *destination, long duration,
+                    struct json **ret_reply)
+{
+	struct json *req, *reply = NULL;
+	int rc, r = KR_OK;
+
+	req = request_new(x, "console", 1);
+	if (!req)
+		r = KR_ERR_NOMEM;
+	if (r == KR_OK && destination)
+		r = json_add_str(req, "destination", destination);
+	if (r == KR_OK && duration > 0)
+		r = json_add_num(req, "duration", (double)duration);
+	if (r < 0) {
+		rc = out_fail(x, r, "%s", err_str(r));
+		goto out;
+	}
+	rc = call_with_creds(x, req, &reply);
+	if (rc != CMD_EXIT_OK)
+		goto out;
+	if (!json_get_str(reply, "url") || !*json_get_str(reply, "url")) {
+		rc = out_fail(x, KR_ERR_PROTO, "keyroled's answer has no url");
+		goto out;
+	}
+	*ret_reply = reply;
+	reply = NULL;
+out:
 	json_free(req); /* held the code: json_free() wipes */
 	json_free(reply);
 	return rc;

@@ -70,6 +70,14 @@ int request_fail_reply(const struct cmd_ctx *x, const struct json *reply);
  */
 int request_get_creds(struct cmd_ctx *x, struct json **ret_reply);
 
+/*
+ * The "console" request for x->profile (destination and duration, seconds,
+ * when given: NULL, 0), with get's MFA and login rounds. *ret_reply has
+ * "url", a credential: json_free() (wipes) it.
+ */
+int request_console(struct cmd_ctx *x, const char *destination, long duration,
+                    struct json **ret_reply);
+
 /* The number member key of o as a long (counts, seconds, pids), dflt if absent or absurd. */
 long request_num(const struct json *o, const char *key, long dflt);
 

@@ -36,7 +36,7 @@
 #define KR_LOGIN_EXPIRES_MAX_S 3600  /* a device code said to last longer is not believed */
 #define KR_LOGIN_EXPIRES_DFL_S 600   /* ... and one without expires_in lasts this (AWS: 600) */
 #define KR_LOGIN_SLACK_MS      30000 /* login_wait's reply deadline beyond the code's expiry */
-#define KR_BROWSER_URL_MAX     4096  /* a verification URL handed to a browser */
+#define KR_BROWSER_URL_MAX     8192  /* a URL handed to a browser (a console sign-in URL) */
 #define KR_BROWSER_START_MS    3000  /* to learn whether the browser could be started */
 
 /* JSON the client reads (common/json.c): a reply is the largest text. */
@@ -157,8 +157,8 @@
 /* HTTP (daemon/http.c). */
 #define KR_HTTP_HEADERS_MAX     64
 #define KR_HTTP_BODY_MAX        (1024 * 1024)
-#define KR_HTTP_URL_MAX         4096
-#define KR_HTTP_HEADER_KEEP_MAX 256 /* a response header kept for the caller (x-amzn-ErrorType) */
+#define KR_HTTP_URL_MAX         16384 /* a getSigninToken URL carries a session token */
+#define KR_HTTP_HEADER_KEEP_MAX 256   /* a response header kept for the caller (x-amzn-ErrorType) */
 
 /* Secret memory (daemon/secmem.c). */
 #define KR_SECMEM_MAX     ((size_t)32 << 20)
@@ -185,5 +185,13 @@
 #define KR_PMAP_CACHE_SLOTS   4
 #define KR_RESOLVE_MEMO_SLOTS 32 /* resolved chains remembered (daemon/resolve.c) */
 #define KR_FWATCH_DIRS_MAX    16 /* directories of config files watched (daemon/fwatch.c) */
+
+/* keyrole console (daemon/console.c, ops_console.c). */
+#define KR_DURATION_MAX         129600 /* "duration" on the wire: GetFederationToken's most */
+#define KR_CONSOLE_DURATION_MIN 900    /* the console session: 15 minutes .. */
+#define KR_CONSOLE_DURATION_MAX 43200  /* .. 12 hours */
+#define KR_CONSOLE_RESP_MAX     16384  /* the federation endpoint's answer ({"SigninToken":...}) */
+#define KR_CONSOLE_URL_MAX      8192   /* a sign-in URL (KR_BROWSER_URL_MAX for the client) */
+#define KR_CONSOLE_NAME_MAX     32     /* GetFederationToken's Name: 2 .. 32 of [\w+=,.@-] */
 
 #endif

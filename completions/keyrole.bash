@@ -46,6 +46,7 @@ _keyrole_options()
 	remove) echo "--no-autostart --help" ;;
 	login) echo "--profile --force --no-browser --no-autostart --help" ;;
 	logout | sso) echo "--profile --no-autostart --help" ;;
+	console) echo "--print --destination --duration --mfa-code --no-autostart --help" ;;
 	version | help) echo "--help" ;;
 	esac
 }
@@ -61,7 +62,7 @@ _keyrole()
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	fi
-	local commands="get env exec status forget add remove check login logout sso version help"
+	local commands="get env exec status forget add remove check login logout sso console version help"
 	local cmd="" profile="" i w npos=0
 
 	# Find the subcommand and (for exec) where the command to run starts.
@@ -72,7 +73,7 @@ _keyrole()
 			continue
 		fi
 		case $w in
-		--mfa-code | --profile) ((i++)) ;;
+		--mfa-code | --profile | --destination | --duration) ((i++)) ;;
 		--) [[ $cmd == exec && -n $profile ]] && break ;;
 		-*) ;;
 		*)
@@ -111,8 +112,8 @@ _keyrole()
 	fi
 
 	case $prev in
-	--mfa-code)
-		return 0 # a code: nothing to offer
+	--mfa-code | --destination | --duration)
+		return 0 # a code, a URL, seconds: nothing to offer
 		;;
 	--profile)
 		local IFS=$'\n'
@@ -144,7 +145,7 @@ _keyrole()
 			mapfile -t COMPREPLY < <(compgen -W "$(_keyrole_sessions)" -- "$cur")
 		fi
 		;;
-	get | env | exec | forget | add | remove | check)
+	get | env | exec | forget | add | remove | check | console)
 		if [[ -z $profile ]]; then
 			local IFS=$'\n'
 			mapfile -t COMPREPLY < <(compgen -W "$(_keyrole_profiles)" -- "$cur")

@@ -39,6 +39,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	a->started = time(NULL);
 	list_init(&a->keyops);
 	list_init(&a->ssoops);
+	list_init(&a->conops);
 	so = (struct store_opts){.cache = a->opts.cache,
 	                         .keyring_ops = a->opts.keyring_ops,
 	                         .sweep_interval = a->opts.sweep_interval,

@@ -85,6 +85,7 @@ struct agent {
 	unsigned n_busy;         /* requests and refreshes in flight */
 	struct list_node keyops; /* add and remove in flight (ops.c) */
 	struct list_node ssoops; /* login, login_wait, logout, sso_profiles in flight (ops_sso.c) */
+	struct list_node conops; /* console in flight (ops_console.c) */
 };
 
 time_t agent_now(const struct agent *a);

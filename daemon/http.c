@@ -64,6 +64,7 @@ struct http_xfer {
 	struct buf resp;
 	int toobig;
 	int get;                                    /* a GET: no body */
+	size_t resp_max;                            /* the response body's cap */
 	char keep_name[64];                         /* the response header to keep; "" for none */
 	char keep_val[KR_HTTP_HEADER_KEEP_MAX + 1]; /* its value */
 	int kept;                                   /* the last response had it */
@@ -459,7 +460,7 @@ static int setup_easy(struct http_xfer *x, const struct http_request *req)
 		SET(CURLOPT_NOPROXY, req->no_proxy);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, cto);
 	SET(CURLOPT_TIMEOUT_MS, tto);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)KR_HTTP_RESP_MAX);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->resp_max);
 	SET(CURLOPT_WRITEFUNCTION, on_write);
 	SET(CURLOPT_WRITEDATA, x);
 	if (x->keep_name[0]) {
@@ -506,7 +507,9 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 	x->get = get;
 	if (req->keep_header)
 		memcpy(x->keep_name, req->keep_header, strlen(req->keep_header) + 1);
-	buf_init_secret(&x->resp, KR_HTTP_RESP_MAX);
+	x->resp_max =
+	    req->resp_max && req->resp_max < KR_HTTP_RESP_MAX ? req->resp_max : KR_HTTP_RESP_MAX;
+	buf_init_secret(&x->resp, x->resp_max);
 	r = copy_request(x, req);
 	if (r < 0)
 		goto out;

@@ -40,6 +40,7 @@ struct http_request {
 	/* A response header to keep for done (http_xfer_header()), e.g. "x-amzn-ErrorType"; NULL:
 	 * none. */
 	const char *keep_header;
+	size_t resp_max; /* the response body's cap; 0 (or more) = KR_HTTP_RESP_MAX */
 };
 
 /*

@@ -37,6 +37,7 @@ static const char *const op_names[] = {
     [OP_LOGIN_WAIT] = "login_wait",
     [OP_LOGOUT] = "logout",
     [OP_SSO_PROFILES] = "sso_profiles",
+    [OP_CONSOLE] = "console",
 };
 
 const char *msg_op_name(enum req_op op)
@@ -313,6 +314,11 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		break;
 	case OP_SSO_PROFILES:
 		put_sso_profiles(w, r);
+		break;
+	case OP_CONSOLE:
+		json_w_str(w, "url", r->u.console.url);
+		if (r->u.console.expiration)
+			put_time(w, "expiration", r->u.console.expiration);
 		break;
 	default:
 		break;

@@ -50,6 +50,7 @@ static const struct {
     {"secret_access_key", offsetof(struct request, secret_access_key)},
     {"session", offsetof(struct request, session)},
     {"login_id", offsetof(struct request, login_id)},
+    {"destination", offsetof(struct request, destination)},
 };
 #define N_STR (sizeof(str_fields) / sizeof(str_fields[0]))
 
@@ -314,7 +315,7 @@ struct found {
 	struct span env[KR_ENV_MAX];
 	unsigned char str_seen[N_STR], bool_seen[N_BOOL];
 	int v_seen, v_ok; /* "v" came, and the first one is our version */
-	int env_seen;
+	int env_seen, duration_seen;
 	int env_bad; /* "env" is not an object of at most KR_ENV_MAX strings */
 	size_t n_env;
 };
@@ -333,6 +334,30 @@ static int read_version(struct reader *r, struct found *f)
 		tmp[n] = '\0';
 		f->v_ok = strtod(tmp, NULL) == KR_PROTO_VERSION;
 	}
+	return 0;
+}
+
+/* "duration": a whole number of seconds, 1 .. KR_DURATION_MAX; anything else is -1 (refused). */
+static int read_duration(struct reader *r, struct request *req)
+{
+	const char *s;
+	size_t n;
+	long v = 0;
+
+	if (peek(r) != '-' && (peek(r) < '0' || peek(r) > '9')) {
+		req->duration = -1;
+		return skip_value(r, 1);
+	}
+	if (read_number(r, &s, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > KR_DURATION_MAX) {
+			req->duration = -1;
+			return 0;
+		}
+		v = v * 10 + (s[i] - '0');
+	}
+	req->duration = v >= 1 && v <= KR_DURATION_MAX ? v : -1;
 	return 0;
 }
 
@@ -401,6 +426,8 @@ static int read_member(struct reader *r, const struct key *k, struct request *re
 	}
 	if (key_is(k, "v") && !f->v_seen++ && (c == '-' || (c >= '0' && c <= '9')))
 		return read_version(r, f);
+	if (key_is(k, "duration") && !f->duration_seen++)
+		return read_duration(r, req);
 	if (key_is(k, "env"))
 		return f->env_seen++ ? skip_value(r, 1) : read_env(r, f);
 	return skip_value(r, 1);

@@ -491,6 +491,7 @@ static const op_fn ops[] = {
     [OP_LOGIN_WAIT] = ops_sso_login_wait,
     [OP_LOGOUT] = ops_sso_logout,
     [OP_SSO_PROFILES] = ops_sso_profiles,
+    [OP_CONSOLE] = ops_console,
 };
 
 void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
@@ -513,6 +514,7 @@ void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *u
 void ops_drop_all(struct agent *a)
 {
 	ops_sso_drop_all(a);
+	ops_console_drop_all(a);
 	while (!list_empty(&a->keyops)) {
 		struct keyop *op = list_entry(a->keyops.next, struct keyop, link);
 

@@ -19,6 +19,12 @@ void ops_drop_all(struct agent *a);
 /* Forget the cached step of key (hash h): in memory, or in the keyring only (after a restart). */
 void ops_forget_key(struct agent *a, const char *key, uint64_t h, int *removed);
 
+/* ---- the web console (ops_console.c) ---- */
+
+void ops_console(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                 struct agent_req **ret_pending);
+void ops_console_drop_all(struct agent *a);
+
 /* ---- IAM Identity Center (ops_sso.c) ---- */
 
 void ops_sso_login(struct agent *a, const struct request *req, reply_fn fn, void *userdata,

@@ -33,6 +33,7 @@ const struct caller_env_field caller_env_fields[] = {
     FIELD("AWS_SESSION_TOKEN", session_token),
     FIELD("AWS_ENDPOINT_URL_SSO", endpoint_url_sso),
     FIELD("AWS_ENDPOINT_URL_SSO_OIDC", endpoint_url_sso_oidc),
+    FIELD("KEYROLE_FEDERATION_URL", federation_url),
     FIELD("https_proxy", proxy.https_proxy),
     FIELD("HTTPS_PROXY", proxy.https_proxy_uc),
     FIELD("http_proxy", proxy.http_proxy),

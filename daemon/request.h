@@ -36,6 +36,7 @@ enum req_op {
 	OP_LOGIN_WAIT,   /* ... wait for its token */
 	OP_LOGOUT,       /* ... drop a session's token and what it made */
 	OP_SSO_PROFILES, /* ... the accounts and roles of a session */
+	OP_CONSOLE,      /* a sign-in URL of the web console (ops_console.c) */
 };
 
 /*
@@ -48,6 +49,7 @@ struct caller_env {
 	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
 	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token,
 	    *endpoint_url_sso, *endpoint_url_sso_oidc;
+	const char *federation_url;      /* KEYROLE_FEDERATION_URL: console's sign-in endpoint */
 	struct endpoint_proxy_env proxy; /* HTTPS_PROXY, no_proxy, ...: never in a cache key */
 };
 
@@ -72,9 +74,11 @@ struct request {
 	const char *access_key_id, *secret_access_key; /* add; the secret is secret */
 	int all;                                       /* forget --all */
 	int verify;                                    /* add --verify */
-	const char *session;  /* login, logout, sso_profiles: the [sso-session] (or start URL) */
-	const char *login_id; /* login_wait */
-	int force;            /* login --force */
+	const char *session;     /* login, logout, sso_profiles: the [sso-session] (or start URL) */
+	const char *login_id;    /* login_wait */
+	int force;               /* login --force */
+	const char *destination; /* console: the page to open, or NULL (the region's home) */
+	long duration;           /* console: seconds, 0 = not given, -1 = not a valid number */
 	struct caller_env env;
 	/* private: the block every string above points into */
 	char *strings;
@@ -165,6 +169,10 @@ struct reply {
 			const struct sso_account_roles *accounts;
 			size_t n;
 		} sso_profiles;
+		struct {
+			const char *url;   /* the sign-in URL: a credential (never logged) */
+			time_t expiration; /* of the credentials behind it, 0 = unknown */
+		} console;
 	} u;
 };
 

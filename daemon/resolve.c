@@ -543,6 +543,52 @@ out:
 	return r;
 }
 
+int resolve_sts_client(const struct caller_env *env, const char *name, struct chain **ret,
+                       struct err_detail *e)
+{
+	struct walk w;
+	const struct pmap *m = NULL;
+	int r;
+
+	*ret = NULL;
+	if (!env || !valid_profile_name(name)) {
+		err_set(e, KR_ERR_INVAL, NULL, 0, NULL, "invalid profile name");
+		return KR_ERR_INVAL;
+	}
+	r = pmap_load(env, &m, e);
+	if (r < 0)
+		return r;
+	memset(&w, 0, sizeof(w));
+	w.m = m;
+	w.env = env;
+	w.e = e;
+	w.ch = calloc(1, sizeof(*w.ch));
+	w.top = pmap_find(m, name);
+	if (!w.ch) {
+		r = KR_ERR_NOMEM;
+	} else if (!w.top) {
+		err_set(e, KR_ERR_NOPROFILE, pmap_filename(m, PMAP_CONFIG), 0, NULL,
+		        "profile \"%s\" not found", name);
+		r = KR_ERR_NOPROFILE;
+	} else {
+		w.ch->refs = 1;
+		r = set_str(&w.ch->name, name);
+		if (r == KR_OK)
+			r = top_settings(&w);
+		if (r == KR_OK)
+			r = endpoint_for(&w);
+	}
+	pmap_release(m);
+	if (r < 0) {
+		if (!e->code)
+			err_set_code(e, r);
+		chain_unref(w.ch);
+		return r;
+	}
+	*ret = w.ch;
+	return KR_OK;
+}
+
 int resolve_in_map(const struct pmap *m, const struct caller_env *env, const char *name,
                    const struct resolve_opts *o, struct chain **ret_partial, struct err_detail *e)
 {

@@ -57,6 +57,16 @@ struct resolve_opts {
 int resolve_chain(const struct caller_env *env, const char *name, const struct resolve_opts *o,
                   struct chain **ret, struct err_detail *e);
 
+/*
+ * The requested profile's STS client without its steps: a chain with no
+ * step whose region, CA bundle, endpoint, signing region and proxies are
+ * those every role of name's chain would use (`keyrole console` calls
+ * GetFederationToken with it, for a profile that has no role). Not
+ * remembered; chain_unref() it. Errors as resolve_chain().
+ */
+int resolve_sts_client(const struct caller_env *env, const char *name, struct chain **ret,
+                       struct err_detail *e);
+
 /* Forget the remembered chains (they hold the keys of static sources). */
 void resolve_memo_clear(void);
 

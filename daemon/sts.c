@@ -97,6 +97,8 @@ const char *sts_op_name(int op)
 		return "GetSessionToken";
 	case STS_GET_CALLER_IDENTITY:
 		return "GetCallerIdentity";
+	case STS_GET_FEDERATION_TOKEN:
+		return "GetFederationToken";
 	default:
 		return "?";
 	}

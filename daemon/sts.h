@@ -1,6 +1,6 @@
 /*
  * One asynchronous STS operation (AssumeRole, GetSessionToken,
- * GetCallerIdentity): build the form body, sign it (SigV4, service "sts"),
+ * GetCallerIdentity, GetFederationToken): build the form body, sign it (SigV4, service "sts"),
  * POST it, parse the XML answer, and retry throttling / 5xx / network
  * failures with exponential backoff and full jitter inside one overall
  * deadline, all without ever blocking the daemon's loop.
@@ -48,6 +48,7 @@ enum sts_op {
 	STS_ASSUME_ROLE = 1,
 	STS_GET_SESSION_TOKEN = 2,
 	STS_GET_CALLER_IDENTITY = 3,
+	STS_GET_FEDERATION_TOKEN = 4, /* keyrole console, for long-term keys */
 };
 
 /* A short name of the operation ("AssumeRole", ...); "?" for others. */
@@ -63,7 +64,11 @@ struct sts_params {
 	const char *no_proxy;      /* likewise; may hold a proxy password: wiped */
 	struct sigv4_creds source; /* credentials that sign the request */
 
-	/* AssumeRole (role_arn, session_name required); NULL/0 = not sent. */
+	/*
+	 * AssumeRole (role_arn, session_name required); NULL/0 = not sent.
+	 * GetFederationToken: session_name is its Name (required), policy
+	 * and duration are sent when set.
+	 */
 	const char *role_arn;
 	const char *session_name;
 	const char *external_id;
@@ -93,7 +98,8 @@ struct sts_result {
 	long http_status; /* last HTTP status, 0 if none was received */
 	char *aws_code;
 	char *aws_message;
-	struct sts_creds creds; /* set when err == KR_OK (AssumeRole, GetSessionToken) */
+	struct sts_creds creds; /* set when err == KR_OK (AssumeRole, GetSessionToken,
+	                           GetFederationToken: arn is the federated user's) */
 	char *account;          /* GetCallerIdentity */
 	char *user_id;          /* GetCallerIdentity */
 	int attempts;

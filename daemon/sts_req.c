@@ -84,6 +84,11 @@ static int check_params(const struct sts_params *p)
 		return KR_ERR_INVAL;
 	if (!ok_opt(p->mfa_serial, KR_STS_PARAM_MAX) || !ok_opt(p->mfa_code, KR_STS_PARAM_MAX))
 		return KR_ERR_INVAL;
+	if (p->op == STS_GET_FEDERATION_TOKEN)
+		return ok_str(p->session_name, KR_STS_PARAM_MAX) &&
+		               ok_opt(p->policy, KR_STS_POLICY_MAX)
+		           ? KR_OK
+		           : KR_ERR_INVAL;
 	if (p->op != STS_ASSUME_ROLE)
 		return KR_OK;
 	if (!ok_str(p->role_arn, KR_STS_PARAM_MAX) || !ok_str(p->session_name, KR_STS_PARAM_MAX))
@@ -160,6 +165,20 @@ static int body_session_token(const struct sts_params *p, struct buf *out)
 	return r;
 }
 
+/* The order of botocore's GetFederationToken input shape: Name, Policy, DurationSeconds. */
+static int body_federation_token(const struct sts_params *p, struct buf *out)
+{
+	int r = buf_puts(out, "Action=GetFederationToken&Version=2011-06-15");
+
+	if (r == KR_OK)
+		r = param(out, "Name", p->session_name);
+	if (r == KR_OK && p->policy)
+		r = param(out, "Policy", p->policy);
+	if (r == KR_OK && p->duration > 0)
+		r = param_int(out, "DurationSeconds", p->duration);
+	return r;
+}
+
 int sts_req_body(const struct sts_params *p, struct buf *out)
 {
 	int r;
@@ -178,6 +197,9 @@ int sts_req_body(const struct sts_params *p, struct buf *out)
 		break;
 	case STS_GET_CALLER_IDENTITY:
 		r = buf_puts(out, "Action=GetCallerIdentity&Version=2011-06-15");
+		break;
+	case STS_GET_FEDERATION_TOKEN:
+		r = body_federation_token(p, out);
 		break;
 	default:
 		r = KR_ERR_INVAL;

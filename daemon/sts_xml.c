@@ -107,7 +107,8 @@ static enum field field_for(const struct pstate *st, const char *name)
 			return F_EXPIRATION;
 		return F_NONE;
 	}
-	if (strcmp(parent, "AssumedRoleUser") == 0 && strcmp(name, "Arn") == 0)
+	if ((strcmp(parent, "AssumedRoleUser") == 0 || strcmp(parent, "FederatedUser") == 0) &&
+	    strcmp(name, "Arn") == 0)
 		return F_ARN;
 	if (strcmp(parent, "GetCallerIdentityResult") == 0) {
 		if (strcmp(name, "Arn") == 0)

@@ -1,6 +1,6 @@
 /*
  * Parser for STS Query-protocol (XML) response bodies: credentials from
- * AssumeRole / GetSessionToken (and AssumeRoleWithWebIdentity), the caller
+ * AssumeRole / GetSessionToken / GetFederationToken (and AssumeRoleWithWebIdentity), the caller
  * from GetCallerIdentity, and <Code>/<Message> from error bodies. The only
  * file that uses expat.
  *
@@ -33,9 +33,9 @@ struct sts_xml_result {
 	char *session_token;     /* Credentials/SessionToken */
 	time_t expiration;       /* Credentials/Expiration, UTC */
 	int has_expiration;
-	char *arn;           /* AssumedRoleUser/Arn, or GetCallerIdentityResult/Arn */
-	char *account;       /* GetCallerIdentityResult/Account */
-	char *user_id;       /* GetCallerIdentityResult/UserId */
+	char *arn;     /* AssumedRoleUser/Arn, FederatedUser/Arn, or GetCallerIdentityResult/Arn */
+	char *account; /* GetCallerIdentityResult/Account */
+	char *user_id; /* GetCallerIdentityResult/UserId */
 	char *error_code;    /* first <Code> (ErrorResponse/Error/Code or any) */
 	char *error_message; /* first <Message> */
 };

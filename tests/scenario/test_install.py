@@ -51,8 +51,8 @@ sts =
 sso_region = us-east-1
 """
 PROFILES = ["default", "dev", "prod-admin"]
-COMMANDS = ["add", "check", "env", "exec", "forget", "get", "help", "login", "logout", "remove",
-            "sso", "status", "version"]
+COMMANDS = ["add", "check", "console", "env", "exec", "forget", "get", "help", "login", "logout",
+            "remove", "sso", "status", "version"]
 
 
 def make(args, timeout=300):
@@ -196,6 +196,11 @@ def main(tap, run):
         tap.is_(bash_complete(comp, ["keyrole", "login", "--"], config),
                 ["--force", "--help", "--no-autostart", "--no-browser", "--profile"],
                 "login options")
+        tap.is_(bash_complete(comp, ["keyrole", "console", "dev", "--"], config),
+                ["--destination", "--duration", "--help", "--mfa-code", "--no-autostart",
+                 "--print"], "console options")
+        tap.is_(bash_complete(comp, ["keyrole", "console", ""], config), PROFILES,
+                "console takes a profile")
         tap.is_(bash_complete(comp, ["keyrole", "sso", ""], config), ["profiles"],
                 "sso takes 'profiles'")
         tap.is_(bash_complete(comp, ["keyrole", "sso", "profiles", ""], config), ["corp"],
@@ -216,6 +221,8 @@ def main(tap, run):
                "exec options after PROFILE")
         tap.is_(zsh_complete(run, fp, "keyrole login ", config), ["corp"], "login: sessions")
         tap.is_(zsh_complete(run, fp, "keyrole sso ", config), ["profiles"], "sso profiles")
+        tap.is_(zsh_complete(run, fp, "keyrole console ", config), PROFILES,
+                "console: profiles")
 
     with tap.test("PREFIX=/usr/local: the zsh completion lands on zsh's own fpath"):
         if not shutil.which("zsh", path=krtest.CALLER_ENV.get("PATH")):

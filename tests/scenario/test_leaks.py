@@ -3,7 +3,9 @@
 The daemon runs against moto behind the fault proxy and serves: a cold
 two-hop chain, a cache hit, a retried Throttling, an AWS error, a bad
 frame, check, status, forget, add and remove of long-term keys, a missing
-profile; and IAM Identity Center against tests/lib/fake_sso.py: a token
+profile; keyrole console against tests/lib/fake_signin.py (a role's URL,
+GetFederationToken refused, the endpoint's refusal, a client that gives
+up); and IAM Identity Center against tests/lib/fake_sso.py: a token
 refreshed from the AWS CLI's file, role credentials, sso_profiles, a
 device login approved and waited for, logout, and a login still polling
 at SIGTERM.
@@ -36,6 +38,7 @@ sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
 import krtest  # noqa: E402
 from fake_sso import FakeSSO, write_cli_token_cache  # noqa: E402
+from fake_signin import FakeSignin  # noqa: E402
 
 GLIB_SUPP = "/usr/share/glib-2.0/valgrind/glib.supp"  # libglib2.0-dev
 OUR_SUPP = os.path.join(krtest.repo_root(), "tests", "valgrind.supp")
@@ -139,13 +142,36 @@ def scenario(tap, d, env, proxy, label):
     tap.ok(r.get("ok") is True, "%s: forget all" % label)
 
 
+def console_scenario(tap, d, env, signin, label):
+    """keyrole console: a role's URL, GetFederationToken refused for dev's
+    keys, the endpoint's refusal, and a client that gives up mid-way."""
+    env = dict(env, KEYROLE_FEDERATION_URL=signin.url)
+
+    def console(profile, **kw):
+        req = {"v": 1, "op": "console", "profile": profile, "env": env}
+        req.update(kw)
+        return d.request(req, timeout=90)
+
+    r = console("prod-admin", duration=1800)
+    tap.ok(r.get("ok") is True and r.get("url"), "%s: a console URL" % label,
+           json.dumps({k: r.get(k) for k in ("error", "message")}))
+    console("dev")  # long-term keys: GetFederationToken (dev-user may not: AWS error)
+    signin.fail_next(400)
+    console("prod-admin", destination="https://example.com/")  # the endpoint refuses
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # a client that gives up
+        s.connect(d.socket)
+        body = json.dumps({"v": 1, "op": "console", "profile": "ops", "env": env}).encode()
+        s.sendall(struct.pack(">I", len(body)) + body)
+    console("ops")  # waits on the abandoned request's STS call
+
+
 def lost_lines(text):
     """Leak summary lines that report something lost (definitely or possibly)."""
     return [ln for ln in text.splitlines()
             if re.search(r"(definitely|possibly) lost: [1-9]", ln)]
 
 
-def run_valgrind(tap, run, seed, proxy, fake, cache, extra_env=None):
+def run_valgrind(tap, run, seed, proxy, fake, signin, cache, extra_env=None):
     label = "valgrind, --cache %s" % cache
     home = run.home("vg")
     cfg, creds = krtest.chain_config(seed)
@@ -158,6 +184,7 @@ def run_valgrind(tap, run, seed, proxy, fake, cache, extra_env=None):
     env = krtest.aws_env(home, d.socket, proxy.url, extra=fake.env())
     scenario(tap, d, env, proxy, label)
     sso_scenario(tap, d, env, fake, label)
+    console_scenario(tap, d, env, signin, label)
     rc = d.stop(timeout=60)
     try:
         with open(vg_log, errors="replace") as f:
@@ -180,7 +207,7 @@ def secure_heap_check(tap, d, label):
            "\n".join(log.splitlines()[-20:]))
 
 
-def run_lsan(tap, run, seed, proxy, fake):
+def run_lsan(tap, run, seed, proxy, fake, signin):
     label = "LeakSanitizer"
     home = run.home("lsan")
     cfg, creds = krtest.chain_config(seed)
@@ -191,6 +218,7 @@ def run_lsan(tap, run, seed, proxy, fake):
     env = krtest.aws_env(home, d.socket, proxy.url, extra=fake.env())
     scenario(tap, d, env, proxy, label)
     sso_scenario(tap, d, env, fake, label)
+    console_scenario(tap, d, env, signin, label)
     rc = d.stop(timeout=60)
     log = d.log_text()
     tap.is_(rc, 0, "%s: exits 0 on SIGTERM (non-zero = leaks found)" % label,
@@ -208,10 +236,11 @@ def main(tap, run):
     fake = run.adopt(FakeSSO(device_interval=1))
     fake.add_user("alice")
     fake.add_role(SSO_ACCOUNT, "Developer", users=["alice"], moto=False)
+    signin = run.adopt(FakeSignin())
 
     if is_sanitized():
         with tap.test("LeakSanitizer: a full scenario leaks nothing"):
-            run_lsan(tap, run, seed, proxy, fake)
+            run_lsan(tap, run, seed, proxy, fake, signin)
         return
     if not shutil.which("valgrind", path=krtest.CALLER_ENV.get("PATH")):
         raise krtest.Skip("valgrind not installed (apt-get install valgrind)")
@@ -219,14 +248,14 @@ def main(tap, run):
     if not tap.is_(missing, [], "valgrind suppression files are present"):
         return  # without them the run would check something else
     with tap.test("valgrind: a full scenario with the memory cache leaks nothing"):
-        run_valgrind(tap, run, seed, proxy, fake, "memory")
+        run_valgrind(tap, run, seed, proxy, fake, signin, "memory")
     with tap.test("valgrind: a full scenario with the Secret Service cache leaks nothing"):
         ks = run.keyring()
-        run_valgrind(tap, run, seed, proxy, fake, "secret-service", extra_env=ks.env())
+        run_valgrind(tap, run, seed, proxy, fake, signin, "secret-service", extra_env=ks.env())
     with tap.test("valgrind: a full scenario with the kernel keyring cache leaks nothing"):
         if subprocess.run(["keyctl", "show", "@u"], capture_output=True).returncode != 0:
             raise krtest.Skip("keyctl does not work here")
-        run_valgrind(tap, run, seed, proxy, fake, "keyctl")
+        run_valgrind(tap, run, seed, proxy, fake, signin, "keyctl")
 
 
 krtest.main(main)
