@@ -14,10 +14,12 @@
 #include "shellquote.h"
 #include "source.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every key botocore 1.43 or keyrole reads from a profile. */
 static const char *const known_keys[] = {
@@ -353,6 +355,49 @@ static struct check_report *new_report(struct check_reports *c)
 	return &nr[c->n++];
 }
 
+static int config_missing(const struct pmap *m)
+{
+	const char *cf = pmap_filename(m, PMAP_CONFIG);
+
+	return cf && access(cf, F_OK) != 0 && errno == ENOENT;
+}
+
+/*
+ * The whole-report problems of a check of every profile, so that it never
+ * says nothing: the config file AWS_CONFIG_FILE names (or the default one,
+ * when there is no profile at all) does not exist, or no file has a profile.
+ */
+static int no_config(const struct pmap *m, const struct caller_env *env, struct check_report *rep)
+{
+	const char *cf = pmap_filename(m, PMAP_CONFIG);
+	char msg[KR_PATH_MAX + 64];
+
+	rep->name = strdup("*");
+	if (!rep->name)
+		return KR_ERR_NOMEM;
+	snprintf(msg, sizeof(msg), "the config file %s%s does not exist", cf,
+	         env->config_file ? " (AWS_CONFIG_FILE)" : "");
+	return add_problem(rep, 1, cf, 0, msg,
+	                   env->config_file
+	                       ? "point AWS_CONFIG_FILE at your config file, or unset it for "
+	                         "~/.aws/config"
+	                       : "create it with a [profile NAME] section");
+}
+
+static int no_profiles(const struct pmap *m, const struct caller_env *env, struct check_report *rep)
+{
+	const char *cf = pmap_filename(m, PMAP_CONFIG), *kf = pmap_filename(m, PMAP_CREDENTIALS);
+	const char *from = env->config_file ? " (AWS_CONFIG_FILE)" : "";
+	char msg[2 * KR_PATH_MAX + 64];
+
+	rep->name = strdup("*");
+	if (!rep->name)
+		return KR_ERR_NOMEM;
+	snprintf(msg, sizeof(msg), "no profiles in %s%s or %s", cf ? cf : "the config file", from,
+	         kf ? kf : "the credentials file");
+	return add_problem(rep, 1, cf, 0, msg, "add a [profile NAME] section to the config file");
+}
+
 int check_profiles(const struct caller_env *env, const char *name,
                    const struct source_table *sources, struct check_reports **ret)
 {
@@ -381,6 +426,13 @@ int check_profiles(const struct caller_env *env, const char *name,
 		rep = new_report(c);
 		r = rep ? check_one(m, env, &o, name, rep) : KR_ERR_NOMEM;
 	} else {
+		if (config_missing(m) && (env->config_file || pmap_count(m) == 0)) {
+			rep = new_report(c);
+			r = rep ? no_config(m, env, rep) : KR_ERR_NOMEM;
+		} else if (pmap_count(m) == 0) {
+			rep = new_report(c);
+			r = rep ? no_profiles(m, env, rep) : KR_ERR_NOMEM;
+		}
 		for (size_t i = 0; i < pmap_count(m) && r == KR_OK; i++) {
 			rep = new_report(c);
 			r = rep ? check_one(m, env, &o, pmap_name(pmap_at(m, i)), rep)

@@ -67,5 +67,21 @@ def main(tap, run):
     tap.ok(len(hops) == 2 and hops[1]["duration"] == 3600 and hops[1]["duration_capped"],
            "--json shows the capped duration", p.stdout[:300])
 
+    # No profile at all is an error that says why, not an empty report and exit 0.
+    missing = os.path.join(home, "no-such-config")
+    p = krtest.run_client(["check"], env=dict(env, AWS_CONFIG_FILE=missing))
+    tap.ok(p.returncode == 1 and "%s (AWS_CONFIG_FILE) does not exist" % missing in p.stdout
+           and "(fix: " in p.stdout, "AWS_CONFIG_FILE naming a missing file: said, exit 1",
+           (p.returncode, p.stdout))
+    empty = os.path.join(home, "empty-config")
+    with open(empty, "w") as f:
+        f.write("# nothing yet\n")
+    p = krtest.run_client(["check", "--json"], env=dict(env, AWS_CONFIG_FILE=empty,
+                                                         AWS_SHARED_CREDENTIALS_FILE=empty))
+    rep = json.loads(p.stdout or "[]")
+    tap.ok(p.returncode == 1 and len(rep) == 1 and not rep[0]["ok"]
+           and "no profiles in " + empty in rep[0]["problems"][0]["message"],
+           "a config without profiles: said, exit 1", (p.returncode, p.stdout))
+
 
 krtest.main(main)
