@@ -17,6 +17,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "mem.h"
+#include "pmap.h"
 #include "sts_req.h"
 #include "valid.h"
 
@@ -200,6 +201,7 @@ struct keyop {
 	char *access_key_id, *secret; /* add: what to store (secret memory) */
 	struct sts_call *call;        /* add --verify: GetCallerIdentity */
 	char *arn;                    /* add --verify: who the keys belong to */
+	char note[KR_PATH_MAX + 512]; /* add: what the files mean for these keys, or "" */
 };
 
 static void keyop_free(struct keyop *op)
@@ -288,6 +290,7 @@ static void on_added(void *userdata, int err, int count, const char *why)
 	struct agent *a = op->a;
 	struct reply r = {.op = OP_ADD, .ok = 1};
 	struct err_detail e;
+	const char *note;
 
 	if (err < 0) {
 		err_set(&e, err, NULL, 0, NULL, "cannot store the keys in the %s keyring: %s",
@@ -300,7 +303,13 @@ static void on_added(void *userdata, int err, int count, const char *why)
 	         store_backend(a->store));
 	r.u.add.arn = op->arn;
 	r.u.add.backend = store_backend(a->store);
-	r.u.add.note = store_take_note(a->store);
+	note = store_take_note(a->store);
+	if (note && op->note[0]) {
+		size_t n = strlen(op->note);
+
+		snprintf(op->note + n, sizeof(op->note) - n, "; %s", note);
+	}
+	r.u.add.note = op->note[0] ? op->note : note;
 	keyop_answer(op, &r);
 }
 
@@ -371,6 +380,36 @@ static int verify_start(struct keyop *op, const struct caller_env *env, struct e
 	return r;
 }
 
+/*
+ * What the caller's files mean for keys being added: a profile in no file
+ * cannot be used by any tool, and keys in the files are used before stored
+ * ones (source_static.c comes before source_keyring.c). A file that does
+ * not parse says nothing here: check and get report it.
+ */
+static void add_note(struct keyop *op, const struct caller_env *env)
+{
+	const struct pmap *m = NULL;
+	const struct pmap_profile *p;
+	struct pmap_val v;
+	struct err_detail e;
+
+	memset(&e, 0, sizeof(e));
+	if (pmap_load(env, &m, &e) < 0)
+		return;
+	p = pmap_find(m, op->profile);
+	if (!p)
+		snprintf(op->note, sizeof(op->note),
+		         "profile %s is in no config file: add a [profile %s] section to %s "
+		         "(with its region) for the AWS tools to use these keys",
+		         op->profile, op->profile, pmap_filename(m, PMAP_CONFIG));
+	else if (pmap_get(m, p, PMAP_ANY, "aws_access_key_id", &v))
+		snprintf(op->note, sizeof(op->note),
+		         "%s:%d has keys for %s, and they are used before stored ones: delete its "
+		         "aws_access_key_id and aws_secret_access_key lines",
+		         v.file, v.line, op->profile);
+	pmap_release(m);
+}
+
 static void op_add(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
                    struct agent_req **ret_pending)
 {
@@ -397,6 +436,7 @@ static void op_add(struct agent *a, const struct request *req, reply_fn fn, void
 	op = keyop_new(a, req->profile, fn, userdata);
 	if (!op)
 		return;
+	add_note(op, &req->env);
 	op->access_key_id = strdup(req->access_key_id);
 	op->secret = mem_secret_strdup(req->secret_access_key, KR_SECRET_KEY_MAX);
 	r = op->access_key_id && op->secret ? KR_OK : KR_ERR_NOMEM;

@@ -241,6 +241,20 @@ def main(tap, run):
         tap.is_(p.returncode, 0, "and removed again", p.stderr)
         p = krtest.run_client(["add", "stored"], env=cenv, input="not-a-key\nx y\n")
         tap.ok(p.returncode != 0 and p.stdout == "", "malformed keys are refused", p.stderr)
+        keys = "%s\n%s\n" % (seed["access_key_id"], seed["secret_access_key"])
+        p = krtest.run_client(["add", "undeclared"], env=cenv, input=keys)
+        tap.ok(p.returncode == 0 and p.stderr.count("\n") == 1
+               and "profile undeclared is in no config file: add a [profile undeclared] "
+               "section to " + os.path.join(home, ".aws", "config") in p.stderr,
+               "add of a profile in no file: stored, and says how to declare it", p.stderr)
+        p = krtest.run_client(["add", "dev"], env=cenv, input=keys)
+        tap.ok(p.returncode == 0 and p.stderr.count("\n") == 1
+               and os.path.join(home, ".aws", "credentials") + ":" in p.stderr
+               and "used before stored ones" in p.stderr,
+               "add of a profile with keys in the file: says the file's are used", p.stderr)
+        for name in ("undeclared", "dev"):
+            p = krtest.run_client(["remove", name], env=cenv)
+            tap.is_(p.returncode, 0, "remove " + name, p.stderr)
 
     with tap.test("a locked collection falls back to memory with a warning"):
         ks2 = run.keyring(locked=True)
@@ -347,7 +361,8 @@ def main(tap, run):
         p = krtest.run_client(["add", "stored5"], env=cenv4,
                               input="%s\n%s\n" % (seed["access_key_id"],
                                                   seed["secret_access_key"]))
-        tap.is_((p.returncode, p.stderr), (0, ""), "a second add: the note is not repeated")
+        tap.ok(p.returncode == 0 and "kernel keyring" not in p.stderr,
+               "a second add: the reboot note is not repeated", p.stderr)
         p = krtest.run_client(["status"], env=cenv4)
         tap.ok(p.returncode == 0 and "cache keyctl (lost at reboot)\n" in p.stdout
                and "note:" not in p.stdout, "status: the backend's line says it, once",
