@@ -893,9 +893,10 @@ static int load(const char *path, struct ini **ret, struct err_detail *e, int sy
 		}
 		if (errno == EISDIR)
 			return empty_ini(path, ret);
-		r = errno == EACCES ? KR_ERR_PERM : KR_ERR_IO;
+		/* Unreadable (EACCES, ELOOP, ...): a configuration error, exit status 4. */
+		r = KR_ERR_CONFIG;
 		err_set(e, r, path, 0, "make the file readable, or point AWS_CONFIG_FILE elsewhere",
-		        "%s", strerror(errno));
+		        "cannot read it: %s", strerror(errno));
 		return r;
 	}
 	/* What is parsed is what this fd reads; its stat() is what gets cached. */

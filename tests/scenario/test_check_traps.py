@@ -83,5 +83,12 @@ def main(tap, run):
            and "no profiles in " + empty in rep[0]["problems"][0]["message"],
            "a config without profiles: said, exit 1", (p.returncode, p.stdout))
 
+    # A config file that cannot be read (ELOOP here: root reads any mode) is exit status 4.
+    loop = os.path.join(home, "loop")
+    os.symlink("loop", loop)
+    p = krtest.run_client(["get", "keyed"], env=dict(env, AWS_CONFIG_FILE=loop))
+    tap.ok(p.returncode == 4 and loop + ": " in p.stderr and "cannot read it" in p.stderr,
+           "an unreadable config file: exit 4, file and reason", (p.returncode, p.stderr))
+
 
 krtest.main(main)

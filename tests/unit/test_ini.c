@@ -289,6 +289,25 @@ static void ini_load_missing_file_is_empty(void **state)
 	ini_free(ini);
 }
 
+/* A file that exists and cannot be opened is a configuration error (exit status 4). */
+static void ini_load_unreadable_file_is_a_config_error(void **state)
+{
+	char dir[] = "/tmp/test_ini_XXXXXX", path[64], msg[512];
+	struct err_detail e = {0};
+	struct ini *ini = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/loop", dir);
+	assert_int_equal(symlink("loop", path), 0); /* ELOOP, even for root */
+	assert_int_equal(ini_load(path, &ini, &e), KR_ERR_CONFIG);
+	assert_null(ini);
+	err_format(&e, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "cannot read it"));
+	assert_string_equal(e.file, path);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void ini_load_caches_until_file_changes(void **state)
 {
 	char path[] = "/tmp/kr_ini_XXXXXX";
@@ -476,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(ini_strips_unicode_whitespace),
 	    cmocka_unit_test(ini_section_header_runs_to_last_bracket),
 	    cmocka_unit_test(ini_load_missing_file_is_empty),
+	    cmocka_unit_test(ini_load_unreadable_file_is_a_config_error),
 	    cmocka_unit_test(ini_load_caches_until_file_changes),
 	    cmocka_unit_test(ini_load_caches_a_missing_file_until_it_appears),
 	    cmocka_unit_test(ini_load_sees_every_kind_of_edit),
