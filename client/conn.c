@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -180,17 +181,25 @@ static void close_from(int lowfd)
 }
 
 /* In the grandchild: become a clean detached process and exec the daemon. */
-static void exec_daemon(const char *exe, const char *sock, int errfd)
+/*
+ * In the grandchild: errfd (close-on-exec) reports a failed exec; the
+ * daemon's stderr is outfd until it is ready (KEYROLE_AUTOSTARTED=1: then
+ * it turns stderr to /dev/null itself), so that its own words say why it
+ * could not start.
+ */
+static void exec_daemon(const char *exe, const char *sock, int errfd, int outfd)
 {
 	char *const argv[] = {(char *)"keyroled", (char *)"--socket", (char *)sock, NULL};
 	sigset_t all;
 	int dn, e;
 
 	dn = open("/dev/null", O_RDWR);
-	if (dn < 0 || dup2(dn, 0) < 0 || dup2(dn, 1) < 0 || dup2(dn, 2) < 0)
+	if (dn < 0 || dup2(dn, 0) < 0 || dup2(dn, 1) < 0 || dup2(outfd, 2) < 0)
 		goto fail;
 	/* errfd >= 3: main() made sure fds 0-2 were open before anything else. */
 	if (errfd != 3 && dup3(errfd, 3, O_CLOEXEC) < 0)
+		goto fail;
+	if (setenv("KEYROLE_AUTOSTARTED", "1", 1) < 0)
 		goto fail;
 	close_from(4);
 	signal(SIGPIPE, SIG_DFL);
@@ -211,15 +220,25 @@ fail:
 	_exit(127);
 }
 
-/* Start exe detached (double fork). Returns once it has exec'd or failed to. */
-static int spawn_daemon(struct conn *c, const char *exe)
+/*
+ * Start exe detached (double fork). Returns once it has exec'd or failed
+ * to; *ret_out is the read end of the daemon's stderr until it is ready.
+ */
+static int spawn_daemon(struct conn *c, const char *exe, int *ret_out)
 {
-	int pfd[2], status = 0, e = 0, r = KR_OK;
+	int pfd[2], ofd[2], status = 0, e = 0, r = KR_OK;
 	ssize_t got;
 	pid_t pid;
 
+	*ret_out = -1;
+	if (pipe2(ofd, O_CLOEXEC) < 0) {
+		set_detail(c, "cannot start %s: pipe: %s", exe, strerror(errno));
+		return KR_ERR_NODAEMON;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		set_detail(c, "cannot start %s: pipe: %s", exe, strerror(errno));
+		close(ofd[0]);
+		close(ofd[1]);
 		return KR_ERR_NODAEMON;
 	}
 	pid = fork();
@@ -227,6 +246,7 @@ static int spawn_daemon(struct conn *c, const char *exe)
 		set_detail(c, "cannot start %s: fork: %s", exe, strerror(errno));
 		r = KR_ERR_NODAEMON;
 		close(pfd[1]);
+		close(ofd[1]);
 		goto out;
 	}
 	if (pid == 0) {
@@ -238,9 +258,11 @@ static int spawn_daemon(struct conn *c, const char *exe)
 		p2 = fork();
 		if (p2 != 0)
 			_exit(p2 < 0 ? 1 : 0);
-		exec_daemon(exe, c->socket, pfd[1]);
+		close(ofd[0]);
+		exec_daemon(exe, c->socket, pfd[1], ofd[1]);
 	}
 	close(pfd[1]);
+	close(ofd[1]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -258,7 +280,63 @@ static int spawn_daemon(struct conn *c, const char *exe)
 	}
 out:
 	close(pfd[0]);
+	if (r == KR_OK)
+		*ret_out = ofd[0];
+	else
+		close(ofd[0]);
 	return r;
+}
+
+/*
+ * Read what the starting daemon wrote to stderr (its tail, bounded) for up
+ * to ms; 1 once it closed stderr (it is ready, or it exited), else 0.
+ */
+static int read_daemon_words(int fd, long ms, char *tail, size_t cap, size_t *len)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char chunk[512];
+	ssize_t n;
+
+	if (poll(&p, 1, (int)ms) <= 0)
+		return 0;
+	n = read(fd, chunk, sizeof(chunk) < cap ? sizeof(chunk) : cap - 1);
+	if (n < 0)
+		return errno != EINTR && errno != EAGAIN;
+	if (n == 0)
+		return 1;
+	if (*len + (size_t)n >= cap) { /* keep the end: the reason comes last */
+		size_t drop = *len + (size_t)n - (cap - 1);
+
+		memmove(tail, tail + drop, *len - drop);
+		*len -= drop;
+	}
+	memcpy(tail + *len, chunk, (size_t)n);
+	*len += (size_t)n;
+	tail[*len] = '\0';
+	return 0;
+}
+
+/* The daemon's last error line without its "keyroled: error: " prefix, or NULL. */
+static const char *daemon_reason(char *tail)
+{
+	char *line = NULL, *p = tail;
+
+	while (p && *p) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (*p && strncmp(p, "keyroled: info: ", 16) != 0 &&
+		    strncmp(p, "keyroled: notice: ", 18) != 0 &&
+		    strncmp(p, "keyroled: debug: ", 17) != 0)
+			line = p;
+		p = nl ? nl + 1 : NULL;
+	}
+	if (line && strncmp(line, "keyroled: error: ", 17) == 0)
+		line += 17;
+	else if (line && strncmp(line, "keyroled: ", 10) == 0)
+		line += 10;
+	return line;
 }
 
 /* "<socket dir>/autostart.lock" into ret_path (n bytes). */
@@ -280,14 +358,25 @@ static int lock_path(const char *sock, size_t n, char *ret_path)
 
 static int autostart(struct conn *c)
 {
-	char exe[KR_PATH_MAX], lock[KR_PATH_MAX];
+	char exe[KR_PATH_MAX], lock[KR_PATH_MAX], words[KR_CONN_DETAIL_MAX];
+	struct stat st;
 	int64_t deadline;
-	int lfd = -1, r;
+	size_t words_len = 0;
+	int lfd = -1, ofd = -1, closed = 0, r;
 
 	if (find_daemon(sizeof(exe), exe) < 0) {
 		set_detail(c,
 		           "nothing answers on %s and keyroled was found neither next to "
 		           "keyrole nor on PATH",
+		           c->socket);
+		r = KR_ERR_NODAEMON;
+		goto out;
+	}
+	/* Not a socket: nothing to start, and no lock file left next to it. */
+	if (lstat(c->socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		set_detail(c,
+		           "%s exists and is not a socket; not touching it (point KEYROLE_SOCKET "
+		           "elsewhere)",
 		           c->socket);
 		r = KR_ERR_NODAEMON;
 		goto out;
@@ -327,22 +416,32 @@ static int autostart(struct conn *c)
 	r = try_connect(c);
 	if (r != KR_ERR_NODAEMON)
 		goto out;
-	r = spawn_daemon(c, exe);
+	r = spawn_daemon(c, exe, &ofd);
 	if (r < 0)
 		goto out;
+	words[0] = '\0';
 	deadline = proto_now_ms() + KR_CLIENT_CONNECT_MS;
 	for (long wait = 1;; wait = wait < 20 ? wait * 2 : 20) {
 		r = try_connect(c);
 		if (r != KR_ERR_NODAEMON)
 			break;
+		if (closed) { /* stderr closed and nothing answers: it exited */
+			const char *why = daemon_reason(words);
+
+			set_detail(c, "%s could not start: %s", exe,
+			           why ? why : "it exited without saying why");
+			break;
+		}
 		if (proto_now_ms() >= deadline) {
 			set_detail(c, "started %s but nothing answered on %s within %d ms", exe,
 			           c->socket, KR_CLIENT_CONNECT_MS);
 			break;
 		}
-		pause_ms(wait);
+		closed = read_daemon_words(ofd, wait, words, sizeof(words), &words_len);
 	}
 out:
+	if (ofd >= 0)
+		close(ofd);
 	if (lfd >= 0)
 		close(lfd); /* releases the lock */
 	return r;

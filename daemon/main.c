@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -283,7 +284,7 @@ int main(int argc, char **argv)
 	struct secmem_info sm;
 	struct rlimit rl = {0, 0};
 	long left;
-	int r;
+	int autostarted, r;
 
 	/* Before anything else: no core dumps, no ptrace, private files. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -293,9 +294,19 @@ int main(int argc, char **argv)
 	secmem_init(&sm);
 	msg_install_json_hooks();
 
+	/*
+	 * Started by keyrole (conn.c): stderr is a pipe it reads until we are
+	 * ready, then it goes away; a write after that must not kill us.
+	 */
+	autostarted =
+	    getenv("KEYROLE_AUTOSTARTED") && strcmp(getenv("KEYROLE_AUTOSTARTED"), "1") == 0;
+	unsetenv("KEYROLE_AUTOSTARTED");
+	if (autostarted)
+		signal(SIGPIPE, SIG_IGN);
 	r = load_settings(&st, &args, 0);
 	if (r >= 0)
 		return r;
+	st.srv.stderr_until_ready = autostarted;
 	/* More connections than the default soft limit allows. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;

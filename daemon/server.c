@@ -600,6 +600,11 @@ static int listen_on_path(struct server *s, const char *path)
 		        path, err_str(r));
 		return r;
 	}
+	/* Checked before the lock too: a wrong path gets no PATH.lock next to it. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		log_err("%s exists and is not a socket; not touching it", path);
+		return KR_ERR_PERM;
+	}
 	r = lock_socket_path(path);
 	if (r < 0)
 		return r;
@@ -720,6 +725,15 @@ int server_run(const struct server_opts *opts)
 	agent_status_line(s.agent, status, sizeof(status));
 	log_info("keyroled %s listening on %s", KR_VERSION, s.owns_path ? s.path : "fd 3");
 	loop_notify("READY=1\nSTATUS=%s", status);
+	if (opts->stderr_until_ready) {
+		/* keyrole read why we could not start; now it has gone: no more stderr. */
+		int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (dn >= 0) {
+			dup2(dn, 2);
+			close(dn);
+		}
+	}
 	if (getenv("NOTIFY_SOCKET"))
 		loop_timer_add(s.loop, loop_now(s.loop) + 10 * 1000000u, on_status_timer, &s,
 		               &s.status_timer);

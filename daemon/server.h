@@ -9,6 +9,7 @@ struct server_opts {
 	const char *socket_path; /* NULL: default (common/sockpath.h) */
 	int idle_exit;           /* seconds without clients or work; 0 = never */
 	size_t reply_max;        /* reply body cap (test seam); 0 = KR_RESP_MAX */
+	int stderr_until_ready;  /* started by keyrole: stderr is its pipe, /dev/null once ready */
 	struct agent_opts agent;
 	/*
 	 * SIGHUP: reread the settings into *ret (the cache backend and socket

@@ -161,6 +161,7 @@ def serve_main(argv):
         "fds": fds,
         "cwd": os.getcwd(),
         "aws_secret_in_env": "AWS_SECRET_ACCESS_KEY" in os.environ,
+        "autostarted": os.environ.get("KEYROLE_AUTOSTARTED") == "1",
         # Python ignores SIGPIPE itself: the wrapper recorded the mask it got.
         "sigign": int(argv[argv.index("--sigign") + 1], 16),
     }
@@ -832,7 +833,10 @@ def main(tap, run):
                    for r in results if r.rc == 0), "with the daemon's answer")
         if started:
             s = started[0]
-            tap.is_(s["stdio"], ["/dev/null"] * 3, "the daemon's stdio is /dev/null")
+            tap.ok(s["stdio"][:2] == ["/dev/null"] * 2 and s["stdio"][2].startswith("pipe:"),
+                   "the daemon's stdin and stdout are /dev/null, its stderr the client's pipe",
+                   s["stdio"])
+            tap.ok(s.get("autostarted"), "KEYROLE_AUTOSTARTED=1 says so (until it is ready)")
             tap.is_([fd for fd in s["fds"] if fd > 2 and fd != s["fds"][-1]], [],
                     "the daemon inherits no other fd", s["fds"])
             tap.ok(s["sid"] != os.getsid(0), "the daemon runs in a session of its own")

@@ -169,9 +169,53 @@ def fallback(tap, run):
         stop_pid(pid)
 
 
+def autostart_failures(tap, run):
+    home = run.home()
+    memory_only(home)
+    base = run.mkdtemp("fail-")
+
+    with tap.test("KEYROLE_SOCKET naming a file that is not a socket: said, nothing left"):
+        target = os.path.join(base, ".profile")
+        with open(target, "w") as f:
+            f.write("# a dotfile\n")
+        r = client(["status"], {"HOME": home, "KEYROLE_SOCKET": target}, base)
+        tap.ok(r.returncode == 3 and r.stderr.count("\n") == 1
+               and "%s exists and is not a socket" % target in r.stderr,
+               "keyrole: exit 3, the reason in one line", (r.returncode, r.stderr))
+        tap.is_(sorted(os.listdir(base)), [".profile"], "no lock file next to it")
+        p = subprocess.run([krtest.keyroled(), "--cache", "memory", "--socket", target],
+                           env=krtest.clean_env({"HOME": home}), capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        tap.ok(p.returncode != 0 and "exists and is not a socket" in p.stderr,
+               "keyroled refuses it", p.stderr)
+        tap.is_(sorted(os.listdir(base)), [".profile"], "and leaves no lock file either")
+
+    with tap.test("a daemon that cannot start: keyrole says why, in the daemon's words"):
+        conf = os.path.join(home, ".config", "keyrole", "keyroled.conf")
+        with open(conf, "w") as f:
+            f.write("cache = memory\nbogus = 1\n")
+        os.mkdir(os.path.join(base, "run"), 0o700)
+        r = client(["status"], {"HOME": home, "KEYROLE_SOCKET": os.path.join(base, "run", "s")},
+                   base)
+        tap.ok(r.returncode == 3 and r.stderr.count("\n") == 1
+               and "could not start: %s:2: unknown setting 'bogus'" % conf in r.stderr,
+               "exit 3: file, line and the setting", (r.returncode, r.stderr))
+        memory_only(home)
+        r = client(["status"], {"HOME": home, "KEYROLE_SOCKET": os.path.join(base, "run", "s")},
+                   base)
+        pid = server_pid(os.path.join(base, "run", "s"))
+        run.add_cleanup(stop_pid, pid)
+        tap.is_(r.returncode, 0, "fixed: the next keyrole starts it", r.stderr)
+        if pid:
+            fd2 = os.readlink("/proc/%d/fd/2" % pid)
+            tap.is_(fd2, "/dev/null", "a started daemon's stderr is /dev/null once ready")
+        stop_pid(pid)
+
+
 def all_tests(tap, run):
     relative(tap, run)
     fallback(tap, run)
+    autostart_failures(tap, run)
 
 
 krtest.main(all_tests)
