@@ -361,8 +361,10 @@ static void complete(struct agent *a, struct cache_entry *e, const struct source
 	free(e->last_error);
 	e->last_error = strdup(res->detail.msg[0] ? res->detail.msg : err_str(res->err));
 	/* Still valid: retry in the background a minute from now. */
-	if (cache_usable(e) && e->creds.expiration - KR_MIN_LEFT_S > agent_now(a) + 60)
+	if (cache_usable(e) && e->creds.expiration - cache_min_left(e) > agent_now(a) + 60)
 		cache_arm(e, agent_now(a) + 60);
+	else if (cache_usable(e) && e->creds.expiration - cache_min_left(e) > agent_now(a) + 5)
+		cache_arm(e, agent_now(a) + 5); /* a short session: try again sooner */
 	list_for_each_safe(n, t, &waiters)
 	{
 		struct job *w = list_entry(n, struct job, wlink);
@@ -705,7 +707,7 @@ void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *us
 /* Refresh e in the background for the client that used it last. */
 static void refresh(struct agent *a, struct cache_entry *e)
 {
-	time_t end = e->creds.expiration - KR_MIN_LEFT_S;
+	time_t end = e->creds.expiration - cache_min_left(e);
 	struct job *j;
 
 	/* Try again later if the refresh cannot run now; at the end, the entry goes. */
@@ -742,7 +744,7 @@ void fetch_on_timer(struct cache_entry *e, void *agent)
 	}
 	if (cache_busy(e) || !list_empty(&e->waiters))
 		return; /* armed again when the work ends */
-	if (!e->has_creds || e->creds.expiration <= now + KR_MIN_LEFT_S) {
+	if (!e->has_creds || e->creds.expiration <= now + cache_min_left(e)) {
 		if (e->pins == 0)
 			cache_drop(e); /* expired: never served again */
 		return;
@@ -752,7 +754,7 @@ void fetch_on_timer(struct cache_entry *e, void *agent)
 		return;
 	}
 	/* Not used since it was fetched: let it expire instead of refreshing. */
-	cache_arm(e, e->creds.expiration - KR_MIN_LEFT_S);
+	cache_arm(e, e->creds.expiration - cache_min_left(e));
 }
 
 void fetch_forget(struct agent *a, struct cache_entry *e, int *removed)
