@@ -6,6 +6,7 @@
 #include "agent.h"
 
 #include "caps.h"
+#include "credsrv.h"
 #include "err.h"
 #include "fetch.h"
 #include "log.h"
@@ -62,6 +63,8 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 
 		r = sso_new(&oo, &a->sso);
 	}
+	if (r == KR_OK)
+		r = credsrv_new(l, a, &a->credsrv);
 	if (r < 0) {
 		agent_free(a);
 		return r;
@@ -86,8 +89,9 @@ void agent_free(struct agent *a)
 	if (a->cache)
 		fetch_drop_all(a);
 	ops_drop_all(a);
-	cache_free(a->cache); /* cancels the fetches in flight */
-	sso_free(a->sso);     /* cancels the token calls and logins in flight */
+	credsrv_free(a->credsrv); /* before the cache: its requests hang off it */
+	cache_free(a->cache);     /* cancels the fetches in flight */
+	sso_free(a->sso);         /* cancels the token calls and logins in flight */
 	http_free(a->http);
 	store_free(a->store); /* queued writes still reach the keyring */
 	sts_free(a->sts);
@@ -118,6 +122,7 @@ void agent_reconfigure(struct agent *a, const struct agent_opts *opts)
 		a->opts.refresh_margin = opts->refresh_margin;
 		cache_set_refresh_margin(a->cache, opts->refresh_margin);
 	}
+	a->opts.exec_server = opts->exec_server;
 	if (opts->mfa_duration > 0) {
 		a->opts.mfa_duration = opts->mfa_duration;
 		a->svc.mfa_duration = opts->mfa_duration;

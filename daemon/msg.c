@@ -37,6 +37,7 @@ static const char *const op_names[] = {
     [OP_LOGIN_WAIT] = "login_wait",
     [OP_LOGOUT] = "logout",
     [OP_SSO_PROFILES] = "sso_profiles",
+    [OP_SERVE] = "serve",
 };
 
 const char *msg_op_name(enum req_op op)
@@ -313,6 +314,13 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		break;
 	case OP_SSO_PROFILES:
 		put_sso_profiles(w, r);
+		break;
+	case OP_SERVE:
+		json_w_str(w, "url", r->u.serve.url);
+		json_w_str(w, "token", r->u.serve.token);
+		if (r->u.serve.expiration)
+			put_time(w, "Expiration", r->u.serve.expiration);
+		json_w_str_opt(w, "region", r->u.serve.region);
 		break;
 	default:
 		break;

@@ -36,6 +36,7 @@ enum req_op {
 	OP_LOGIN_WAIT,   /* ... wait for its token */
 	OP_LOGOUT,       /* ... drop a session's token and what it made */
 	OP_SSO_PROFILES, /* ... the accounts and roles of a session */
+	OP_SERVE,        /* exec --server: a token for the credentials endpoint */
 };
 
 /*
@@ -75,6 +76,7 @@ struct request {
 	const char *session;  /* login, logout, sso_profiles: the [sso-session] (or start URL) */
 	const char *login_id; /* login_wait */
 	int force;            /* login --force */
+	int exec;             /* get for `keyrole exec`: serve instead when exec-server is on */
 	struct caller_env env;
 	/* private: the block every string above points into */
 	char *strings;
@@ -128,6 +130,7 @@ struct status_report {
 };
 
 struct check_reports; /* check.h */
+struct credsrv_reg;   /* credsrv.h */
 
 struct reply_error {
 	const struct err_detail *e;
@@ -160,6 +163,17 @@ struct reply {
 			const char *session;
 			time_t expiration;
 		} login_wait;
+		/*
+		 * The receiver that keeps the connection open takes reg
+		 * (server.c: revoked when the connection closes); one that
+		 * does not leaves it, and the sender revokes it.
+		 */
+		struct {
+			const char *url, *token, *region; /* token: secret */
+			time_t expiration;
+			struct credsrv_reg *reg;
+			int *taken; /* set to 1 by the receiver that takes reg */
+		} serve;
 		struct {
 			const char *session, *start_url, *region;
 			const struct sso_account_roles *accounts;
