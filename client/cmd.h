@@ -55,6 +55,8 @@ enum {
 	CMD_OPT_JSON = 1 << 5,
 	CMD_OPT_PROFILE = 1 << 6,    /* --profile PROFILE: login, logout, sso profiles */
 	CMD_OPT_NO_BROWSER = 1 << 7, /* login */
+	CMD_OPT_SERVER = 1 << 8,     /* exec --server: the credentials endpoint */
+	CMD_OPT_NO_SERVER = 1 << 9,  /* exec --no-server: keys, whatever keyroled's default */
 };
 
 struct cmd_def; /* one entry of the command table (cmd.c) */

@@ -263,18 +263,24 @@ static int is_error(const struct json *reply, const char *name)
 	return !request_reply_ok(reply) && e && strcmp(e, name) == 0;
 }
 
-int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
+/* get (exec 0), exec's get (1: keyroled may answer serve) or serve (2). */
+static int creds_call(struct cmd_ctx *x, int exec, struct json **ret_reply)
 {
 	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
 	char code[KR_MFA_CODE_BUF] = "";
 	struct json *req, *reply = NULL;
 	int rc, did_mfa = 0, did_login = 0;
 
-	req = request_new(x, "get", 1);
+	req = request_new(x, exec == 2 ? "serve" : "get", 1);
+	if (req && exec == 1 && json_add_bool(req, "exec", 1) < 0) {
+		json_free(req);
+		req = NULL;
+	}
 	if (!req) {
 		rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 		goto out;
 	}
+	x->conn.keep = exec != 0;
 	rc = request_call_raw(x, req, flags, &reply);
 	/* At most one MFA round and one login, each followed by the same get again. */
 	while (rc == CMD_EXIT_OK) {
@@ -302,8 +308,15 @@ int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
 		rc = request_fail_reply(x, reply); /* a second "mfa": the code was not accepted */
 		goto out;
 	}
-	if (!json_get_str(reply, "AccessKeyId") || !*json_get_str(reply, "AccessKeyId") ||
-	    !json_get_str(reply, "SecretAccessKey") || !*json_get_str(reply, "SecretAccessKey")) {
+	if (json_get_str(reply, "url")) {
+		/* serve: the endpoint's URL and token, no keys. */
+		if (exec == 0 || !json_get_str(reply, "token") || !*json_get_str(reply, "token")) {
+			rc = out_fail(x, KR_ERR_PROTO, "keyroled's serve answer has no token");
+			goto out;
+		}
+	} else if (!json_get_str(reply, "AccessKeyId") || !*json_get_str(reply, "AccessKeyId") ||
+	           !json_get_str(reply, "SecretAccessKey") ||
+	           !*json_get_str(reply, "SecretAccessKey")) {
 		rc = out_fail(x, KR_ERR_PROTO,
 		              "keyroled's answer has no AccessKeyId/SecretAccessKey");
 		goto out;
@@ -320,7 +333,22 @@ out:
 	mem_wipe(code, sizeof(code));
 	json_free(req); /* held the code: json_free() wipes */
 	json_free(reply);
+	if (rc != CMD_EXIT_OK || !json_get_str(*ret_reply, "url"))
+		conn_close(&x->conn); /* kept only for a serve answer */
+	x->conn.keep = 0;
 	return rc;
+}
+
+int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
+{
+	return creds_call(x, 0, ret_reply);
+}
+
+int request_exec_creds(struct cmd_ctx *x, struct json **ret_reply)
+{
+	if (x->opts & CMD_OPT_SERVER)
+		return creds_call(x, 2, ret_reply);
+	return creds_call(x, x->opts & CMD_OPT_NO_SERVER ? 0 : 1, ret_reply);
 }
 
 long request_num(const struct json *o, const char *key, long dflt)
