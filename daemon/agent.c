@@ -85,13 +85,14 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	/* Its connections' requests are jobs: cancelled before the jobs go. */
+	credsrv_free(a->credsrv);
 	/* Jobs hang off entries as waiters: answer nobody, free everything. */
 	if (a->cache)
 		fetch_drop_all(a);
 	ops_drop_all(a);
-	credsrv_free(a->credsrv); /* before the cache: its requests hang off it */
-	cache_free(a->cache);     /* cancels the fetches in flight */
-	sso_free(a->sso);         /* cancels the token calls and logins in flight */
+	cache_free(a->cache); /* cancels the fetches in flight */
+	sso_free(a->sso);     /* cancels the token calls and logins in flight */
 	http_free(a->http);
 	store_free(a->store); /* queued writes still reach the keyring */
 	sts_free(a->sts);

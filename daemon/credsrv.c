@@ -387,6 +387,7 @@ static int hconn_dispatch(struct hconn *c, const struct credsrv_req *q)
 		req.op_name = "get";
 		req.profile = reg->profile;
 		req.env = *reg->env;
+		req.no_wait = 1;
 		buf_reset(&c->in); /* held the token */
 		c->state = H_WAITING;
 		c->dispatching = 1;

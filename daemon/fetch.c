@@ -51,6 +51,8 @@ struct job {
 	int starting;        /* inside fetch_get(): an answer must not free the job */
 	int answered;        /* answered while starting */
 	char *refresh_error; /* a step's last failed refresh, when one is served anyway */
+	int no_wait; /* the credentials endpoint: take a usable entry rather than wait on its fetch
+	              */
 };
 
 enum { STEP_TAKEN, STEP_WAITING, STEP_ENDED };
@@ -514,6 +516,12 @@ static int step_cached(struct job *j, const struct step *s)
 	if (!forced && cache_fresh(e))
 		return take(j, e, "memory");
 	if (cache_busy(e)) {
+		/*
+		 * The SDKs give the credentials endpoint a second or two: while the
+		 * entry is still usable they get it at once, not after STS's retries.
+		 */
+		if (j->no_wait && !forced && cache_usable(e))
+			return take(j, e, "memory");
 		job_wait(j, e);
 		return STEP_WAITING;
 	}
@@ -690,6 +698,7 @@ void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *us
 	j = job_new(a, req->profile, &req->env, req->mfa_code, NULL, fn, userdata);
 	if (!j)
 		return;
+	j->no_wait = req->no_wait;
 	j->starting = 1;
 	job_start(j);
 	j->starting = 0;

@@ -77,6 +77,8 @@ struct request {
 	const char *login_id; /* login_wait */
 	int force;            /* login --force */
 	int exec;             /* get for `keyrole exec`: serve instead when exec-server is on */
+	int no_wait; /* not on the wire: the credentials endpoint's get (take usable, do not wait)
+	              */
 	struct caller_env env;
 	/* private: the block every string above points into */
 	char *strings;
