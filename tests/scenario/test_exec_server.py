@@ -350,6 +350,56 @@ def main(tap, run):
         rc, _, err = run_exec(["--server", "prod", "--", "sh", "-c", "exit 7"], env)
         tap.is_(rc, 7, "the child's status")
 
+    with tap.test("when a session can no longer be renewed the endpoint says why, never expired"):
+        gate = run.path("gate-c")
+        holder = threading.Thread(target=lambda: probe(run, env, "prod-admin", ["--server"],
+                                                       wait_for=gate, name="fail"))
+        holder.start()
+        krtest.wait_until(lambda: os.path.exists(run.path("fail.json")), timeout=30)
+        with open(run.path("fail.json")) as f:
+            held = json.load(f)
+        url, tok = held["AWS_CONTAINER_CREDENTIALS_FULL_URI"], held[
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+        tokens.append(tok)
+        tap.is_(held.get("status"), 200, "prod-admin served at first")
+        # STS refuses every renewal of the prod-admin hop from now on.
+        proxy.fail_next(100000, "503", match="prod-admin")
+        statuses, late, err_body = [], 0, ""
+        t_end = time.time() + 75
+        while time.time() < t_end:
+            st, body, _ = http_get(url, {"Authorization": tok}, timeout=10)
+            statuses.append(st)
+            if st == 200:
+                exp = json.loads(body)["Expiration"]
+                if time.mktime(time.strptime(exp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone \
+                        <= time.time():
+                    late += 1
+            else:
+                err_body = body
+                break
+            time.sleep(2)
+        tap.is_(late, 0, "no expired credentials while renewal fails")
+        tap.is_(statuses[-1] if statuses else None, 503,
+                "503 once the session is used up", statuses)
+        try:
+            eb = json.loads(err_body)
+        except ValueError:
+            eb = {}
+        tap.ok(eb.get("code") and "prod-admin" in (eb.get("message") or ""),
+               "the body's code and message name the failing hop", err_body[:300])
+        tap.ok("credentials endpoint: no credentials to answer with" in d.log_text(),
+               "the daemon logs it")
+        stat = d.request({"v": 1, "op": "status"})
+        errs = [e.get("refresh_error") for e in stat.get("entries", [])
+                if e.get("role") == seed["roles"]["prod-admin"] and e.get("refresh_error")]
+        tap.ok(errs, "status lists the refresh error", stat.get("entries"))
+        proxy.clear_faults()
+        st, _, _ = http_get(url, {"Authorization": tok}, timeout=30)
+        tap.is_(st, 200, "renewed again once STS answers")
+        with open(gate, "w"):
+            pass
+        holder.join(30)
+
     with tap.test("a boto3 loop of %d s on 60-second sessions never fails" % LOOP_S):
         try:
             _, lerr = loop.communicate(timeout=LOOP_S + 60)
