@@ -165,9 +165,14 @@ static int server_env(struct cmd_ctx *x, const struct json *reply)
 
 static volatile sig_atomic_t child_pid;
 
-static void forward_signal(int sig)
+/*
+ * A signal sent to keyrole goes on to the command. One the terminal sent
+ * (SI_KERNEL: ^C, ^\\, a hang-up) reached the command's process group
+ * already, and is not sent twice.
+ */
+static void forward_signal(int sig, siginfo_t *si, void *ctx)
 {
-	if (child_pid > 0)
+	if (child_pid > 0 && !(si && si->si_code == SI_KERNEL))
 		kill((pid_t)child_pid, sig);
 }
 
@@ -190,7 +195,7 @@ static int exec_failed(char **argv, int e)
 static int run_served(struct cmd_ctx *x, char **argv)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-	struct sigaction sa = {.sa_handler = forward_signal};
+	struct sigaction sa = {.sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO};
 	int status = 0, err_pipe[2];
 	ssize_t n;
 	int e = 0;

@@ -350,6 +350,25 @@ def main(tap, run):
         rc, _, err = run_exec(["--server", "prod", "--", "sh", "-c", "exit 7"], env)
         tap.is_(rc, 7, "the child's status")
 
+    with tap.test("SIGTERM to keyrole reaches the command; keyrole exits with its status"):
+        mark = run.path("got-term")
+        p = subprocess.Popen(
+            [krtest.keyrole(), "exec", "--server", "prod", "--", "sh", "-c",
+             'trap "echo term > %s; exit 3" TERM; echo ready; while :; do sleep 0.1; done'
+             % mark],
+            env=krtest.clean_env(env), cwd="/", stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ready = p.stdout.readline().decode().strip()
+        tap.is_(ready, "ready", "the command runs")
+        p.send_signal(15)
+        try:
+            rc = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        tap.ok(os.path.exists(mark), "the command got SIGTERM")
+        tap.is_(rc, 3, "keyrole exits with the command's status")
+
     with tap.test("when a session can no longer be renewed the endpoint says why, never expired"):
         gate = run.path("gate-c")
         holder = threading.Thread(target=lambda: probe(run, env, "prod-admin", ["--server"],
