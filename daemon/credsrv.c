@@ -87,6 +87,7 @@ struct credsrv {
 	int fd; /* -1: not listening */
 	int port;
 	struct loop_io *listen_io;
+	struct loop_timer *resume; /* out of descriptors: accept again after a pause */
 	struct list_node regs;
 	unsigned n_regs;
 	struct list_node conns;
@@ -491,6 +492,26 @@ static int make_room(struct credsrv *s)
 	return 0;
 }
 
+static void on_resume(struct loop_timer *t, void *userdata)
+{
+	struct credsrv *s = userdata;
+
+	if (s->listen_io)
+		loop_io_set_events(s->listen_io, LOOP_IN);
+}
+
+/* accept() cannot succeed for now: stop watching (it would spin) for a while. */
+static void pause_accepting(struct credsrv *s)
+{
+	uint64_t at = loop_now(s->loop) + (uint64_t)KR_ACCEPT_PAUSE_MS * 1000;
+
+	if (loop_io_set_events(s->listen_io, 0) < 0)
+		return;
+	if ((s->resume ? loop_timer_set(s->resume, at)
+	               : loop_timer_add(s->loop, at, on_resume, s, &s->resume)) < 0)
+		loop_io_set_events(s->listen_io, LOOP_IN); /* better spin than stop */
+}
+
 static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userdata)
 {
 	struct credsrv *s = userdata;
@@ -503,8 +524,12 @@ static void on_accept(struct loop_io *io, int lfd, uint32_t revents, void *userd
 		    accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				make_room(s); /* the next accept may then succeed */
+			/* Out of descriptors: the oldest unread request makes room, else pause. */
+			if ((errno == EMFILE || errno == ENFILE) && !make_room(s))
+				pause_accepting(s);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			         errno != ECONNABORTED && errno != EMFILE && errno != ENFILE)
+				pause_accepting(s);
 			return;
 		}
 		if (s->n_conns >= KR_CREDSRV_CONN_MAX && !make_room(s)) {
@@ -541,6 +566,8 @@ static void stop_listening(struct credsrv *s)
 		hconn_free(list_entry(s->conns.next, struct hconn, link));
 	loop_io_free(s->listen_io);
 	s->listen_io = NULL;
+	loop_timer_free(s->resume);
+	s->resume = NULL;
 	if (s->fd >= 0) {
 		close(s->fd);
 		log_info(

@@ -452,6 +452,13 @@ def main(tap, run):
         leaked = [t[:6] for t in tokens + secrets if t and t in log]
         tap.is_(leaked, [], "none of %d tokens and secrets" % len(tokens + secrets))
 
+    with tap.test("every keyroled ends cleanly (no sanitizer report, exit 0 on SIGTERM)"):
+        for x in (d, d2):
+            rc = x.stop(timeout=30)
+            log = x.log_text()
+            tap.ok(rc in (0, None) and "Sanitizer" not in log and "runtime error" not in log,
+                   "keyroled exits %r with nothing to report" % rc, log[-3000:])
+
 
 if __name__ == "__main__":
     krtest.main(main)
