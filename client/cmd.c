@@ -40,12 +40,13 @@ static const struct {
 	unsigned bit;
 	int has_arg;
 } option_defs[] = {
-    {"mfa-code", CMD_OPT_MFA_CODE, 1}, {"no-autostart", CMD_OPT_NO_AUTOSTART, 0},
-    {"force", CMD_OPT_FORCE, 0},       {"all", CMD_OPT_ALL, 0},
-    {"verify", CMD_OPT_VERIFY, 0},     {"json", CMD_OPT_JSON, 0},
-    {"profile", CMD_OPT_PROFILE, 1},   {"no-browser", CMD_OPT_NO_BROWSER, 0},
-    {"print", CMD_OPT_PRINT, 0},       {"destination", CMD_OPT_DESTINATION, 1},
-    {"duration", CMD_OPT_DURATION, 1},
+    {"mfa-code", CMD_OPT_MFA_CODE, 1},   {"no-autostart", CMD_OPT_NO_AUTOSTART, 0},
+    {"force", CMD_OPT_FORCE, 0},         {"all", CMD_OPT_ALL, 0},
+    {"verify", CMD_OPT_VERIFY, 0},       {"json", CMD_OPT_JSON, 0},
+    {"profile", CMD_OPT_PROFILE, 1},     {"no-browser", CMD_OPT_NO_BROWSER, 0},
+    {"print", CMD_OPT_PRINT, 0},         {"destination", CMD_OPT_DESTINATION, 1},
+    {"duration", CMD_OPT_DURATION, 1},   {"server", CMD_OPT_SERVER, 0},
+    {"no-server", CMD_OPT_NO_SERVER, 0},
 };
 
 /*
@@ -123,8 +124,9 @@ static int run_help(struct cmd_ctx *x);
 static const struct cmd_def commands[] = {
     {"get", CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_creds_get, help_get},
     {"env", CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_creds_env, help_env},
-    {"exec", CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART | CMD_OPT_FORCE, PROFILE_REQUIRED,
-     cmd_creds_exec, help_exec},
+    {"exec",
+     CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART | CMD_OPT_FORCE | CMD_OPT_SERVER | CMD_OPT_NO_SERVER,
+     PROFILE_REQUIRED, cmd_creds_exec, help_exec},
     {"status", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_NONE, cmd_status_show, help_status},
     {"forget", CMD_OPT_ALL | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_status_forget,
      help_forget},

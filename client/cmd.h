@@ -58,6 +58,8 @@ enum {
 	CMD_OPT_PRINT = 1 << 8,       /* console */
 	CMD_OPT_DESTINATION = 1 << 9, /* console --destination URL */
 	CMD_OPT_DURATION = 1 << 10,   /* console --duration SECONDS */
+	CMD_OPT_SERVER = 1 << 11,     /* exec --server: the credentials endpoint */
+	CMD_OPT_NO_SERVER = 1 << 12,  /* exec --no-server: keys, whatever keyroled's default */
 };
 
 struct cmd_def; /* one entry of the command table (cmd.c) */

@@ -15,6 +15,7 @@
 #include "cmd_creds.h"
 
 #include "buf.h"
+#include "conn.h"
 #include "err.h"
 #include "json.h"
 #include "out.h"
@@ -22,9 +23,11 @@
 #include "shellquote.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int cmd_creds_get(struct cmd_ctx *x)
@@ -129,6 +132,113 @@ out:
 	return rc;
 }
 
+/*
+ * exec --server: the child reads the credentials endpoint, not keys. Every
+ * variable an SDK would prefer to the endpoint is removed (keys, a
+ * profile, the relative URI and a token file), the URL and the token set.
+ */
+static int server_env(struct cmd_ctx *x, const struct json *reply)
+{
+	static const char *const drop[] = {"AWS_ACCESS_KEY_ID",
+	                                   "AWS_SECRET_ACCESS_KEY",
+	                                   "AWS_SESSION_TOKEN",
+	                                   "AWS_SECURITY_TOKEN",
+	                                   "AWS_CREDENTIAL_EXPIRATION",
+	                                   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	                                   "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"};
+	const char *region = json_get_str(reply, "region");
+
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (unsetenv(drop[i]) < 0)
+			return -1;
+	if (setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", json_get_str(reply, "url"), 1) < 0 ||
+	    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", json_get_str(reply, "token"), 1) < 0)
+		return -1;
+	/* The region as plain exec sets it. */
+	if (region && *region)
+		return setenv("AWS_REGION", region, 1) < 0 ||
+		               setenv("AWS_DEFAULT_REGION", region, 1) < 0
+		           ? -1
+		           : 0;
+	return unsetenv("AWS_REGION") < 0 || unsetenv("AWS_DEFAULT_REGION") < 0 ? -1 : 0;
+}
+
+static volatile sig_atomic_t child_pid;
+
+/*
+ * A signal sent to keyrole goes on to the command. One the terminal sent
+ * (SI_KERNEL: ^C, ^\\, a hang-up) reached the command's process group
+ * already, and is not sent twice.
+ */
+static void forward_signal(int sig, siginfo_t *si, void *ctx)
+{
+	if (child_pid > 0 && !(si && si->si_code == SI_KERNEL))
+		kill((pid_t)child_pid, sig);
+}
+
+/* Report why argv[0] could not run; the status a shell would give. */
+static int exec_failed(char **argv, int e)
+{
+	/* Like a shell: 127 when the command is missing, 126 when it cannot run. */
+	if (e == ENOENT) {
+		out_fail(NULL, KR_ERR_INVAL, "%s: command not found", argv[0]);
+		return CMD_EXIT_NOTFOUND;
+	}
+	out_fail(NULL, KR_ERR_INVAL, "%s: %s", argv[0], strerror(e));
+	return CMD_EXIT_NOEXEC;
+}
+
+/*
+ * Run argv as a child while x->conn stays open (its token lives as long as
+ * the connection): signals are forwarded, the status is the child's.
+ */
+static int run_served(struct cmd_ctx *x, char **argv)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa = {.sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO};
+	int status = 0, err_pipe[2];
+	ssize_t n;
+	int e = 0;
+	pid_t pid;
+
+	/* The child tells why its exec failed through a pipe closed on exec. */
+	if (pipe2(err_pipe, O_CLOEXEC) < 0)
+		return out_fail(x, KR_ERR_IO, "cannot start %s: %s", argv[0], strerror(errno));
+	sigemptyset(&sa.sa_mask);
+	pid = fork();
+	if (pid < 0) {
+		close(err_pipe[0]);
+		close(err_pipe[1]);
+		return out_fail(x, KR_ERR_IO, "cannot start %s: %s", argv[0], strerror(errno));
+	}
+	if (pid == 0) {
+		close(err_pipe[0]);
+		signal(SIGPIPE, SIG_DFL); /* an ignored signal would stay ignored across exec */
+		execvp(argv[0], argv);
+		e = errno;
+		(void)!write(err_pipe[1], &e, sizeof(e));
+		_exit(e == ENOENT ? CMD_EXIT_NOTFOUND : CMD_EXIT_NOEXEC);
+	}
+	close(err_pipe[1]);
+	child_pid = pid;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	do
+		n = read(err_pipe[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(err_pipe[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return out_fail(x, KR_ERR_IO, "waiting for %s: %s", argv[0],
+			                strerror(errno));
+	conn_close(&x->conn); /* the token dies with the command */
+	if (n == (ssize_t)sizeof(e))
+		return exec_failed(argv, e);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
 int cmd_creds_exec(struct cmd_ctx *x)
 {
 	char *shell_argv[2] = {NULL, NULL};
@@ -146,15 +256,32 @@ int cmd_creds_exec(struct cmd_ctx *x)
 		              nested);
 		goto out;
 	}
+	if ((x->opts & CMD_OPT_SERVER) && (x->opts & CMD_OPT_NO_SERVER)) {
+		rc = out_fail(x, KR_ERR_INVAL, "--server and --no-server: choose one");
+		goto out;
+	}
 	if (!argv || !argv[0]) {
 		const char *sh = getenv("SHELL");
 
 		shell_argv[0] = (char *)(sh && *sh == '/' ? sh : "/bin/sh");
 		argv = shell_argv;
 	}
-	rc = request_get_creds(x, &reply);
+	rc = request_exec_creds(x, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
+	if (json_get_str(reply, "url")) {
+		if (server_env(x, reply) < 0 || unsetenv("AWS_PROFILE") < 0 ||
+		    unsetenv("AWS_DEFAULT_PROFILE") < 0 ||
+		    setenv("KEYROLE_PROFILE", x->profile, 1) < 0) {
+			rc = out_fail(x, KR_ERR_NOMEM, "cannot set the environment: %s",
+			              strerror(errno));
+			goto out;
+		}
+		json_free(reply); /* the environment holds the token the command needs */
+		reply = NULL;
+		rc = run_served(x, argv);
+		goto out;
+	}
 	n = reply_vars(reply, vars);
 	for (size_t i = 0; i < n; i++) {
 		int r = vars[i].value && *vars[i].value ? setenv(vars[i].name, vars[i].value, 1)
@@ -176,15 +303,9 @@ int cmd_creds_exec(struct cmd_ctx *x)
 	execvp(argv[0], argv);
 	e = errno;
 	signal(SIGPIPE, SIG_IGN);
-	/* Like a shell: 127 when the command is missing, 126 when it cannot run. */
-	if (e == ENOENT) {
-		out_fail(NULL, KR_ERR_INVAL, "%s: command not found", argv[0]);
-		rc = CMD_EXIT_NOTFOUND;
-	} else {
-		out_fail(NULL, KR_ERR_INVAL, "%s: %s", argv[0], strerror(e));
-		rc = CMD_EXIT_NOEXEC;
-	}
+	rc = exec_failed(argv, e);
 out:
+	conn_close(&x->conn);
 	json_free(reply);
 	return rc;
 }

@@ -533,8 +533,13 @@ int conn_request(struct conn *c, const struct json *req, int64_t deadline_ms,
 	}
 	*ret_reply = reply;
 	c->detail[0] = '\0';
+	if (c->keep && json_type(json_get(reply, "ok")) == JSON_TRUE) {
+		reply = NULL;
+		goto kept; /* exec --server: the token lives while this connection does */
+	}
 out:
 	conn_close(c);
+kept:
 	buf_free(&body);
 	buf_free(&out);
 	buf_free(&in);

@@ -33,7 +33,8 @@ enum {
 
 struct conn {
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int fd; /* -1 when closed */
+	int fd;   /* -1 when closed */
+	int keep; /* leave it open after a successful ("ok": true) reply (exec --server) */
 	/*
 	 * Why the last call failed, as a phrase for the one stderr line
 	 * ("nothing answers on /run/user/1000/keyrole/agent.sock ..."). Never
@@ -61,8 +62,8 @@ int conn_open(struct conn *c, unsigned flags);
  * (CLOCK_MONOTONIC ms, see proto_now_ms()). The reply may be a failure
  * reply ("ok": false): that is the caller's to interpret, but it is always
  * a JSON object whose "v" is KR_PROTO_VERSION. The connection is closed
- * afterwards, whatever the result. The caller owns *ret_reply (json_free(),
- * which wipes: it may hold credentials).
+ * afterwards, unless c->keep is set and the reply says "ok": true. The caller owns *ret_reply
+ * (json_free(), which wipes: it may hold credentials).
  */
 int conn_request(struct conn *c, const struct json *req, int64_t deadline_ms,
                  struct json **ret_reply);

@@ -264,9 +264,9 @@ static int is_error(const struct json *reply, const char *name)
 }
 
 /*
- * Send req, a request that gets a profile's credentials ("get", "console"),
- * with get's MFA and login rounds; a failure reply is reported. req gets
- * the MFA code (json_free() wipes it).
+ * Send req, a request that gets a profile's credentials ("get", "serve",
+ * "console"), with get's MFA and login rounds; a failure reply is reported.
+ * req gets the MFA code (json_free() wipes it).
  */
 static int call_with_creds(struct cmd_ctx *x, struct json *req, struct json **ret_reply)
 {
@@ -310,21 +310,34 @@ out:
 	return rc;
 }
 
-int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
+/* get (exec 0), exec's get (1: keyroled may answer serve) or serve (2). */
+static int creds_call(struct cmd_ctx *x, int exec, struct json **ret_reply)
 {
 	struct json *req, *reply = NULL;
 	int rc;
 
-	req = request_new(x, "get", 1);
+	req = request_new(x, exec == 2 ? "serve" : "get", 1);
+	if (req && exec == 1 && json_add_bool(req, "exec", 1) < 0) {
+		json_free(req);
+		req = NULL;
+	}
 	if (!req) {
 		rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 		goto out;
 	}
+	x->conn.keep = exec != 0;
 	rc = call_with_creds(x, req, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
-	if (!json_get_str(reply, "AccessKeyId") || !*json_get_str(reply, "AccessKeyId") ||
-	    !json_get_str(reply, "SecretAccessKey") || !*json_get_str(reply, "SecretAccessKey")) {
+	if (json_get_str(reply, "url")) {
+		/* serve: the endpoint's URL and token, no keys. */
+		if (exec == 0 || !json_get_str(reply, "token") || !*json_get_str(reply, "token")) {
+			rc = out_fail(x, KR_ERR_PROTO, "keyroled's serve answer has no token");
+			goto out;
+		}
+	} else if (!json_get_str(reply, "AccessKeyId") || !*json_get_str(reply, "AccessKeyId") ||
+	           !json_get_str(reply, "SecretAccessKey") ||
+	           !*json_get_str(reply, "SecretAccessKey")) {
 		rc = out_fail(x, KR_ERR_PROTO,
 		              "keyroled's answer has no AccessKeyId/SecretAccessKey");
 		goto out;
@@ -340,7 +353,22 @@ int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
 out:
 	json_free(req); /* held the code: json_free() wipes */
 	json_free(reply);
+	if (rc != CMD_EXIT_OK || !json_get_str(*ret_reply, "url"))
+		conn_close(&x->conn); /* kept only for a serve answer */
+	x->conn.keep = 0;
 	return rc;
+}
+
+int request_get_creds(struct cmd_ctx *x, struct json **ret_reply)
+{
+	return creds_call(x, 0, ret_reply);
+}
+
+int request_exec_creds(struct cmd_ctx *x, struct json **ret_reply)
+{
+	if (x->opts & CMD_OPT_SERVER)
+		return creds_call(x, 2, ret_reply);
+	return creds_call(x, x->opts & CMD_OPT_NO_SERVER ? 0 : 1, ret_reply);
 }
 
 int request_console(struct cmd_ctx *x, const char *destination, long duration,

@@ -78,6 +78,14 @@ int request_get_creds(struct cmd_ctx *x, struct json **ret_reply);
 int request_console(struct cmd_ctx *x, const char *destination, long duration,
                     struct json **ret_reply);
 
+/*
+ * request_get_creds() for `keyrole exec`: with --server a "serve" (the
+ * reply has "url" and "token" instead of keys, and x->conn stays open: the
+ * token lives while it does); with --no-server a plain get; else a get
+ * that keyroled answers as a serve when its exec-server setting is on.
+ */
+int request_exec_creds(struct cmd_ctx *x, struct json **ret_reply);
+
 /* The number member key of o as a long (counts, seconds, pids), dflt if absent or absurd. */
 long request_num(const struct json *o, const char *key, long dflt);
 

@@ -87,6 +87,15 @@
 #define KR_MFA_WAIT_MS       90000 /* others wait this long for one client's MFA prompt */
 #define KR_STS_CODES_MAX     32    /* distinct AWS error codes counted in status */
 
+/* The container credentials endpoint of `keyrole exec --server` (daemon/credsrv.c). */
+#define KR_CREDSRV_REQ_MAX   8192  /* request line and headers */
+#define KR_CREDSRV_CONN_MAX  256   /* open HTTP connections; past it the oldest unread goes */
+#define KR_CREDSRV_READ_MS   3000  /* a whole request must arrive in this */
+#define KR_CREDSRV_WAIT_MS   60000 /* an answer that waits on a fetch (STS) */
+#define KR_CREDSRV_WRITE_MS  3000  /* a reply must be taken within this */
+#define KR_CREDSRV_REGS_MAX  256   /* live `exec --server` registrations */
+#define KR_CREDSRV_TOKEN_LEN 32    /* random bytes of a token (64 hex characters) */
+
 /* Credentials. */
 #define KR_REFRESH_MARGIN_S (15 * 60) /* botocore refreshes below this */
 #define KR_MIN_LEFT_S       60        /* never hand out less than this */

@@ -39,7 +39,7 @@ _keyrole_options()
 {
 	case $1 in
 	get | env) echo "--mfa-code --no-autostart --help" ;;
-	exec) echo "--force --mfa-code --no-autostart --help" ;;
+	exec) echo "--server --no-server --force --mfa-code --no-autostart --help" ;;
 	status | check) echo "--json --no-autostart --help" ;;
 	forget) echo "--all --no-autostart --help" ;;
 	add) echo "--verify --no-autostart --help" ;;

@@ -6,6 +6,7 @@
 #include "agent.h"
 
 #include "caps.h"
+#include "credsrv.h"
 #include "err.h"
 #include "fetch.h"
 #include "log.h"
@@ -63,6 +64,8 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 
 		r = sso_new(&oo, &a->sso);
 	}
+	if (r == KR_OK)
+		r = credsrv_new(l, a, &a->credsrv);
 	if (r < 0) {
 		agent_free(a);
 		return r;
@@ -83,6 +86,8 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	/* Its connections' requests are jobs: cancelled before the jobs go. */
+	credsrv_free(a->credsrv);
 	/* Jobs hang off entries as waiters: answer nobody, free everything. */
 	if (a->cache)
 		fetch_drop_all(a);
@@ -119,6 +124,7 @@ void agent_reconfigure(struct agent *a, const struct agent_opts *opts)
 		a->opts.refresh_margin = opts->refresh_margin;
 		cache_set_refresh_margin(a->cache, opts->refresh_margin);
 	}
+	a->opts.exec_server = opts->exec_server;
 	if (opts->mfa_duration > 0) {
 		a->opts.mfa_duration = opts->mfa_duration;
 		a->svc.mfa_duration = opts->mfa_duration;

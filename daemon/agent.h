@@ -33,6 +33,7 @@ struct agent_opts {
 	const struct keyring_ops *keyring_ops;
 	int sweep_interval; /* seconds between keyring sweeps (test seam); 0 = default */
 	const struct source_table *sources; /* the sources (test seam); NULL = sources.c's */
+	int exec_server; /* exec-server = yes: `keyrole exec` gets the endpoint by default */
 };
 
 /*
@@ -78,6 +79,7 @@ struct agent {
 	struct cache *cache;
 	struct http *http;         /* IAM Identity Center's calls (STS has its own) */
 	struct sso *sso;           /* IAM Identity Center tokens and logins */
+	struct credsrv *credsrv;   /* the credentials endpoint of exec --server */
 	struct source_svc svc;     /* what sources may use */
 	struct resolve_opts ropts; /* how chains are resolved */
 	struct agent_counters c;

@@ -212,15 +212,33 @@ int cache_label(struct cache_entry *e, const struct step *s)
 	return r;
 }
 
+/*
+ * The least an entry may have left when it is handed out: KR_MIN_LEFT_S,
+ * or a quarter of its lifetime for a session shorter than four times that
+ * (a 60 s session is served down to 15 s left, not never).
+ */
+time_t cache_min_left(const struct cache_entry *e)
+{
+	time_t life = e->creds.expiration - e->obtained;
+
+	return life / 4 < KR_MIN_LEFT_S ? (life / 4 > 1 ? life / 4 : 1) : KR_MIN_LEFT_S;
+}
+
+/*
+ * Below this it is renewed: the refresh margin, or half the lifetime when
+ * that is shorter, never less than the minimum left. A session shorter
+ * than twice the margin is so renewed once per session (at half its life),
+ * not on every request.
+ */
 static time_t threshold(const struct cache_entry *e)
 {
 	time_t life = e->creds.expiration - e->obtained;
-	time_t t = e->cache->o.refresh_margin;
+	time_t t = e->cache->o.refresh_margin, min = cache_min_left(e);
 
 	if (life / 2 < t)
 		t = life / 2;
-	if (t < KR_MIN_LEFT_S)
-		t = KR_MIN_LEFT_S;
+	if (t < min)
+		t = min;
 	return t;
 }
 
@@ -231,7 +249,7 @@ int cache_fresh(const struct cache_entry *e)
 
 int cache_usable(const struct cache_entry *e)
 {
-	return e->has_creds && e->creds.expiration - cache_now(e->cache) > KR_MIN_LEFT_S;
+	return e->has_creds && e->creds.expiration - cache_now(e->cache) > cache_min_left(e);
 }
 
 void cache_set_creds(struct cache_entry *e, struct sts_creds *creds, time_t obtained,
@@ -294,7 +312,17 @@ static uint32_t rnd(void)
 void cache_schedule(struct cache_entry *e)
 {
 	time_t lead = 30 + (time_t)(rnd() % 61); /* jitter: 30..90 s ahead */
-	time_t when = e->creds.expiration - threshold(e) - lead, now = cache_now(e->cache);
+	time_t room = (threshold(e) - cache_min_left(e)) / 2;
+	time_t when, now = cache_now(e->cache);
+
+	/*
+	 * A short session (threshold close to its minimum left) is refreshed
+	 * a little before its threshold instead, so that it is renewed once,
+	 * before requests would wait for it, and never more than once.
+	 */
+	if (room > 0 && lead > room)
+		lead = 1 + (time_t)(rnd() % (uint32_t)room);
+	when = e->creds.expiration - threshold(e) - lead;
 
 	cache_arm(e, when < now + 1 ? now + 1 : when);
 }

@@ -6,13 +6,17 @@
  * Lifetimes (all decided here):
  * - An entry is served without a fetch while it has more than its refresh
  *   threshold left: botocore's 15 minutes (the refresh margin), or half
- *   the lifetime for credentials too short for that, never less than
- *   KR_MIN_LEFT_S. Below the threshold it is still served while it has
- *   more than KR_MIN_LEFT_S, when a refresh cannot be made (no MFA code, a
- *   failed call). Expired credentials are never served.
+ *   the lifetime for credentials too short for that, never less than its
+ *   minimum left: KR_MIN_LEFT_S, or a quarter of the lifetime of a session
+ *   shorter than 4 * KR_MIN_LEFT_S (cache_min_left()). Below the threshold
+ *   it is still served while it has more than its minimum left, when a
+ *   refresh cannot be made (no MFA code, a failed call). Expired
+ *   credentials are never served.
  * - After a fetch, an entry's timer fires 30..90 s (jittered) before its
- *   threshold, for a background refresh when a client used it since; else
- *   it lives until KR_MIN_LEFT_S before its expiry and is dropped.
+ *   threshold (for a short session: within half the time between its
+ *   threshold and its minimum left), for a background refresh when a
+ *   client used it since; else it lives until its minimum left and is
+ *   dropped. A session of any length is so renewed once, not per request.
  * - The cache holds at most max_entries; past that, expired entries go
  *   first, then the idle entry obtained longest ago (a minute old at
  *   least). An entry that is busy (a fetch or keyring lookup in flight),
@@ -104,9 +108,11 @@ struct cache_entry *cache_get(struct cache *c, const char *key, uint64_t h);
 /* Take the step's names for status and logs. */
 int cache_label(struct cache_entry *e, const struct step *s);
 
-/* Above its refresh threshold / above KR_MIN_LEFT_S. */
+/* Above its refresh threshold / above its minimum left (cache_min_left()). */
 int cache_fresh(const struct cache_entry *e);
 int cache_usable(const struct cache_entry *e);
+/* The least it is handed out with: KR_MIN_LEFT_S, or a quarter of a shorter session's life. */
+time_t cache_min_left(const struct cache_entry *e);
 /* Work in flight on it / nothing at all (no work, no waiters, no pins). */
 int cache_busy(const struct cache_entry *e);
 int cache_idle(const struct cache_entry *e);

@@ -51,6 +51,8 @@ struct job {
 	int starting;        /* inside fetch_get(): an answer must not free the job */
 	int answered;        /* answered while starting */
 	char *refresh_error; /* a step's last failed refresh, when one is served anyway */
+	int no_wait; /* the credentials endpoint: take a usable entry rather than wait on its fetch
+	              */
 };
 
 enum { STEP_TAKEN, STEP_WAITING, STEP_ENDED };
@@ -361,8 +363,10 @@ static void complete(struct agent *a, struct cache_entry *e, const struct source
 	free(e->last_error);
 	e->last_error = strdup(res->detail.msg[0] ? res->detail.msg : err_str(res->err));
 	/* Still valid: retry in the background a minute from now. */
-	if (cache_usable(e) && e->creds.expiration - KR_MIN_LEFT_S > agent_now(a) + 60)
+	if (cache_usable(e) && e->creds.expiration - cache_min_left(e) > agent_now(a) + 60)
 		cache_arm(e, agent_now(a) + 60);
+	else if (cache_usable(e) && e->creds.expiration - cache_min_left(e) > agent_now(a) + 5)
+		cache_arm(e, agent_now(a) + 5); /* a short session: try again sooner */
 	list_for_each_safe(n, t, &waiters)
 	{
 		struct job *w = list_entry(n, struct job, wlink);
@@ -512,6 +516,12 @@ static int step_cached(struct job *j, const struct step *s)
 	if (!forced && cache_fresh(e))
 		return take(j, e, "memory");
 	if (cache_busy(e)) {
+		/*
+		 * The SDKs give the credentials endpoint a second or two: while the
+		 * entry is still usable they get it at once, not after STS's retries.
+		 */
+		if (j->no_wait && !forced && cache_usable(e))
+			return take(j, e, "memory");
 		job_wait(j, e);
 		return STEP_WAITING;
 	}
@@ -688,6 +698,7 @@ void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *us
 	j = job_new(a, req->profile, &req->env, req->mfa_code, NULL, fn, userdata);
 	if (!j)
 		return;
+	j->no_wait = req->no_wait;
 	j->starting = 1;
 	job_start(j);
 	j->starting = 0;
@@ -705,7 +716,7 @@ void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *us
 /* Refresh e in the background for the client that used it last. */
 static void refresh(struct agent *a, struct cache_entry *e)
 {
-	time_t end = e->creds.expiration - KR_MIN_LEFT_S;
+	time_t end = e->creds.expiration - cache_min_left(e);
 	struct job *j;
 
 	/* Try again later if the refresh cannot run now; at the end, the entry goes. */
@@ -742,7 +753,7 @@ void fetch_on_timer(struct cache_entry *e, void *agent)
 	}
 	if (cache_busy(e) || !list_empty(&e->waiters))
 		return; /* armed again when the work ends */
-	if (!e->has_creds || e->creds.expiration <= now + KR_MIN_LEFT_S) {
+	if (!e->has_creds || e->creds.expiration <= now + cache_min_left(e)) {
 		if (e->pins == 0)
 			cache_drop(e); /* expired: never served again */
 		return;
@@ -752,7 +763,7 @@ void fetch_on_timer(struct cache_entry *e, void *agent)
 		return;
 	}
 	/* Not used since it was fetched: let it expire instead of refreshing. */
-	cache_arm(e, e->creds.expiration - KR_MIN_LEFT_S);
+	cache_arm(e, e->creds.expiration - cache_min_left(e));
 }
 
 void fetch_forget(struct agent *a, struct cache_entry *e, int *removed)

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 	    "                           (default 900, botocore's own margin)\n"
 	    "      --mfa-duration SECONDS\n"
 	    "                           lifetime of MFA sessions (default 43200)\n"
+	    "      --exec-server yes|no a plain 'keyrole exec' gets the container credentials\n"
+	    "                           endpoint instead of keys (default no)\n"
 	    "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
 	    "      --max-entries N      cache at most N steps of chains (default 10000; the\n"
 	    "                           expired, then the least recently fetched, go first)\n"
@@ -98,6 +100,13 @@ static int set_option(struct settings *st, const char *key, const char *val, con
 
 		r = parse_int(val, 16, 1000000, &n);
 		st->srv.agent.max_entries = (unsigned)n;
+	} else if (strcmp(key, "exec-server") == 0) {
+		if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0)
+			st->srv.agent.exec_server = 1;
+		else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0)
+			st->srv.agent.exec_server = 0;
+		else
+			r = KR_ERR_INVAL;
 	} else if (strcmp(key, "idle-exit") == 0)
 		r = parse_int(val, 0, INT_MAX / 1000000, &st->srv.idle_exit);
 	else if (strcmp(key, "log-level") == 0) {
@@ -161,6 +170,7 @@ static const struct option longopts[] = {
     {"cache", required_argument, NULL, 'c'},
     {"refresh-margin", required_argument, NULL, 'R'},
     {"mfa-duration", required_argument, NULL, 'M'},
+    {"exec-server", required_argument, NULL, 'X'},
     {"idle-exit", required_argument, NULL, 'I'},
     {"max-entries", required_argument, NULL, 'E'},
     {"log-level", required_argument, NULL, 'l'},
@@ -235,6 +245,9 @@ static int load_settings(struct settings *st, const struct args *a, int quiet_he
 		case 'M':
 			r = set_option(st, "mfa-duration", optarg, "--mfa-duration");
 			break;
+		case 'X':
+			r = set_option(st, "exec-server", optarg, "--exec-server");
+			break;
 		case 'I':
 			r = set_option(st, "idle-exit", optarg, "--idle-exit");
 			break;
@@ -274,6 +287,7 @@ static int reload(void *userdata, struct server_opts *ret)
 	ret->idle_exit = st.srv.idle_exit;
 	ret->agent.refresh_margin = st.srv.agent.refresh_margin;
 	ret->agent.mfa_duration = st.srv.agent.mfa_duration;
+	ret->agent.exec_server = st.srv.agent.exec_server;
 	return KR_OK;
 }
 

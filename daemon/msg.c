@@ -38,6 +38,7 @@ static const char *const op_names[] = {
     [OP_LOGOUT] = "logout",
     [OP_SSO_PROFILES] = "sso_profiles",
     [OP_CONSOLE] = "console",
+    [OP_SERVE] = "serve",
 };
 
 const char *msg_op_name(enum req_op op)
@@ -319,6 +320,13 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		json_w_str(w, "url", r->u.console.url);
 		if (r->u.console.expiration)
 			put_time(w, "expiration", r->u.console.expiration);
+		break;
+	case OP_SERVE:
+		json_w_str(w, "url", r->u.serve.url);
+		json_w_str(w, "token", r->u.serve.token);
+		if (r->u.serve.expiration)
+			put_time(w, "Expiration", r->u.serve.expiration);
+		json_w_str_opt(w, "region", r->u.serve.region);
 		break;
 	default:
 		break;

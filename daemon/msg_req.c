@@ -62,6 +62,7 @@ static const struct {
     {"all", offsetof(struct request, all)},
     {"verify", offsetof(struct request, verify)},
     {"force", offsetof(struct request, force)},
+    {"exec", offsetof(struct request, exec)},
 };
 #define N_BOOL (sizeof(bool_fields) / sizeof(bool_fields[0]))
 

@@ -12,6 +12,7 @@
 
 #include "cachekey.h"
 #include "check.h"
+#include "credsrv.h"
 #include "endpoint.h"
 #include "err.h"
 #include "fetch.h"
@@ -501,6 +502,121 @@ static void op_remove(struct agent *a, const struct request *req, reply_fn fn, v
 	*ret_pending = &op->req;
 }
 
+/* ---- serve: exec --server ---- */
+
+/*
+ * A "serve" first gets the profile's credentials exactly as "get" does
+ * (errors and the MFA prompt come before the child starts), then registers
+ * a token for the credentials endpoint (credsrv.c). The token lives as
+ * long as the connection that asked for it (server.c takes it); a receiver
+ * that does not take it lets it go at once.
+ */
+struct serveop {
+	struct agent_req req;
+	struct agent *a;
+	reply_fn fn;
+	void *userdata;
+	struct agent_req *pending; /* the get's */
+	char *profile;
+	struct caller_env *env;
+	int inline_call; /* inside fetch_get(): the caller frees */
+	int answered;
+};
+
+static void serveop_free(struct serveop *so)
+{
+	free(so->profile);
+	caller_env_free(so->env);
+	free(so);
+}
+
+static void serve_on_get(void *userdata, const struct reply *got)
+{
+	struct serveop *so = userdata;
+	struct credsrv_reg *reg = NULL;
+	struct err_detail e;
+	int taken = 0;
+
+	so->pending = NULL;
+	so->answered = 1;
+	if (!got->ok) {
+		so->fn(so->userdata, got);
+	} else if (credsrv_register(so->a->credsrv, so->profile, so->env, &reg, &e) < 0) {
+		struct reply_error re = {.e = &e, .profile = so->profile};
+
+		reply_error(so->fn, so->userdata, &re);
+	} else {
+		struct reply r = {.op = OP_SERVE, .ok = 1};
+
+		r.u.serve.url = credsrv_reg_url(reg);
+		r.u.serve.token = credsrv_reg_token(reg);
+		r.u.serve.region = got->u.get.region;
+		r.u.serve.expiration = got->u.get.creds->expiration;
+		r.u.serve.reg = reg;
+		r.u.serve.taken = &taken;
+		so->fn(so->userdata, &r);
+		if (!taken)
+			credsrv_unregister(reg);
+	}
+	if (!so->inline_call)
+		serveop_free(so);
+}
+
+static void serveop_cancel(struct agent_req *r)
+{
+	struct serveop *so = (struct serveop *)r;
+
+	agent_req_cancel(so->pending);
+	serveop_free(so);
+}
+
+static void op_serve(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                     struct agent_req **ret_pending)
+{
+	struct serveop *so;
+
+	if (!valid_profile_name(req->profile)) {
+		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "serve needs a profile");
+		return;
+	}
+	if (credsrv_count(a->credsrv) >= KR_CREDSRV_REGS_MAX) {
+		reply_errorf(fn, userdata, KR_ERR_BUSY, req->profile,
+		             "%d keyrole exec --server are running already; end some first",
+		             KR_CREDSRV_REGS_MAX);
+		return;
+	}
+	so = calloc(1, sizeof(*so));
+	if (!so || !(so->profile = strdup(req->profile)) ||
+	    !(so->env = caller_env_dup(&req->env))) {
+		if (so)
+			serveop_free(so);
+		reply_errorf(fn, userdata, KR_ERR_NOMEM, NULL, "out of memory");
+		return;
+	}
+	so->req.cancel = serveop_cancel;
+	so->a = a;
+	so->fn = fn;
+	so->userdata = userdata;
+	so->inline_call = 1;
+	fetch_get(a, req, serve_on_get, so, &so->pending);
+	so->inline_call = 0;
+	if (so->answered) {
+		serveop_free(so);
+		return;
+	}
+	*ret_pending = &so->req;
+}
+
+/* get; for `keyrole exec` it is a serve when keyroled.conf says exec-server = yes. */
+static void op_get(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                   struct agent_req **ret_pending)
+{
+	if (req->exec && a->opts.exec_server)
+		op_serve(a, req, fn, userdata, ret_pending);
+	else
+		fetch_get(a, req, fn, userdata, ret_pending);
+}
+
 /* ---- dispatch ---- */
 
 static void op_ping(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
@@ -521,7 +637,7 @@ typedef void (*op_fn)(struct agent *a, const struct request *req, reply_fn fn, v
 static const op_fn ops[] = {
     [OP_PING] = op_ping,
     [OP_VERSION] = op_version,
-    [OP_GET] = fetch_get,
+    [OP_GET] = op_get,
     [OP_STATUS] = op_status,
     [OP_FORGET] = op_forget,
     [OP_CHECK] = op_check,
@@ -532,6 +648,7 @@ static const op_fn ops[] = {
     [OP_LOGOUT] = ops_sso_logout,
     [OP_SSO_PROFILES] = ops_sso_profiles,
     [OP_CONSOLE] = ops_console,
+    [OP_SERVE] = op_serve,
 };
 
 void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *userdata,

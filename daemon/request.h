@@ -37,6 +37,7 @@ enum req_op {
 	OP_LOGOUT,       /* ... drop a session's token and what it made */
 	OP_SSO_PROFILES, /* ... the accounts and roles of a session */
 	OP_CONSOLE,      /* a sign-in URL of the web console (ops_console.c) */
+	OP_SERVE,        /* exec --server: a token for the credentials endpoint */
 };
 
 /*
@@ -79,6 +80,9 @@ struct request {
 	int force;               /* login --force */
 	const char *destination; /* console: the page to open, or NULL (the region's home) */
 	long duration;           /* console: seconds, 0 = not given, -1 = not a valid number */
+	int exec;                /* get for `keyrole exec`: serve instead when exec-server is on */
+	int no_wait; /* not on the wire: the credentials endpoint's get (take usable, do not wait)
+	              */
 	struct caller_env env;
 	/* private: the block every string above points into */
 	char *strings;
@@ -132,6 +136,7 @@ struct status_report {
 };
 
 struct check_reports; /* check.h */
+struct credsrv_reg;   /* credsrv.h */
 
 struct reply_error {
 	const struct err_detail *e;
@@ -164,6 +169,17 @@ struct reply {
 			const char *session;
 			time_t expiration;
 		} login_wait;
+		/*
+		 * The receiver that keeps the connection open takes reg
+		 * (server.c: revoked when the connection closes); one that
+		 * does not leaves it, and the sender revokes it.
+		 */
+		struct {
+			const char *url, *token, *region; /* token: secret */
+			time_t expiration;
+			struct credsrv_reg *reg;
+			int *taken; /* set to 1 by the receiver that takes reg */
+		} serve;
 		struct {
 			const char *session, *start_url, *region;
 			const struct sso_account_roles *accounts;

@@ -16,6 +16,11 @@
  *   agent (KR_CONN_IDLE_MS, a backstop: the agent bounds its own work) and
  *   writing (KR_CONN_WRITE_MS, a client that does not read its reply).
  * - Reply buffers may hold credentials: struct buf wipes them.
+ * - A "serve" answer (exec --server) keeps its connection open, HELD, with
+ *   no deadline, until the client closes it (its exec ended or was
+ *   killed): the connection owns the credentials endpoint's registration
+ *   and revokes its token when it goes. Held connections count against
+ *   KR_CONN_MAX; credsrv.c bounds how many there are.
  * - Ownership of a connection: it is freed only by the code the loop
  *   called for it (on_accept, its I/O or deadline callback, or a reply
  *   the agent delivers later), never under a caller that still uses it.
@@ -27,6 +32,7 @@
 
 #include "err.h"
 #include "caps.h"
+#include "credsrv.h"
 #include "list.h"
 #include "log.h"
 #include "loop.h"
@@ -60,12 +66,16 @@ struct server_conn {
 	size_t body_len;
 	size_t out_off;
 	struct agent_req *pending;
-	int state;       /* READING, WAITING, WRITING, CLOSING */
-	int dispatching; /* inside agent_handle(): a reply must not free us yet */
+	int state;               /* READING, WAITING, WRITING, CLOSING */
+	int dispatching;         /* inside agent_handle(): a reply must not free us yet */
+	struct credsrv_reg *reg; /* serve: revoked when the connection goes */
 };
 
-/* CLOSING: the answer could not even be encoded as an error; close without one. */
-enum { READING, WAITING, WRITING, CLOSING };
+/*
+ * CLOSING: the answer could not even be encoded as an error; close without one.
+ * HELD: a serve was answered; open until the client hangs up.
+ */
+enum { READING, WAITING, WRITING, CLOSING, HELD };
 
 struct server {
 	struct loop *loop;
@@ -99,6 +109,7 @@ static void conn_free(struct server_conn *c)
 	s = c->srv;
 	if (c->pending)
 		agent_req_cancel(c->pending);
+	credsrv_unregister(c->reg);
 	loop_io_free(c->io);
 	loop_timer_free(c->deadline);
 	if (c->fd >= 0)
@@ -154,6 +165,15 @@ static int conn_flush(struct server_conn *c)
 			break; /* peer gone: nothing more to do */
 		c->out_off += (size_t)w;
 	}
+	if (c->reg && c->out_off == c->out.len) {
+		/* The exec lives while this connection does: wait for its hang-up. */
+		c->state = HELD;
+		buf_free(&c->out); /* held the token */
+		loop_timer_free(c->deadline);
+		c->deadline = NULL;
+		if (conn_watch(c, LOOP_IN) == 0)
+			return 0;
+	}
 	conn_free(c);
 	return 1;
 }
@@ -168,6 +188,10 @@ static void conn_reply(struct server_conn *c, const struct reply *reply)
 	int r = msg_encode_reply(reply, &c->out);
 
 	c->state = WRITING;
+	if (r == 0 && reply->ok && reply->op == OP_SERVE && reply->u.serve.reg) {
+		c->reg = reply->u.serve.reg; /* ours now: revoked in conn_free() */
+		*reply->u.serve.taken = 1;
+	}
 	if (r < 0) {
 		struct err_detail e;
 		struct reply er = {.ok = 0, .u.error.e = &e};
@@ -323,6 +347,14 @@ static void on_conn_io(struct loop_io *io, int fd, uint32_t revents, void *userd
 	case WRITING:
 		conn_flush(c);
 		break;
+	case HELD: {
+		/* The client sends nothing more; a hang-up ends its exec's token. */
+		char b[256];
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_free(c);
+		break;
+	}
 	}
 }
 

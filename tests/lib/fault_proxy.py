@@ -17,6 +17,10 @@ What a test can do from its own thread (all controls are thread-safe):
   hold(match=None) / release()     park matching requests until release()
   down(True|False, mode="close")   "close": accept and close at once;
                                    "refuse": stop listening (ECONNREFUSED)
+  short_sessions(seconds)          rewrite <Expiration> in AssumeRole and
+                                   GetSessionToken answers to now + seconds
+                                   (0 turns it off): STS sessions that last
+                                   a minute
   counts(), reset_counts(), requests(), wait_for(n, timeout)
 
 Invariant: the proxy never records or logs a secret. A request record keeps
@@ -25,6 +29,7 @@ upstream status; never keys, tokens, MFA codes, policies or headers.
 """
 
 import http.client
+import re
 import http.server
 import socket
 import threading
@@ -180,6 +185,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             skip = _HOP_BY_HOP | {"content-length", "server", "date"}
             headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in skip]
             status = resp.status
+            data = self.proxy._rewrite(data)
         except OSError as e:
             rec["status"] = 502
             msg = ("proxy: upstream failed: %s\n" % e.__class__.__name__).encode()
@@ -232,6 +238,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._faults = []  # [remaining, kind, match]
+        self._session_s = 0  # short_sessions()
         self._delays = {}  # match (None = all) -> seconds
         self._hold_match = None
         self._holding = False
@@ -293,6 +300,20 @@ class FaultProxy:
                 self._conns.discard(conn)
 
     # ---- controls ---------------------------------------------------------
+
+    def short_sessions(self, seconds):
+        """Rewrite every <Expiration> of an STS answer to now + seconds (0: off)."""
+        with self._lock:
+            self._session_s = int(seconds)
+
+    def _rewrite(self, data):
+        with self._lock:
+            s = self._session_s
+        if not s or b"<Expiration>" not in data:
+            return data
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + s)).encode()
+        return re.sub(rb"<Expiration>[^<]*</Expiration>",
+                      b"<Expiration>" + when + b"</Expiration>", data)
 
     def fail_next(self, n, kind="throttle", match=None):
         """Fail the next n requests (whose form body contains match, if given).

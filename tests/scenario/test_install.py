@@ -182,7 +182,8 @@ def main(tap, run):
         tap.is_(bash_complete(comp, ["keyrole", "check", "pr"], config), ["prod-admin"],
                 "profile prefix")
         tap.is_(bash_complete(comp, ["keyrole", "exec", "dev", "--"], config),
-                ["--force", "--help", "--mfa-code", "--no-autostart"], "exec options")
+                ["--force", "--help", "--mfa-code", "--no-autostart", "--no-server", "--server"],
+                "exec options")
         tap.is_(bash_complete(comp, ["keyrole", "forget", "--"], config),
                 ["--all", "--help", "--no-autostart"], "forget options")
         tap.is_(bash_complete(comp, ["keyrole", "help", ""], config), COMMANDS,

@@ -573,7 +573,12 @@ static void background_refresh_stops_without_clients(void **state)
 	cJSON *r;
 	int after;
 
-	fake.lifetime = 90;
+	/*
+	 * So short that its threshold (2 s) is under the refresh's least lead:
+	 * the refresh is due at once (1 s of real time; the wall clock stands
+	 * still). A longer short session is renewed at half its life.
+	 */
+	fake.lifetime = 4;
 	r = get(c, "b");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
 	cJSON_Delete(r);
@@ -995,7 +1000,7 @@ static void background_refresh_of_a_removed_profile_ends_with_the_entry(void **s
 	int found = 0;
 	cJSON *r, *st;
 
-	fake.lifetime = 62; /* the refresh is due at once (1 s of real time) */
+	fake.lifetime = 4; /* the refresh is due at once (1 s of real time) */
 	r = get(c, "a");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
 	cJSON_Delete(r);
@@ -1012,8 +1017,9 @@ static void background_refresh_of_a_removed_profile_ends_with_the_entry(void **s
 	}
 	assert_true(found);
 	cJSON_Delete(st);
-	fake_now += 5; /* under KR_MIN_LEFT_S left: the next firing drops it */
-	run_for(c, 2500);
+	fake_now +=
+	    5; /* under its minimum left: the next firing (3 s after the refresh) drops it */
+	run_for(c, 3500);
 	st = status(c);
 	assert_int_equal(count_entries(st, "a"), 0);
 	cJSON_Delete(st);
