@@ -64,6 +64,25 @@ s = boto3.Session(profile_name=sys.argv[1])
 print(s.client("sts", endpoint_url=sys.argv[2]).get_caller_identity()["Arn"])
 """
 
+# Under `keyrole exec --server`: boto3 with no profile (the container
+# provider), then, once the test says go, the endpoint itself: its status
+# and body (the SDKs show the body's message).
+UNDER_SERVER = r"""
+import boto3, json, os, sys, time, urllib.request, urllib.error
+print(boto3.client("sts", endpoint_url=sys.argv[1]).get_caller_identity()["Arn"], flush=True)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+req = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+                             headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+o = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with o.open(req, timeout=30) as r:
+        print(r.status, json.loads(r.read()).get("AccessKeyId", "")[:4], flush=True)
+except urllib.error.HTTPError as e:
+    print(e.code, json.loads(e.read()).get("message", ""), flush=True)
+"""
+
 
 def sh(argv, env, timeout=60):
     p = subprocess.run(argv, env=krtest.clean_env(env), capture_output=True, timeout=timeout,
@@ -404,6 +423,34 @@ def main(tap, run):
         rc, out, err = kr("check", "chained")
         tap.is_(rc, 0, "exit 0", err)
         tap.ok("(sso %s/Developer)" % A1 in out, "the chain names the SSO source", out)
+
+    with tap.test("exec --server on the SSO chain; after a logout the endpoint says so"):
+        ready, go = run.path("srv-ready"), run.path("srv-go")
+        fake.reset_counts()
+        child = subprocess.Popen([exe, "exec", "--server", "chained", "--", sys.executable, "-c",
+                                  UNDER_SERVER, moto.url, ready, go],
+                                 env=krtest.clean_env(env), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, cwd="/",
+                                 stdin=subprocess.DEVNULL)
+        run.add_cleanup(krtest.stop_process, child)
+        tap.ok(krtest.wait_until(lambda: os.path.exists(ready) or child.poll() is not None, 60),
+               "the command got credentials from the endpoint")
+        rc, out, err = kr("logout", corp)
+        tap.is_(rc, 0, "logout while it runs", err)
+        open(go, "w").close()
+        try:
+            out, err = child.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()
+        outputs.append(out + err)
+        lines = out.splitlines()
+        tap.is_(child.returncode, 0, "the command and keyrole exit 0", err[-500:])
+        tap.is_(lines[:1], ["arn:aws:sts::%s:assumed-role/after-sso/hop" % A1],
+                "boto3 (container provider) is the role chained on the SSO session")
+        tap.ok(len(lines) > 1 and lines[1].startswith("503 ") and corp in lines[1]
+               and "keyrole login" in lines[1],
+               "then 503 with a message that names the session and keyrole login", lines)
 
     with tap.test("no token, refresh token or client secret in logs, status or check"):
         secrets = [s for s in fake.issued_secrets() if len(s) >= 8]
