@@ -223,21 +223,9 @@ static int hconn_watch(struct hconn *c, uint32_t ev)
 /* Write what is left of c->out; 1 when c was freed (done or failed). */
 static int hconn_flush(struct hconn *c)
 {
-	while (c->out_off < c->out.len) {
-		ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (hconn_watch(c, LOOP_OUT) < 0 ||
-			    hconn_deadline(c, KR_CREDSRV_WRITE_MS) < 0)
-				break;
-			return 0;
-		}
-		if (w <= 0)
-			break;
-		c->out_off += (size_t)w;
-	}
+	if (loop_send_some(c->fd, c->out.data, c->out.len, &c->out_off) == 0 &&
+	    hconn_watch(c, LOOP_OUT) == 0 && hconn_deadline(c, KR_CREDSRV_WRITE_MS) == 0)
+		return 0;
 	hconn_free(c);
 	return 1;
 }

@@ -273,3 +273,19 @@ int loop_watchdog_enable(struct loop *l)
 
 	return r < 0 ? from_errno(r) : r;
 }
+
+int loop_send_some(int fd, const char *buf, size_t len, size_t *off)
+{
+	while (*off < len) {
+		ssize_t w = send(fd, buf + *off, len - *off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w <= 0)
+			return -1;
+		*off += (size_t)w;
+	}
+	return 1;
+}

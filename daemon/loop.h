@@ -10,6 +10,7 @@
 #ifndef KR_LOOP_H
 #define KR_LOOP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct loop;
@@ -42,6 +43,13 @@ uint64_t loop_now(struct loop *l);
 int loop_io_add(struct loop *l, int fd, uint32_t events, loop_io_fn fn, void *userdata,
                 struct loop_io **ret);
 int loop_io_set_events(struct loop_io *io, uint32_t events);
+
+/*
+ * Send buf[*off, len) on a non-blocking socket, moving *off on: 1 when all
+ * is sent, 0 when the socket is full (wait for LOOP_OUT), -1 when the peer
+ * is gone. Never SIGPIPE.
+ */
+int loop_send_some(int fd, const char *buf, size_t len, size_t *off);
 void loop_io_free(struct loop_io *io);
 
 /* A one-shot timer that fires at absolute time `at` (loop_now() units). */

@@ -150,20 +150,13 @@ static int conn_deadline(struct server_conn *c, int ms)
  */
 static int conn_flush(struct server_conn *c)
 {
-	while (c->out_off < c->out.len) {
-		ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (conn_watch(c, LOOP_OUT) < 0 ||
-			    (!c->deadline && conn_deadline(c, KR_CONN_WRITE_MS) < 0))
-				break;
+	/* 0: the socket is full (wait for it); 1: all sent; -1: the peer is gone. */
+	if (loop_send_some(c->fd, c->out.data, c->out.len, &c->out_off) == 0) {
+		if (conn_watch(c, LOOP_OUT) == 0 &&
+		    (c->deadline || conn_deadline(c, KR_CONN_WRITE_MS) == 0))
 			return 0;
-		}
-		if (w <= 0)
-			break; /* peer gone: nothing more to do */
-		c->out_off += (size_t)w;
+		conn_free(c);
+		return 1;
 	}
 	if (c->reg && c->out_off == c->out.len) {
 		/* The exec lives while this connection does: wait for its hang-up. */
