@@ -169,6 +169,38 @@ static void src_assume_conf_free(void *conf)
 	free(c);
 }
 
+/*
+ * arn:PARTITION:iam::ACCOUNT:role/NAME, what AssumeRole takes: STS would
+ * refuse anything else after the call; check and get say so before it.
+ */
+static int role_arn_ok(const char *arn)
+{
+	const char *f[6];
+	size_t n = 0;
+
+	f[n++] = arn;
+	for (const char *p = arn; *p && n < 6; p++)
+		if (*p == ':')
+			f[n++] = p + 1;
+	if (n < 6 || strncmp(arn, "arn:", 4) != 0 || f[2] - f[1] < 2 ||
+	    strncmp(f[2], "iam::", 5) != 0 || strncmp(f[5], "role/", 5) != 0 || !f[5][5])
+		return 0;
+	if (f[5] - f[4] < 2) /* the account: digits (12 at AWS; tests use fewer) */
+		return 0;
+	for (const char *p = f[4]; p < f[5] - 1; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+/* STS's ExternalId is 2 to 1224 characters (their kind is left to STS, as botocore does). */
+static int external_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n >= 2 && n <= 1224;
+}
+
 static int src_assume_parse(const struct source_parse *in, struct step *s, struct err_detail *e)
 {
 	const struct pmap *m = in->map;
@@ -185,7 +217,7 @@ static int src_assume_parse(const struct source_parse *in, struct step *s, struc
 	r = step_set_where(s, v.file, v.line);
 	if (r == KR_OK)
 		r = pmap_take(&v, "role_arn", &s->role_arn, e);
-	if (r == KR_OK && (strncmp(s->role_arn, "arn:", 4) != 0 || strlen(s->role_arn) < 20)) {
+	if (r == KR_OK && !role_arn_ok(s->role_arn)) {
 		err_set(e, KR_ERR_CONFIG, v.file, v.line,
 		        "use the role's ARN, e.g. arn:aws:iam::123456789012:role/NAME",
 		        "role_arn \"%.200s\" in profile \"%s\" is not an ARN", s->role_arn, name);
@@ -207,6 +239,14 @@ static int src_assume_parse(const struct source_parse *in, struct step *s, struc
 	}
 	if (r == KR_OK)
 		r = pmap_take_opt(m, p, "external_id", &c->external_id, e);
+	if (r == KR_OK && c->external_id && !external_id_ok(c->external_id)) {
+		pmap_get(m, p, PMAP_ANY, "external_id", &v);
+		err_set(e, KR_ERR_CONFIG, v.file, v.line,
+		        "give the id the role's trust policy expects, or delete the line",
+		        "external_id \"%.100s\" is not accepted by STS (2 to 1224 characters)",
+		        c->external_id);
+		r = KR_ERR_CONFIG;
+	}
 	if (r == KR_OK)
 		r = pmap_take_opt(m, p, "mfa_serial", &c->mfa_serial, e);
 	if (r == KR_OK && source_what(s, "AssumeRole %s", s->role_arn) < 0)

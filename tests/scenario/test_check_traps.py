@@ -83,6 +83,18 @@ def main(tap, run):
            and "no profiles in " + empty in rep[0]["problems"][0]["message"],
            "a config without profiles: said, exit 1", (p.returncode, p.stdout))
 
+    # What STS would refuse after the call: check finds it, at its line.
+    sts = os.path.join(home, "sts-config")
+    with open(sts, "w") as f:
+        f.write("[profile keyed]\n[profile badarn]\nsource_profile = keyed\n"
+                "role_arn = arn:aws:iam:123456789012:role/x\n"
+                "[profile noext]\nsource_profile = keyed\n"
+                "role_arn = arn:aws:iam::123456789012:role/x\nexternal_id =\n")
+    p = krtest.run_client(["check"], env=dict(env, AWS_CONFIG_FILE=sts))
+    tap.ok(p.returncode == 1 and "%s:4: error: role_arn" % sts in p.stdout
+           and "%s:8: error: external_id" % sts in p.stdout,
+           "check: a malformed role ARN and an empty external_id, each at its line", p.stdout)
+
     # A config file that cannot be read (ELOOP here: root reads any mode) is exit status 4.
     loop = os.path.join(home, "loop")
     os.symlink("loop", loop)

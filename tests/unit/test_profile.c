@@ -245,7 +245,7 @@ static void profile_chain_is_in_execution_order(void **state)
 	snprintf(cfg, sizeof(cfg),
 	         "%s[profile a]\nrole_arn = arn:aws:iam::1:role/aaaaaa\nsource_profile = base\n"
 	         "[profile b]\nrole_arn = arn:aws:iam::1:role/bbbbbb\nsource_profile = a\n"
-	         "external_id = e\nmfa_serial = arn:aws:iam::1:mfa/m\nregion = eu-west-1\n",
+	         "external_id = ex\nmfa_serial = arn:aws:iam::1:mfa/m\nregion = eu-west-1\n",
 	         base_cfg);
 	put(fx->config, cfg);
 	c = resolve_ok(fx, "b");
@@ -255,7 +255,7 @@ static void profile_chain_is_in_execution_order(void **state)
 	assert_false(c->hops[0].chained);
 	assert_string_equal(c->hops[1].role_arn, "arn:aws:iam::1:role/bbbbbb");
 	assert_true(c->hops[1].chained);
-	assert_string_equal(c->hops[1].external_id, "e");
+	assert_string_equal(c->hops[1].external_id, "ex");
 	assert_string_equal(c->hops[1].mfa_serial, "arn:aws:iam::1:mfa/m");
 	/* Every hop uses the requested profile's region and endpoint. */
 	assert_string_equal(c->hops[0].region, "eu-west-1");
@@ -320,6 +320,41 @@ static void profile_self_source_needs_static_keys(void **state)
 	profile_chain_free(c);
 	assert_int_equal(resolve_err(fx, "n", err, sizeof(err)), KR_ERR_CONFIG);
 	assert_non_null(strstr(err, "n -> n"));
+}
+
+/* What STS would refuse after the call is a configuration error before it, at its line. */
+static void profile_role_arn_and_external_id_are_checked(void **state)
+{
+	static const char *const bad_arns[] = {
+	    "arn:aws:iam:123456789012:role/x",          "arn:aws:iam::123456789012:user/x",
+	    "arn:aws:sts::123456789012:role/x",         "arn:aws:iam::12345678901a:role/x",
+	    "arn:aws:iam::123456789012:role/",          "arn::iam::123456789012:role/x",
+	    "arn:aws:iam:us-east-1:123456789012:role/x"};
+	struct fx *fx = *state;
+	struct profile_chain *c;
+	char cfg[512], err[512];
+
+	for (size_t i = 0; i < sizeof(bad_arns) / sizeof(bad_arns[0]); i++) {
+		snprintf(cfg, sizeof(cfg),
+		         "[profile dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = x\n"
+		         "[profile r]\nsource_profile = dev\nrole_arn = %s\n",
+		         bad_arns[i]);
+		put(fx->config, cfg);
+		assert_int_equal(resolve_err(fx, "r", err, sizeof(err)), KR_ERR_CONFIG);
+		if (!strstr(err, ":6: role_arn") || !strstr(err, "is not an ARN"))
+			fail_msg("%s: %s", bad_arns[i], err);
+	}
+	put(fx->config, "[profile dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = x\n"
+	                "[profile r]\nsource_profile = dev\n"
+	                "role_arn = arn:aws-cn:iam::123456789012:role/team/ops\nexternal_id =\n");
+	assert_int_equal(resolve_err(fx, "r", err, sizeof(err)), KR_ERR_CONFIG);
+	assert_non_null(strstr(err, ":7: external_id \"\" is not accepted by STS"));
+	put(fx->config,
+	    "[profile dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = x\n"
+	    "[profile r]\nsource_profile = dev\n"
+	    "role_arn = arn:aws-cn:iam::123456789012:role/team/ops\nexternal_id = 42\n");
+	c = resolve_ok(fx, "r");
+	profile_chain_free(c);
 }
 
 static void profile_missing_profile_is_noprofile(void **state)
@@ -805,7 +840,6 @@ static void profile_hop_key_changes_with_each_input_alone(void **state)
 	MUT("session name", sn, "sess2");
 	MUT("external id", ext, "ext2");
 	MUT("no external id", ext, NULL);
-	MUT("empty external id", ext, "");
 	MUT("MFA serial", mfa, "arn:aws:iam::1:mfa/other");
 	MUT("no MFA serial", mfa, NULL);
 	MUT("duration", dur, "3601");
@@ -1087,6 +1121,7 @@ int main(void)
 	    T(profile_credential_process_beats_config_keys),
 	    T(profile_cycle_is_config_error_naming_path),
 	    T(profile_self_source_needs_static_keys),
+	    T(profile_role_arn_and_external_id_are_checked),
 	    T(profile_missing_profile_is_noprofile),
 	    T(profile_bad_source_settings_are_config_errors),
 	    T(profile_environment_source_uses_callers_env),
