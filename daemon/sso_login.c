@@ -283,18 +283,22 @@ static void on_registered(void *userdata, struct sso_api_result *res)
 /* sso_registration_scopes as one space-separated string (NULL: none); the caller frees it. */
 static char *scopes_text(const struct sso_where *w)
 {
-	size_t n = 0;
+	size_t n = 0, off = 0;
 	char *s;
 
 	for (size_t i = 0; i < w->n_scopes; i++)
 		n += strlen(w->scopes[i]) + 1;
-	if (!n || !(s = calloc(1, n)))
+	if (!n || !(s = malloc(n)))
 		return NULL;
 	for (size_t i = 0; i < w->n_scopes; i++) {
+		size_t len = strlen(w->scopes[i]);
+
 		if (i)
-			strcat(s, " ");
-		strcat(s, w->scopes[i]);
+			s[off++] = ' ';
+		memcpy(s + off, w->scopes[i], len);
+		off += len;
 	}
+	s[off] = '\0'; /* off < n: n counted one byte more per scope than it holds */
 	return s;
 }
 
