@@ -5,7 +5,7 @@ them, use keyrole against the real keyroled and moto's STS (auth enforced):
 - the AWS SDK for Go v2 (golang-github-aws-aws-sdk-go-v2-dev) and v1
   (golang-github-aws-aws-sdk-go-dev), each a small program in tests/sdk/
   built offline with Debian's golang-go in GOPATH mode against
-  /usr/share/gocode (no module proxy; GOCACHE in $KR_BUILD/sdk-go);
+  /usr/share/gocode (no module proxy; into build/sdk-go, also under SANITIZE=1);
 - the AWS SDK for Ruby (ruby-aws-sdk-core, which carries Aws::STS).
 
 Paths: credential_process for the chained role (prod-admin, assumed from
@@ -50,7 +50,7 @@ def sh(argv, env, timeout=120):
 
 
 def build_go(tap, ver):
-    """$KR_BUILD/sdk-go/go-VER, built from tests/sdk/go-VER; None (and a
+    """build/sdk-go/go-VER, built from tests/sdk/go-VER; None (and a
     failed test) when it cannot be."""
     go = shutil.which("go", path=krtest.CALLER_ENV.get("PATH"))
     deb, root, pkgs = GO_PKGS[ver]
@@ -62,7 +62,8 @@ def build_go(tap, ver):
                   "missing under %s/src/%s: %s (apt-get install %s; make deps)"
                   % (GOCODE, root, " ".join(missing), deb)):
         return None
-    out = os.path.join(krtest.build_dir(), "sdk-go")
+    # Not sanitized, so one copy for both runs of make check: the tree's build/.
+    out = os.path.join(krtest.repo_root(), "build", "sdk-go")
     os.makedirs(out, exist_ok=True)
     exe = os.path.join(out, "go-" + ver)
     src = os.path.join(krtest.repo_root(), "tests", "sdk", "go-" + ver, "main.go")
