@@ -13,9 +13,14 @@ prod, assumed from dev's keys) for all three; keyrole exec (environment) and
 keyrole exec --server (the container endpoint, AWS_CONTAINER_CREDENTIALS_FULL_URI
 to 127.0.0.1 with AWS_CONTAINER_AUTHORIZATION_TOKEN, which both Go SDKs
 accept) for Go. Ruby's aws-sdk-core 3.168 reads only the RELATIVE_URI of the
-container endpoint, so it is not tested through --server.
+container endpoint: under --server it finds no credentials (checked, as
+documented).
 These SDKs predate AWS_ENDPOINT_URL_STS: each program takes moto's URL from
 KR_STS_URL and sets it with the SDK's own endpoint option.
+
+Also the forms of the credential_process profile that these SDKs read
+otherwise than botocore (doc/botocore-differences.md): a quoted path, a
+comment after a value, a continued line.
 
 Nothing skips: a missing package or a failed build fails, saying why
 (`make deps` installs them).
@@ -41,6 +46,28 @@ GO_PKGS = {"v2": ("golang-github-aws-aws-sdk-go-v2-dev", "github.com/aws/aws-sdk
            "v1": ("golang-github-aws-aws-sdk-go-dev", "github.com/aws/aws-sdk-go",
                   ("aws/session", "aws/credentials/processcreds",
                    "aws/credentials/endpointcreds", "service/sts"))}
+
+
+# How each SDK reads forms of the credential_process profile that botocore
+# reads otherwise (doc/botocore-differences.md, "The Go and Ruby SDKs of
+# Debian 12"): profile -> its lines, and which consumers get the role.
+FORMS = {
+    "form-quoted": 'credential_process = "KEYROLE" get prod-admin\nregion = us-east-1\n',
+    "form-comment": "credential_process = KEYROLE get prod-admin # a note\nregion = us-east-1\n",
+    "form-region-comment": "credential_process = KEYROLE get prod-admin\n"
+                           "region = us-east-1 # a note\n",
+    "form-none": "region = us-east-1\n",
+    "form-continued": "credential_process = KEYROLE get\n  prod-admin\nregion = us-east-1\n",
+}
+FORM_WORKS = {  # (go-v2, go-v1, ruby, boto3)
+    "form-quoted": (False, False, True, True),
+    "form-comment": (True, True, True, False),
+    "form-region-comment": (True, True, False, False),
+    "form-continued": (False, False, False, True),
+}
+BOTO3 = ("import boto3,sys\n"
+         "s=boto3.Session(profile_name=sys.argv[1])\n"
+         "print(s.client('sts',endpoint_url=sys.argv[2]).get_caller_identity()['Arn'])\n")
 
 
 def sh(argv, env, timeout=120):
@@ -98,6 +125,9 @@ def main(tap, run):
     seed = krtest.seed_chain(moto, session_names=[SESSION])
     home = run.home()
     cfg, creds = krtest.chain_config(seed, session_name=SESSION)
+    kr = krtest.keyrole()
+    for prof, text in FORMS.items():
+        cfg += "\n[profile %s]\n%s" % (prof, text.replace("KEYROLE", kr))
     krtest.write_aws_config(home, cfg, creds)
     daemon = run.daemon(home)
     env = krtest.aws_env(home, socket_path=daemon.socket, endpoint_url=moto.url,
@@ -129,6 +159,20 @@ def main(tap, run):
                 check(tap, "ruby %s" % prof, [ruby, script, prof], env, want,
                       "Aws::ProcessCredentials")
 
+    with tap.test("the profile forms the Go and Ruby SDKs read otherwise than botocore"):
+        ruby = shutil.which("ruby", path=krtest.CALLER_ENV.get("PATH"))
+        script = os.path.join(krtest.repo_root(), "tests", "sdk", "ruby", "sts.rb")
+        consumers = (("go-v2", [exes["v2"]]), ("go-v1", [exes["v1"]]), ("ruby", [ruby, script]),
+                     ("boto3", [sys.executable, "-c", BOTO3]))
+        if tap.ok(exes["v2"] and exes["v1"] and ruby, "the programs and ruby are there"):
+            for prof, works in FORM_WORKS.items():
+                for (name, argv), want in zip(consumers, works):
+                    extra = [moto.url] if name == "boto3" else []
+                    rc, out, err = sh(argv + [prof] + extra, env)
+                    got = rc == 0 and admin_arn in out
+                    tap.is_(got, want, "%s %s: %s" % (name, prof, "works" if want else "fails"),
+                            err.strip()[-300:])
+
     # The child of exec gets no profile (the config has no [default]): the
     # SDK's default chain must find the environment (exec) or the container
     # endpoint (exec --server); the source it names tells which.
@@ -145,6 +189,17 @@ def main(tap, run):
                 check(tap, "exec --server prod-admin -- go-%s" % ver,
                       [krtest.keyrole(), "exec", "--server", "prod-admin", "--",
                        exes[ver], "-"], env, admin_arn, "CredentialsEndpointProvider")
+
+    # Documented (doc/botocore-differences.md): a Ruby program under --server
+    # must use exec without it. If this starts working, say so there.
+    with tap.test("Ruby SDK under keyrole exec --server finds no credentials (RELATIVE_URI only)"):
+        ruby = shutil.which("ruby", path=krtest.CALLER_ENV.get("PATH"))
+        script = os.path.join(krtest.repo_root(), "tests", "sdk", "ruby", "sts.rb")
+        if tap.ok(ruby, "ruby is installed"):
+            rc, out, err = sh([krtest.keyrole(), "exec", "--server", "prod-admin", "--",
+                               ruby, script, "form-none"], env)
+            tap.ok(rc != 0 and "MissingCredentialsError" in err,
+                   "aws-sdk-core fails: MissingCredentialsError", (rc, out, err[-600:]))
 
 
 if __name__ == "__main__":
