@@ -3,6 +3,7 @@
 #   make check           install missing Debian packages, build, run every test
 #   make check SANITIZE=1  the same under ASan + UBSan (in build-san/)
 #   make install PREFIX=/usr DESTDIR=...   make uninstall   make clean
+#   make deb             the Debian package, build/keyrole_VERSION_ARCH.deb (debian/)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
