@@ -57,3 +57,23 @@ int valid_mfa_code(const char *s)
 		n++;
 	return n == KR_MFA_CODE_LEN && s[n] == '\0';
 }
+
+int valid_region(const char *r)
+{
+	size_t n;
+
+	if (!r)
+		return 0;
+	n = strlen(r);
+	if (n < 1 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = r[i];
+		int alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+			return 0;
+	}
+	return 1;
+}

@@ -24,4 +24,10 @@ int valid_secret_key(const char *s);
 /* An MFA code: exactly KR_MFA_CODE_LEN ASCII digits (STS's TokenCode: 6 digits). */
 int valid_mfa_code(const char *s);
 
+/*
+ * A region name as botocore checks it: 1..63 ASCII letters, digits and
+ * '-', neither first nor last a '-'.
+ */
+int valid_region(const char *s);
+
 #endif

@@ -11,6 +11,7 @@
 #include "ini.h"
 #include "pmap.h"
 #include "request.h"
+#include "valid.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -35,22 +36,7 @@ int endpoint_is_true(const char *s)
 
 int endpoint_region_valid(const char *r)
 {
-	size_t n;
-
-	if (!r)
-		return 0;
-	n = strlen(r);
-	if (n < 1 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = r[i];
-		int alnum =
-		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
-			return 0;
-	}
-	return 1;
+	return valid_region(r);
 }
 
 /* http(s)://HOST... with a non-empty host and no whitespace or controls. */

@@ -531,6 +531,99 @@ def main(tap, run):
         tap.is_((got["AWS_SESSION_TOKEN"], got["AWS_SECURITY_TOKEN"]),
                 (CREDS["SessionToken"], "<unset>"), "the new token under its name only")
 
+    with tap.test("env --region sets AWS_REGION and AWS_DEFAULT_REGION over the profile's"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--region", "ap-south-2"], base)
+        got, _ = eval_in("sh", out)
+        tap.is_((rc, got["AWS_REGION"], got["AWS_DEFAULT_REGION"]), (0, "ap-south-2", "ap-south-2"),
+                "the region given wins", err)
+        use(lambda r: ok_reply(**CREDS))
+        rc, out, err = client(["env", "--region=us-west-2", PROFILE], base)
+        got, _ = eval_in("sh", out)
+        tap.is_((rc, got["AWS_REGION"], got["AWS_DEFAULT_REGION"]), (0, "us-west-2", "us-west-2"),
+                "and is set when the profile has none", err)
+        rc, out, err = client(["env", PROFILE, "--region", "eu west"], base)
+        tap.ok(rc == 2 and out == "" and "--region" in err and one_line(err),
+               "a region that is not a region name: usage error", (rc, err))
+
+    with tap.test("exec --region: the command sees the region given"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["exec", PROFILE, "--region", "ca-central-1", "--"] + dump,
+                              dict(base, **STALE))
+        got = json.loads(out) if rc == 0 else {}
+        tap.is_((rc, got.get("AWS_REGION"), got.get("AWS_DEFAULT_REGION")),
+                (0, "ca-central-1", "ca-central-1"), "both region variables", err)
+
+    def eval_fish(text):
+        script = ('echo $KR_ENV_TEXT | source; for v in %s; '
+                  'if set -q $v; printf "%%s\\0" $$v; else; printf "<unset>\\0"; end; end'
+                  % " ".join(names))
+        p = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True,
+                           timeout=20, env=krtest.clean_env(dict(STALE, KR_ENV_TEXT=text)))
+        return dict(zip(names, p.stdout.decode().split("\0")[:-1])), p.returncode
+
+    with tap.test("env --format fish: every value exact, stale variables erased"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--format", "fish"], base)
+        tap.is_(rc, 0, "exit 0", err)
+        tap.ok(out.startswith("set -gx AWS_ACCESS_KEY_ID 'ASIAFAKEKEY000000001';\n")
+               and "set -e AWS_SECURITY_TOKEN;\n" in out and "set -e AWS_PROFILE;\n" in out,
+               "set -gx and set -e lines", out.replace(CREDS["SecretAccessKey"], "<secret>"))
+        if shutil.which("fish"):
+            got, src = eval_fish(out)
+            tap.ok(got == want_env, "sourced by fish, every value exact",
+                   "differs in: %s" % [k for k in names if got.get(k) != want_env[k]])
+            use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))
+            rc, out, err = client(["env", PROFILE, "--format=fish"], base)
+            got, src = eval_fish(out)
+            gone = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+            tap.is_({k: got.get(k) for k in gone}, {k: "<unset>" for k in gone},
+                    "fish: no stale token, expiry, region or profile survives")
+        else:
+            tap.skip("sourced by fish", "fish is not installed")
+
+    with tap.test("env --format powershell: single quotes doubled, Remove-Item for the stale"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--format", "powershell"], base)
+        secret = CREDS["SecretAccessKey"].replace("'", "''")
+        want = ("$Env:AWS_ACCESS_KEY_ID = 'ASIAFAKEKEY000000001'\n"
+                "$Env:AWS_SECRET_ACCESS_KEY = '%s'\n"
+                "$Env:AWS_SESSION_TOKEN = 'FwoGZXIvYXdzE+tok/en=='\n"
+                "Remove-Item -ErrorAction SilentlyContinue Env:AWS_SECURITY_TOKEN\n"
+                "$Env:AWS_CREDENTIAL_EXPIRATION = '2030-01-01T00:00:00Z'\n"
+                "$Env:AWS_REGION = 'eu-west-1'\n"
+                "$Env:AWS_DEFAULT_REGION = 'eu-west-1'\n"
+                "Remove-Item -ErrorAction SilentlyContinue Env:AWS_PROFILE\n"
+                "Remove-Item -ErrorAction SilentlyContinue Env:AWS_DEFAULT_PROFILE\n" % secret)
+        tap.ok(rc == 0 and out == want, "the exact text", out.replace(secret, "<secret>"))
+        use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001",
+                               SecretAccessKey="a\u2019b'c"))
+        rc, out, err = client(["env", PROFILE, "--format", "powershell"], base)
+        tap.ok("$Env:AWS_SECRET_ACCESS_KEY = 'a\u2019\u2019b''c'\n" in out,
+               "a typographic quote is doubled too (PowerShell ends a string at it)")
+
+    with tap.test("env --format json and dotenv: the variables that are set"):
+        plain = dict(CREDS, SecretAccessKey="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        use(lambda r: ok_reply(region="eu-west-1", **plain))
+        rc, out, err = client(["env", PROFILE, "--format", "json"], base)
+        want_set = {k: v for k, v in want_env.items() if v != "<unset>"}
+        want_set["AWS_SECRET_ACCESS_KEY"] = plain["SecretAccessKey"]
+        tap.is_((rc, json.loads(out) if rc == 0 else None), (0, want_set), "json", err)
+        rc, out, err = client(["env", PROFILE, "--format", "dotenv"], base)
+        lines = dict(l.split("=", 1) for l in out.splitlines()) if rc == 0 else None
+        tap.is_((rc, lines), (0, want_set), "dotenv: NAME=value lines", err)
+        p = subprocess.run(["sh", "-c", "set -a; . /dev/stdin; echo $AWS_SECRET_ACCESS_KEY"],
+                           input=out, capture_output=True, text=True, timeout=10)
+        tap.is_(p.stdout.strip(), plain["SecretAccessKey"], "the dotenv text is also sh")
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--format", "dotenv"], base)
+        tap.ok(rc == 1 and out == "" and "dotenv" in err and one_line(err),
+               "a value dotenv cannot carry unquoted: refused, nothing printed", (rc, err))
+        rc, out, err = client(["env", PROFILE, "--format", "csh"], base)
+        tap.ok(rc == 2 and "--format" in err and one_line(err), "an unknown format: usage error",
+               (rc, err))
+
     with tap.test("exec: the command sees no stale AWS_SECURITY_TOKEN or region"):
         use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))
         env = dict(base, **STALE)
