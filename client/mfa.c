@@ -52,25 +52,41 @@ static int take_code(const char *s, size_t len, char ret_code[KR_MFA_CODE_BUF])
  * other descriptor (not even one without close-on-exec that keyrole's own
  * caller left open); default signal state.
  */
-static void child_exec(char **argv, int outfd)
+static void child_exec(char **argv, int outfd, int errfd)
 {
 	sigset_t none;
+	int e;
 
-	if (dup2(outfd, 1) < 0)
+	if (dup2(outfd, 1) < 0 || (errfd != 3 && dup3(errfd, 3, O_CLOEXEC) < 0))
 		_exit(127);
-	if (close_range(3, ~0U, 0) < 0) {
+	/* fd 3 (close-on-exec) tells the parent why an exec failed. */
+	if (close_range(4, ~0U, 0) < 0) {
 		long max = sysconf(_SC_OPEN_MAX);
 
 		if (max < 0 || max > 65536)
 			max = 65536;
-		for (int fd = 3; fd < max; fd++)
+		for (int fd = 4; fd < max; fd++)
 			close(fd);
 	}
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvp(argv[0], argv);
+	e = errno;
+	(void)!write(3, &e, sizeof(e));
 	_exit(127);
+}
+
+/* The errno of a failed exec the child wrote to fd (0: the exec succeeded). */
+static int exec_errno(int fd)
+{
+	ssize_t n;
+	int e = 0;
+
+	do
+		n = read(fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(e) ? e : 0;
 }
 
 /* Wait for pid, killing it first if r says we gave up or once limit passes. */
@@ -100,7 +116,7 @@ int mfa_from_process(const char *cmdline, int64_t deadline_ms, char ret_code[KR_
 	char **argv = NULL;
 	size_t argc = 0;
 	struct buf out;
-	int pfd[2] = {-1, -1}, status = 0, r;
+	int pfd[2] = {-1, -1}, efd[2] = {-1, -1}, status = 0, r, exec_err = 0;
 	pid_t pid = -1;
 
 	buf_init(&out, KR_PROC_OUT_MAX);
@@ -111,7 +127,7 @@ int mfa_from_process(const char *cmdline, int64_t deadline_ms, char ret_code[KR_
 		r = KR_ERR_PARSE;
 	if (r < 0)
 		goto out;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
+	if (pipe2(pfd, O_CLOEXEC) < 0 || pipe2(efd, O_CLOEXEC) < 0) {
 		r = KR_ERR_PROCESS;
 		goto out;
 	}
@@ -121,9 +137,10 @@ int mfa_from_process(const char *cmdline, int64_t deadline_ms, char ret_code[KR_
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(argv, pfd[1]);
+		child_exec(argv, pfd[1], efd[1]);
 	close(pfd[1]);
-	pfd[1] = -1;
+	close(efd[1]);
+	pfd[1] = efd[1] = -1;
 	for (;;) {
 		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
 		int64_t left = limit - proto_now_ms();
@@ -155,17 +172,21 @@ int mfa_from_process(const char *cmdline, int64_t deadline_ms, char ret_code[KR_
 			break;
 	}
 	r = reap(pid, r, limit, &status);
-	if (r == KR_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	exec_err = exec_errno(efd[0]); /* the child is gone: its end is closed */
+	if (r == KR_OK && (exec_err || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		r = KR_ERR_PROCESS;
 	if (r == KR_OK)
 		r = take_code(out.data ? out.data : "", out.len, ret_code);
 out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
+	for (int i = 0; i < 2; i++) {
+		if (pfd[i] >= 0)
+			close(pfd[i]);
+		if (efd[i] >= 0)
+			close(efd[i]);
+	}
 	shellquote_argv_free(argv);
 	buf_free(&out);
+	errno = r == KR_ERR_PROCESS ? exec_err : 0;
 	return r;
 }
 

@@ -23,7 +23,8 @@ int mfa_code_valid(const char *code);
  * Run cmdline (split by shellquote_split(), looked up on PATH) and take its
  * trimmed stdout as the code. KR_ERR_PARSE for a bad command line or
  * output that is not a code, KR_ERR_PROCESS if it cannot run or exits
- * non-zero, KR_ERR_TIMEOUT past min(deadline_ms, KR_PROC_TIMEOUT_MS),
+ * non-zero (errno is then the error of its exec, ENOENT when the program
+ * was not found, or 0 when it ran), KR_ERR_TIMEOUT past min(deadline_ms, KR_PROC_TIMEOUT_MS),
  * KR_ERR_TOOBIG for too much output.
  */
 int mfa_from_process(const char *cmdline, int64_t deadline_ms, char ret_code[KR_MFA_CODE_BUF]);

@@ -198,6 +198,18 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 	}
 	if (proc && *proc) {
 		r = mfa_from_process(proc, proto_now_ms() + KR_PROC_TIMEOUT_MS, ret_code);
+		if (r == KR_ERR_PROCESS && (errno == ENOENT || errno == EACCES)) {
+			char prog[KR_NAME_MAX];
+
+			snprintf(prog, sizeof(prog), "%.*s", (int)strcspn(proc, " \t"), proc);
+			return out_fail(
+			    x, KR_ERR_MFA,
+			    "MFA code required for %s, but mfa_process's program '%s' %s; "
+			    "install it (or give its full path in mfa_process) or pass "
+			    "--mfa-code",
+			    serial, prog,
+			    errno == ENOENT ? "was not found on PATH" : "cannot be run");
+		}
 		if (r < 0)
 			return out_fail(
 			    x, KR_ERR_MFA,

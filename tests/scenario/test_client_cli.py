@@ -383,6 +383,13 @@ def main(tap, run):
         tap.ok(rc == 6 and out == "" and one_line(err) and "mfa_process" in err,
                "exit 6 naming mfa_process", (rc, err))
 
+    with tap.test("mfa: an mfa_process whose program is missing is named as not found"):
+        use(mfa_handler(process="ykman-not-installed oath accounts code -s 'AWS me'"))
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 6 and out == "" and one_line(err), "exit 6, one line", (rc, err))
+        tap.ok("'ykman-not-installed' was not found" in err and "external process" not in err,
+               "names the program and says not found", err)
+
     with tap.test("mfa: no terminal and no code gives exit 6 and says what to do"):
         use(mfa_handler())
         rc, out, err = client(["get", PROFILE], base)
