@@ -46,6 +46,8 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                         .sweep_interval = a->opts.sweep_interval,
 	                         .now = a->opts.now};
 	r = sts_new(l, a->opts.sts_ops, &a->sts);
+	if (r == KR_OK && a->opts.sts_deadline > 0)
+		sts_set_deadline(a->sts, (unsigned)a->opts.sts_deadline * 1000u);
 	if (r == KR_OK)
 		r = store_new(l, &so, &a->store);
 	co = (struct cache_opts){.max_entries = a->opts.max_entries,
@@ -125,6 +127,9 @@ void agent_reconfigure(struct agent *a, const struct agent_opts *opts)
 		cache_set_refresh_margin(a->cache, opts->refresh_margin);
 	}
 	a->opts.exec_server = opts->exec_server;
+	a->opts.sts_deadline = opts->sts_deadline;
+	sts_set_deadline(a->sts, opts->sts_deadline > 0 ? (unsigned)opts->sts_deadline * 1000u
+	                                                : KR_STS_DEADLINE_MS);
 	if (opts->mfa_duration > 0) {
 		a->opts.mfa_duration = opts->mfa_duration;
 		a->svc.mfa_duration = opts->mfa_duration;

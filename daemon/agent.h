@@ -33,7 +33,9 @@ struct agent_opts {
 	const struct keyring_ops *keyring_ops;
 	int sweep_interval; /* seconds between keyring sweeps (test seam); 0 = default */
 	const struct source_table *sources; /* the sources (test seam); NULL = sources.c's */
-	int exec_server; /* exec-server = yes: `keyrole exec` gets the endpoint by default */
+	int exec_server;  /* exec-server = yes: `keyrole exec` gets the endpoint by default */
+	int sts_deadline; /* seconds one STS call may take, retries included; 0 = KR_STS_DEADLINE_MS
+	                   */
 };
 
 /*

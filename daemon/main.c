@@ -51,6 +51,9 @@ static void usage(FILE *f)
 	    "                           lifetime of MFA sessions (default 43200)\n"
 	    "      --exec-server yes|no a plain 'keyrole exec' gets the container credentials\n"
 	    "                           endpoint instead of keys (default no)\n"
+	    "      --sts-deadline SECONDS\n"
+	    "                           how long one STS call may take, every attempt\n"
+	    "                           included (default 60)\n"
 	    "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
 	    "      --max-entries N      cache at most N steps of chains (default 10000; the\n"
 	    "                           expired, then the least recently fetched, go first)\n"
@@ -107,7 +110,9 @@ static int set_option(struct settings *st, const char *key, const char *val, con
 			st->srv.agent.exec_server = 0;
 		else
 			r = KR_ERR_INVAL;
-	} else if (strcmp(key, "idle-exit") == 0)
+	} else if (strcmp(key, "sts-deadline") == 0)
+		r = parse_int(val, 1, 100, &st->srv.agent.sts_deadline);
+	else if (strcmp(key, "idle-exit") == 0)
 		r = parse_int(val, 0, INT_MAX / 1000000, &st->srv.idle_exit);
 	else if (strcmp(key, "log-level") == 0) {
 		lvl = log_level_parse(val);
@@ -171,6 +176,7 @@ static const struct option longopts[] = {
     {"refresh-margin", required_argument, NULL, 'R'},
     {"mfa-duration", required_argument, NULL, 'M'},
     {"exec-server", required_argument, NULL, 'X'},
+    {"sts-deadline", required_argument, NULL, 'D'},
     {"idle-exit", required_argument, NULL, 'I'},
     {"max-entries", required_argument, NULL, 'E'},
     {"log-level", required_argument, NULL, 'l'},
@@ -248,6 +254,9 @@ static int load_settings(struct settings *st, const struct args *a, int quiet_he
 		case 'X':
 			r = set_option(st, "exec-server", optarg, "--exec-server");
 			break;
+		case 'D':
+			r = set_option(st, "sts-deadline", optarg, "--sts-deadline");
+			break;
 		case 'I':
 			r = set_option(st, "idle-exit", optarg, "--idle-exit");
 			break;
@@ -288,6 +297,7 @@ static int reload(void *userdata, struct server_opts *ret)
 	ret->agent.refresh_margin = st.srv.agent.refresh_margin;
 	ret->agent.mfa_duration = st.srv.agent.mfa_duration;
 	ret->agent.exec_server = st.srv.agent.exec_server;
+	ret->agent.sts_deadline = st.srv.agent.sts_deadline;
 	return KR_OK;
 }
 

@@ -392,6 +392,14 @@ static int endpoint_for(struct walk *w)
 		snprintf(w->e->file, sizeof(w->e->file), "%s", f ? f : "");
 		w->e->line = l;
 	}
+	if (r == KR_OK) {
+		char from[KR_PATH_MAX + 256];
+
+		endpoint_conf_origin(&conf, from, sizeof(from));
+		free(w->ch->endpoint_from);
+		w->ch->endpoint_from = strdup(from);
+		r = w->ch->endpoint_from ? KR_OK : KR_ERR_NOMEM;
+	}
 	if (r == KR_OK)
 		r = endpoint_proxy(w->ch->endpoint, &env->proxy, &w->ch->proxy, &w->ch->no_proxy);
 	return r;

@@ -154,6 +154,7 @@ struct chain {
 	char *ca_bundle;      /* AWS_CA_BUNDLE or ca_bundle */
 	char *endpoint;       /* the STS URL of every hop, or NULL without hops */
 	char *signing_region; /* and its signing region */
+	char *endpoint_from;  /* where endpoint comes from (endpoint_conf_origin()), or NULL */
 	char *proxy, *no_proxy; /* endpoint_proxy() for endpoint; never in a key; wiped */
 	int refs;               /* chains are shared by the jobs of one resolve memo */
 };
