@@ -14,6 +14,7 @@
 #include "proto.h"
 #include "shellquote.h"
 #include "tty.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -188,6 +189,8 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 {
 	const char *serial = json_get_str(reply, "mfa_serial");
 	const char *proc = json_get_str(reply, "mfa_process");
+	const char *how;
+	char way[KR_PATH_MAX];
 	int r;
 
 	if (!serial || !*serial)
@@ -218,15 +221,39 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 			    serial, proc, err_str(r));
 		return CMD_EXIT_OK;
 	}
-	r = mfa_from_tty(serial, proto_now_ms() + KR_CLIENT_REPLY_MS, ret_code);
+	how = json_get_str(reply, "mfa_prompt");
+	if (!how || !valid_mfa_prompt(how))
+		how = "auto";
+	r = mfa_ask(how, serial, proto_now_ms() + KR_CLIENT_REPLY_MS, ret_code, way, sizeof(way));
+	if (r == KR_ERR_IO && strcmp(how, "askpass") == 0)
+		return out_fail(x, KR_ERR_MFA,
+		                "MFA code required for %s: the MFA prompt is askpass, but "
+		                "KEYROLE_ASKPASS names no program; set it, or pass --mfa-code",
+		                serial);
+	if (r == KR_ERR_IO && strcmp(how, "auto") == 0)
+		return out_fail(
+		    x, KR_ERR_MFA,
+		    "MFA code required for %s and no terminal to ask on: set "
+		    "KEYROLE_ASKPASS to an askpass program (or mfa_process), pass "
+		    "--mfa-code, or run 'keyrole get %s' in a terminal once; the session "
+		    "is then cached",
+		    serial, x->profile);
 	if (r == KR_ERR_IO)
 		return out_fail(x, KR_ERR_MFA,
 		                "MFA code required for %s: run 'keyrole get %s' in a terminal (or "
 		                "pass --mfa-code) once; the session is then cached",
 		                serial, x->profile);
+	if (r == KR_ERR_PROCESS && errno == ENOENT)
+		return out_fail(
+		    x, KR_ERR_MFA,
+		    "MFA code required for %s, but the MFA prompt '%s' was not found on "
+		    "PATH; install it, or pass --mfa-code",
+		    serial, way);
 	if (r < 0)
 		return out_fail(x, KR_ERR_MFA, "MFA code required for %s: %s", serial,
-		                r == KR_ERR_PARSE ? "that is not an MFA code" : err_str(r));
+		                r == KR_ERR_PARSE     ? "that is not an MFA code"
+		                : r == KR_ERR_PROCESS ? "the MFA prompt was cancelled or failed"
+		                                      : err_str(r));
 	return CMD_EXIT_OK;
 }
 

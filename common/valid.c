@@ -77,3 +77,22 @@ int valid_region(const char *r)
 	}
 	return 1;
 }
+
+int valid_mfa_prompt(const char *s)
+{
+	static const char *const words[] = {"auto", "terminal", "askpass", "zenity", "kdialog"};
+	size_t n;
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(s, words[i]) == 0)
+			return 1;
+	n = strnlen(s, KR_PATH_MAX);
+	if (s[0] != '/' || n >= KR_PATH_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}

@@ -30,4 +30,12 @@ int valid_mfa_code(const char *s);
  */
 int valid_region(const char *s);
 
+/*
+ * How to ask for an MFA code without a code given (keyroled's mfa-prompt,
+ * a profile's keyrole_mfa_prompt): "auto", "terminal", "askpass",
+ * "zenity", "kdialog", or the absolute path of an askpass program (1 to
+ * KR_PATH_MAX - 1 bytes, no control characters).
+ */
+int valid_mfa_prompt(const char *s);
+
 #endif

@@ -78,6 +78,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                             .sso = a->sso,
 	                             .mfa_duration = a->opts.mfa_duration,
 	                             .now = a->opts.now};
+	snprintf(a->svc.mfa_prompt, sizeof(a->svc.mfa_prompt), "%s", a->opts.mfa_prompt);
 	a->ropts =
 	    (struct resolve_opts){.sources = a->opts.sources, .mfa_duration = a->opts.mfa_duration};
 	*ret = a;
@@ -128,6 +129,7 @@ void agent_reconfigure(struct agent *a, const struct agent_opts *opts)
 	}
 	a->opts.exec_server = opts->exec_server;
 	a->opts.sts_deadline = opts->sts_deadline;
+	snprintf(a->svc.mfa_prompt, sizeof(a->svc.mfa_prompt), "%s", opts->mfa_prompt);
 	sts_set_deadline(a->sts, opts->sts_deadline > 0 ? (unsigned)opts->sts_deadline * 1000u
 	                                                : KR_STS_DEADLINE_MS);
 	if (opts->mfa_duration > 0) {

@@ -33,9 +33,10 @@ struct agent_opts {
 	const struct keyring_ops *keyring_ops;
 	int sweep_interval; /* seconds between keyring sweeps (test seam); 0 = default */
 	const struct source_table *sources; /* the sources (test seam); NULL = sources.c's */
-	int exec_server;  /* exec-server = yes: `keyrole exec` gets the endpoint by default */
-	int sts_deadline; /* seconds one STS call may take, retries included; 0 = KR_STS_DEADLINE_MS
-	                   */
+	int exec_server; /* exec-server = yes: `keyrole exec` gets the endpoint by default */
+	/* Seconds one STS call may take, retries included; 0 = KR_STS_DEADLINE_MS. */
+	int sts_deadline;
+	char mfa_prompt[KR_PATH_MAX]; /* mfa-prompt (valid_mfa_prompt()), "" = auto */
 };
 
 /*

@@ -230,6 +230,9 @@ static void need_mfa(struct job *j, struct cache_entry *e, const char *serial)
 	re.role = e->role_arn;
 	re.mfa_serial = serial;
 	re.mfa_process = j->chain->mfa_process;
+	re.mfa_prompt = j->chain->mfa_prompt      ? j->chain->mfa_prompt
+	                : j->a->svc.mfa_prompt[0] ? j->a->svc.mfa_prompt
+	                                          : NULL;
 	job_fail(j, &re);
 }
 

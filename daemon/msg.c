@@ -86,6 +86,7 @@ static void put_error(struct json_writer *w, const struct reply_error *re)
 	json_w_str_opt(w, "aws_message", re->aws_message);
 	json_w_str_opt(w, "mfa_serial", re->mfa_serial);
 	json_w_str_opt(w, "mfa_process", re->mfa_process);
+	json_w_str_opt(w, "mfa_prompt", re->mfa_prompt);
 	json_w_str_opt(w, "sso_session", re->sso_session);
 	json_w_str_opt(w, "sso_start_url", re->sso_start_url);
 }

@@ -143,6 +143,7 @@ struct reply_error {
 	const char *profile, *role;              /* NULL for none */
 	const char *aws_code, *aws_message;      /* what AWS answered, or NULL */
 	const char *mfa_serial, *mfa_process;    /* error "mfa": the device, the profile's helper */
+	const char *mfa_prompt;                  /* error "mfa": how to ask (valid_mfa_prompt()) */
 	const char *sso_session, *sso_start_url; /* error "login": the session, its start URL */
 };
 

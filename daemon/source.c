@@ -73,6 +73,7 @@ void chain_unref(struct chain *c)
 	free(c->name);
 	free(c->region);
 	free(c->mfa_process);
+	free(c->mfa_prompt);
 	free(c->ca_bundle);
 	free(c->endpoint);
 	free(c->signing_region);

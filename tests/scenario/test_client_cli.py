@@ -337,13 +337,15 @@ def main(tap, run):
                err)
 
     # ---- MFA ----
-    def mfa_handler(accept="123456", process=None):
+    def mfa_handler(accept="123456", process=None, prompt=None):
         def h(req):
             code = req.get("mfa_code")
             if code is None or code != accept:
                 extra = {"mfa_serial": SERIAL}
                 if process:
                     extra["mfa_process"] = process
+                if prompt:
+                    extra["mfa_prompt"] = prompt
                 return err_reply("mfa", "MFA code required for %s" % SERIAL, **extra)
             return ok_reply(**CREDS)
         return h
@@ -398,6 +400,93 @@ def main(tap, run):
         tap.ok(SERIAL in err and "keyrole get %s" % PROFILE in err and "--mfa-code" in err,
                "names the device and how to enter the code once", err)
         tap.is_(len(fake.take()), 1, "no retry without a code")
+
+    # ---- MFA without a terminal: askpass, zenity, kdialog ----
+    askpass = run.path("askpass.sh")
+    asked = run.path("asked.txt")
+    with open(askpass, "w") as f:
+        # Records its arguments (one per line), answers a code.
+        f.write('#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "$a"; done > "%s"\n'
+                'printf "135790\\n"\n' % asked)
+    os.chmod(askpass, 0o700)
+    fakebin = run.mkdtemp("fakebin-")
+    for prog in ("zenity", "kdialog"):
+        with open(os.path.join(fakebin, prog), "w") as f:
+            f.write('#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "$a"; done > "%s"\n'
+                    'echo %s > "%s.who"\nprintf "246802\\n"\n' % (asked, prog, asked))
+        os.chmod(os.path.join(fakebin, prog), 0o700)
+
+    def asked_args():
+        try:
+            with open(asked) as f:
+                return f.read().splitlines()
+        except OSError:
+            return None
+
+    def forget_asked():
+        for p in (asked, asked + ".who"):
+            if os.path.exists(p):
+                os.unlink(p)
+
+    with tap.test("mfa: no terminal, KEYROLE_ASKPASS: the askpass program gives the code"):
+        forget_asked()
+        use(mfa_handler(accept="135790"))
+        rc, out, err = client(["get", PROFILE], dict(base, KEYROLE_ASKPASS=askpass))
+        reqs = fake.take()
+        tap.is_(rc, 0, "exit 0", err)
+        tap.is_([r.get("mfa_code") for r in reqs], [None, "135790"], "the retry carries its code")
+        tap.is_(asked_args(), ["Enter MFA code for %s" % SERIAL],
+                "the prompt is its one argument (SSH_ASKPASS's convention)")
+        tap.is_(err, "", "nothing on stderr")
+
+    with tap.test("mfa: mfa_prompt = an askpass program's path (keyroled's setting)"):
+        forget_asked()
+        use(mfa_handler(accept="135790", prompt=askpass))
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 0 and asked_args() == ["Enter MFA code for %s" % SERIAL],
+               "the program the daemon named asks", (rc, err))
+
+    with tap.test("mfa: mfa_prompt = askpass without KEYROLE_ASKPASS: exit 6 saying what to set"):
+        use(mfa_handler(prompt="askpass"))
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 6 and one_line(err) and "KEYROLE_ASKPASS" in err, "names KEYROLE_ASKPASS",
+               (rc, err))
+
+    with tap.test("mfa: no terminal, a display: zenity, then kdialog, found on PATH"):
+        path = fakebin + ":" + base.get("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        forget_asked()
+        use(mfa_handler(accept="246802"))
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path, DISPLAY=":99"))
+        who = open(asked + ".who").read().strip() if os.path.exists(asked + ".who") else None
+        tap.is_((rc, who), (0, "zenity"), "zenity asks", err)
+        tap.is_(asked_args(), ["--entry", "--hide-text", "--title=keyrole", "--text",
+                               "Enter MFA code for %s" % SERIAL], "as a hidden entry")
+        os.rename(os.path.join(fakebin, "zenity"), os.path.join(fakebin, "zenity.off"))
+        forget_asked()
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path, WAYLAND_DISPLAY="wayland-9"))
+        who = open(asked + ".who").read().strip() if os.path.exists(asked + ".who") else None
+        tap.is_((rc, who), (0, "kdialog"), "without zenity (and on Wayland): kdialog", err)
+        tap.is_(asked_args(), ["--title", "keyrole", "--password",
+                               "Enter MFA code for %s" % SERIAL], "as a password dialog")
+        os.rename(os.path.join(fakebin, "zenity.off"), os.path.join(fakebin, "zenity"))
+        forget_asked()
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path))
+        tap.ok(rc == 6 and asked_args() is None, "no display: no dialog", (rc, err))
+        use(mfa_handler(accept="246802", prompt="kdialog"))
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path, DISPLAY=":99"))
+        who = open(asked + ".who").read().strip() if os.path.exists(asked + ".who") else None
+        tap.is_((rc, who), (0, "kdialog"), "mfa_prompt = kdialog is taken over zenity", err)
+
+    with tap.test("mfa: no terminal and no way to ask: one line saying how to set one up"):
+        use(mfa_handler())
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 6 and out == "" and one_line(err), "exit 6, one line", (rc, err))
+        tap.ok("KEYROLE_ASKPASS" in err and "--mfa-code" in err and "mfa_process" in err,
+               "names KEYROLE_ASKPASS, mfa_process and --mfa-code", err)
+        use(mfa_handler(prompt="zenity"))
+        rc, out, err = client(["get", PROFILE], dict(base, PATH="/nonexistent"))
+        tap.ok(rc == 6 and one_line(err) and "'zenity' was not found" in err,
+               "a dialog that is not installed is named", (rc, err))
 
     with tap.test("mfa: the code is asked for on the terminal, without echo"):
         use(mfa_handler(accept="424242"))
