@@ -97,6 +97,10 @@ def main(tap, run):
                            capture_output=True, text=True, timeout=30)
         tap.ok("keyrole_mfa_prompt" not in c.stdout + c.stderr,
                "check knows keyrole_mfa_prompt (no unknown-key warning)", c.stdout + c.stderr)
+        c = subprocess.run([krtest.keyrole(), "check", "mfa-bad"], env=krtest.clean_env(env),
+                           capture_output=True, text=True, timeout=30)
+        tap.ok(c.returncode != 0 and "popup" in c.stdout + c.stderr,
+               "check reports the bad value", (c.returncode, c.stdout, c.stderr))
 
     with tap.test("no terminal and no way to ask: one line saying how to set one up"):
         forget()
