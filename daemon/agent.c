@@ -74,6 +74,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                             .sts = a->sts,
 	                             .store = a->store,
 	                             .sso = a->sso,
+	                             .http = a->http,
 	                             .mfa_duration = a->opts.mfa_duration,
 	                             .now = a->opts.now};
 	a->ropts =
