@@ -25,9 +25,11 @@
 #include "mem.h"
 #include "metadata.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct webid_conf {
 	char *token_file, *session_name;
@@ -66,6 +68,14 @@ static int src_webid_parse(const struct source_parse *in, struct step *s, struct
 		    "profile \"%s\": web_identity_token_file \"%.200s\" is not an absolute path",
 		    pmap_name(p), c->token_file ? c->token_file : "");
 		r = KR_ERR_CONFIG;
+	}
+	/* Read at every fetch; one that cannot be read now is check's error too. */
+	if (r == KR_OK && access(c->token_file, R_OK) < 0) {
+		err_set(e, KR_ERR_NOCREDS, where.file, where.line,
+		        "check the path, and that whatever writes the token file has written it",
+		        "profile \"%s\": cannot read the web identity token file %.200s: %s",
+		        pmap_name(p), c->token_file, strerror(errno));
+		r = KR_ERR_NOCREDS;
 	}
 	if (r == KR_OK)
 		r = source_setting(in, p, top ? env->role_arn : NULL, "role_arn", &s->role_arn, &v,

@@ -4,7 +4,8 @@ keyroled and by botocore alike (AWS_CONTAINER_CREDENTIALS_FULL_URI =
 fake.url): GET PATH answers the credentials JSON when the Authorization
 header equals fake.token (or when fake.token is None), else 401.
 
-Each answer's AccessKeyId is "ASIACONT" + a counter; fake.requests() lists
+Each answer's AccessKeyId is "ASIACONT" + a counter (fake.answer_creds: a
+body to answer instead, e.g. real session keys); fake.requests() lists
 {"path", "auth_ok": bool, "auth_present": bool}. It logs nothing.
 """
 
@@ -22,6 +23,7 @@ class FakeContainer:
         self.token = token
         self.lifetime = lifetime
         self.fail_next = 0  # answer 500 to the next N requests
+        self.answer_creds = None  # a body to answer instead of made-up credentials
         self._lock = threading.Lock()
         self._reqs = []
         self._n = 0
@@ -60,7 +62,7 @@ class FakeContainer:
                     n = outer._n
                 t = (datetime.datetime.now(datetime.timezone.utc)
                      + datetime.timedelta(seconds=outer.lifetime))
-                self._send(200, json.dumps({
+                self._send(200, outer.answer_creds or json.dumps({
                     "AccessKeyId": "ASIACONT%08d" % n,
                     "SecretAccessKey": "container-secret-%d" % n,
                     "Token": "container-token-%d" % n,
