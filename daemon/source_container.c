@@ -75,8 +75,8 @@ static int host_allowed(const char *host)
 	                                      "localhost"};
 	unsigned char a[16];
 
-	if (inet_pton(AF_INET, host, a) == 1 && strspn(host, "0123456789.") == strlen(host))
-		return a[0] == 127;
+	if (inet_pton(AF_INET, host, a) == 1 && a[0] == 127)
+		return 1;
 	if (inet_pton(AF_INET6, host, a) == 1) {
 		static const unsigned char lo[16] = {[15] = 1};
 

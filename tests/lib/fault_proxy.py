@@ -155,6 +155,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(400, "text/plain", b"bad request\n")
             return
         rec = self.proxy._arrived(body)
+        rec["signed"] = self.headers.get("Authorization") is not None  # never its value
         self.proxy._wait_rules(body)
         fault = self.proxy._take_fault(body)
         rec["fault"] = fault
@@ -443,7 +444,8 @@ class FaultProxy:
 
     def requests(self):
         """A copy of the request records, oldest first. Each is a dict with
-        action, role_arn, session_name, time (time.time()), fault, status."""
+        action, role_arn, session_name, token_sha, signed (an Authorization
+        header was sent), time (time.time()), fault, status."""
         with self._lock:
             return [dict(r) for r in self._records]
 

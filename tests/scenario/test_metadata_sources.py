@@ -167,5 +167,11 @@ def main(tap, run):
                machine["SessionToken"] not in log, "no token or key in the log")
         tap.ok(d.alive(), "daemon alive")
 
+    with tap.test("keyroled ends cleanly (no sanitizer report, exit 0 on SIGTERM)"):
+        rc = d.stop(timeout=30)
+        log = d.log_text()
+        tap.ok(rc in (0, None) and "Sanitizer" not in log and "runtime error" not in log,
+               "keyroled exits %r with nothing to report" % rc, log[-3000:])
+
 
 krtest.main(main)

@@ -72,6 +72,7 @@ def main(tap, run):
                calls[-1]["session_name"] == SESSION and calls[-1]["role_arn"] == webid,
                "it carried the file's token, the role and the session name")
         tap.ok("Expiration" in creds, "with an Expiration")
+        tap.ok(calls and calls[-1]["signed"] is False, "unsigned (no Authorization header)")
 
     with tap.test("a role chained on it"):
         p = krtest.run_client(["get", "on-wi"], env=env)
@@ -137,6 +138,12 @@ def main(tap, run):
         tap.ok(all(t not in log for t in ("token-one", "token-two", "token-three")),
                "the daemon's log holds no token")
         tap.ok(d.alive(), "daemon alive")
+
+    with tap.test("keyroled ends cleanly (no sanitizer report, exit 0 on SIGTERM)"):
+        rc = d.stop(timeout=30)
+        log = d.log_text()
+        tap.ok(rc in (0, None) and "Sanitizer" not in log and "runtime error" not in log,
+               "keyroled exits %r with nothing to report" % rc, log[-3000:])
 
 
 krtest.main(main)
