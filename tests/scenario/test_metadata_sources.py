@@ -78,6 +78,14 @@ def main(tap, run):
                 "a token, then the role name and its credentials with it")
         tap.is_(reqs[0]["ttl"], "21600", "the token's TTL header")
 
+    with tap.test("keyrole check shows where the credentials come from"):
+        p = krtest.run_client(["check", "on-imds"], env=ienv)
+        tap.ok(p.returncode == 0 and "(imds %s)" % imds.url in p.stdout, "the service's URL",
+               p.stdout + p.stderr)
+        p = krtest.run_client(["check", "on-ecs"], env=cenv)
+        tap.ok(p.returncode == 0 and "(container %s)" % cont.url in p.stdout and
+               TOKEN not in p.stdout, "the endpoint's URL, never the token", p.stdout + p.stderr)
+
     with tap.test("IMDS: cached and single-flight"):
         krtest.run_client(["get", "on-imds"], env=ienv)
         tap.is_(imds.fetches(), 1, "a second get is served from the cache")
