@@ -12,8 +12,8 @@ session's keys and checked by moto."""
 import hashlib
 import json
 import os
+import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("KR_SRC", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
@@ -49,8 +49,10 @@ def main(tap, run):
            "role_session_name = %s\n\n"
            "[profile on-wi]\nrole_arn = %s\nsource_profile = wi\nrole_session_name = kr-test\n\n"
            "[profile plain]\nregion = us-east-1\n\n"
+           "[profile tool]\ncredential_process = %s get on-wi\nregion = us-east-1\n\n"
            "[profile missing]\nrole_arn = %s\nweb_identity_token_file = %s\n"
-           % (webid, token, SESSION, on_webid, webid, run.path("no-such-token")))
+           % (webid, token, SESSION, on_webid, krtest.keyrole(), webid,
+              run.path("no-such-token")))
     krtest.write_aws_config(home, cfg, "")
     d = run.daemon(home)
     env = krtest.aws_env(home, d.socket, proxy.url, {"KEYROLE_NO_AUTOSTART": "1"})
@@ -82,6 +84,15 @@ def main(tap, run):
         tap.is_(arn, krtest.session_arn("on-webid", "kr-test"), "the chained role's session")
         tap.is_(len(webid_calls()), 1, "the web identity session came from the cache")
         tap.is_(proxy.count("AssumeRole"), 1, "one AssumeRole, signed by it (moto checked)")
+
+    with tap.test("boto3 gets the chained role through credential_process"):
+        code = ("import boto3,sys\n"
+                "s=boto3.Session(profile_name='tool')\n"
+                "print(s.client('sts',endpoint_url=sys.argv[1]).get_caller_identity()['Arn'])\n")
+        p = subprocess.run([sys.executable, "-c", code, moto.url], env=krtest.clean_env(env),
+                           capture_output=True, text=True, timeout=60, cwd="/")
+        tap.is_(p.stdout.strip() if p.returncode == 0 else p.stderr.strip()[-300:],
+                krtest.session_arn("on-webid", "kr-test"), "boto3 sees the role chained on it")
 
     with tap.test("single flight: 8 clients at once, one AssumeRoleWithWebIdentity"):
         krtest.run_client(["forget", "on-wi"], env=env)  # every hop of its chain
