@@ -193,8 +193,14 @@ static int src_container_parse(const struct source_parse *in, struct step *s, st
 			    "header value");
 			return KR_ERR_CONFIG;
 		}
-		if (!(c->token = mem_secret_strdup(env->container_token, KR_CONTAINER_TOKEN_MAX)))
+		if (strlen(env->container_token) > KR_CONTAINER_TOKEN_MAX) {
+			err_set(e, KR_ERR_CONFIG, NULL, 0, NULL,
+			        "AWS_CONTAINER_AUTHORIZATION_TOKEN is longer than %d bytes",
+			        KR_CONTAINER_TOKEN_MAX);
 			return KR_ERR_CONFIG;
+		}
+		if (!(c->token = mem_secret_strdup(env->container_token, KR_CONTAINER_TOKEN_MAX)))
+			return KR_ERR_NOMEM;
 	}
 	r = endpoint_proxy(c->url, &env->proxy, &c->proxy, &c->no_proxy);
 	if (r == KR_OK && source_what(s, "container credentials %s", c->url) < 0)
