@@ -42,6 +42,11 @@ static int check_step(struct cmd_ctx *x, const struct json *step, int first)
 		r = out_printf(x, "%s (%s", request_str(step, "profile", "?"), type);
 		if (r == KR_OK && akid && *akid)
 			r = out_printf(x, " %s", akid);
+		/* web identity: its role; instance metadata, container: the endpoint */
+		if (r == KR_OK && json_get_str(step, "role_arn"))
+			r = out_printf(x, " %s", json_get_str(step, "role_arn"));
+		if (r == KR_OK && json_get_str(step, "url"))
+			r = out_printf(x, " %s", json_get_str(step, "url"));
 		if (r == KR_OK)
 			r = out_printf(x, ")");
 		return r;

@@ -33,7 +33,9 @@ static int add_env(struct json *env, const char *key, const char *v)
 	char cwd[KR_PATH_MAX], abs[2 * KR_PATH_MAX + 2];
 	int is_path = strcmp(key, "AWS_CONFIG_FILE") == 0 ||
 	              strcmp(key, "AWS_SHARED_CREDENTIALS_FILE") == 0 ||
-	              strcmp(key, "AWS_CA_BUNDLE") == 0;
+	              strcmp(key, "AWS_CA_BUNDLE") == 0 ||
+	              strcmp(key, "AWS_WEB_IDENTITY_TOKEN_FILE") == 0 ||
+	              strcmp(key, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") == 0;
 
 	if (is_path && *v && *v != '/' && *v != '~' && getcwd(cwd, sizeof(cwd))) {
 		snprintf(abs, sizeof(abs), "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", v);

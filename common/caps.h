@@ -50,7 +50,7 @@
 #define KR_NAME_MAX       256  /* profile name */
 #define KR_VALUE_MAX      4096 /* one config value */
 #define KR_PATH_MAX       4096
-#define KR_ENV_MAX        32 /* environment entries in a request */
+#define KR_ENV_MAX        64 /* environment entries in a request */
 #define KR_MFA_CODE_LEN   6  /* an MFA code: exactly this many digits */
 #define KR_MFA_CODE_MAX   16 /* room for one read before it is trimmed and checked */
 #define KR_KEY_ID_MIN     16 /* access key id: [A-Z0-9]{16,128} */
@@ -204,5 +204,18 @@
 #define KR_CONSOLE_RESP_MAX     16384  /* the federation endpoint's answer ({"SigninToken":...}) */
 #define KR_CONSOLE_URL_MAX      8192   /* a sign-in URL (KR_BROWSER_URL_MAX for the client) */
 #define KR_CONSOLE_NAME_MAX     32     /* GetFederationToken's Name: 2 .. 32 of [\w+=,.@-] */
+
+/* Web identity, instance metadata, container credentials (source_webid.c, source_imds.c,
+ * source_container.c, metadata.c). */
+#define KR_WEBID_TOKEN_MAX      20480       /* a web identity token file (STS takes 20,000 chars) */
+#define KR_CONTAINER_TOKEN_MAX  8192        /* AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) */
+#define KR_METADATA_RESP_MAX    (64 * 1024) /* one IMDS or container endpoint answer */
+#define KR_IMDS_TOKEN_MAX       1024        /* an IMDSv2 session token */
+#define KR_IMDS_ROLE_MAX        128         /* an instance profile's role name (IAM: 64) */
+#define KR_IMDS_TIMEOUT_MAX_S   3600        /* metadata_service_timeout: at most an hour */
+#define KR_IMDS_ATTEMPTS_MAX    10          /* metadata_service_num_attempts: at most ten */
+#define KR_CONTAINER_TIMEOUT_MS 2000        /* botocore's ContainerMetadataFetcher: 2 s, */
+#define KR_CONTAINER_ATTEMPTS   3           /* 3 attempts, */
+#define KR_CONTAINER_SLEEP_MS   1000        /* 1 s apart */
 
 #endif

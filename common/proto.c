@@ -28,6 +28,24 @@ const char *const proto_env_keys[] = {
     "AWS_ENDPOINT_URL_SSO_OIDC",
     /* keyrole console: the federation endpoint, instead of the partition's. */
     "KEYROLE_FEDERATION_URL",
+    /* Web identity (AssumeRoleWithWebIdentity): read for the requested profile. */
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    /* credential_source = Ec2InstanceMetadata: the instance metadata service. */
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    "AWS_EC2_METADATA_V1_DISABLED",
+    "AWS_IMDS_USE_IPV6",
+    "AWS_METADATA_SERVICE_TIMEOUT",
+    "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+    /* credential_source = EcsContainer: the container credentials endpoint (the token is secret).
+     */
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
     /* Proxies for the STS call (libcurl's names); not part of any cache key. */
     "HTTPS_PROXY",
     "https_proxy",

@@ -76,6 +76,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                             .sts = a->sts,
 	                             .store = a->store,
 	                             .sso = a->sso,
+	                             .http = a->http,
 	                             .mfa_duration = a->opts.mfa_duration,
 	                             .now = a->opts.now};
 	snprintf(a->svc.mfa_prompt, sizeof(a->svc.mfa_prompt), "%s", a->opts.mfa_prompt);

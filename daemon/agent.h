@@ -80,8 +80,9 @@ struct agent {
 	struct sts *sts;
 	struct store *store;
 	struct cache *cache;
-	struct http *http;         /* IAM Identity Center's calls (STS has its own) */
-	struct sso *sso;           /* IAM Identity Center tokens and logins */
+	struct http *http; /* IAM Identity Center's calls, instance and container metadata (STS has
+	                      its own) */
+	struct sso *sso;   /* IAM Identity Center tokens and logins */
 	struct credsrv *credsrv;   /* the credentials endpoint of exec --server */
 	struct source_svc svc;     /* what sources may use */
 	struct resolve_opts ropts; /* how chains are resolved */

@@ -24,6 +24,8 @@ struct step_report {
 	/* an IAM Identity Center source (region and endpoint: sso_region and the portal's) */
 	const char *sso_session, *start_url, *account_id, *role_name;
 	int duration, duration_capped;
+	/* web identity: the token file; instance metadata, container: the endpoint's URL */
+	const char *token_file, *url;
 };
 
 struct check_problem {

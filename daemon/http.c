@@ -64,6 +64,7 @@ struct http_xfer {
 	struct buf resp;
 	int toobig;
 	int get;                                    /* a GET: no body */
+	int put;                                    /* a PUT (the IMDSv2 token): no body */
 	size_t resp_max;                            /* the response body's cap */
 	char keep_name[64];                         /* the response header to keep; "" for none */
 	char keep_val[KR_HTTP_HEADER_KEEP_MAX + 1]; /* its value */
@@ -442,6 +443,12 @@ static int setup_easy(struct http_xfer *x, const struct http_request *req)
 	SET(CURLOPT_NOSIGNAL, 1L);
 	if (x->get) {
 		SET(CURLOPT_HTTPGET, 1L);
+	} else if (x->put) {
+		/* An empty PUT: a POST of nothing under another name (no Expect, no upload). */
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDS, "");
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		SET(CURLOPT_CUSTOMREQUEST, "PUT");
 	} else {
 		SET(CURLOPT_POST, 1L);
 		SET(CURLOPT_POSTFIELDS, x->body);
@@ -483,10 +490,12 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 {
 	struct http_xfer *x = NULL;
 	int get = req && req->method && strcmp(req->method, "GET") == 0;
+	int put = req && req->method && strcmp(req->method, "PUT") == 0;
 	int r;
 
 	if (!h || h->dying || !req || !req->url || !done ||
-	    (req->method && !get && strcmp(req->method, "POST") != 0) || (get && req->body_len) ||
+	    (req->method && !get && !put && strcmp(req->method, "POST") != 0) ||
+	    ((get || put) && req->body_len) ||
 	    (req->keep_header && (!*req->keep_header || strlen(req->keep_header) >= 64)) ||
 	    strnlen(req->url, KR_HTTP_URL_MAX + 1) > KR_HTTP_URL_MAX ||
 	    (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0) ||
@@ -505,6 +514,7 @@ int http_post(struct http *h, const struct http_request *req, http_done_fn done,
 	x->done = done;
 	x->userdata = userdata;
 	x->get = get;
+	x->put = put;
 	if (req->keep_header)
 		memcpy(x->keep_name, req->keep_header, strlen(req->keep_header) + 1);
 	x->resp_max =

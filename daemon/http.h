@@ -26,7 +26,7 @@ struct http;
 struct http_xfer;
 
 struct http_request {
-	const char *method;         /* "POST" (also when NULL) or "GET" (no body) */
+	const char *method;         /* "POST" (also when NULL), "GET" or "PUT" (no body) */
 	const char *url;            /* http:// or https:// only */
 	const char *const *headers; /* "Name: value" lines, may hold secrets */
 	size_t n_headers;

@@ -191,6 +191,10 @@ static void put_step(struct json_writer *w, const struct step_report *s)
 		json_w_str_opt(w, "account_id", s->account_id);
 		json_w_str_opt(w, "role_name", s->role_name);
 		json_w_str_opt(w, "endpoint", s->endpoint);
+		json_w_str_opt(w, "role_arn", s->role_arn);
+		json_w_str_opt(w, "session_name", s->session_name);
+		json_w_str_opt(w, "token_file", s->token_file);
+		json_w_str_opt(w, "url", s->url);
 	} else {
 		json_w_str(w, "kind", "role");
 		json_w_str(w, "profile", s->profile);

@@ -51,7 +51,16 @@ struct caller_env {
 	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
 	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token,
 	    *endpoint_url_sso, *endpoint_url_sso_oidc;
-	const char *federation_url;      /* KEYROLE_FEDERATION_URL: console's sign-in endpoint */
+	const char *federation_url; /* KEYROLE_FEDERATION_URL: console's sign-in endpoint */
+	/* AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME (source_webid.c) */
+	const char *web_identity_token_file, *role_arn, *role_session_name;
+	/* AWS_EC2_METADATA_* and AWS_METADATA_SERVICE_* (source_imds.c) */
+	const char *ec2_metadata_disabled, *ec2_metadata_service_endpoint,
+	    *ec2_metadata_service_endpoint_mode, *ec2_metadata_v1_disabled, *imds_use_ipv6,
+	    *metadata_service_timeout, *metadata_service_num_attempts;
+	/* AWS_CONTAINER_* (source_container.c); container_token is secret */
+	const char *container_relative_uri, *container_full_uri, *container_token,
+	    *container_token_file;
 	struct endpoint_proxy_env proxy; /* HTTPS_PROXY, no_proxy, ...: never in a cache key */
 };
 

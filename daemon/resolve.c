@@ -155,14 +155,29 @@ static int top_settings(struct walk *w)
 	return r;
 }
 
+/*
+ * Does the row match profile p by its key? A row with a caller's variable
+ * (env) matches the requested profile by that variable when it is set:
+ * set and empty, it hides the key as well (botocore reads the variable
+ * first, and an empty path is no source).
+ */
+static int row_matches(const struct walk *w, const struct source_row *row,
+                       const struct pmap_profile *p)
+{
+	const char *ev = row->env && p == w->top ? source_env_value(w->env, row->env) : NULL;
+
+	if (ev)
+		return ev[0] != '\0';
+	return !row->key || pmap_get(w->m, p, row->file, row->key, NULL);
+}
+
 /* A profile that holds credentials: the first row of the table it matches. */
 static int pick_source(struct walk *w, const struct pmap_profile *p)
 {
 	for (size_t i = 0; i < w->t->n; i++) {
 		const struct source_row *row = &w->t->rows[i];
 
-		if (row->credential_source ||
-		    (row->key && !pmap_get(w->m, p, row->file, row->key, NULL)))
+		if (row->credential_source || !row_matches(w, row, p))
 			continue;
 		w->has_src = 1;
 		return parse_step(w, row->ops, row, p, &w->src);
@@ -497,7 +512,7 @@ static int finish(struct walk *w)
 	for (size_t i = w->n_roles; i-- > 0 && r == KR_OK;)
 		if (w->roles[i].mfa_serial)
 			r = take_mfa_prompt(w, pmap_find(w->m, w->roles[i].profile));
-	if (r == KR_OK && w->n_roles > 0)
+	if (r == KR_OK && (w->n_roles > 0 || (w->has_src && (w->src.ops->flags & SOURCE_STS))))
 		r = endpoint_for(w);
 	if (r == KR_OK)
 		r = assemble(w, via_mfa);

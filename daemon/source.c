@@ -28,6 +28,41 @@ int source_what(struct step *s, const char *fmt, ...)
 	return s->what ? KR_OK : KR_ERR_NOMEM;
 }
 
+const char *source_env_value(const struct caller_env *env, const char *name)
+{
+	for (size_t i = 0; name && i < caller_env_n_fields; i++)
+		if (strcmp(caller_env_fields[i].name, name) == 0)
+			return *(const char *const *)((const char *)env +
+			                              caller_env_fields[i].offset);
+	return NULL;
+}
+
+int source_setting(const struct source_parse *in, const struct pmap_profile *p,
+                   const char *env_value, const char *key, char **ret, struct pmap_val *where,
+                   struct err_detail *e)
+{
+	struct pmap_val v = {0};
+
+	*ret = NULL;
+	if (where)
+		*where = v;
+	if (env_value) {
+		*ret = mem_strdup_max(env_value, KR_VALUE_MAX);
+		if (*ret)
+			return KR_OK;
+		if (strlen(env_value) <= KR_VALUE_MAX)
+			return KR_ERR_NOMEM;
+		err_set(e, KR_ERR_CONFIG, NULL, 0, NULL,
+		        "the caller's variable for %s is longer than %d bytes", key, KR_VALUE_MAX);
+		return KR_ERR_CONFIG;
+	}
+	if (!p || !pmap_get(in->map, p, PMAP_ANY, key, &v))
+		return KR_OK;
+	if (where)
+		*where = v;
+	return pmap_take(&v, key, ret, e);
+}
+
 int step_set_where(struct step *s, const char *file, int line)
 {
 	char *f = file ? strdup(file) : NULL;

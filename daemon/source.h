@@ -46,6 +46,7 @@ struct chain;
 struct step;
 struct source_row;
 struct sso;
+struct http;
 
 /* What a fetch may use: the daemon's services and settings. */
 struct source_svc {
@@ -53,6 +54,7 @@ struct source_svc {
 	struct sts *sts;
 	struct store *store;          /* long-term keys (keyrole add) */
 	struct sso *sso;              /* IAM Identity Center tokens (sso.h) */
+	struct http *http;            /* plain HTTP: instance metadata, container credentials */
 	int mfa_duration;             /* seconds of an MFA session (keyroled --mfa-duration) */
 	time_t (*now)(void);          /* the wall clock */
 	char mfa_prompt[KR_PATH_MAX]; /* keyroled's mfa-prompt, "" = auto (sent with error "mfa") */
@@ -108,6 +110,8 @@ enum {
 	SOURCE_NOT_CHAINING = 1 << 3,
 	/* It yields long-term keys (unless a session token is known): an MFA session may follow. */
 	SOURCE_LONG_TERM = 1 << 4,
+	/* It calls STS itself, at the chain's endpoint (made even without a role above it). */
+	SOURCE_STS = 1 << 5,
 };
 
 struct source_ops {
@@ -174,6 +178,12 @@ struct source_row {
 	enum pmap_file file;
 	const char *credential_source;
 	const char *what; /* a person's name for the feature (messages) */
+	/*
+	 * Or, for the requested profile only, this caller's variable set and
+	 * not empty (botocore's default chain reads AWS_WEB_IDENTITY_TOKEN_FILE
+	 * before the profile's key); NULL: none.
+	 */
+	const char *env;
 };
 
 struct source_table {
@@ -193,9 +203,25 @@ extern const struct source_ops source_unsupported; /* a source keyrole does not 
 extern const struct source_ops source_mfa_session; /* GetSessionToken with an MFA code */
 extern const struct source_ops source_assume_role; /* AssumeRole */
 extern const struct source_ops source_sso;         /* IAM Identity Center GetRoleCredentials */
+extern const struct source_ops source_webid;       /* AssumeRoleWithWebIdentity */
+extern const struct source_ops source_imds;        /* credential_source = Ec2InstanceMetadata */
+extern const struct source_ops source_container;   /* credential_source = EcsContainer */
 
 /* Set step->what (a printf format). */
 int source_what(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * A setting botocore reads from the caller's variable before the profile's
+ * key: env_value when it is set (where->file NULL), else key in profile p
+ * (where: its file and line); *ret a copy, NULL when neither is set.
+ * KR_ERR_CONFIG for a value over KR_VALUE_MAX or not on one line.
+ */
+int source_setting(const struct source_parse *in, const struct pmap_profile *p,
+                   const char *env_value, const char *key, char **ret, struct pmap_val *where,
+                   struct err_detail *e);
+
+/* A caller's variable by its name (caller_env_fields), or NULL. */
+const char *source_env_value(const struct caller_env *env, const char *name);
 
 /* Set where a step is defined (copied; a previous one is freed). */
 int step_set_where(struct step *s, const char *file, int line);
@@ -211,6 +237,8 @@ int source_keyring_key(const char *profile, struct buf *out);
  * The caller frees it.
  */
 char *source_assume_default_session_name(const char *profile);
+/* Does STS take s as a RoleSessionName (2-64 of [A-Za-z0-9_+=,.@-])? */
+int source_session_name_ok(const char *s);
 /* What a role step holds (source_assume.c), for check and tests. */
 struct assume_conf {
 	char *session_name, *external_id, *mfa_serial, *source_identity, *policy;

@@ -44,7 +44,7 @@ char *source_assume_default_session_name(const char *profile)
 	return strdup(out);
 }
 
-static int valid_session_name(const char *s)
+int source_session_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -225,7 +225,7 @@ static int src_assume_parse(const struct source_parse *in, struct step *s, struc
 	}
 	if (r == KR_OK && pmap_get(m, p, PMAP_ANY, "role_session_name", &v)) {
 		r = pmap_take(&v, "role_session_name", &c->session_name, e);
-		if (r == KR_OK && !valid_session_name(c->session_name)) {
+		if (r == KR_OK && !source_session_name_ok(c->session_name)) {
 			err_set(e, KR_ERR_CONFIG, v.file, v.line,
 			        "use 2-64 characters of letters, digits and _+=,.@-",
 			        "role_session_name \"%.100s\" is not accepted by STS",

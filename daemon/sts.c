@@ -100,6 +100,8 @@ const char *sts_op_name(int op)
 		return "GetCallerIdentity";
 	case STS_GET_FEDERATION_TOKEN:
 		return "GetFederationToken";
+	case STS_ASSUME_ROLE_WITH_WEB_IDENTITY:
+		return "AssumeRoleWithWebIdentity";
 	default:
 		return "?";
 	}
@@ -318,11 +320,14 @@ static int start_attempt(struct sts_call *c)
 		r = KR_ERR_TIMEOUT;
 		goto out;
 	}
-	r = sigv4_sign(&sreq, &creds, c->region, "sts", wall_now(s), &sig);
-	if (r < 0)
-		goto out;
-	signed_ok = 1;
-	for (size_t i = 0; i < 2 + sig.n_add; i++) {
+	/* AssumeRoleWithWebIdentity is unsigned: the token is the credential (botocore too). */
+	if (c->op != STS_ASSUME_ROLE_WITH_WEB_IDENTITY) {
+		r = sigv4_sign(&sreq, &creds, c->region, "sts", wall_now(s), &sig);
+		if (r < 0)
+			goto out;
+		signed_ok = 1;
+	}
+	for (size_t i = 0; i < 2 + (signed_ok ? sig.n_add : 0); i++) {
 		const struct sigv4_header *hd = i < 2 ? &hdrs[i] : &sig.add[i - 2];
 		struct buf line;
 		buf_init_secret(&line, KR_SIGV4_HEADER_MAX + KR_SIGV4_NAME_MAX + 4);
@@ -382,8 +387,9 @@ int sts_call(struct sts *s, const struct sts_params *p, sts_done_fn done, void *
 	struct sts_call *c = NULL;
 	int r = KR_OK;
 
-	if (!s || !p || !done || !p->endpoint || !p->region || !p->source.access_key_id ||
-	    !p->source.secret_access_key) {
+	if (!s || !p || !done || !p->endpoint || !p->region ||
+	    (p->op != STS_ASSUME_ROLE_WITH_WEB_IDENTITY &&
+	     (!p->source.access_key_id || !p->source.secret_access_key))) {
 		r = KR_ERR_INVAL;
 		goto out;
 	}

@@ -49,6 +49,8 @@ enum sts_op {
 	STS_GET_SESSION_TOKEN = 2,
 	STS_GET_CALLER_IDENTITY = 3,
 	STS_GET_FEDERATION_TOKEN = 4, /* keyrole console, for long-term keys */
+	/* Web identity (source_webid.c): unsigned; role_arn, session_name, web_identity_token. */
+	STS_ASSUME_ROLE_WITH_WEB_IDENTITY = 5,
 };
 
 /* A short name of the operation ("AssumeRole", ...); "?" for others. */
@@ -62,7 +64,8 @@ struct sts_params {
 	const char *ca_bundle;     /* AWS_CA_BUNDLE of the caller, or NULL for the system store */
 	const char *proxy;         /* endpoint_proxy(): NULL = the daemon's environment */
 	const char *no_proxy;      /* likewise; may hold a proxy password: wiped */
-	struct sigv4_creds source; /* credentials that sign the request */
+	struct sigv4_creds source; /* credentials that sign the request (none: web identity) */
+	const char *web_identity_token; /* AssumeRoleWithWebIdentity: secret, wiped with the body */
 
 	/*
 	 * AssumeRole (role_arn, session_name required); NULL/0 = not sent.

@@ -84,6 +84,12 @@ static int check_params(const struct sts_params *p)
 		return KR_ERR_INVAL;
 	if (!ok_opt(p->mfa_serial, KR_STS_PARAM_MAX) || !ok_opt(p->mfa_code, KR_STS_PARAM_MAX))
 		return KR_ERR_INVAL;
+	if (p->op == STS_ASSUME_ROLE_WITH_WEB_IDENTITY)
+		return ok_str(p->role_arn, KR_STS_PARAM_MAX) &&
+		               ok_str(p->session_name, KR_STS_PARAM_MAX) &&
+		               ok_str(p->web_identity_token, KR_WEBID_TOKEN_MAX)
+		           ? KR_OK
+		           : KR_ERR_INVAL;
 	if (p->op == STS_GET_FEDERATION_TOKEN)
 		return ok_str(p->session_name, KR_STS_PARAM_MAX) &&
 		               ok_opt(p->policy, KR_STS_POLICY_MAX)
@@ -179,6 +185,22 @@ static int body_federation_token(const struct sts_params *p, struct buf *out)
 	return r;
 }
 
+/* The order of botocore's AssumeRoleWithWebIdentity input shape (DurationSeconds last). */
+static int body_web_identity(const struct sts_params *p, struct buf *out)
+{
+	int r = buf_puts(out, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15");
+
+	if (r == KR_OK)
+		r = param(out, "RoleArn", p->role_arn);
+	if (r == KR_OK)
+		r = param(out, "RoleSessionName", p->session_name);
+	if (r == KR_OK)
+		r = param(out, "WebIdentityToken", p->web_identity_token);
+	if (r == KR_OK && p->duration > 0)
+		r = param_int(out, "DurationSeconds", p->duration);
+	return r;
+}
+
 int sts_req_body(const struct sts_params *p, struct buf *out)
 {
 	int r;
@@ -200,6 +222,9 @@ int sts_req_body(const struct sts_params *p, struct buf *out)
 		break;
 	case STS_GET_FEDERATION_TOKEN:
 		r = body_federation_token(p, out);
+		break;
+	case STS_ASSUME_ROLE_WITH_WEB_IDENTITY:
+		r = body_web_identity(p, out);
 		break;
 	default:
 		r = KR_ERR_INVAL;
@@ -355,6 +380,14 @@ static const struct hint hints[] = {
     {"AccessDenied", STS_GET_SESSION_TOKEN,
      "check the MFA serial (the device ARN) and that the code is current; the caller must be "
      "an IAM user with long-term keys"},
+    {"AccessDenied", STS_ASSUME_ROLE_WITH_WEB_IDENTITY,
+     "the role's trust policy must allow sts:AssumeRoleWithWebIdentity for the token's "
+     "identity provider, audience and subject"},
+    {"InvalidIdentityToken", 0,
+     "the web identity token was refused: check the token file, the identity provider "
+     "registered in IAM, and the token's audience"},
+    {"ExpiredTokenException", STS_ASSUME_ROLE_WITH_WEB_IDENTITY,
+     "the web identity token has expired: whatever writes the token file must renew it"},
     {"AccessDenied", 0, "the calling identity is not allowed to make this call"},
     {"SignatureDoesNotMatch", 0,
      "the secret access key does not match the access key id (or the clock is far off)"},

@@ -101,10 +101,14 @@ static void resolve_one(const struct caller_env *env, const char *name)
 		    e.msg[0] == '\0' || strnlen(e.file, sizeof(e.file)) == sizeof(e.file))
 			abort();
 	} else {
-		/* The first step is a source: a role session only from IAM Identity Center. */
+		/*
+		 * The first step is a source: a role session only from IAM Identity
+		 * Center, web identity, instance metadata or a container endpoint.
+		 */
 		if (!c || !c->name || c->n == 0 ||
 		    ((c->steps[0].ops->flags & SOURCE_ROLE_SESSION) &&
-		     c->steps[0].ops != &source_sso))
+		     c->steps[0].ops != &source_sso && c->steps[0].ops != &source_webid &&
+		     c->steps[0].ops != &source_imds && c->steps[0].ops != &source_container))
 			abort();
 		for (size_t i = 0; i < c->n; i++) {
 			const struct step *s = &c->steps[i];

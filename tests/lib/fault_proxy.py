@@ -21,13 +21,18 @@ What a test can do from its own thread (all controls are thread-safe):
                                    GetSessionToken answers to now + seconds
                                    (0 turns it off): STS sessions that last
                                    a minute
+  around_action(action, enter, leave)  call enter()/leave() around each
+                                   forwarded request of that Action
   counts(), reset_counts(), requests(), wait_for(n, timeout)
 
 Invariant: the proxy never records or logs a secret. A request record keeps
 only Action, RoleArn, RoleSessionName, the time, the fault applied and the
-upstream status; never keys, tokens, MFA codes, policies or headers.
+upstream status; never keys, tokens, MFA codes, policies or headers (a web
+identity token only as a truncated SHA-256, "token_sha", so that a test can
+tell which token file's contents a call carried).
 """
 
+import hashlib
 import http.client
 import re
 import http.server
@@ -37,6 +42,11 @@ import time
 import urllib.parse
 
 FAULT_KINDS = ("throttle", "503", "500html", "drop")
+
+
+def _digest(secret):
+    """A secret's name for a test: 12 hex digits of its SHA-256; None for none."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12] if secret is not None else None
 
 _THROTTLE_BODY = (
     b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n'
@@ -145,6 +155,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(400, "text/plain", b"bad request\n")
             return
         rec = self.proxy._arrived(body)
+        rec["signed"] = self.headers.get("Authorization") is not None  # never its value
         self.proxy._wait_rules(body)
         fault = self.proxy._take_fault(body)
         rec["fault"] = fault
@@ -163,6 +174,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if fault == "500html":
             rec["status"] = 500
             self._reply(500, "text/html; charset=utf-8", _500_BODY)
+            return
+        hook = self.proxy._around.get(rec["action"])
+        if hook:
+            with self.proxy._around_lock:
+                hook[0]()
+                try:
+                    self._forward(body, rec)
+                finally:
+                    hook[1]()
             return
         self._forward(body, rec)
 
@@ -245,6 +265,8 @@ class FaultProxy:
         self._gate = threading.Event()
         self._gate.set()
         self._records = []
+        self._around = {}  # action -> (enter, leave): around_action()
+        self._around_lock = threading.Lock()
         self._down_mode = None  # None, "close" or "refuse"
         self._conns = set()
         self._server = None
@@ -388,6 +410,14 @@ class FaultProxy:
         elif not is_down and was == "refuse":
             self._start_server()
 
+    def around_action(self, action, enter, leave):
+        """Call enter() before and leave() after forwarding each request of
+        action, one at a time (e.g. moto 5.2 answers HTTP 500 to an unsigned
+        AssumeRoleWithWebIdentity while its auth is enforced: turn it off
+        around that call only)."""
+        with self._lock:
+            self._around[action] = (enter, leave)
+
     def _is_down(self):
         with self._lock:
             return self._down_mode is not None
@@ -414,7 +444,8 @@ class FaultProxy:
 
     def requests(self):
         """A copy of the request records, oldest first. Each is a dict with
-        action, role_arn, session_name, time (time.time()), fault, status."""
+        action, role_arn, session_name, token_sha, signed (an Authorization
+        header was sent), time (time.time()), fault, status."""
         with self._lock:
             return [dict(r) for r in self._records]
 
@@ -442,6 +473,7 @@ class FaultProxy:
             "action": _form_field(form, "Action"),
             "role_arn": _form_field(form, "RoleArn"),
             "session_name": _form_field(form, "RoleSessionName"),
+            "token_sha": _digest(_form_field(form, "WebIdentityToken")),
             "time": time.time(),
             "fault": None,
             "status": None,

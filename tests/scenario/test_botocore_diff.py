@@ -22,6 +22,14 @@ GetRoleCredentials is intercepted like AssumeRole: account, role, portal
 endpoint and region are recorded, and role credentials named after the
 account and role are returned.
 
+Web identity: botocore's AssumeRoleWithWebIdentity is intercepted the same
+way (role, session name and endpoint recorded; the token file is read by
+botocore itself). Instance metadata and container credentials are real:
+botocore asks local fakes (tests/lib/fake_imds.py, fake_container.py),
+named in a case by "{imds}" and "{container}" (in its env and its config;
+"{case}" is the case's directory), and keyrole's source step must name the
+same endpoint.
+
 Then the role ARNs in order, their parameters, the endpoints, the source
 (an IAM Identity Center source with its account, role, portal endpoint and
 region) and error-or-not are compared. expected.json maps each profile to
@@ -30,7 +38,11 @@ botocore's word for word) or to the id of a documented difference (a
 "## id" heading in doc/botocore-differences.md); a listed difference must
 really occur, so the list cannot go stale. Output is TAP.
 
-expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | "same-message" | ID}}
+expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | "same-message" | ID},
+                "aws_profile": true?}
+With "aws_profile", botocore gets the profile from AWS_PROFILE (its default
+chain, where the caller's web identity variables count) instead of
+Session(profile=NAME).
 """
 import json
 import os
@@ -46,6 +58,12 @@ BUILD = os.environ.get("KR_BUILD") or os.path.join(SRC, "build")
 TOOL = os.path.join(BUILD, "tests", "tools", "profile_check")
 CASES = os.path.join(SRC, "tests", "data", "config")
 DOC = os.path.join(SRC, "doc", "botocore-differences.md")
+
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+from fake_container import FakeContainer  # noqa: E402
+from fake_imds import FakeImds  # noqa: E402
+
+CONTAINER_TOKEN = "diff-container-token"
 
 try:
     import botocore
@@ -67,12 +85,14 @@ def clean_env(case_dir, extra):
     return env
 
 
-def botocore_resolve(case_dir, profile, extra_env):
+def botocore_resolve(case_dir, profile, extra_env, aws_profile=False):
     """How botocore resolves profile: {"calls": [...], "source": ...} or
     {"error": ...}."""
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(clean_env(case_dir, extra_env))
+    if aws_profile:
+        os.environ["AWS_PROFILE"] = profile
     calls = []
     sso_calls = []
     orig_call = botocore.client.BaseClient._make_api_call
@@ -88,6 +108,13 @@ def botocore_resolve(case_dir, profile, extra_env):
             return {"roleCredentials": {
                 "accessKeyId": "SSO:%s/%s" % (params.get("accountId"), params.get("roleName")),
                 "secretAccessKey": "s", "sessionToken": "t", "expiration": 4070908800000}}
+        if operation_name == "AssumeRoleWithWebIdentity":
+            return {"Credentials": {
+                "AccessKeyId": "WEBID|%s|%s|%s" % (params.get("RoleArn"),
+                                                   params.get("RoleSessionName"),
+                                                   self.meta.endpoint_url),
+                "SecretAccessKey": "s", "SessionToken": "t",
+                "Expiration": "2099-01-01T00:00:00Z"}}
         if operation_name != "AssumeRole":
             raise RuntimeError("unexpected STS call " + operation_name)
         signer = self._request_signer
@@ -117,7 +144,7 @@ def botocore_resolve(case_dir, profile, extra_env):
     botocore.credentials.ProcessProvider._retrieve_credentials_using = fake_proc
     botocore.utils.SSOTokenLoader.__call__ = fake_token
     try:
-        session = botocore.session.Session(profile=profile)
+        session = botocore.session.Session(profile=None if aws_profile else profile)
         resolver = session.get_component("credential_provider")
         ar = resolver.get_provider("assume-role")
         ar._prompter = lambda prompt: "123456"
@@ -202,9 +229,18 @@ def keyrole_resolve(case_dir, profile, extra_env, daemon=None):
     return {"calls": calls, "source_step": src}
 
 
-def source_matches(bsource, step):
+def source_matches(bsource, step, fakes=None):
     """Does botocore's source access key match keyrole's source step?"""
     t = step["type"]
+    if t == "web-identity":
+        return bsource == "WEBID|%s|%s|%s" % (step.get("role_arn"), step.get("session_name"),
+                                              step.get("endpoint"))
+    if t == "imds":  # botocore got its keys from the fake keyrole names
+        return (fakes is not None and (bsource or "").startswith("ASIAIMDS")
+                and step.get("url") == fakes["imds"])
+    if t == "container":
+        return (fakes is not None and (bsource or "").startswith("ASIACONT")
+                and step.get("url") == fakes["container"])
     if t == "process":
         return bsource == "PROCESS:" + step.get("command", "")
     if t in ("static", "environment"):
@@ -221,7 +257,7 @@ def sso_step(step):
              "endpoint": step.get("endpoint"), "region": step.get("region")}]
 
 
-def compare(b, k):
+def compare(b, k, fakes=None):
     """None when equal, else a one-line description of the difference."""
     if "crash" in k:
         return "keyrole tool failed: " + k["crash"]
@@ -234,7 +270,7 @@ def compare(b, k):
     if "none" in b:
         return "botocore finds no credentials, keyrole resolves to %s" % (
             k["source_step"]["type"])
-    if not source_matches(b["source"], k["source_step"]):
+    if not source_matches(b["source"], k["source_step"], fakes):
         return "source differs: botocore %r, keyrole %s" % (
             b["source"], json.dumps(k["source_step"]))
     bc = [{x: c[x] for x in c if x != "source"} for c in b["calls"]]
@@ -290,46 +326,85 @@ def main():
     ids = documented_ids()
     print("# botocore %s" % botocore.__version__)
     daemon = Daemon()
+    imds = FakeImds(mode="v2-only")
+    container = FakeContainer(token=CONTAINER_TOKEN)
+    fakes = {"imds": imds.url, "container": container.url,
+             "container_token": CONTAINER_TOKEN}
     try:
-        return run_cases(cases, ids, daemon, tap, lambda: (n, failed))
+        return run_cases(cases, ids, daemon, tap, lambda: (n, failed), fakes)
     finally:
         daemon.stop()
+        imds.stop()
+        container.stop()
 
 
-def run_cases(cases, ids, daemon, tap, counts):
+def render(text, case_dir, fakes):
+    for k, v in (("{case}", case_dir), ("{imds}", fakes["imds"]),
+                 ("{container}", fakes["container"]),
+                 ("{container_token}", fakes["container_token"])):
+        text = text.replace(k, v)
+    return text
+
+
+def case_files(case_dir, fakes):
+    """The directory to run a case in: its own, or a rendered copy when its
+    config names a placeholder (-> (dir, temporary dir to remove or None))."""
+    with open(os.path.join(case_dir, "config"), encoding="utf-8") as f:
+        text = f.read()
+    if "{" not in text:
+        return case_dir, None
+    tmp = tempfile.mkdtemp(prefix="kr-diff-case-")
+    with open(os.path.join(tmp, "config"), "w", encoding="utf-8") as f:
+        f.write(render(text, case_dir, fakes))
+    creds = os.path.join(case_dir, "credentials")
+    if os.path.exists(creds):
+        shutil.copy(creds, os.path.join(tmp, "credentials"))
+    return tmp, tmp
+
+
+def run_cases(cases, ids, daemon, tap, counts, fakes):
     for case in cases:
-        d = os.path.join(CASES, case)
-        with open(os.path.join(d, "expected.json"), encoding="utf-8") as f:
+        src = os.path.join(CASES, case)
+        with open(os.path.join(src, "expected.json"), encoding="utf-8") as f:
             exp = json.load(f)
-        extra = exp.get("env", {})
-        for prof, want in exp["profiles"].items():
-            name = "%s/%s" % (case, prof)
-            b = botocore_resolve(d, prof, extra)
-            k = keyrole_resolve(d, prof, extra, daemon)
-            diff = compare(b, k)
-            if want == "same":
-                tap(diff is None, name, "" if diff is None else "")
-                if diff:
-                    print("#   " + diff)
-            elif want == "same-message":
-                same = ("error" in b and "error" in k
-                        and botocore_message(b) in k["error"])
-                tap(same, name)
-                if not same:
-                    print("#   botocore: %s" % b.get("error", "resolves"))
-                    print("#   keyrole:  %s" % k.get("error", k.get("crash", "resolves")))
-            elif want not in ids:
-                tap(False, name)
-                print("#   difference %r is not documented in %s" % (want, DOC))
-            elif diff is None:
-                tap(False, name)
-                print("#   listed as difference %r but botocore and keyrole agree" % want)
-            else:
-                tap(True, name, " # known difference: %s" % want)
-                print("#   " + diff)
+        extra = {k: render(v, src, fakes) for k, v in exp.get("env", {}).items()}
+        d, tmp = case_files(src, fakes)
+        try:
+            run_profiles(case, d, exp, extra, ids, daemon, tap, fakes)
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
     n, failed = counts()
     print("1..%d" % n)
     return 1 if failed else 0
+
+
+def run_profiles(case, d, exp, extra, ids, daemon, tap, fakes):
+    for prof, want in exp["profiles"].items():
+        name = "%s/%s" % (case, prof)
+        b = botocore_resolve(d, prof, extra, exp.get("aws_profile", False))
+        k = keyrole_resolve(d, prof, extra, daemon)
+        diff = compare(b, k, fakes)
+        if want == "same":
+            tap(diff is None, name, "" if diff is None else "")
+            if diff:
+                print("#   " + diff)
+        elif want == "same-message":
+            same = ("error" in b and "error" in k
+                    and botocore_message(b) in k["error"])
+            tap(same, name)
+            if not same:
+                print("#   botocore: %s" % b.get("error", "resolves"))
+                print("#   keyrole:  %s" % k.get("error", k.get("crash", "resolves")))
+        elif want not in ids:
+            tap(False, name)
+            print("#   difference %r is not documented in %s" % (want, DOC))
+        elif diff is None:
+            tap(False, name)
+            print("#   listed as difference %r but botocore and keyrole agree" % want)
+        else:
+            tap(True, name, " # known difference: %s" % want)
+            print("#   " + diff)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ def main(tap, run):
                 "EXIT STATUS has exactly the codes of keyrole --help")
         env_sec = section(k1, "ENVIRONMENT")
         env_help = main_help.split("Environment:", 1)[1].split("\n\n", 1)[0]
-        for var in sorted(set(re.findall(r"\b(?:KEYROLE|AWS)_[A-Z_]+|\bHOME\b", env_help))):
+        for var in sorted(set(re.findall(r"\b(?:KEYROLE|AWS)_[A-Z0-9_]+|\bHOME\b", env_help))):
             tap.ok(re.search(r"\b%s\b" % var, env_sec), "ENVIRONMENT has %s" % var)
 
     with tap.test("keyroled(8) documents every option of keyroled --help"):

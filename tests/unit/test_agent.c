@@ -1082,7 +1082,8 @@ static void a_source_is_one_table_row(void **state)
 	struct agent_opts o = opts_memory;
 	cJSON *r;
 
-	rows[0] = (struct source_row){&test_source, "test_value", PMAP_ANY, NULL, "a test source"};
+	rows[0] =
+	    (struct source_row){&test_source, "test_value", PMAP_ANY, NULL, "a test source", NULL};
 	memcpy(rows + 1, source_table_default.rows,
 	       source_table_default.n * sizeof(*source_table_default.rows));
 	o.sources = &t;
