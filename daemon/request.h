@@ -50,6 +50,7 @@ struct caller_env {
 	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
 	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token,
 	    *endpoint_url_sso, *endpoint_url_sso_oidc;
+	const char *use_fips_endpoint, *use_dualstack_endpoint; /* AWS_USE_..._ENDPOINT */
 	const char *federation_url;      /* KEYROLE_FEDERATION_URL: console's sign-in endpoint */
 	struct endpoint_proxy_env proxy; /* HTTPS_PROXY, no_proxy, ...: never in a cache key */
 };

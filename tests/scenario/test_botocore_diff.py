@@ -30,7 +30,8 @@ botocore's word for word) or to the id of a documented difference (a
 "## id" heading in doc/botocore-differences.md); a listed difference must
 really occur, so the list cannot go stale. Output is TAP.
 
-expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | "same-message" | ID}}
+expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | "same-message" | ID}};
+"{case}" in a VALUE is the case directory.
 """
 import json
 import os
@@ -67,6 +68,18 @@ def clean_env(case_dir, extra):
     return env
 
 
+def request_endpoint(client, operation_name, params):
+    """Where botocore sends the call and the region it signs for: its
+    endpoint ruleset's answer (FIPS, dual-stack and the partitions are
+    decided there; client.meta.endpoint_url is the older resolver's)."""
+    op = client._service_model.operation_model(operation_name)
+    ctx = {"client_region": client.meta.region_name, "client_config": client.meta.config,
+           "has_streaming_input": False, "auth_type": op.resolved_auth_type}
+    url, _, _ = client._resolve_endpoint_ruleset(op, params, ctx)
+    region = ctx.get("signing", {}).get("region") or client._request_signer._region_name
+    return url, region
+
+
 def botocore_resolve(case_dir, profile, extra_env):
     """How botocore resolves profile: {"calls": [...], "source": ...} or
     {"error": ...}."""
@@ -92,13 +105,14 @@ def botocore_resolve(case_dir, profile, extra_env):
             raise RuntimeError("unexpected STS call " + operation_name)
         signer = self._request_signer
         creds = signer._credentials.get_frozen_credentials()
+        endpoint, region = request_endpoint(self, operation_name, params)
         calls.append({
             "role_arn": params.get("RoleArn"),
             "external_id": params.get("ExternalId"),
             "mfa_serial": params.get("SerialNumber"),
             "duration": params.get("DurationSeconds", 0),
-            "endpoint": self.meta.endpoint_url,
-            "region": signer._region_name,
+            "endpoint": endpoint,
+            "region": region,
             "source": creds.access_key,
         })
         n = len(calls)
@@ -301,7 +315,8 @@ def run_cases(cases, ids, daemon, tap, counts):
         d = os.path.join(CASES, case)
         with open(os.path.join(d, "expected.json"), encoding="utf-8") as f:
             exp = json.load(f)
-        extra = exp.get("env", {})
+        # "{case}" in a value is the case's directory (e.g. a HOME of its own).
+        extra = {k: v.replace("{case}", d) for k, v in exp.get("env", {}).items()}
         for prof, want in exp["profiles"].items():
             name = "%s/%s" % (case, prof)
             b = botocore_resolve(d, prof, extra)
