@@ -96,7 +96,7 @@ def botocore_resolve(case_dir, profile, extra_env):
         if operation_name == "GetRoleCredentials":
             sso_calls.append({"account_id": params.get("accountId"),
                               "role_name": params.get("roleName"),
-                              "endpoint": self.meta.endpoint_url,
+                              "endpoint": request_endpoint(self, operation_name, params)[0],
                               "region": self.meta.region_name})
             return {"roleCredentials": {
                 "accessKeyId": "SSO:%s/%s" % (params.get("accountId"), params.get("roleName")),
