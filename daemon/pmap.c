@@ -476,6 +476,11 @@ const char *pmap_filename(const struct pmap *m, enum pmap_file f)
 	return f == PMAP_CREDENTIALS ? m->creds->filename : m->config->filename;
 }
 
+const struct ini *pmap_ini(const struct pmap *m, enum pmap_file f)
+{
+	return f == PMAP_CREDENTIALS ? m->creds : f == PMAP_CONFIG ? m->config : NULL;
+}
+
 static const struct ini_section *sent_find(const struct sent *arr, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
