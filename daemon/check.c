@@ -409,8 +409,13 @@ static int no_config(const struct pmap *m, const struct caller_env *env, struct 
 	rep->name = strdup("*");
 	if (!rep->name)
 		return KR_ERR_NOMEM;
-	snprintf(msg, sizeof(msg), "the config file %s%s does not exist", cf,
-	         env->config_file ? " (AWS_CONFIG_FILE)" : "");
+	if (!cf[0])
+		snprintf(msg, sizeof(msg),
+		         "AWS_CONFIG_FILE is set but empty: no config file is "
+		         "read (as in botocore)");
+	else
+		snprintf(msg, sizeof(msg), "the config file %s%s does not exist", cf,
+		         env->config_file ? " (AWS_CONFIG_FILE)" : "");
 	return add_problem(rep, 1, cf, 0, msg,
 	                   env->config_file
 	                       ? "point AWS_CONFIG_FILE at your config file, or unset it for "

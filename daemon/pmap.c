@@ -289,6 +289,18 @@ static int file_path(const struct caller_env *env, const char *given, const char
 	size_t n;
 	char *p;
 
+	if (given && !given[0]) {
+		/*
+		 * Set but empty: botocore opens "" and reads no file at all (no
+		 * fall-back to the default path). The path "" is a file that is
+		 * never there (ini.c: missing, so empty; fwatch ignores it).
+		 */
+		p = strdup("");
+		if (!p)
+			return KR_ERR_NOMEM;
+		*ret = p;
+		return KR_OK;
+	}
 	if (given && given[0]) {
 		if (strcmp(given, "~") == 0 || strncmp(given, "~/", 2) == 0)
 			rest = given + 1;
