@@ -3,6 +3,7 @@
 #   make check           install missing Debian packages, build, run every test
 #   make check SANITIZE=1  the same under ASan + UBSan (in build-san/)
 #   make install PREFIX=/usr DESTDIR=...   make uninstall   make clean
+#   make deb             the Debian package, build/keyrole_VERSION_ARCH.deb (debian/)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -151,6 +152,24 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man1/keyrole.1 $(DESTDIR)$(MANDIR)/man5/keyrole-config.5 \
 	  $(DESTDIR)$(MANDIR)/man8/keyroled.8 $(DESTDIR)$(BASHCOMPDIR)/keyrole $(DESTDIR)$(ZSHCOMPDIR)/_keyrole
 
+# The Debian package (debian/): built with dpkg-buildpackage from a copy of the
+# tree in build/deb/keyrole-VERSION (so the tree and its build/ stay as they
+# are); the .deb is copied to build/. The make variables of this run (SANITIZE=1
+# ...) are not passed on: the package is always the normal build.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE := build/keyrole_$(VERSION)_$(DEB_ARCH).deb
+
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+	  { echo "debian/changelog is at $$v, the Makefile at $(VERSION): add a changelog entry" >&2; exit 1; }
+	rm -rf build/deb && mkdir -p build/deb/keyrole-$(VERSION)
+	tar -c --exclude=./build --exclude=./build-san --exclude=./.git --exclude=./tests/.tmp \
+	  --exclude=__pycache__ --exclude=./debian/.build . | tar -x -C build/deb/keyrole-$(VERSION)
+	cd build/deb/keyrole-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE \
+	  dpkg-buildpackage -us -uc -b
+	cp build/deb/keyrole_$(VERSION)_$(DEB_ARCH).deb $(DEB_FILE)
+	@echo "$(DEB_FILE)"
+
 # A guided tour against a local moto STS: tests/demo.sh (installs packages, builds, runs).
 demo:
 	@KR_BUILD=$(abspath $(B)) SANITIZE=$(SANITIZE) sh tests/demo.sh
@@ -215,7 +234,7 @@ format:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps tests check install uninstall demo format clean
+.PHONY: all deps tests check install uninstall deb demo format clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

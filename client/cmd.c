@@ -46,7 +46,8 @@ static const struct {
     {"profile", CMD_OPT_PROFILE, 1},     {"no-browser", CMD_OPT_NO_BROWSER, 0},
     {"print", CMD_OPT_PRINT, 0},         {"destination", CMD_OPT_DESTINATION, 1},
     {"duration", CMD_OPT_DURATION, 1},   {"server", CMD_OPT_SERVER, 0},
-    {"no-server", CMD_OPT_NO_SERVER, 0},
+    {"no-server", CMD_OPT_NO_SERVER, 0}, {"region", CMD_OPT_REGION, 1},
+    {"format", CMD_OPT_FORMAT, 1},
 };
 
 /*
@@ -123,9 +124,11 @@ static int run_help(struct cmd_ctx *x);
 
 static const struct cmd_def commands[] = {
     {"get", CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_creds_get, help_get},
-    {"env", CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_creds_env, help_env},
+    {"env", CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART | CMD_OPT_REGION | CMD_OPT_FORMAT,
+     PROFILE_REQUIRED, cmd_creds_env, help_env},
     {"exec",
-     CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART | CMD_OPT_FORCE | CMD_OPT_SERVER | CMD_OPT_NO_SERVER,
+     CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART | CMD_OPT_FORCE | CMD_OPT_SERVER | CMD_OPT_NO_SERVER |
+         CMD_OPT_REGION,
      PROFILE_REQUIRED, cmd_creds_exec, help_exec},
     {"status", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_NONE, cmd_status_show, help_status},
     {"forget", CMD_OPT_ALL | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_status_forget,
@@ -189,6 +192,19 @@ static int parse_duration(struct cmd_ctx *x, const char *v)
 	return CMD_EXIT_OK;
 }
 
+/* --format NAME of keyrole env. */
+static int parse_format(struct cmd_ctx *x, const char *v)
+{
+	static const char *const names[] = {"sh", "fish", "powershell", "json", "dotenv"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i]) == 0) {
+			x->format = (int)i; /* the order of CMD_FORMAT_* */
+			return CMD_EXIT_OK;
+		}
+	return usage_error(x->cmd, "--format needs sh, fish, powershell, json or dotenv");
+}
+
 /* An option argument a (without "--"); *i advances past a separate value. */
 static int parse_option(struct cmd_ctx *x, const char *a, int argc, char **argv, int *i)
 {
@@ -218,8 +234,12 @@ static int parse_option(struct cmd_ctx *x, const char *a, int argc, char **argv,
 			x->profile = value;
 		if (option_defs[k].bit == CMD_OPT_DESTINATION)
 			x->destination = value;
+		if (option_defs[k].bit == CMD_OPT_REGION)
+			x->region = value;
 		if (option_defs[k].bit == CMD_OPT_DURATION)
 			return parse_duration(x, value);
+		if (option_defs[k].bit == CMD_OPT_FORMAT)
+			return parse_format(x, value);
 		return CMD_EXIT_OK;
 	}
 	return usage_error(x->cmd, "unknown option '--%.*s'", (int)len, a);
@@ -285,6 +305,8 @@ static int parse(struct cmd_ctx *x, int argc, char **argv)
 	if (x->destination && strncmp(x->destination, "https://", 8) != 0 &&
 	    strncmp(x->destination, "http://", 7) != 0)
 		return usage_error(c, "--destination needs an http:// or https:// URL");
+	if (x->region && !valid_region(x->region))
+		return usage_error(c, "--region needs a region name (e.g. eu-west-1)");
 	if (x->mfa_code && !valid_mfa_code(x->mfa_code))
 		return usage_error(c, "--mfa-code needs exactly %d digits", KR_MFA_CODE_LEN);
 	return CMD_EXIT_OK;

@@ -60,7 +60,12 @@ enum {
 	CMD_OPT_DURATION = 1 << 10,   /* console --duration SECONDS */
 	CMD_OPT_SERVER = 1 << 11,     /* exec --server: the credentials endpoint */
 	CMD_OPT_NO_SERVER = 1 << 12,  /* exec --no-server: keys, whatever keyroled's default */
+	CMD_OPT_REGION = 1 << 13,     /* env, exec --region REGION */
+	CMD_OPT_FORMAT = 1 << 14,     /* env --format sh|fish|powershell|json|dotenv */
 };
+
+/* keyrole env --format. */
+enum { CMD_FORMAT_SH = 0, CMD_FORMAT_FISH, CMD_FORMAT_PWSH, CMD_FORMAT_JSON, CMD_FORMAT_DOTENV };
 
 struct cmd_def; /* one entry of the command table (cmd.c) */
 
@@ -77,6 +82,8 @@ struct cmd_ctx {
 	unsigned opts;           /* CMD_OPT_* given */
 	const char *destination; /* console --destination */
 	long duration;           /* console --duration, checked; 0 when not given */
+	const char *region;      /* env, exec --region, checked by valid_region() */
+	int format;              /* env --format: CMD_FORMAT_* */
 	char **exec_argv;        /* exec: the command, NULL-terminated (argv's tail) */
 	struct conn conn;
 	struct buf out; /* everything for stdout, written at the end (out_emit()) */

@@ -8,7 +8,10 @@
  *   the command through the environment and frees the reply before execvp().
  * - get prints the credential_process JSON object and nothing else; env
  *   prints only "export NAME='value'" and "unset NAME" lines, every value
- *   single-quoted by shellquote_append() (safe for eval whatever it holds).
+ *   single-quoted by shellquote_append() (safe for eval whatever it holds),
+ *   or their equivalents in the --format asked for, quoted for that shell
+ *   (fish, PowerShell); dotenv values are never quoted, so a value outside
+ *   a safe set of characters is refused rather than written.
  * - stdout is written all at once or not at all; a failure is one stderr
  *   line (out.h).
  */
@@ -75,9 +78,10 @@ struct var {
 
 #define VARS_MAX 7
 
-static size_t reply_vars(const struct json *reply, struct var vars[VARS_MAX])
+static size_t reply_vars(const struct cmd_ctx *x, const struct json *reply,
+                         struct var vars[VARS_MAX])
 {
-	const char *region = json_get_str(reply, "region");
+	const char *region = x->region ? x->region : json_get_str(reply, "region");
 	size_t n = 0;
 
 	vars[n++] = (struct var){"AWS_ACCESS_KEY_ID", json_get_str(reply, "AccessKeyId")};
@@ -97,8 +101,66 @@ static size_t reply_vars(const struct json *reply, struct var vars[VARS_MAX])
 	return n;
 }
 
+/* One variable set (value) or unset (NULL) in a shell's format. */
+static int put_var(struct buf *out, int format, const char *name, const char *value)
+{
+	int r;
+
+	switch (format) {
+	case CMD_FORMAT_FISH:
+		if (!value)
+			return buf_printf(out, "set -e %s;\n", name);
+		r = buf_printf(out, "set -gx %s ", name);
+		if (r == KR_OK)
+			r = shellquote_append_fish(out, value);
+		return r == KR_OK ? buf_puts(out, ";\n") : r;
+	case CMD_FORMAT_PWSH:
+		if (!value)
+			return buf_printf(out, "Remove-Item -ErrorAction SilentlyContinue Env:%s\n",
+			                  name);
+		r = buf_printf(out, "$Env:%s = ", name);
+		if (r == KR_OK)
+			r = shellquote_append_pwsh(out, value);
+		return r == KR_OK ? buf_putc(out, '\n') : r;
+	case CMD_FORMAT_DOTENV:
+		/* A .env file cannot unset; its values are taken literally by some readers
+		 * (docker --env-file) and unquoted by others: only plain ones are written. */
+		if (!value)
+			return KR_OK;
+		if (value[strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		                        "0123456789+/=._:-")] != '\0')
+			return KR_ERR_INVAL;
+		return buf_printf(out, "%s=%s\n", name, value);
+	default:
+		if (!value)
+			return buf_printf(out, "unset %s\n", name);
+		r = buf_printf(out, "export %s=", name);
+		if (r == KR_OK)
+			r = shellquote_append(out, value);
+		return r == KR_OK ? buf_putc(out, '\n') : r;
+	}
+}
+
+/* --format json: one object of the variables that are set. */
+static int put_json(struct buf *out, const struct var *vars, size_t n)
+{
+	struct json *o = json_new_object();
+	int r = o ? KR_OK : KR_ERR_NOMEM;
+
+	for (size_t i = 0; r == KR_OK && i < n; i++)
+		if (vars[i].value && *vars[i].value)
+			r = json_add_str(o, vars[i].name, vars[i].value);
+	if (r == KR_OK)
+		r = json_print(o, JSON_PRETTY, out);
+	if (r == KR_OK)
+		r = buf_putc(out, '\n');
+	json_free(o); /* held the credentials: json_free() wipes */
+	return r;
+}
+
 int cmd_creds_env(struct cmd_ctx *x)
 {
+	static const char *const profile_vars[] = {"AWS_PROFILE", "AWS_DEFAULT_PROFILE"};
 	struct var vars[VARS_MAX];
 	struct json *reply = NULL;
 	size_t n;
@@ -107,21 +169,25 @@ int cmd_creds_env(struct cmd_ctx *x)
 	rc = request_get_creds(x, &reply);
 	if (rc != CMD_EXIT_OK)
 		goto out;
-	n = reply_vars(reply, vars);
-	for (size_t i = 0; r == KR_OK && i < n; i++) {
-		if (vars[i].value && *vars[i].value) {
-			r = buf_printf(&x->out, "export %s=", vars[i].name);
-			if (r == KR_OK)
-				r = shellquote_append(&x->out, vars[i].value);
-			if (r == KR_OK)
-				r = buf_putc(&x->out, '\n');
-		} else {
-			r = buf_printf(&x->out, "unset %s\n", vars[i].name);
-		}
-	}
+	n = reply_vars(x, reply, vars);
+	if (x->format == CMD_FORMAT_JSON)
+		r = put_json(&x->out, vars, n);
+	for (size_t i = 0; x->format != CMD_FORMAT_JSON && r == KR_OK && i < n; i++)
+		r = put_var(&x->out, x->format, vars[i].name,
+		            vars[i].value && *vars[i].value ? vars[i].value : NULL);
 	/* A profile in the environment would make the SDK resolve it again. */
-	if (r == KR_OK)
+	if (r == KR_OK && x->format == CMD_FORMAT_SH)
 		r = buf_puts(&x->out, "unset AWS_PROFILE AWS_DEFAULT_PROFILE\n");
+	for (size_t i = 0; x->format != CMD_FORMAT_SH && x->format != CMD_FORMAT_JSON &&
+	                   r == KR_OK && i < sizeof(profile_vars) / sizeof(profile_vars[0]);
+	     i++)
+		r = put_var(&x->out, x->format, profile_vars[i], NULL);
+	if (r == KR_ERR_INVAL) {
+		rc = out_fail(x, KR_ERR_INVAL,
+		              "a value holds characters a dotenv file cannot carry unquoted; use "
+		              "another --format");
+		goto out;
+	}
 	if (r < 0) {
 		rc = out_fail(x, r, "%s", err_str(r));
 		goto out;
@@ -137,7 +203,7 @@ out:
  * variable an SDK would prefer to the endpoint is removed (keys, a
  * profile, the relative URI and a token file), the URL and the token set.
  */
-static int server_env(struct cmd_ctx *x, const struct json *reply)
+static int server_env(const struct cmd_ctx *x, const struct json *reply)
 {
 	static const char *const drop[] = {"AWS_ACCESS_KEY_ID",
 	                                   "AWS_SECRET_ACCESS_KEY",
@@ -146,7 +212,7 @@ static int server_env(struct cmd_ctx *x, const struct json *reply)
 	                                   "AWS_CREDENTIAL_EXPIRATION",
 	                                   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 	                                   "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"};
-	const char *region = json_get_str(reply, "region");
+	const char *region = x->region ? x->region : json_get_str(reply, "region");
 
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
 		if (unsetenv(drop[i]) < 0)
@@ -282,7 +348,7 @@ int cmd_creds_exec(struct cmd_ctx *x)
 		rc = run_served(x, argv);
 		goto out;
 	}
-	n = reply_vars(reply, vars);
+	n = reply_vars(x, reply, vars);
 	for (size_t i = 0; i < n; i++) {
 		int r = vars[i].value && *vars[i].value ? setenv(vars[i].name, vars[i].value, 1)
 		                                        : unsetenv(vars[i].name);

@@ -481,12 +481,42 @@ static int decode_reply(const char *body, size_t len, struct json **ret_reply)
 	return KR_OK;
 }
 
+/*
+ * Wait for the reply to become readable (or the deadline), calling
+ * c->on_wait as conn.h says. 1 if it was called.
+ */
+static int await_reply(struct conn *c, int64_t deadline_ms)
+{
+	int64_t start = proto_now_ms(), next = start + KR_CLIENT_WAIT_LINE_MS;
+	int called = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int64_t now = proto_now_ms(), until = next < deadline_ms ? next : deadline_ms;
+		int pr;
+
+		if (now >= deadline_ms)
+			break;
+		pr = poll(&p, 1, (int)(until > now ? until - now : 0));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr != 0)
+			break; /* readable, closed, or an error proto_read_frame() will meet */
+		if (proto_now_ms() >= next) {
+			c->on_wait(c->wait_userdata, proto_now_ms() - start);
+			called = 1;
+			next += 1000;
+		}
+	}
+	return called;
+}
+
 int conn_request(struct conn *c, const struct json *req, int64_t deadline_ms,
                  struct json **ret_reply)
 {
 	struct buf body, out, in;
 	struct json *reply = NULL;
-	int r;
+	int r, waited;
 
 	buf_init(&body, KR_REQ_MAX);
 	buf_init(&out, KR_FRAME_HDR + KR_REQ_MAX);
@@ -517,7 +547,10 @@ int conn_request(struct conn *c, const struct json *req, int64_t deadline_ms,
 		           err_str(r));
 		goto out;
 	}
+	waited = c->on_wait && await_reply(c, deadline_ms);
 	r = proto_read_frame(c->fd, KR_RESP_MAX, deadline_ms, &in);
+	if (waited)
+		c->on_wait(c->wait_userdata, -1);
 	if (r == KR_ERR_TIMEOUT)
 		set_detail(c, "keyroled on %s did not answer in time", c->socket);
 	else if (r == KR_ERR_IO)

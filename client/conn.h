@@ -41,6 +41,14 @@ struct conn {
 	 * holds a secret. Empty after success.
 	 */
 	char detail[KR_CONN_DETAIL_MAX];
+	/*
+	 * While conn_request() awaits a reply: called after
+	 * KR_CLIENT_WAIT_LINE_MS and then every second with the time waited,
+	 * and once with -1 when the wait ended, if it was called at all.
+	 * NULL: none (the default).
+	 */
+	void (*on_wait)(void *userdata, int64_t waited_ms);
+	void *wait_userdata;
 };
 
 /*

@@ -14,12 +14,14 @@
 #include "proto.h"
 #include "shellquote.h"
 #include "tty.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /*
@@ -188,6 +190,8 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 {
 	const char *serial = json_get_str(reply, "mfa_serial");
 	const char *proc = json_get_str(reply, "mfa_process");
+	const char *how;
+	char way[KR_PATH_MAX];
 	int r;
 
 	if (!serial || !*serial)
@@ -198,6 +202,18 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 	}
 	if (proc && *proc) {
 		r = mfa_from_process(proc, proto_now_ms() + KR_PROC_TIMEOUT_MS, ret_code);
+		if (r == KR_ERR_PROCESS && (errno == ENOENT || errno == EACCES)) {
+			char prog[KR_NAME_MAX];
+
+			snprintf(prog, sizeof(prog), "%.*s", (int)strcspn(proc, " \t"), proc);
+			return out_fail(
+			    x, KR_ERR_MFA,
+			    "MFA code required for %s, but mfa_process's program '%s' %s; "
+			    "install it (or give its full path in mfa_process) or pass "
+			    "--mfa-code",
+			    serial, prog,
+			    errno == ENOENT ? "was not found on PATH" : "cannot be run");
+		}
 		if (r < 0)
 			return out_fail(
 			    x, KR_ERR_MFA,
@@ -206,15 +222,39 @@ static int obtain_mfa_code(struct cmd_ctx *x, const struct json *reply,
 			    serial, proc, err_str(r));
 		return CMD_EXIT_OK;
 	}
-	r = mfa_from_tty(serial, proto_now_ms() + KR_CLIENT_REPLY_MS, ret_code);
+	how = json_get_str(reply, "mfa_prompt");
+	if (!how || !valid_mfa_prompt(how))
+		how = "auto";
+	r = mfa_ask(how, serial, proto_now_ms() + KR_CLIENT_REPLY_MS, ret_code, way, sizeof(way));
+	if (r == KR_ERR_IO && strcmp(how, "askpass") == 0)
+		return out_fail(x, KR_ERR_MFA,
+		                "MFA code required for %s: the MFA prompt is askpass, but "
+		                "KEYROLE_ASKPASS names no program; set it, or pass --mfa-code",
+		                serial);
+	if (r == KR_ERR_IO && strcmp(how, "auto") == 0)
+		return out_fail(
+		    x, KR_ERR_MFA,
+		    "MFA code required for %s and no terminal to ask on: set "
+		    "KEYROLE_ASKPASS to an askpass program (or mfa_process), pass "
+		    "--mfa-code, or run 'keyrole get %s' in a terminal once; the session "
+		    "is then cached",
+		    serial, x->profile);
 	if (r == KR_ERR_IO)
 		return out_fail(x, KR_ERR_MFA,
 		                "MFA code required for %s: run 'keyrole get %s' in a terminal (or "
 		                "pass --mfa-code) once; the session is then cached",
 		                serial, x->profile);
+	if (r == KR_ERR_PROCESS && errno == ENOENT)
+		return out_fail(
+		    x, KR_ERR_MFA,
+		    "MFA code required for %s, but the MFA prompt '%s' was not found on "
+		    "PATH; install it, or pass --mfa-code",
+		    serial, way);
 	if (r < 0)
 		return out_fail(x, KR_ERR_MFA, "MFA code required for %s: %s", serial,
-		                r == KR_ERR_PARSE ? "that is not an MFA code" : err_str(r));
+		                r == KR_ERR_PARSE     ? "that is not an MFA code"
+		                : r == KR_ERR_PROCESS ? "the MFA prompt was cancelled or failed"
+		                                      : err_str(r));
 	return CMD_EXIT_OK;
 }
 
@@ -264,6 +304,69 @@ static int is_error(const struct json *reply, const char *name)
 }
 
 /*
+ * The wait line: on a terminal, what a request for credentials waits for
+ * (asked of keyroled with op "waiting" on a second connection), redrawn
+ * every second on one line of /dev/tty and erased when the answer comes.
+ * The AWS CLI captures a credential_process's stderr, hence the terminal;
+ * without one nothing is shown.
+ */
+struct wait_line {
+	struct cmd_ctx *x;
+	int fd;
+	int shown;
+};
+
+static void wait_line_text(struct wait_line *w, int64_t waited_ms, char *out, size_t n)
+{
+	struct json *req = request_new(w->x, "waiting", 1), *reply = NULL;
+	const char *text = NULL;
+	struct conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	if (req && conn_init(&c, w->x->conn.socket) == KR_OK && conn_open(&c, 0) == KR_OK &&
+	    conn_request(&c, req, proto_now_ms() + KR_CLIENT_WAITING_MS, &reply) == KR_OK &&
+	    request_reply_ok(reply))
+		text = json_get_str(reply, "waiting");
+	if (text && *text)
+		snprintf(out, n, "keyrole: waiting for %s", text);
+	else
+		snprintf(out, n, "keyrole: waiting for keyroled (profile %s), %lld s so far",
+		         w->x->profile ? w->x->profile : "?", (long long)(waited_ms / 1000));
+	conn_close(&c);
+	json_free(reply);
+	json_free(req);
+}
+
+static void on_wait(void *userdata, int64_t waited_ms)
+{
+	struct wait_line *w = userdata;
+	char line[KR_CLIENT_LINE_MAX];
+	struct winsize ws;
+	size_t cols = 80, len;
+
+	if (waited_ms < 0) {
+		if (w->shown)
+			(void)proto_write_all(w->fd, "\r\033[K", 4, 0);
+		w->shown = 0;
+		return;
+	}
+	wait_line_text(w, waited_ms, line, sizeof(line));
+	/* Text from the daemon: no control characters; one row, or \r cannot erase it. */
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
+	if (ioctl(w->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		cols = ws.ws_col;
+	len = strlen(line);
+	if (len > cols - 1)
+		len = cols - 1;
+	(void)proto_write_all(w->fd, "\r\033[K", 4, 0);
+	(void)proto_write_all(w->fd, line, len, 0);
+	w->shown = 1;
+}
+
+/*
  * Send req, a request that gets a profile's credentials ("get", "serve",
  * "console"), with get's MFA and login rounds; a failure reply is reported.
  * req gets the MFA code (json_free() wipes it).
@@ -272,9 +375,14 @@ static int call_with_creds(struct cmd_ctx *x, struct json *req, struct json **re
 {
 	unsigned flags = autostart_allowed(x) ? CONN_AUTOSTART : 0;
 	char code[KR_MFA_CODE_BUF] = "";
+	struct wait_line wl = {.x = x, .fd = -1};
 	struct json *reply = NULL;
 	int rc, did_mfa = 0, did_login = 0;
 
+	if (tty_open_write(&wl.fd) == KR_OK) {
+		x->conn.on_wait = on_wait;
+		x->conn.wait_userdata = &wl;
+	}
 	rc = request_call_raw(x, req, flags, &reply);
 	/* At most one MFA round and one login, each followed by the same get again. */
 	while (rc == CMD_EXIT_OK) {
@@ -305,6 +413,10 @@ static int call_with_creds(struct cmd_ctx *x, struct json *req, struct json **re
 	*ret_reply = reply;
 	reply = NULL;
 out:
+	x->conn.on_wait = NULL;
+	x->conn.wait_userdata = NULL;
+	if (wl.fd >= 0)
+		close(wl.fd);
 	mem_wipe(code, sizeof(code));
 	json_free(reply);
 	return rc;

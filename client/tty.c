@@ -36,6 +36,16 @@ int tty_open(int *ret_fd)
 	return KR_OK;
 }
 
+int tty_open_write(int *ret_fd)
+{
+	int fd = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return KR_ERR_IO;
+	*ret_fd = fd;
+	return KR_OK;
+}
+
 static int write_str(int fd, const char *s)
 {
 	return proto_write_all(fd, s, strlen(s), 0);

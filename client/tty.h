@@ -17,6 +17,9 @@
 /* Open /dev/tty (O_CLOEXEC, O_NOCTTY). KR_ERR_IO when there is no terminal. */
 int tty_open(int *ret_fd);
 
+/* The same, write-only: for notes that must not reach a captured stderr. */
+int tty_open_write(int *ret_fd);
+
 /*
  * Write prompt to the terminal fd and read one line (without its newline)
  * into ret_line (n bytes incl. the NUL). Echo is turned off unless echo is

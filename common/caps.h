@@ -24,13 +24,15 @@
 #define KR_ACCEPT_PAUSE_MS 200
 
 /* Client. */
-#define KR_CLIENT_CONNECT_MS 3000              /* wait for an autostarted daemon */
-#define KR_CLIENT_REPLY_MS   (120 * 1000)      /* whole answer, STS retries included */
-#define KR_CLIENT_BUSY_MS    10000             /* retry a daemon at its connection cap */
-#define KR_CLIENT_OUT_MAX    (8 * 1024 * 1024) /* text we print (status/check of a big config) */
-#define KR_CLIENT_LINE_MAX   2048              /* the one stderr line (failure or warning) */
-#define KR_ADD_INPUT_MAX     4096              /* `keyrole add` input on stdin */
-#define KR_CONN_DETAIL_MAX   600               /* why a connection failed, for that line */
+#define KR_CLIENT_CONNECT_MS   3000              /* wait for an autostarted daemon */
+#define KR_CLIENT_REPLY_MS     (120 * 1000)      /* whole answer, STS retries included */
+#define KR_CLIENT_BUSY_MS      10000             /* retry a daemon at its connection cap */
+#define KR_CLIENT_WAIT_LINE_MS 1000              /* a terminal is told what is awaited after this */
+#define KR_CLIENT_WAITING_MS   500               /* for the daemon's "waiting" answer */
+#define KR_CLIENT_OUT_MAX      (8 * 1024 * 1024) /* text we print (status/check of a big config) */
+#define KR_CLIENT_LINE_MAX     2048              /* the one stderr line (failure or warning) */
+#define KR_ADD_INPUT_MAX       4096              /* `keyrole add` input on stdin */
+#define KR_CONN_DETAIL_MAX     600               /* why a connection failed, for that line */
 
 /* IAM Identity Center logins in the client (client/login.c, client/browser.c). */
 #define KR_LOGIN_EXPIRES_MAX_S 3600  /* a device code said to last longer is not believed */

@@ -22,6 +22,56 @@ int shellquote_append(struct buf *out, const char *s)
 	return r;
 }
 
+int shellquote_append_fish(struct buf *out, const char *s)
+{
+	int r;
+
+	r = buf_putc(out, '\'');
+	for (const char *p = s; r == KR_OK && *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			r = buf_putc(out, '\\'); /* fish: only \' and \\ are escapes in '...' */
+		if (r == KR_OK)
+			r = buf_putc(out, *p);
+	}
+	if (r == KR_OK)
+		r = buf_putc(out, '\'');
+	return r;
+}
+
+/* PowerShell's single quotes: ' and the typographic U+2018..U+201B. */
+static size_t pwsh_quote_len(const char *p)
+{
+	if (*p == '\'')
+		return 1;
+	if ((unsigned char)p[0] == 0xe2 && (unsigned char)p[1] == 0x80 &&
+	    (unsigned char)p[2] >= 0x98 && (unsigned char)p[2] <= 0x9b)
+		return 3;
+	return 0;
+}
+
+int shellquote_append_pwsh(struct buf *out, const char *s)
+{
+	int r;
+
+	r = buf_putc(out, '\'');
+	for (const char *p = s; r == KR_OK && *p;) {
+		size_t q = pwsh_quote_len(p);
+
+		if (q) {
+			/* A quote character inside '...' is written twice. */
+			r = buf_append(out, p, q);
+			if (r == KR_OK)
+				r = buf_append(out, p, q);
+			p += q;
+		} else {
+			r = buf_putc(out, *p++);
+		}
+	}
+	if (r == KR_OK)
+		r = buf_putc(out, '\'');
+	return r;
+}
+
 void shellquote_word(const char *s, char *out, size_t n)
 {
 	struct buf b;

@@ -28,6 +28,14 @@
 int shellquote_append(struct buf *out, const char *s);
 
 /*
+ * The same for fish ('...' in which \\ and \' are the only escapes) and
+ * PowerShell ('...' in which a quote character, ' or one of the typographic
+ * U+2018..U+201B PowerShell also takes for one, is doubled).
+ */
+int shellquote_append_fish(struct buf *out, const char *s);
+int shellquote_append_pwsh(struct buf *out, const char *s);
+
+/*
  * s as one word for a command line a person may paste, in out (n bytes):
  * as it is when it holds only [A-Za-z0-9._-+=@%:,/], else single-quoted;
  * "'...'" when that does not fit.

@@ -24,4 +24,18 @@ int valid_secret_key(const char *s);
 /* An MFA code: exactly KR_MFA_CODE_LEN ASCII digits (STS's TokenCode: 6 digits). */
 int valid_mfa_code(const char *s);
 
+/*
+ * A region name as botocore checks it: 1..63 ASCII letters, digits and
+ * '-', neither first nor last a '-', not digits alone ("12345").
+ */
+int valid_region(const char *s);
+
+/*
+ * How to ask for an MFA code without a code given (keyroled's mfa-prompt,
+ * a profile's keyrole_mfa_prompt): "auto", "terminal", "askpass",
+ * "zenity", "kdialog", or the absolute path of an askpass program (1 to
+ * KR_PATH_MAX - 1 bytes, no control characters).
+ */
+int valid_mfa_prompt(const char *s);
+
 #endif

@@ -38,8 +38,9 @@ _keyrole_sessions()
 _keyrole_options()
 {
 	case $1 in
-	get | env) echo "--mfa-code --no-autostart --help" ;;
-	exec) echo "--server --no-server --force --mfa-code --no-autostart --help" ;;
+	get) echo "--mfa-code --no-autostart --help" ;;
+	env) echo "--format --region --mfa-code --no-autostart --help" ;;
+	exec) echo "--server --no-server --force --region --mfa-code --no-autostart --help" ;;
 	status | check) echo "--json --no-autostart --help" ;;
 	forget) echo "--all --no-autostart --help" ;;
 	add) echo "--verify --no-autostart --help" ;;
@@ -73,7 +74,7 @@ _keyrole()
 			continue
 		fi
 		case $w in
-		--mfa-code | --profile | --destination | --duration) ((i++)) ;;
+		--mfa-code | --profile | --destination | --duration | --region | --format) ((i++)) ;;
 		--) [[ $cmd == exec && -n $profile ]] && break ;;
 		-*) ;;
 		*)
@@ -112,8 +113,12 @@ _keyrole()
 	fi
 
 	case $prev in
-	--mfa-code | --destination | --duration)
-		return 0 # a code, a URL, seconds: nothing to offer
+	--mfa-code | --destination | --duration | --region)
+		return 0 # a code, a URL, seconds, a region: nothing to offer
+		;;
+	--format)
+		mapfile -t COMPREPLY < <(compgen -W "sh fish powershell json dotenv" -- "$cur")
+		return 0
 		;;
 	--profile)
 		local IFS=$'\n'

@@ -46,6 +46,8 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                         .sweep_interval = a->opts.sweep_interval,
 	                         .now = a->opts.now};
 	r = sts_new(l, a->opts.sts_ops, &a->sts);
+	if (r == KR_OK && a->opts.sts_deadline > 0)
+		sts_set_deadline(a->sts, (unsigned)a->opts.sts_deadline * 1000u);
 	if (r == KR_OK)
 		r = store_new(l, &so, &a->store);
 	co = (struct cache_opts){.max_entries = a->opts.max_entries,
@@ -76,6 +78,7 @@ int agent_new(struct loop *l, const struct agent_opts *opts, struct agent **ret)
 	                             .sso = a->sso,
 	                             .mfa_duration = a->opts.mfa_duration,
 	                             .now = a->opts.now};
+	snprintf(a->svc.mfa_prompt, sizeof(a->svc.mfa_prompt), "%s", a->opts.mfa_prompt);
 	a->ropts =
 	    (struct resolve_opts){.sources = a->opts.sources, .mfa_duration = a->opts.mfa_duration};
 	*ret = a;
@@ -125,6 +128,10 @@ void agent_reconfigure(struct agent *a, const struct agent_opts *opts)
 		cache_set_refresh_margin(a->cache, opts->refresh_margin);
 	}
 	a->opts.exec_server = opts->exec_server;
+	a->opts.sts_deadline = opts->sts_deadline;
+	snprintf(a->svc.mfa_prompt, sizeof(a->svc.mfa_prompt), "%s", opts->mfa_prompt);
+	sts_set_deadline(a->sts, opts->sts_deadline > 0 ? (unsigned)opts->sts_deadline * 1000u
+	                                                : KR_STS_DEADLINE_MS);
 	if (opts->mfa_duration > 0) {
 		a->opts.mfa_duration = opts->mfa_duration;
 		a->svc.mfa_duration = opts->mfa_duration;

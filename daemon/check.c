@@ -63,6 +63,7 @@ static const char *const known_keys[] = {
     "max_attempts",
     "metadata_service_num_attempts",
     "metadata_service_timeout",
+    "keyrole_mfa_prompt",
     "mfa_process",
     "mfa_serial",
     "output",

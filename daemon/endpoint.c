@@ -12,6 +12,7 @@
 #include "partition.h"
 #include "pmap.h"
 #include "request.h"
+#include "valid.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -36,26 +37,7 @@ int endpoint_is_true(const char *s)
 
 int endpoint_region_valid(const char *r)
 {
-	size_t n, digits = 0;
-
-	if (!r)
-		return 0;
-	n = strlen(r);
-	if (n < 1 || n > 63)
-		return 0;
-	while (digits < n && r[digits] >= '0' && r[digits] <= '9')
-		digits++;
-	if (digits == n)
-		return 0; /* botocore: (?![0-9]+$), "12345" is no region */
-	for (size_t i = 0; i < n; i++) {
-		char c = r[i];
-		int alnum =
-		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
-			return 0;
-	}
-	return 1;
+	return valid_region(r);
 }
 
 /*
@@ -246,6 +228,11 @@ int endpoint_proxy(const char *url, const struct endpoint_proxy_env *env, char *
 	return KR_OK;
 }
 
+static int is_set(const char *s)
+{
+	return s && s[0];
+}
+
 /*
  * botocore's configured endpoint, in its order (the service's variable,
  * AWS_ENDPOINT_URL, the [services] block, the profile's endpoint_url): the
@@ -371,16 +358,34 @@ static const struct {
 	size_t env_offset; /* of AWS_ENDPOINT_URL_<SERVICE> in struct caller_env */
 	const char *block; /* the snake-cased service id */
 	const char *host;  /* the default host's first labels */
+	const char *var;   /* the variable's name (messages) */
 } services[] = {
-    [ENDPOINT_STS] = {"sts", offsetof(struct caller_env, endpoint_url_sts), "sts", "sts"},
-    [ENDPOINT_SSO] = {"sso", offsetof(struct caller_env, endpoint_url_sso), "sso", "portal.sso"},
+    [ENDPOINT_STS] = {"sts", offsetof(struct caller_env, endpoint_url_sts), "sts", "sts",
+                      "AWS_ENDPOINT_URL_STS"},
+    [ENDPOINT_SSO] = {"sso", offsetof(struct caller_env, endpoint_url_sso), "sso", "portal.sso",
+                      "AWS_ENDPOINT_URL_SSO"},
     [ENDPOINT_SSO_OIDC] = {"sso-oidc", offsetof(struct caller_env, endpoint_url_sso_oidc),
-                           "sso_oidc", "oidc"},
+                           "sso_oidc", "oidc", "AWS_ENDPOINT_URL_SSO_OIDC"},
 };
 
-static int is_set(const char *s)
+void endpoint_conf_origin(const struct endpoint_conf *c, char *out, size_t n)
 {
-	return s && s[0];
+	if (n == 0)
+		return;
+	if (endpoint_is_true(c->ignore) ||
+	    !configured_url(c->env_service, c->env_global, c->services_url, c->profile_url, NULL))
+		snprintf(out, n, "the default endpoint");
+	else if (is_set(c->env_service))
+		snprintf(out, n, "%s", services[c->service].var);
+	else if (is_set(c->env_global))
+		snprintf(out, n, "AWS_ENDPOINT_URL");
+	else if (is_set(c->services_url))
+		snprintf(out, n, "[services %.100s] %s endpoint_url, %.300s:%d", c->services_name,
+		         services[c->service].block, c->services_file ? c->services_file : "?",
+		         c->services_line);
+	else
+		snprintf(out, n, "endpoint_url of profile %.100s, %.300s:%d", c->profile_name,
+		         c->profile_file ? c->profile_file : "?", c->profile_line);
 }
 
 int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
@@ -395,6 +400,7 @@ int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
 	if ((size_t)service >= sizeof(services) / sizeof(services[0]))
 		return KR_ERR_INVAL;
 	memset(out, 0, sizeof(*out));
+	out->service = service;
 	out->env_service = *(const char *const *)((const char *)env + services[service].env_offset);
 	out->env_global = env->endpoint_url;
 	out->ignore = env->ignore_configured_endpoint_urls;
@@ -409,8 +415,12 @@ int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
 		out->use_fips = fv.v;
 	if (!out->use_dualstack && pmap_get(m, p, PMAP_ANY, "use_dualstack_endpoint", &dv))
 		out->use_dualstack = dv.v;
-	if (pmap_get(m, p, PMAP_ANY, "endpoint_url", &pv))
+	if (pmap_get(m, p, PMAP_ANY, "endpoint_url", &pv)) {
 		out->profile_url = pv.v;
+		out->profile_name = pmap_name(p);
+		out->profile_file = pv.file;
+		out->profile_line = pv.line;
+	}
 	/* botocore looks at [services] only when no environment URL is set. */
 	if (endpoint_is_true(out->ignore) || is_set(out->env_service) || is_set(out->env_global) ||
 	    !pmap_get(m, p, PMAP_ANY, "services", &sv))
@@ -434,8 +444,12 @@ int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
 		        "[services %.100s] has %s = a value, not an indented block", sv.v, name);
 		return KR_ERR_CONFIG;
 	}
-	if (ini_sub(block, "endpoint_url"))
+	if (ini_sub(block, "endpoint_url")) {
 		out->services_url = ini_sub(block, "endpoint_url")->value;
+		out->services_name = sv.v;
+		out->services_file = pmap_filename(m, PMAP_CONFIG);
+		out->services_line = ini_sub(block, "endpoint_url")->line;
+	}
 	return KR_OK;
 }
 

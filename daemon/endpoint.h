@@ -84,6 +84,7 @@ enum endpoint_service {
 
 /* What the configuration says about one service's endpoint (borrowed from env and the map). */
 struct endpoint_conf {
+	enum endpoint_service service;
 	const char *env_service;   /* AWS_ENDPOINT_URL_<SERVICE> */
 	const char *env_global;    /* AWS_ENDPOINT_URL */
 	const char *services_url;  /* the [services NAME] block's endpoint_url */
@@ -91,7 +92,18 @@ struct endpoint_conf {
 	const char *ignore;        /* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, else the profile's */
 	const char *use_fips;      /* AWS_USE_FIPS_ENDPOINT (even ""), else use_fips_endpoint */
 	const char *use_dualstack; /* AWS_USE_DUALSTACK_ENDPOINT, else use_dualstack_endpoint */
+	/* Where the last two are (messages). */
+	const char *services_name, *services_file, *profile_name, *profile_file;
+	int services_line, profile_line;
 };
+
+/*
+ * Where the endpoint that c makes comes from, for a person, in out (n
+ * bytes): "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "[services NAME] sts
+ * endpoint_url, FILE:LINE", "endpoint_url of profile P, FILE:LINE" or "the
+ * default endpoint".
+ */
+void endpoint_conf_origin(const struct endpoint_conf *c, char *out, size_t n);
 
 /*
  * Read service's endpoint settings for a client of profile p (the

@@ -230,6 +230,9 @@ static void need_mfa(struct job *j, struct cache_entry *e, const char *serial)
 	re.role = e->role_arn;
 	re.mfa_serial = serial;
 	re.mfa_process = j->chain->mfa_process;
+	re.mfa_prompt = j->chain->mfa_prompt      ? j->chain->mfa_prompt
+	                : j->a->svc.mfa_prompt[0] ? j->a->svc.mfa_prompt
+	                                          : NULL;
 	job_fail(j, &re);
 }
 
@@ -678,6 +681,63 @@ static struct job *job_new(struct agent *a, const char *profile, const struct ca
 		return NULL;
 	}
 	return j;
+}
+
+/* What step s of ch waits for (see fetch_waiting()), in out; 0 when nothing. */
+static int step_waiting(struct agent *a, const struct chain *ch, const struct step *s, char *out,
+                        size_t n)
+{
+	struct cache_entry *e = cache_find(a->cache, s->key, s->key_hash);
+	uint64_t now = loop_now(a->loop);
+	int sts =
+	    strcmp(s->ops->name, "assume-role") == 0 || strcmp(s->ops->name, "mfa-session") == 0;
+
+	if (!e)
+		return 0;
+	if (e->call) {
+		snprintf(out, n, "%s (profile %s)%s%s%s%s%s, %llu s so far",
+		         e->what ? e->what : s->ops->name, e->profile ? e->profile : "?",
+		         sts && ch->endpoint ? " at " : "", sts && ch->endpoint ? ch->endpoint : "",
+		         sts && ch->endpoint_from ? " (" : "",
+		         sts && ch->endpoint_from ? ch->endpoint_from : "",
+		         sts && ch->endpoint_from ? ")" : "",
+		         (unsigned long long)(now > e->call_started
+		                                  ? (now - e->call_started) / 1000000
+		                                  : 0));
+		return 1;
+	}
+	if (e->mfa_wait_until > now) {
+		snprintf(out, n, "an MFA code for %s, asked of another keyrole (profile %s)",
+		         e->mfa_serial ? e->mfa_serial : "the MFA device",
+		         e->profile ? e->profile : "?");
+		return 1;
+	}
+	if (e->store_pending) {
+		snprintf(out, n, "the keyring (profile %s)", e->profile ? e->profile : "?");
+		return 1;
+	}
+	return 0;
+}
+
+void fetch_waiting(struct agent *a, const struct request *req, reply_fn fn, void *userdata)
+{
+	char text[KR_ERR_MSG_MAX] = "";
+	struct err_detail e;
+	struct chain *ch = NULL;
+
+	memset(&e, 0, sizeof(e));
+	if (!valid_profile_name(req->profile)) {
+		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "missing or invalid profile name");
+		return;
+	}
+	/* A profile that does not resolve waits for nothing: its get answers at once. */
+	if (resolve_chain(&req->env, req->profile, &a->ropts, &ch, &e) == KR_OK)
+		for (size_t i = 0; i < ch->n; i++)
+			if (!(ch->steps[i].ops->flags & SOURCE_INLINE) &&
+			    step_waiting(a, ch, &ch->steps[i], text, sizeof(text)))
+				break;
+	chain_unref(ch);
+	fn(userdata, &(struct reply){.op = OP_WAITING, .ok = 1, .u.waiting = text});
 }
 
 void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *userdata,

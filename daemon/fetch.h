@@ -17,6 +17,16 @@
 void fetch_get(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
                struct agent_req **ret_pending);
 
+/*
+ * Answer a "waiting": what a get of req's profile, in req's environment,
+ * waits for now, for the wait line a client shows on its terminal: the
+ * lowest step of the chain with work in flight ("AssumeRole ROLE (profile
+ * P) at URL (where the URL came from), N s so far"; an MFA code another
+ * client is asked for; the keyring), or "" for nothing. At once; it
+ * starts nothing.
+ */
+void fetch_waiting(struct agent *a, const struct request *req, reply_fn fn, void *userdata);
+
 /* The cache's timer callback: end an MFA wait, refresh in the background, or drop. */
 void fetch_on_timer(struct cache_entry *e, void *agent);
 

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "caps.h"
 #include "log.h"
+#include "valid.h"
 #include "ini.h"
 #include "msg.h"
 #include "pmap.h"
@@ -51,6 +52,12 @@ static void usage(FILE *f)
 	    "                           lifetime of MFA sessions (default 43200)\n"
 	    "      --exec-server yes|no a plain 'keyrole exec' gets the container credentials\n"
 	    "                           endpoint instead of keys (default no)\n"
+	    "      --mfa-prompt HOW     how keyrole asks for an MFA code: auto, terminal,\n"
+	    "                           askpass, zenity, kdialog or an askpass program's\n"
+	    "                           absolute path (default auto)\n"
+	    "      --sts-deadline SECONDS\n"
+	    "                           how long one STS call may take, every attempt\n"
+	    "                           included (default 60)\n"
 	    "      --idle-exit SECONDS  exit after this long without clients (default 0: never)\n"
 	    "      --max-entries N      cache at most N steps of chains (default 10000; the\n"
 	    "                           expired, then the least recently fetched, go first)\n"
@@ -107,7 +114,15 @@ static int set_option(struct settings *st, const char *key, const char *val, con
 			st->srv.agent.exec_server = 0;
 		else
 			r = KR_ERR_INVAL;
-	} else if (strcmp(key, "idle-exit") == 0)
+	} else if (strcmp(key, "mfa-prompt") == 0) {
+		if (!valid_mfa_prompt(val))
+			r = KR_ERR_INVAL;
+		else
+			snprintf(st->srv.agent.mfa_prompt, sizeof(st->srv.agent.mfa_prompt), "%s",
+			         val);
+	} else if (strcmp(key, "sts-deadline") == 0)
+		r = parse_int(val, 1, 100, &st->srv.agent.sts_deadline);
+	else if (strcmp(key, "idle-exit") == 0)
 		r = parse_int(val, 0, INT_MAX / 1000000, &st->srv.idle_exit);
 	else if (strcmp(key, "log-level") == 0) {
 		lvl = log_level_parse(val);
@@ -171,6 +186,8 @@ static const struct option longopts[] = {
     {"refresh-margin", required_argument, NULL, 'R'},
     {"mfa-duration", required_argument, NULL, 'M'},
     {"exec-server", required_argument, NULL, 'X'},
+    {"sts-deadline", required_argument, NULL, 'D'},
+    {"mfa-prompt", required_argument, NULL, 'P'},
     {"idle-exit", required_argument, NULL, 'I'},
     {"max-entries", required_argument, NULL, 'E'},
     {"log-level", required_argument, NULL, 'l'},
@@ -248,6 +265,12 @@ static int load_settings(struct settings *st, const struct args *a, int quiet_he
 		case 'X':
 			r = set_option(st, "exec-server", optarg, "--exec-server");
 			break;
+		case 'D':
+			r = set_option(st, "sts-deadline", optarg, "--sts-deadline");
+			break;
+		case 'P':
+			r = set_option(st, "mfa-prompt", optarg, "--mfa-prompt");
+			break;
 		case 'I':
 			r = set_option(st, "idle-exit", optarg, "--idle-exit");
 			break;
@@ -288,6 +311,8 @@ static int reload(void *userdata, struct server_opts *ret)
 	ret->agent.refresh_margin = st.srv.agent.refresh_margin;
 	ret->agent.mfa_duration = st.srv.agent.mfa_duration;
 	ret->agent.exec_server = st.srv.agent.exec_server;
+	ret->agent.sts_deadline = st.srv.agent.sts_deadline;
+	memcpy(ret->agent.mfa_prompt, st.srv.agent.mfa_prompt, sizeof(ret->agent.mfa_prompt));
 	return KR_OK;
 }
 

@@ -39,6 +39,7 @@ static const char *const op_names[] = {
     [OP_SSO_PROFILES] = "sso_profiles",
     [OP_CONSOLE] = "console",
     [OP_SERVE] = "serve",
+    [OP_WAITING] = "waiting",
 };
 
 const char *msg_op_name(enum req_op op)
@@ -86,6 +87,7 @@ static void put_error(struct json_writer *w, const struct reply_error *re)
 	json_w_str_opt(w, "aws_message", re->aws_message);
 	json_w_str_opt(w, "mfa_serial", re->mfa_serial);
 	json_w_str_opt(w, "mfa_process", re->mfa_process);
+	json_w_str_opt(w, "mfa_prompt", re->mfa_prompt);
 	json_w_str_opt(w, "sso_session", re->sso_session);
 	json_w_str_opt(w, "sso_start_url", re->sso_start_url);
 }
@@ -320,6 +322,9 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		json_w_str(w, "url", r->u.console.url);
 		if (r->u.console.expiration)
 			put_time(w, "expiration", r->u.console.expiration);
+		break;
+	case OP_WAITING:
+		json_w_str(w, "waiting", r->u.waiting ? r->u.waiting : "");
 		break;
 	case OP_SERVE:
 		json_w_str(w, "url", r->u.serve.url);

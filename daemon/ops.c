@@ -627,6 +627,12 @@ static void op_ping(struct agent *a, const struct request *req, reply_fn fn, voi
 	reply_ok(fn, userdata, OP_PING);
 }
 
+static void op_waiting(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                       struct agent_req **ret_pending)
+{
+	fetch_waiting(a, req, fn, userdata);
+}
+
 static void op_version(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
                        struct agent_req **ret_pending)
 {
@@ -651,6 +657,7 @@ static const op_fn ops[] = {
     [OP_SSO_PROFILES] = ops_sso_profiles,
     [OP_CONSOLE] = ops_console,
     [OP_SERVE] = op_serve,
+    [OP_WAITING] = op_waiting,
 };
 
 void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *userdata,

@@ -309,7 +309,7 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = KR_ERR_PROCESS;
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = KR_ERR_PROCESS, spawn_err = 0;
 	struct proc *p;
 	const char *base;
 
@@ -353,6 +353,7 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	close(errp[1]);
 	out[1] = errp[1] = -1;
 	if (r != 0) {
+		spawn_err = r;
 		r = KR_ERR_PROCESS;
 		p->pid = 0;
 		goto fail;
@@ -367,6 +368,7 @@ int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn 
 	    loop_timer_add(l, loop_now(l) + (uint64_t)timeout_ms * 1000, on_timeout, p, &p->timer) <
 	        0) {
 		proc_cancel(p);
+		errno = EIO; /* it started: not a missing program */
 		return KR_ERR_PROCESS;
 	}
 	*ret = p;
@@ -378,6 +380,9 @@ fail:
 		if (errp[i] >= 0)
 			close(errp[i]);
 	}
+	if (!spawn_err)
+		spawn_err = errno;
 	proc_release(p);
+	errno = spawn_err;
 	return r;
 }

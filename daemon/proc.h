@@ -32,7 +32,8 @@ typedef void (*proc_done_fn)(void *userdata, int err, struct sts_creds *creds,
 
 /*
  * Start argv[0] (looked up in PATH) with stdin from /dev/null; after
- * timeout_ms it is killed and done gets KR_ERR_TIMEOUT.
+ * timeout_ms it is killed and done gets KR_ERR_TIMEOUT. When it cannot be
+ * started at all: KR_ERR_PROCESS with errno saying why (ENOENT: not found).
  */
 int proc_start(struct loop *l, char *const argv[], int timeout_ms, proc_done_fn done,
                void *userdata, struct proc **ret);

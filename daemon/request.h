@@ -38,6 +38,7 @@ enum req_op {
 	OP_SSO_PROFILES, /* ... the accounts and roles of a session */
 	OP_CONSOLE,      /* a sign-in URL of the web console (ops_console.c) */
 	OP_SERVE,        /* exec --server: a token for the credentials endpoint */
+	OP_WAITING,      /* what a get of the profile waits for now (the client's wait line) */
 };
 
 /*
@@ -144,6 +145,7 @@ struct reply_error {
 	const char *profile, *role;              /* NULL for none */
 	const char *aws_code, *aws_message;      /* what AWS answered, or NULL */
 	const char *mfa_serial, *mfa_process;    /* error "mfa": the device, the profile's helper */
+	const char *mfa_prompt;                  /* error "mfa": how to ask (valid_mfa_prompt()) */
 	const char *sso_session, *sso_start_url; /* error "login": the session, its start URL */
 };
 
@@ -190,6 +192,7 @@ struct reply {
 			const char *url;   /* the sign-in URL: a credential (never logged) */
 			time_t expiration; /* of the credentials behind it, 0 = unknown */
 		} console;
+		const char *waiting; /* "" for nothing in flight */
 	} u;
 };
 

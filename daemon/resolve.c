@@ -107,11 +107,30 @@ static int parse_step(struct walk *w, const struct source_ops *ops, const struct
 	return ops->parse(&in, s, w->e);
 }
 
+/* keyrole_mfa_prompt of p, checked, unless the chain has one already. */
+static int take_mfa_prompt(struct walk *w, const struct pmap_profile *p)
+{
+	struct pmap_val v = {0};
+
+	if (w->ch->mfa_prompt || !p || !pmap_get(w->m, p, PMAP_ANY, "keyrole_mfa_prompt", &v))
+		return KR_OK;
+	if (!valid_mfa_prompt(v.v)) {
+		err_set(w->e, KR_ERR_CONFIG, v.file, v.line,
+		        "use auto, terminal, askpass, zenity, kdialog or an askpass program's "
+		        "absolute path",
+		        "profile \"%s\": keyrole_mfa_prompt = \"%.100s\" is not a way to ask",
+		        pmap_name(p), v.v);
+		return KR_ERR_CONFIG;
+	}
+	return set_str(&w->ch->mfa_prompt, v.v);
+}
+
 /*
- * The requested profile's region, CA bundle and mfa_process. The region:
- * AWS_REGION when not empty (botocore does not read it; the other SDKs
- * do), else AWS_DEFAULT_REGION when set, even empty, as in botocore, else
- * the profile's. An empty region stays "" (endpoint_resolve refuses it).
+ * The requested profile's region, CA bundle, mfa_process and
+ * keyrole_mfa_prompt. The region: AWS_REGION when not empty (botocore does
+ * not read it; the other SDKs do), else AWS_DEFAULT_REGION when set, even
+ * empty, as in botocore, else the profile's. An empty region stays ""
+ * (endpoint_resolve refuses it).
  */
 static int top_settings(struct walk *w)
 {
@@ -131,6 +150,8 @@ static int top_settings(struct walk *w)
 		r = pmap_take_opt(w->m, w->top, "ca_bundle", &ch->ca_bundle, w->e);
 	if (r == KR_OK)
 		r = pmap_take_opt(w->m, w->top, "mfa_process", &ch->mfa_process, w->e);
+	if (r == KR_OK)
+		r = take_mfa_prompt(w, w->top);
 	return r;
 }
 
@@ -393,6 +414,14 @@ static int endpoint_for(struct walk *w)
 		snprintf(w->e->file, sizeof(w->e->file), "%s", f ? f : "");
 		w->e->line = l;
 	}
+	if (r == KR_OK) {
+		char from[KR_PATH_MAX + 256];
+
+		endpoint_conf_origin(&conf, from, sizeof(from));
+		free(w->ch->endpoint_from);
+		w->ch->endpoint_from = strdup(from);
+		r = w->ch->endpoint_from ? KR_OK : KR_ERR_NOMEM;
+	}
 	if (r == KR_OK)
 		r = endpoint_proxy(w->ch->endpoint, &env->proxy, &w->ch->proxy, &w->ch->no_proxy);
 	return r;
@@ -467,6 +496,9 @@ static int finish(struct walk *w)
 		if (w->roles[i].mfa_serial && !ch->mfa_process)
 			r = pmap_take_opt(w->m, pmap_find(w->m, w->roles[i].profile), "mfa_process",
 			                  &ch->mfa_process, w->e);
+	for (size_t i = w->n_roles; i-- > 0 && r == KR_OK;)
+		if (w->roles[i].mfa_serial)
+			r = take_mfa_prompt(w, pmap_find(w->m, w->roles[i].profile));
 	if (r == KR_OK && w->n_roles > 0)
 		r = endpoint_for(w);
 	if (r == KR_OK)

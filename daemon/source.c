@@ -73,9 +73,11 @@ void chain_unref(struct chain *c)
 	free(c->name);
 	free(c->region);
 	free(c->mfa_process);
+	free(c->mfa_prompt);
 	free(c->ca_bundle);
 	free(c->endpoint);
 	free(c->signing_region);
+	free(c->endpoint_from);
 	mem_free_str(c->proxy); /* may hold a proxy password */
 	mem_free_str(c->no_proxy);
 	free(c);
@@ -120,7 +122,17 @@ struct sts_fetch {
 	void *userdata;
 	int op;
 	char what[KR_VALUE_MAX + 64];
+	char *url, *from; /* the endpoint and where it came from (messages) */
 };
+
+static void sts_fetch_free(struct sts_fetch *c)
+{
+	if (!c)
+		return;
+	free(c->url);
+	free(c->from);
+	free(c);
+}
 
 static void on_sts_fetch_done(void *userdata, struct sts_result *sr)
 {
@@ -131,14 +143,14 @@ static void on_sts_fetch_done(void *userdata, struct sts_result *sr)
 		res.creds = sr->creds;
 		memset(&sr->creds, 0, sizeof(sr->creds));
 	} else {
-		sts_req_describe(sr, c->what, c->op, &res.detail);
+		sts_req_describe_at(sr, c->what, c->op, c->url, c->from, &res.detail);
 		res.aws_code = sr->aws_code;
 		res.aws_message = sr->aws_message;
 	}
 	c->sts = NULL;
 	c->done(c->userdata, &res);
 	sts_creds_clear(&res.creds);
-	free(c);
+	sts_fetch_free(c);
 }
 
 int source_sts_fetch(const struct source_fetch *f, struct sts_params *p, struct source_result *res,
@@ -157,6 +169,9 @@ int source_sts_fetch(const struct source_fetch *f, struct sts_params *p, struct 
 	c->done = f->done;
 	c->userdata = f->userdata;
 	c->op = p->op;
+	/* Copies: a fetch keeps no pointer into the chain. NULL only costs the message. */
+	c->url = ch->endpoint ? strdup(ch->endpoint) : NULL;
+	c->from = ch->endpoint_from ? strdup(ch->endpoint_from) : NULL;
 	p->endpoint = ch->endpoint;
 	p->region = ch->signing_region;
 	p->ca_bundle = ch->ca_bundle;
@@ -167,7 +182,7 @@ int source_sts_fetch(const struct source_fetch *f, struct sts_params *p, struct 
 		err_set(&res->detail, r, NULL, 0,
 		        r == KR_ERR_INVAL ? "check the profile with 'keyrole check'" : NULL,
 		        "%s: %s", c->what, r == KR_ERR_INVAL ? "invalid parameters" : err_str(r));
-		free(c);
+		sts_fetch_free(c);
 		return r;
 	}
 	*ret_call = c;
@@ -181,5 +196,5 @@ void source_sts_cancel(void *call)
 	if (!c)
 		return;
 	sts_call_cancel(c->sts);
-	free(c);
+	sts_fetch_free(c);
 }

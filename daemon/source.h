@@ -51,10 +51,11 @@ struct sso;
 struct source_svc {
 	struct loop *loop;
 	struct sts *sts;
-	struct store *store; /* long-term keys (keyrole add) */
-	struct sso *sso;     /* IAM Identity Center tokens (sso.h) */
-	int mfa_duration;    /* seconds of an MFA session (keyroled --mfa-duration) */
-	time_t (*now)(void); /* the wall clock */
+	struct store *store;          /* long-term keys (keyrole add) */
+	struct sso *sso;              /* IAM Identity Center tokens (sso.h) */
+	int mfa_duration;             /* seconds of an MFA session (keyroled --mfa-duration) */
+	time_t (*now)(void);          /* the wall clock */
+	char mfa_prompt[KR_PATH_MAX]; /* keyroled's mfa-prompt, "" = auto (sent with error "mfa") */
 };
 
 /* The outcome of one fetch. */
@@ -151,9 +152,11 @@ struct chain {
 	size_t n;
 	char *region;         /* the requested profile's region, or NULL */
 	char *mfa_process;    /* mfa_process of the requested profile (or the MFA hop's), or NULL */
+	char *mfa_prompt;     /* keyrole_mfa_prompt, found as mfa_process is, or NULL */
 	char *ca_bundle;      /* AWS_CA_BUNDLE or ca_bundle */
 	char *endpoint;       /* the STS URL of every hop, or NULL without hops */
 	char *signing_region; /* and its signing region */
+	char *endpoint_from;  /* where endpoint comes from (endpoint_conf_origin()), or NULL */
 	char *proxy, *no_proxy; /* endpoint_proxy() for endpoint; never in a key; wiped */
 	int refs;               /* chains are shared by the jobs of one resolve memo */
 };

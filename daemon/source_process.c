@@ -15,6 +15,7 @@
 #include "proc.h"
 #include "shellquote.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,15 @@ static int src_process_fetch(const struct source_fetch *f, struct source_result 
 		c->done = f->done;
 		c->userdata = f->userdata;
 		r = proc_start(f->svc->loop, argv, KR_PROC_TIMEOUT_MS, on_proc_done, c, &c->proc);
+	}
+	if (r == KR_ERR_PROCESS && errno == ENOENT) {
+		err_set(&res->detail, KR_ERR_PROCESS, f->step->file, f->step->line,
+		        "install it, or give its full path: keyroled looks it up in its own PATH",
+		        "credential_process of profile '%s' cannot be started: '%s' not found",
+		        f->step->profile, argv[0]);
+		shellquote_argv_free(argv);
+		src_process_call_free(c);
+		return KR_ERR_PROCESS;
 	}
 	shellquote_argv_free(argv);
 	if (r < 0) {

@@ -36,6 +36,7 @@ struct sts {
 	struct http *http; /* owned when the default HTTP is used */
 	struct sts_ops ops;
 	struct sts_call *calls;
+	unsigned deadline_ms; /* of each call: sts_set_deadline() */
 };
 
 struct sts_call {
@@ -49,7 +50,7 @@ struct sts_call {
 	struct buf body;             /* form body, may hold an MFA code */
 	sts_done_fn done;
 	void *userdata;
-	uint64_t deadline_ms;
+	uint64_t start_ms, deadline_ms;
 	struct http_xfer *xfer;
 	struct loop_timer *timer;
 	struct sts_result res;
@@ -150,6 +151,7 @@ int sts_new(struct loop *l, const struct sts_ops *ops, struct sts **ret)
 	if (!s)
 		return KR_ERR_NOMEM;
 	s->l = l;
+	s->deadline_ms = KR_STS_DEADLINE_MS;
 	if (ops)
 		s->ops = *ops;
 	if (!s->ops.http_post) {
@@ -246,6 +248,7 @@ static void set_detail(struct sts_call *c, int code, const char *fix, const char
 static void call_finish(struct sts_call *c)
 {
 	call_unlink(c);
+	c->res.elapsed_ms = now_ms(c->s) - c->start_ms;
 	if (c->res.err != KR_OK && c->res.detail.msg[0] == '\0')
 		set_detail(c, c->res.err, NULL, "%s", err_str(c->res.err));
 	c->res.detail.code = c->res.err;
@@ -410,7 +413,8 @@ int sts_call(struct sts *s, const struct sts_params *p, sts_done_fn done, void *
 	c->token = param_dup(p->source.session_token, KR_SIGV4_TOKEN_MAX, 1, &r);
 	if (r < 0)
 		goto out;
-	c->deadline_ms = now_ms(s) + KR_STS_DEADLINE_MS;
+	c->start_ms = now_ms(s);
+	c->deadline_ms = c->start_ms + s->deadline_ms;
 	/* Link first: a failing first attempt frees through call_free(). */
 	c->next = s->calls;
 	if (s->calls)
@@ -426,6 +430,11 @@ int sts_call(struct sts *s, const struct sts_params *p, sts_done_fn done, void *
 out:
 	call_free(c);
 	return r;
+}
+
+void sts_set_deadline(struct sts *s, unsigned ms)
+{
+	s->deadline_ms = ms < KR_STS_MIN_ATTEMPT_MS ? KR_STS_MIN_ATTEMPT_MS : ms;
 }
 
 /* Fill c->res from a received HTTP answer; returns the outcome's error. */
@@ -516,10 +525,13 @@ static void on_http_done(void *userdata, int err, long status, struct buf *body,
 	result_clear(&c->res);
 	memset(&c->res.detail, 0, sizeof(c->res.detail));
 	c->res.http_status = status;
-	if (err == KR_OK)
+	c->res.transport[0] = '\0';
+	if (err == KR_OK) {
 		err = absorb_answer(c, status, body);
-	else
+	} else {
 		set_detail(c, err, e ? e->fix : NULL, "%s: %s", err_str(err), e ? e->msg : "");
+		one_line(c->res.transport, sizeof(c->res.transport), e ? e->msg : err_str(err));
+	}
 	c->res.err = err;
 	if (err == KR_OK ||
 	    !sts_req_retryable(err == KR_ERR_AWS || err == KR_ERR_PARSE ? KR_OK : err, status,

@@ -103,6 +103,8 @@ struct sts_result {
 	char *account;          /* GetCallerIdentity */
 	char *user_id;          /* GetCallerIdentity */
 	int attempts;
+	uint64_t elapsed_ms; /* from the call's start to its outcome */
+	char transport[256]; /* the last attempt's transport failure (libcurl's words), or "" */
 	struct err_detail detail;
 };
 
@@ -141,6 +143,12 @@ struct sts_call;
 
 /* ops may be NULL (real HTTP, loop clock, getrandom); it is copied. */
 int sts_new(struct loop *l, const struct sts_ops *ops, struct sts **ret);
+
+/*
+ * The overall deadline of each later call, all its attempts and backoffs
+ * included (KR_STS_DEADLINE_MS until set; at least KR_STS_MIN_ATTEMPT_MS).
+ */
+void sts_set_deadline(struct sts *s, unsigned ms);
 
 /* Cancels every call still in flight (their done callbacks do not run). NULL is a no-op. */
 void sts_free(struct sts *s);

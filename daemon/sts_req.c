@@ -394,10 +394,26 @@ const char *sts_req_hint(const char *aws_code, int op)
 
 void sts_req_describe(const struct sts_result *res, const char *what, int op, struct err_detail *e)
 {
+	sts_req_describe_at(res, what, op, NULL, NULL, e);
+}
+
+void sts_req_describe_at(const struct sts_result *res, const char *what, int op, const char *url,
+                         const char *from, struct err_detail *e)
+{
 	const char *hint = res->aws_code ? sts_req_hint(res->aws_code, op) : NULL;
 	const char *why = res->detail.msg[0] ? res->detail.msg : err_str(res->err);
 
-	if (res->err == KR_ERR_AWS && res->aws_code)
+	if ((res->err == KR_ERR_TIMEOUT || res->err == KR_ERR_NETWORK) && res->attempts > 0)
+		/* Nothing came back: the whole wait, every attempt, and where the URL came from. */
+		err_set(e, res->err, NULL, 0,
+		        "check the endpoint and the network; how long keyroled waits is its "
+		        "sts-deadline setting",
+		        "%s: no answer from %s%s%s%s after %.1f s, %d attempt%s%s%s%s", what,
+		        url ? url : "STS", from ? " (" : "", from ? from : "", from ? ")" : "",
+		        (double)res->elapsed_ms / 1000.0, res->attempts,
+		        res->attempts == 1 ? "" : "s", res->transport[0] ? " (last: " : "",
+		        res->transport, res->transport[0] ? ")" : "");
+	else if (res->err == KR_ERR_AWS && res->aws_code)
 		err_set(e, res->err, NULL, 0, NULL, "%s: %s: %s%s%s", what, res->aws_code,
 		        res->aws_message ? res->aws_message : "(no message)", hint ? " — " : "",
 		        hint ? hint : "");

@@ -61,4 +61,12 @@ const char *sts_req_hint(const char *aws_code, int op);
  */
 void sts_req_describe(const struct sts_result *res, const char *what, int op, struct err_detail *e);
 
+/*
+ * The same, naming the endpoint (url, and from: where it was configured;
+ * either may be NULL) when no answer came: "WHAT: no answer from URL
+ * (FROM) after 30.0 s, 3 attempts (last: libcurl's words)".
+ */
+void sts_req_describe_at(const struct sts_result *res, const char *what, int op, const char *url,
+                         const char *from, struct err_detail *e);
+
 #endif

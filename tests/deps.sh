@@ -7,8 +7,10 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev libcurl4-openssl-dev libcjson-dev
 libexpat1-dev libsystemd-dev libsecret-1-dev libkeyutils-dev keyutils
 libcmocka-dev gnome-keyring libsecret-tools dbus dbus-x11 clang
-libclang-rt-14-dev clang-format valgrind hyperfine awscli mandoc tmux zsh systemd procps
-gdb openssh-client python3 ca-certificates"
+libclang-rt-14-dev clang-format valgrind hyperfine awscli mandoc tmux zsh fish systemd procps
+gdb openssh-client python3 ca-certificates
+golang-go golang-github-aws-aws-sdk-go-v2-dev golang-github-aws-aws-sdk-go-dev
+ruby ruby-aws-sdk-core debhelper dpkg-dev lintian git"
 
 # The consumers and the STS emulator the tests drive that Debian does not
 # provide for this python3: moto, boto3 and the AWS CLI v1 come with the

@@ -646,6 +646,16 @@ def seed_chain(moto, session_names=("kr-test",), admin_open=False, enable_auth=T
     }
 
 
+def mfa_profiles_config(seed, session_name):
+    """Two role profiles behind one MFA device, sharing its MFA session:
+    [profile mfa-a] (role prod) and [profile mfa-b] (role ops), from dev."""
+    return ("\n[profile mfa-a]\nrole_arn = %s\nsource_profile = dev\nmfa_serial = %s\n"
+            "role_session_name = %s\n\n[profile mfa-b]\nrole_arn = %s\nsource_profile = dev\n"
+            "mfa_serial = %s\nrole_session_name = %s\n"
+            % (seed["roles"]["prod"], seed["mfa_serial"], session_name, seed["roles"]["ops"],
+               seed["mfa_serial"], session_name))
+
+
 def chain_config(seed, session_name=None, endpoint_url=None, region=REGION, process_profiles=True):
     """(config_text, credentials_text) for the seeded chain:
 

@@ -337,13 +337,15 @@ def main(tap, run):
                err)
 
     # ---- MFA ----
-    def mfa_handler(accept="123456", process=None):
+    def mfa_handler(accept="123456", process=None, prompt=None):
         def h(req):
             code = req.get("mfa_code")
             if code is None or code != accept:
                 extra = {"mfa_serial": SERIAL}
                 if process:
                     extra["mfa_process"] = process
+                if prompt:
+                    extra["mfa_prompt"] = prompt
                 return err_reply("mfa", "MFA code required for %s" % SERIAL, **extra)
             return ok_reply(**CREDS)
         return h
@@ -383,6 +385,13 @@ def main(tap, run):
         tap.ok(rc == 6 and out == "" and one_line(err) and "mfa_process" in err,
                "exit 6 naming mfa_process", (rc, err))
 
+    with tap.test("mfa: an mfa_process whose program is missing is named as not found"):
+        use(mfa_handler(process="ykman-not-installed oath accounts code -s 'AWS me'"))
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 6 and out == "" and one_line(err), "exit 6, one line", (rc, err))
+        tap.ok("'ykman-not-installed' was not found" in err and "external process" not in err,
+               "names the program and says not found", err)
+
     with tap.test("mfa: no terminal and no code gives exit 6 and says what to do"):
         use(mfa_handler())
         rc, out, err = client(["get", PROFILE], base)
@@ -391,6 +400,93 @@ def main(tap, run):
         tap.ok(SERIAL in err and "keyrole get %s" % PROFILE in err and "--mfa-code" in err,
                "names the device and how to enter the code once", err)
         tap.is_(len(fake.take()), 1, "no retry without a code")
+
+    # ---- MFA without a terminal: askpass, zenity, kdialog ----
+    askpass = run.path("askpass.sh")
+    asked = run.path("asked.txt")
+    with open(askpass, "w") as f:
+        # Records its arguments (one per line), answers a code.
+        f.write('#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "$a"; done > "%s"\n'
+                'printf "135790\\n"\n' % asked)
+    os.chmod(askpass, 0o700)
+    fakebin = run.mkdtemp("fakebin-")
+    for prog in ("zenity", "kdialog"):
+        with open(os.path.join(fakebin, prog), "w") as f:
+            f.write('#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "$a"; done > "%s"\n'
+                    'echo %s > "%s.who"\nprintf "246802\\n"\n' % (asked, prog, asked))
+        os.chmod(os.path.join(fakebin, prog), 0o700)
+
+    def asked_args():
+        try:
+            with open(asked) as f:
+                return f.read().splitlines()
+        except OSError:
+            return None
+
+    def forget_asked():
+        for p in (asked, asked + ".who"):
+            if os.path.exists(p):
+                os.unlink(p)
+
+    with tap.test("mfa: no terminal, KEYROLE_ASKPASS: the askpass program gives the code"):
+        forget_asked()
+        use(mfa_handler(accept="135790"))
+        rc, out, err = client(["get", PROFILE], dict(base, KEYROLE_ASKPASS=askpass))
+        reqs = fake.take()
+        tap.is_(rc, 0, "exit 0", err)
+        tap.is_([r.get("mfa_code") for r in reqs], [None, "135790"], "the retry carries its code")
+        tap.is_(asked_args(), ["Enter MFA code for %s" % SERIAL],
+                "the prompt is its one argument (SSH_ASKPASS's convention)")
+        tap.is_(err, "", "nothing on stderr")
+
+    with tap.test("mfa: mfa_prompt = an askpass program's path (keyroled's setting)"):
+        forget_asked()
+        use(mfa_handler(accept="135790", prompt=askpass))
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 0 and asked_args() == ["Enter MFA code for %s" % SERIAL],
+               "the program the daemon named asks", (rc, err))
+
+    with tap.test("mfa: mfa_prompt = askpass without KEYROLE_ASKPASS: exit 6 saying what to set"):
+        use(mfa_handler(prompt="askpass"))
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 6 and one_line(err) and "KEYROLE_ASKPASS" in err, "names KEYROLE_ASKPASS",
+               (rc, err))
+
+    with tap.test("mfa: no terminal, a display: zenity, then kdialog, found on PATH"):
+        path = fakebin + ":" + base.get("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        forget_asked()
+        use(mfa_handler(accept="246802"))
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path, DISPLAY=":99"))
+        who = open(asked + ".who").read().strip() if os.path.exists(asked + ".who") else None
+        tap.is_((rc, who), (0, "zenity"), "zenity asks", err)
+        tap.is_(asked_args(), ["--entry", "--hide-text", "--title=keyrole", "--text",
+                               "Enter MFA code for %s" % SERIAL], "as a hidden entry")
+        os.rename(os.path.join(fakebin, "zenity"), os.path.join(fakebin, "zenity.off"))
+        forget_asked()
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path, WAYLAND_DISPLAY="wayland-9"))
+        who = open(asked + ".who").read().strip() if os.path.exists(asked + ".who") else None
+        tap.is_((rc, who), (0, "kdialog"), "without zenity (and on Wayland): kdialog", err)
+        tap.is_(asked_args(), ["--title", "keyrole", "--password",
+                               "Enter MFA code for %s" % SERIAL], "as a password dialog")
+        os.rename(os.path.join(fakebin, "zenity.off"), os.path.join(fakebin, "zenity"))
+        forget_asked()
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path))
+        tap.ok(rc == 6 and asked_args() is None, "no display: no dialog", (rc, err))
+        use(mfa_handler(accept="246802", prompt="kdialog"))
+        rc, out, err = client(["get", PROFILE], dict(base, PATH=path, DISPLAY=":99"))
+        who = open(asked + ".who").read().strip() if os.path.exists(asked + ".who") else None
+        tap.is_((rc, who), (0, "kdialog"), "mfa_prompt = kdialog is taken over zenity", err)
+
+    with tap.test("mfa: no terminal and no way to ask: one line saying how to set one up"):
+        use(mfa_handler())
+        rc, out, err = client(["get", PROFILE], base)
+        tap.ok(rc == 6 and out == "" and one_line(err), "exit 6, one line", (rc, err))
+        tap.ok("KEYROLE_ASKPASS" in err and "--mfa-code" in err and "mfa_process" in err,
+               "names KEYROLE_ASKPASS, mfa_process and --mfa-code", err)
+        use(mfa_handler(prompt="zenity"))
+        rc, out, err = client(["get", PROFILE], dict(base, PATH="/nonexistent"))
+        tap.ok(rc == 6 and one_line(err) and "'zenity' was not found" in err,
+               "a dialog that is not installed is named", (rc, err))
 
     with tap.test("mfa: the code is asked for on the terminal, without echo"):
         use(mfa_handler(accept="424242"))
@@ -530,6 +626,99 @@ def main(tap, run):
         got, _ = eval_in("sh", out)
         tap.is_((got["AWS_SESSION_TOKEN"], got["AWS_SECURITY_TOKEN"]),
                 (CREDS["SessionToken"], "<unset>"), "the new token under its name only")
+
+    with tap.test("env --region sets AWS_REGION and AWS_DEFAULT_REGION over the profile's"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--region", "ap-south-2"], base)
+        got, _ = eval_in("sh", out)
+        tap.is_((rc, got["AWS_REGION"], got["AWS_DEFAULT_REGION"]), (0, "ap-south-2", "ap-south-2"),
+                "the region given wins", err)
+        use(lambda r: ok_reply(**CREDS))
+        rc, out, err = client(["env", "--region=us-west-2", PROFILE], base)
+        got, _ = eval_in("sh", out)
+        tap.is_((rc, got["AWS_REGION"], got["AWS_DEFAULT_REGION"]), (0, "us-west-2", "us-west-2"),
+                "and is set when the profile has none", err)
+        rc, out, err = client(["env", PROFILE, "--region", "eu west"], base)
+        tap.ok(rc == 2 and out == "" and "--region" in err and one_line(err),
+               "a region that is not a region name: usage error", (rc, err))
+
+    with tap.test("exec --region: the command sees the region given"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["exec", PROFILE, "--region", "ca-central-1", "--"] + dump,
+                              dict(base, **STALE))
+        got = json.loads(out) if rc == 0 else {}
+        tap.is_((rc, got.get("AWS_REGION"), got.get("AWS_DEFAULT_REGION")),
+                (0, "ca-central-1", "ca-central-1"), "both region variables", err)
+
+    def eval_fish(text):
+        script = ('echo $KR_ENV_TEXT | source; for v in %s; '
+                  'if set -q $v; printf "%%s\\0" $$v; else; printf "<unset>\\0"; end; end'
+                  % " ".join(names))
+        p = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True,
+                           timeout=20, env=krtest.clean_env(dict(STALE, KR_ENV_TEXT=text)))
+        return dict(zip(names, p.stdout.decode().split("\0")[:-1])), p.returncode
+
+    with tap.test("env --format fish: every value exact, stale variables erased"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--format", "fish"], base)
+        tap.is_(rc, 0, "exit 0", err)
+        tap.ok(out.startswith("set -gx AWS_ACCESS_KEY_ID 'ASIAFAKEKEY000000001';\n")
+               and "set -e AWS_SECURITY_TOKEN;\n" in out and "set -e AWS_PROFILE;\n" in out,
+               "set -gx and set -e lines", out.replace(CREDS["SecretAccessKey"], "<secret>"))
+        if shutil.which("fish"):
+            got, src = eval_fish(out)
+            tap.ok(got == want_env, "sourced by fish, every value exact",
+                   "differs in: %s" % [k for k in names if got.get(k) != want_env[k]])
+            use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))
+            rc, out, err = client(["env", PROFILE, "--format=fish"], base)
+            got, src = eval_fish(out)
+            gone = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+            tap.is_({k: got.get(k) for k in gone}, {k: "<unset>" for k in gone},
+                    "fish: no stale token, expiry, region or profile survives")
+        else:
+            tap.skip("sourced by fish", "fish is not installed")
+
+    with tap.test("env --format powershell: single quotes doubled, Remove-Item for the stale"):
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--format", "powershell"], base)
+        secret = CREDS["SecretAccessKey"].replace("'", "''")
+        want = ("$Env:AWS_ACCESS_KEY_ID = 'ASIAFAKEKEY000000001'\n"
+                "$Env:AWS_SECRET_ACCESS_KEY = '%s'\n"
+                "$Env:AWS_SESSION_TOKEN = 'FwoGZXIvYXdzE+tok/en=='\n"
+                "Remove-Item -ErrorAction SilentlyContinue Env:AWS_SECURITY_TOKEN\n"
+                "$Env:AWS_CREDENTIAL_EXPIRATION = '2030-01-01T00:00:00Z'\n"
+                "$Env:AWS_REGION = 'eu-west-1'\n"
+                "$Env:AWS_DEFAULT_REGION = 'eu-west-1'\n"
+                "Remove-Item -ErrorAction SilentlyContinue Env:AWS_PROFILE\n"
+                "Remove-Item -ErrorAction SilentlyContinue Env:AWS_DEFAULT_PROFILE\n" % secret)
+        tap.ok(rc == 0 and out == want, "the exact text", out.replace(secret, "<secret>"))
+        use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001",
+                               SecretAccessKey="a\u2019b'c"))
+        rc, out, err = client(["env", PROFILE, "--format", "powershell"], base)
+        tap.ok("$Env:AWS_SECRET_ACCESS_KEY = 'a\u2019\u2019b''c'\n" in out,
+               "a typographic quote is doubled too (PowerShell ends a string at it)")
+
+    with tap.test("env --format json and dotenv: the variables that are set"):
+        plain = dict(CREDS, SecretAccessKey="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        use(lambda r: ok_reply(region="eu-west-1", **plain))
+        rc, out, err = client(["env", PROFILE, "--format", "json"], base)
+        want_set = {k: v for k, v in want_env.items() if v != "<unset>"}
+        want_set["AWS_SECRET_ACCESS_KEY"] = plain["SecretAccessKey"]
+        tap.is_((rc, json.loads(out) if rc == 0 else None), (0, want_set), "json", err)
+        rc, out, err = client(["env", PROFILE, "--format", "dotenv"], base)
+        lines = dict(l.split("=", 1) for l in out.splitlines()) if rc == 0 else None
+        tap.is_((rc, lines), (0, want_set), "dotenv: NAME=value lines", err)
+        p = subprocess.run(["sh", "-c", "set -a; . /dev/stdin; echo $AWS_SECRET_ACCESS_KEY"],
+                           input=out, capture_output=True, text=True, timeout=10)
+        tap.is_(p.stdout.strip(), plain["SecretAccessKey"], "the dotenv text is also sh")
+        use(lambda r: ok_reply(region="eu-west-1", **CREDS))
+        rc, out, err = client(["env", PROFILE, "--format", "dotenv"], base)
+        tap.ok(rc == 1 and out == "" and "dotenv" in err and one_line(err),
+               "a value dotenv cannot carry unquoted: refused, nothing printed", (rc, err))
+        rc, out, err = client(["env", PROFILE, "--format", "csh"], base)
+        tap.ok(rc == 2 and "--format" in err and one_line(err), "an unknown format: usage error",
+               (rc, err))
 
     with tap.test("exec: the command sees no stale AWS_SECURITY_TOKEN or region"):
         use(lambda r: ok_reply(AccessKeyId="AKIAFAKE000000000001", SecretAccessKey="abc"))

@@ -182,8 +182,13 @@ def main(tap, run):
         tap.is_(bash_complete(comp, ["keyrole", "check", "pr"], config), ["prod-admin"],
                 "profile prefix")
         tap.is_(bash_complete(comp, ["keyrole", "exec", "dev", "--"], config),
-                ["--force", "--help", "--mfa-code", "--no-autostart", "--no-server", "--server"],
+                ["--force", "--help", "--mfa-code", "--no-autostart", "--no-server", "--region",
+                 "--server"],
                 "exec options")
+        tap.is_(bash_complete(comp, ["keyrole", "env", "dev", "--format", ""], config),
+                ["dotenv", "fish", "json", "powershell", "sh"], "env --format: the formats")
+        tap.is_(bash_complete(comp, ["keyrole", "env", "--format", "fish", ""], config), PROFILES,
+                "env --format FORMAT, then the profile")
         tap.is_(bash_complete(comp, ["keyrole", "forget", "--"], config),
                 ["--all", "--help", "--no-autostart"], "forget options")
         tap.is_(bash_complete(comp, ["keyrole", "help", ""], config), COMMANDS,
@@ -220,6 +225,8 @@ def main(tap, run):
                 ["--help", "--json", "--no-autostart"], "status options")
         tap.ok("--force" in zsh_complete(run, fp, "keyrole exec dev --f", config),
                "exec options after PROFILE")
+        tap.is_(zsh_complete(run, fp, "keyrole env dev --format ", config),
+                ["dotenv", "fish", "json", "powershell", "sh"], "env --format: the formats")
         tap.is_(zsh_complete(run, fp, "keyrole login ", config), ["corp"], "login: sessions")
         tap.is_(zsh_complete(run, fp, "keyrole sso ", config), ["profiles"], "sso profiles")
         tap.is_(zsh_complete(run, fp, "keyrole console ", config), PROFILES,

@@ -28,11 +28,7 @@ def main(tap, run):
     moto.disable_auth()
     home = run.home()
     cfg, creds = krtest.chain_config(seed, process_profiles=False)
-    cfg += ("\n[profile mfa-a]\nrole_arn = %s\nsource_profile = dev\nmfa_serial = %s\n"
-            "role_session_name = %s\n\n[profile mfa-b]\nrole_arn = %s\nsource_profile = dev\n"
-            "mfa_serial = %s\nrole_session_name = %s\n"
-            % (seed["roles"]["prod"], seed["mfa_serial"], SESSION, seed["roles"]["ops"],
-               seed["mfa_serial"], SESSION))
+    cfg += krtest.mfa_profiles_config(seed, SESSION)
     krtest.write_aws_config(home, cfg, creds)
     d = run.daemon(home)
     env = krtest.aws_env(home, d.socket, moto.url, {"KEYROLE_NO_AUTOSTART": "1"})

@@ -47,7 +47,8 @@ def main(tap, run):
     for name, cmd in (("src", "%s %s %s" % (good, count, keys)), ("bad", failing),
                       ("chatty", "%s %s" % (chatty, keys)), ("whose", whose),
                       ("whose-set", "env KR_MARK=from-the-command-line %s" % whose),
-                      ("junk", garbage), ("nov", nover)):
+                      ("junk", garbage), ("nov", nover),
+                      ("missing", "no-such-helper-xyz --profile x")):
         cfg += "[profile %s]\ncredential_process = %s\n\n" % (name, cmd)
     for name, src in (("p-prod", "src"), ("p-bad", "bad"), ("p-junk", "junk"),
                       ("p-nov", "nov")):
@@ -102,6 +103,13 @@ def main(tap, run):
         p = krtest.run_client(["get", "whose-set"], env=env)
         tap.ok("KR_MARK=from-the-command-line" in p.stderr,
                "what it needs goes on its command line, with env(1)", p.stderr)
+
+    with tap.test("a helper whose program is missing: 'not found', naming it"):
+        p = krtest.run_client(["get", "missing"], env=env)
+        tap.ok(p.returncode == 1 and p.stdout == "", "exit 1, nothing on stdout",
+               (p.returncode, p.stderr))
+        tap.ok("'no-such-helper-xyz' not found" in p.stderr and "external process" not in
+               p.stderr, "names the program, says not found", p.stderr)
 
     with tap.test("output that breaks the contract is refused"):
         p = krtest.run_client(["get", "p-junk"], env=env)

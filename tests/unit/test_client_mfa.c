@@ -10,6 +10,7 @@
 #include "mfa.h"
 #include "proto.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,7 @@ static void test_process_nonzero_exit_fails(void **state)
 
 	assert_int_equal(mfa_from_process("sh -c 'echo 123456; exit 3'", soon(), code),
 	                 KR_ERR_PROCESS);
+	assert_int_equal(errno, 0); /* it ran: not a missing program */
 	assert_string_equal(code, "untouched");
 }
 
@@ -82,6 +84,10 @@ static void test_process_missing_program_fails(void **state)
 
 	assert_int_equal(mfa_from_process("/nonexistent/keyrole-mfa", soon(), code),
 	                 KR_ERR_PROCESS);
+	assert_int_equal(errno, ENOENT); /* "not found", not "failed" */
+	assert_int_equal(mfa_from_process("keyrole-no-such-program-on-path 1", soon(), code),
+	                 KR_ERR_PROCESS);
+	assert_int_equal(errno, ENOENT);
 }
 
 static void test_process_output_that_is_not_a_code_fails(void **state)

@@ -423,6 +423,38 @@ static void error_reply_names_the_error_and_where(void **state)
 	cJSON_Delete(o);
 }
 
+/* The wait line's op and the MFA prompt's member (client/request.c reads both). */
+static void waiting_and_mfa_prompt_are_on_the_wire(void **state)
+{
+	struct request rq;
+	struct err_detail e;
+	struct reply r = {.op = OP_WAITING, .ok = 1, .u.waiting = "AssumeRole x (profile p)"};
+	cJSON *o;
+
+	assert_int_equal(
+	    decode("{\"v\":1,\"op\":\"waiting\",\"profile\":\"p\",\"env\":{}}", &rq, &e), KR_OK);
+	assert_int_equal(rq.op, OP_WAITING);
+	assert_string_equal(rq.profile, "p");
+	request_free(&rq);
+	o = encode(&r);
+	assert_string_equal(cJSON_GetObjectItem(o, "waiting")->valuestring,
+	                    "AssumeRole x (profile p)");
+	cJSON_Delete(o);
+	r = (struct reply){.op = OP_WAITING, .ok = 1};
+	o = encode(&r);
+	assert_string_equal(cJSON_GetObjectItem(o, "waiting")->valuestring, "");
+	cJSON_Delete(o);
+	err_set(&e, KR_ERR_MFA, NULL, 0, NULL, "MFA code required");
+	r = (struct reply){.ok = 0};
+	r.u.error.e = &e;
+	r.u.error.mfa_serial = "arn:aws:iam::1:mfa/me";
+	r.u.error.mfa_prompt = "/usr/bin/ssh-askpass";
+	o = encode(&r);
+	assert_string_equal(cJSON_GetObjectItem(o, "mfa_prompt")->valuestring,
+	                    "/usr/bin/ssh-askpass");
+	cJSON_Delete(o);
+}
+
 static void get_reply_carries_the_credentials(void **state)
 {
 	char ak[] = "ASIAX", sk[] = "s", tk[] = "t";
@@ -579,6 +611,7 @@ int main(void)
 	    cmocka_unit_test(every_variable_the_client_sends_is_honoured),
 	    cmocka_unit_test(error_reply_names_the_error_and_where),
 	    cmocka_unit_test(get_reply_carries_the_credentials),
+	    cmocka_unit_test(waiting_and_mfa_prompt_are_on_the_wire),
 	    cmocka_unit_test(decode_takes_the_login_fields),
 	    cmocka_unit_test(login_replies_carry_what_the_client_reads),
 	    cmocka_unit_test(sso_profiles_and_status_list_without_tokens),

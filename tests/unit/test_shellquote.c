@@ -92,6 +92,43 @@ static void test_quote_fails_past_buffer_cap(void **state)
 	buf_free(&b);
 }
 
+static char *quoted_with(int (*fn)(struct buf *, const char *), const char *s)
+{
+	struct buf b;
+	char *out;
+
+	buf_init(&b, 4096);
+	assert_int_equal(fn(&b, s), KR_OK);
+	out = buf_steal(&b, NULL);
+	assert_non_null(out);
+	return out;
+}
+
+/* fish: inside '...' only \\ and \' are escapes; $ ( ) ; and newlines stay literal. */
+static void test_fish_quote_escapes_only_quote_and_backslash(void **state)
+{
+	char *q = quoted_with(shellquote_append_fish, "a'b\\c$d(e);\nf");
+
+	assert_string_equal(q, "'a\\'b\\\\c$d(e);\nf'");
+	free(q);
+	q = quoted_with(shellquote_append_fish, "");
+	assert_string_equal(q, "''");
+	free(q);
+}
+
+/* PowerShell: a quote character is doubled, the typographic ones (U+2018..U+201B) too. */
+static void test_pwsh_quote_doubles_every_quote_character(void **state)
+{
+	char *q = quoted_with(shellquote_append_pwsh, "it's $x `y` \xe2\x80\x98z\xe2\x80\x9b");
+
+	assert_string_equal(q, "'it''s $x `y` \xe2\x80\x98\xe2\x80\x98z\xe2\x80\x9b\xe2\x80\x9b'");
+	free(q);
+	/* Other characters of the same lead bytes are not quotes: U+201C is kept once. */
+	q = quoted_with(shellquote_append_pwsh, "\xe2\x80\x9c");
+	assert_string_equal(q, "'\xe2\x80\x9c'");
+	free(q);
+}
+
 static void test_split_of_quoted_value_gives_the_value_back(void **state)
 {
 	static const char *const values[] = {
@@ -232,6 +269,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_quote_wraps_plain_value_in_single_quotes),
+	    cmocka_unit_test(test_fish_quote_escapes_only_quote_and_backslash),
+	    cmocka_unit_test(test_pwsh_quote_doubles_every_quote_character),
 	    cmocka_unit_test(test_quote_escapes_single_quote_as_close_escape_reopen),
 	    cmocka_unit_test(test_quote_of_empty_string_is_two_quotes),
 	    cmocka_unit_test(test_quote_leaves_dollar_backquote_backslash_literal),
