@@ -26,6 +26,9 @@ const char *const proto_env_keys[] = {
     /* IAM Identity Center: the portal's and the OIDC service's endpoints. */
     "AWS_ENDPOINT_URL_SSO",
     "AWS_ENDPOINT_URL_SSO_OIDC",
+    /* FIPS and dual-stack endpoints (STS, IAM Identity Center). */
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
     /* keyrole console: the federation endpoint, instead of the partition's. */
     "KEYROLE_FEDERATION_URL",
     /* Web identity (AssumeRoleWithWebIdentity): read for the requested profile. */

@@ -60,13 +60,17 @@ int valid_mfa_code(const char *s)
 
 int valid_region(const char *r)
 {
-	size_t n;
+	size_t n, digits = 0;
 
 	if (!r)
 		return 0;
 	n = strlen(r);
 	if (n < 1 || n > 63)
 		return 0;
+	while (digits < n && r[digits] >= '0' && r[digits] <= '9')
+		digits++;
+	if (digits == n)
+		return 0; /* botocore: (?![0-9]+$), "12345" is no region */
 	for (size_t i = 0; i < n; i++) {
 		char c = r[i];
 		int alnum =

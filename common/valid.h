@@ -26,7 +26,7 @@ int valid_mfa_code(const char *s);
 
 /*
  * A region name as botocore checks it: 1..63 ASCII letters, digits and
- * '-', neither first nor last a '-'.
+ * '-', neither first nor last a '-', not digits alone ("12345").
  */
 int valid_region(const char *s);
 

@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "pmap.h"
 #include "resolve.h"
+#include "sdkdiff.h"
 #include "shellquote.h"
 #include "source.h"
 
@@ -180,6 +181,39 @@ static int add_problem(struct check_report *rep, int error, const char *file, in
 static int add_problem_e(struct check_report *rep, const struct err_detail *e)
 {
 	return add_problem(rep, 1, e->file, e->line, e->msg[0] ? e->msg : err_str(e->code), e->fix);
+}
+
+/* One line that botocore and the other SDKs read differently: a warning. */
+struct sdk_ctx {
+	struct check_report *rep;
+	const char *file;
+};
+
+static int sdk_warn(void *ctx, int line, const char *msg, const char *fix)
+{
+	struct sdk_ctx *c = ctx;
+
+	return add_problem(c->rep, 0, c->file, line, msg, fix);
+}
+
+/*
+ * The SDK warnings of both files: of p's own sections, or (p NULL) of
+ * every section, for the whole-file report of a check of every profile.
+ */
+static int lint_sdk(const struct pmap *m, const struct pmap_profile *p, struct check_report *rep)
+{
+	const enum pmap_file files[2] = {PMAP_CONFIG, PMAP_CREDENTIALS};
+	int r = KR_OK;
+
+	for (size_t i = 0; i < 2 && r == KR_OK; i++) {
+		struct sdk_ctx c = {rep, pmap_filename(m, files[i])};
+		const struct ini_section *only = p ? pmap_section(m, p, files[i]) : NULL;
+
+		if (!p || only)
+			r = sdkdiff_lint(pmap_ini(m, files[i]), files[i] == PMAP_CONFIG, only,
+			                 sdk_warn, &c);
+	}
+	return r;
 }
 
 /* Problems that are visible in the profile's own sections. */
@@ -376,8 +410,13 @@ static int no_config(const struct pmap *m, const struct caller_env *env, struct 
 	rep->name = strdup("*");
 	if (!rep->name)
 		return KR_ERR_NOMEM;
-	snprintf(msg, sizeof(msg), "the config file %s%s does not exist", cf,
-	         env->config_file ? " (AWS_CONFIG_FILE)" : "");
+	if (!cf[0])
+		snprintf(msg, sizeof(msg),
+		         "AWS_CONFIG_FILE is set but empty: no config file is "
+		         "read (as in botocore)");
+	else
+		snprintf(msg, sizeof(msg), "the config file %s%s does not exist", cf,
+		         env->config_file ? " (AWS_CONFIG_FILE)" : "");
 	return add_problem(rep, 1, cf, 0, msg,
 	                   env->config_file
 	                       ? "point AWS_CONFIG_FILE at your config file, or unset it for "
@@ -426,7 +465,30 @@ int check_profiles(const struct caller_env *env, const char *name,
 	if (name) {
 		rep = new_report(c);
 		r = rep ? check_one(m, env, &o, name, rep) : KR_ERR_NOMEM;
+		if (r == KR_OK && pmap_find(m, name))
+			r = lint_sdk(m, pmap_find(m, name), rep);
 	} else {
+		/* Every section's SDK warnings in one report ("*"), also of sections
+		 * that are no profile to botocore. */
+		struct check_report sdk = {0};
+
+		r = lint_sdk(m, NULL, &sdk);
+		if (r == KR_OK && sdk.n_problems > 0) {
+			rep = new_report(c);
+			if (rep) {
+				*rep = sdk;
+				rep->ok = 1;
+				memset(&sdk, 0, sizeof(sdk));
+				rep->name = strdup("*");
+			}
+			r = rep && rep->name ? KR_OK : KR_ERR_NOMEM;
+		}
+		for (size_t k = 0; k < sdk.n_problems; k++) {
+			free(sdk.problems[k].file);
+			free(sdk.problems[k].msg);
+			free(sdk.problems[k].fix);
+		}
+		free(sdk.problems);
 		if (config_missing(m) && (env->config_file || pmap_count(m) == 0)) {
 			rep = new_report(c);
 			r = rep ? no_config(m, env, rep) : KR_ERR_NOMEM;

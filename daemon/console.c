@@ -7,6 +7,7 @@
 #include "endpoint.h"
 #include "json.h"
 #include "mem.h"
+#include "partition.h"
 #include "sts_req.h"
 
 #include <stdio.h>
@@ -17,37 +18,14 @@ const char console_default_policy[] =
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
     "\"Resource\":\"*\"}]}";
 
-/* A region's partition: its sign-in endpoint and console domain; NULL for ISO ones. */
-static const struct partition {
-	const char *prefix; /* of its regions; "" matches any (aws, last) */
-	const char *federation, *console;
-} partitions[] = {
-    {"cn-", "https://signin.amazonaws.cn/federation", "console.amazonaws.cn"},
-    {"us-gov-", "https://signin.amazonaws-us-gov.com/federation", "console.amazonaws-us-gov.com"},
-    {"us-iso", NULL, NULL}, /* us-iso-*, us-isob-*, us-isof-* */
-    {"eu-iso", NULL, NULL}, /* eu-isoe-*, eu-isof-* */
-    {"", "https://signin.aws.amazon.com/federation", "console.aws.amazon.com"},
-};
-
-static const struct partition *partition_of(const char *region)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(partitions) / sizeof(partitions[0]) - 1; i++)
-		if (region &&
-		    strncmp(region, partitions[i].prefix, strlen(partitions[i].prefix)) == 0)
-			break;
-	return &partitions[i];
-}
-
 const char *console_federation_default(const char *region)
 {
-	return partition_of(region)->federation;
+	return partition_of(region, NULL)->federation;
 }
 
 int console_destination_default(const char *region, char **ret, struct err_detail *e)
 {
-	const struct partition *p = partition_of(region);
+	const struct partition *p = partition_of(region, NULL);
 	char *s = NULL;
 	int n;
 

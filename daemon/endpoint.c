@@ -9,6 +9,7 @@
 #include "err.h"
 #include "caps.h"
 #include "ini.h"
+#include "partition.h"
 #include "pmap.h"
 #include "request.h"
 #include "valid.h"
@@ -39,7 +40,38 @@ int endpoint_region_valid(const char *r)
 	return valid_region(r);
 }
 
-/* http(s)://HOST... with a non-empty host and no whitespace or controls. */
+/*
+ * botocore's host check (utils.is_valid_endpoint_url): dot-separated labels
+ * of 1-63 letters, digits and "-", none starting or ending in "-" (so no
+ * "_"), at most 255 characters with one trailing dot allowed; or an IPv6
+ * address in brackets. h is the authority's host part, n its length.
+ */
+static int host_valid(const char *h, size_t n)
+{
+	size_t label = 0;
+
+	if (n > 0 && h[0] == '[')
+		return n > 2 && h[n - 1] == ']' &&
+		       strspn(h + 1, "0123456789abcdefABCDEF:.%") >= n - 2;
+	if (n > 0 && h[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 255)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || h[i] == '.') {
+			if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)h[i]) || h[i] == '-') {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* http(s)://HOST... with a host botocore takes and no whitespace or controls. */
 static int url_valid(const char *u)
 {
 	const char *h;
@@ -58,22 +90,24 @@ static int url_valid(const char *u)
 	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
 		if (*p <= 0x20 || *p == 0x7f)
 			return 0;
-	return 1;
-}
+	n = strcspn(h, "/?#");
+	for (size_t i = n; i-- > 0;)
+		if (h[i] == '@') { /* user info */
+			h += i + 1;
+			n -= i + 1;
+			break;
+		}
+	if (n > 0 && h[0] != '[') {
+		const char *colon = memchr(h, ':', n);
 
-static const char *partition_suffix(const char *region)
-{
-	if (strncmp(region, "cn-", 3) == 0)
-		return "amazonaws.com.cn";
-	if (strncmp(region, "us-isob-", 8) == 0)
-		return "sc2s.sgov.gov";
-	if (strncmp(region, "us-isof-", 8) == 0 || strncmp(region, "eu-isof-", 8) == 0)
-		return "csp.hci.ic.gov";
-	if (strncmp(region, "us-iso-", 7) == 0)
-		return "c2s.ic.gov";
-	if (strncmp(region, "eu-isoe-", 8) == 0)
-		return "cloud.adc-e.uk";
-	return "amazonaws.com";
+		if (colon)
+			n = (size_t)(colon - h);
+	} else if (n > 0) {
+		const char *close = memchr(h, ']', n);
+
+		n = close ? (size_t)(close - h) + 1 : 0;
+	}
+	return host_valid(h, n);
 }
 
 static void seterr(struct err_detail *e, const char *fix, const char *fmt, ...)
@@ -89,6 +123,69 @@ static void seterr(struct err_detail *e, const char *fix, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * botocore's "fips-" and "-fips" pseudo regions: the name without them,
+ * with FIPS on (ClientCreator._normalize_fips_region). *ret is a new string.
+ */
+static int normalize_fips(const char *region, char **ret, int *fips)
+{
+	char *r = strdup(region), *at;
+
+	if (!r)
+		return KR_ERR_NOMEM;
+	while ((at = strstr(r, "fips-")) || (at = strstr(r, "-fips"))) {
+		memmove(at, at + 5, strlen(at + 5) + 1);
+		*fips = 1;
+	}
+	*ret = r;
+	return KR_OK;
+}
+
+/*
+ * The host of a service in region (already normalized) as botocore's
+ * endpoint rulesets for STS, SSO and SSO OIDC build it, with its older
+ * resolver's refusal first: https://PLAIN.REGION.SUFFIX, PLAIN-FIPS for
+ * FIPS (except where the partition keeps the plain host), the dual-stack
+ * suffix for dual-stack. Errors in botocore's words.
+ */
+static int variant_url(const char *plain, const char *region, int fips, int ds, char **ret,
+                       struct err_detail *e)
+{
+	int by_pattern;
+	const struct partition *p = partition_of(region, &by_pattern);
+	const char *suffix = ds ? p->dualstack_dns_suffix : p->dns_suffix;
+	const char *fix =
+	    "set use_fips_endpoint / use_dualstack_endpoint (or AWS_USE_FIPS_ENDPOINT, "
+	    "AWS_USE_DUALSTACK_ENDPOINT) to false, or name an endpoint_url";
+	size_t n;
+	char *url;
+
+	if (ds && by_pattern && !p->legacy_dualstack) {
+		seterr(e, fix,
+		       "Unable to construct a modeled endpoint with the following variant(s) "
+		       "['dualstack'%s]: botocore has no dual-stack endpoint in partition %s",
+		       fips ? ", 'fips'" : "", p->id);
+		return KR_ERR_CONFIG;
+	}
+	if ((fips && !p->fips) || (ds && !p->dualstack)) {
+		seterr(e, fix, "%s",
+		       fips && ds ? "FIPS and DualStack are enabled, but this partition does not "
+		                    "support one or both"
+		       : fips
+		           ? "FIPS is enabled but this partition does not support FIPS"
+		           : "DualStack is enabled but this partition does not support DualStack");
+		return KR_ERR_CONFIG;
+	}
+	n = strlen(plain) + strlen(region) + strlen(suffix) + 16;
+	url = malloc(n);
+	if (!url)
+		return KR_ERR_NOMEM;
+	snprintf(url, n, "https://%s%s.%s.%s", plain, fips && (ds || !p->fips_plain) ? "-fips" : "",
+	         region, suffix);
+	*ret = url;
+	return KR_OK;
 }
 
 /* libcurl's rule: a variable that is set but empty is not set. */
@@ -180,26 +277,42 @@ static int take_url(const char *configured, char **ret, struct err_detail *e)
 int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_signing_region,
                      struct err_detail *e)
 {
-	const char *configured, *sre, *region;
-	char *url = NULL, *sign = NULL;
-	int global = 0, r = KR_OK;
+	const char *configured, *sre;
+	char *url = NULL, *sign = NULL, *region = NULL;
+	int global = 0, fips, ds, r = KR_OK;
 
 	if (!in || !ret_url || !ret_signing_region)
 		return KR_ERR_INVAL;
-	region = in->region && in->region[0] ? in->region : NULL;
-	if (region && !endpoint_region_valid(region)) {
+	fips = endpoint_is_true(in->use_fips);
+	ds = endpoint_is_true(in->use_dualstack);
+	if (in->region && !in->region[0]) {
+		/* botocore builds https://sts..amazonaws.com and refuses it. */
+		seterr(e, "give the region key a value, or remove it (or unset AWS_DEFAULT_REGION)",
+		       "the region is empty (botocore builds an endpoint with an empty host "
+		       "label and fails: \"Invalid endpoint\")");
+		r = KR_ERR_CONFIG;
+		goto out;
+	}
+	if (in->region && !endpoint_region_valid(in->region)) {
 		seterr(e, "fix the region key or AWS_REGION/AWS_DEFAULT_REGION",
-		       "region \"%s\" is not a valid region name (e.g. eu-west-1)", region);
+		       "region \"%s\" is not a valid region name (e.g. eu-west-1); botocore: "
+		       "Provided region_name '%s' doesn't match a supported format.",
+		       in->region, in->region);
 		r = KR_ERR_CONFIG;
 		goto out;
 	}
 	configured =
 	    configured_url(in->env_endpoint_url_sts, in->env_endpoint_url, in->services_sts_url,
 	                   in->profile_endpoint_url, in->ignore_configured);
+	/* botocore's STS client without a region is the partition endpoint's, aws-global. */
+	r = normalize_fips(in->region ? in->region : "aws-global", &region, &fips);
+	if (r < 0)
+		goto out;
 	if (configured) {
+		/* A configured endpoint wins over FIPS and dual-stack (botocore ignores both). */
 		r = take_url(configured, &url, e);
 		if (r == KR_OK)
-			sign = strdup(region ? region : "us-east-1");
+			sign = strdup(in->region ? region : "us-east-1");
 		goto out;
 	}
 	sre = in->sts_regional_endpoints;
@@ -209,9 +322,9 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 		r = KR_ERR_CONFIG;
 		goto out;
 	}
-	if (!region || strcmp(region, "aws-global") == 0) {
+	if (!fips && !ds && strcmp(region, "aws-global") == 0) {
 		global = 1;
-	} else if (sre && strcmp(sre, "legacy") == 0) {
+	} else if (!fips && !ds && sre && strcmp(sre, "legacy") == 0) {
 		for (size_t i = 0; i < sizeof(legacy_global) / sizeof(legacy_global[0]); i++)
 			if (strcmp(region, legacy_global[i]) == 0)
 				global = 1;
@@ -220,14 +333,13 @@ int endpoint_resolve(const struct endpoint_in *in, char **ret_url, char **ret_si
 		url = strdup("https://sts.amazonaws.com");
 		sign = strdup("us-east-1");
 	} else {
-		size_t n = strlen(region) + 64;
-
-		url = malloc(n);
-		if (url)
-			snprintf(url, n, "https://sts.%s.%s", region, partition_suffix(region));
-		sign = strdup(region);
+		r = variant_url("sts", region, fips, ds, &url, e);
+		/* aws-global's credential scope is us-east-1 (endpoints.json). */
+		if (r == KR_OK)
+			sign = strdup(strcmp(region, "aws-global") == 0 ? "us-east-1" : region);
 	}
 out:
+	free(region);
 	if (r == KR_OK && (!url || !sign))
 		r = KR_ERR_NOMEM;
 	if (r == KR_OK) {
@@ -280,7 +392,7 @@ int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
                        const struct caller_env *env, enum endpoint_service service,
                        struct endpoint_conf *out, struct err_detail *e)
 {
-	struct pmap_val ig = {0}, pv = {0}, sv = {0};
+	struct pmap_val ig = {0}, pv = {0}, sv = {0}, fv = {0}, dv = {0};
 	const struct ini_section *sec;
 	const struct ini_kv *block;
 	const char *name;
@@ -292,10 +404,17 @@ int endpoint_conf_read(const struct pmap *m, const struct pmap_profile *p,
 	out->env_service = *(const char *const *)((const char *)env + services[service].env_offset);
 	out->env_global = env->endpoint_url;
 	out->ignore = env->ignore_configured_endpoint_urls;
+	/* The variable, even empty (botocore: "" is false), else the profile's key. */
+	out->use_fips = env->use_fips_endpoint;
+	out->use_dualstack = env->use_dualstack_endpoint;
 	if (!p)
 		return KR_OK;
 	if (!out->ignore && pmap_get(m, p, PMAP_ANY, "ignore_configured_endpoint_urls", &ig))
 		out->ignore = ig.v;
+	if (!out->use_fips && pmap_get(m, p, PMAP_ANY, "use_fips_endpoint", &fv))
+		out->use_fips = fv.v;
+	if (!out->use_dualstack && pmap_get(m, p, PMAP_ANY, "use_dualstack_endpoint", &dv))
+		out->use_dualstack = dv.v;
 	if (pmap_get(m, p, PMAP_ANY, "endpoint_url", &pv)) {
 		out->profile_url = pv.v;
 		out->profile_name = pmap_name(p);
@@ -338,8 +457,8 @@ int endpoint_service_url(enum endpoint_service service, const char *region,
                          const struct endpoint_conf *c, char **ret_url, struct err_detail *e)
 {
 	const char *configured;
-	size_t n;
-	char *url;
+	char *norm = NULL;
+	int fips, r;
 
 	if (service == ENDPOINT_STS || (size_t)service >= sizeof(services) / sizeof(services[0]))
 		return KR_ERR_INVAL;
@@ -355,12 +474,11 @@ int endpoint_service_url(enum endpoint_service service, const char *region,
 	                            c->ignore);
 	if (configured)
 		return take_url(configured, ret_url, e);
-	n = strlen(region) + 64;
-	url = malloc(n);
-	if (!url)
-		return KR_ERR_NOMEM;
-	snprintf(url, n, "https://%s.%s.%s", services[service].host, region,
-	         partition_suffix(region));
-	*ret_url = url;
-	return KR_OK;
+	fips = endpoint_is_true(c->use_fips);
+	r = normalize_fips(region, &norm, &fips);
+	if (r == KR_OK)
+		r = variant_url(services[service].host, norm, fips,
+		                endpoint_is_true(c->use_dualstack), ret_url, e);
+	free(norm);
+	return r;
 }

@@ -9,11 +9,21 @@
  *   4. the profile's endpoint_url
  *      (1-4 are all skipped when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, else
  *       the profile's ignore_configured_endpoint_urls, is "true" in any case)
- *   5. no region (or "aws-global"), or sts_regional_endpoints = legacy with a
- *      region in botocore's LEGACY_GLOBAL_STS_REGIONS:
- *      https://sts.amazonaws.com, signed for us-east-1
- *   6. https://sts.REGION.<partition suffix> (amazonaws.com, amazonaws.com.cn
- *      for cn-*, and the ISO partitions), signed for REGION.
+ *   5. neither FIPS nor dual-stack, and no region (or "aws-global"), or
+ *      sts_regional_endpoints = legacy with a region in botocore's
+ *      LEGACY_GLOBAL_STS_REGIONS: https://sts.amazonaws.com, signed for
+ *      us-east-1
+ *   6. botocore's STS endpoint ruleset for the region's partition
+ *      (partitions.def): https://sts.REGION.<dnsSuffix>; sts-fips. for
+ *      FIPS (use_fips_endpoint, AWS_USE_FIPS_ENDPOINT, or a "fips-" /
+ *      "-fips" pseudo region, which is then stripped), except aws-us-gov's
+ *      FIPS-only host, which is the plain one; the dual-stack suffix for
+ *      dual-stack. No region counts as aws-global; signed for REGION
+ *      (aws-global: us-east-1). Dual-stack in aws-iso-e and aws-iso-f is
+ *      KR_ERR_CONFIG, as botocore's EndpointVariantError.
+ *
+ * An empty region is KR_ERR_CONFIG (botocore builds "https://sts..amazonaws.com"
+ * and refuses it), as is one botocore's region check refuses ("12345").
  *
  * sts_regional_endpoints defaults to "regional" (botocore 1.43; empty counts
  * as unset); any value but "legacy"/"regional" is an error, as in botocore.
@@ -40,6 +50,8 @@ struct endpoint_in {
 	const char *profile_endpoint_url;   /* the profile's endpoint_url */
 	const char *sts_regional_endpoints; /* env, else profile; NULL = regional */
 	const char *ignore_configured;      /* env, else profile: "true" = ignore 1-4 */
+	const char *use_fips;               /* AWS_USE_FIPS_ENDPOINT, else use_fips_endpoint */
+	const char *use_dualstack; /* AWS_USE_DUALSTACK_ENDPOINT, else use_dualstack_endpoint */
 };
 
 /*
@@ -73,11 +85,13 @@ enum endpoint_service {
 /* What the configuration says about one service's endpoint (borrowed from env and the map). */
 struct endpoint_conf {
 	enum endpoint_service service;
-	const char *env_service;  /* AWS_ENDPOINT_URL_<SERVICE> */
-	const char *env_global;   /* AWS_ENDPOINT_URL */
-	const char *services_url; /* the [services NAME] block's endpoint_url */
-	const char *profile_url;  /* the profile's endpoint_url */
-	const char *ignore;       /* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, else the profile's */
+	const char *env_service;   /* AWS_ENDPOINT_URL_<SERVICE> */
+	const char *env_global;    /* AWS_ENDPOINT_URL */
+	const char *services_url;  /* the [services NAME] block's endpoint_url */
+	const char *profile_url;   /* the profile's endpoint_url */
+	const char *ignore;        /* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, else the profile's */
+	const char *use_fips;      /* AWS_USE_FIPS_ENDPOINT (even ""), else use_fips_endpoint */
+	const char *use_dualstack; /* AWS_USE_DUALSTACK_ENDPOINT, else use_dualstack_endpoint */
 	/* Where the last two are (messages). */
 	const char *services_name, *services_file, *profile_name, *profile_file;
 	int services_line, profile_line;

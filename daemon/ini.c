@@ -410,6 +410,7 @@ static int add_option(struct line_parser *p, const char *b, const char *e, int l
 	memset(kv, 0, sizeof(*kv));
 	kv->key = key;
 	kv->line = line;
+	kv->colon = *d == ':';
 	r = hset_add(&p->seen, p->cur_idx, kv->key, 1);
 	if (r < 0)
 		return r;

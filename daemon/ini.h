@@ -44,6 +44,7 @@ struct ini_kv {
 	int line;           /* line of the key */
 	struct ini_kv *sub; /* nested pairs when value starts with '\n', else NULL */
 	size_t n_sub;
+	int colon; /* split at ':' ("key: value"), which only botocore takes */
 };
 
 struct ini_section {

@@ -360,6 +360,8 @@ static int verify_start(struct keyop *op, const struct caller_env *env, struct e
 	in.env_endpoint_url = env->endpoint_url;
 	in.sts_regional_endpoints = env->sts_regional_endpoints;
 	in.ignore_configured = env->ignore_configured_endpoint_urls;
+	in.use_fips = env->use_fips_endpoint;
+	in.use_dualstack = env->use_dualstack_endpoint;
 	r = endpoint_resolve(&in, &url, &region, e);
 	if (r == 0)
 		r = endpoint_proxy(url, &env->proxy, &proxy, &no_proxy);

@@ -289,6 +289,18 @@ static int file_path(const struct caller_env *env, const char *given, const char
 	size_t n;
 	char *p;
 
+	if (given && !given[0]) {
+		/*
+		 * Set but empty: botocore opens "" and reads no file at all (no
+		 * fall-back to the default path). The path "" is a file that is
+		 * never there (ini.c: missing, so empty; fwatch ignores it).
+		 */
+		p = strdup("");
+		if (!p)
+			return KR_ERR_NOMEM;
+		*ret = p;
+		return KR_OK;
+	}
 	if (given && given[0]) {
 		if (strcmp(given, "~") == 0 || strncmp(given, "~/", 2) == 0)
 			rest = given + 1;
@@ -474,6 +486,11 @@ const struct ini_section *pmap_section(const struct pmap *m, const struct pmap_p
 const char *pmap_filename(const struct pmap *m, enum pmap_file f)
 {
 	return f == PMAP_CREDENTIALS ? m->creds->filename : m->config->filename;
+}
+
+const struct ini *pmap_ini(const struct pmap *m, enum pmap_file f)
+{
+	return f == PMAP_CREDENTIALS ? m->creds : f == PMAP_CONFIG ? m->config : NULL;
 }
 
 static const struct ini_section *sent_find(const struct sent *arr, size_t n, const char *name)

@@ -88,6 +88,8 @@ void pmap_where(const struct pmap *m, const struct pmap_profile *p, const char *
 const struct ini_section *pmap_section(const struct pmap *m, const struct pmap_profile *p,
                                        enum pmap_file f);
 const char *pmap_filename(const struct pmap *m, enum pmap_file f);
+/* The parsed file itself (PMAP_CONFIG or PMAP_CREDENTIALS); NULL for PMAP_ANY. */
+const struct ini *pmap_ini(const struct pmap *m, enum pmap_file f);
 
 /* The [services NAME] section, or NULL. */
 const struct ini_section *pmap_services(const struct pmap *m, const char *name);

@@ -33,6 +33,8 @@ const struct caller_env_field caller_env_fields[] = {
     FIELD("AWS_SESSION_TOKEN", session_token),
     FIELD("AWS_ENDPOINT_URL_SSO", endpoint_url_sso),
     FIELD("AWS_ENDPOINT_URL_SSO_OIDC", endpoint_url_sso_oidc),
+    FIELD("AWS_USE_FIPS_ENDPOINT", use_fips_endpoint),
+    FIELD("AWS_USE_DUALSTACK_ENDPOINT", use_dualstack_endpoint),
     FIELD("KEYROLE_FEDERATION_URL", federation_url),
     FIELD("AWS_WEB_IDENTITY_TOKEN_FILE", web_identity_token_file),
     FIELD("AWS_ROLE_ARN", role_arn),

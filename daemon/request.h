@@ -51,6 +51,7 @@ struct caller_env {
 	    *endpoint_url_sts, *sts_regional_endpoints, *ca_bundle,
 	    *ignore_configured_endpoint_urls, *access_key_id, *secret_access_key, *session_token,
 	    *endpoint_url_sso, *endpoint_url_sso_oidc;
+	const char *use_fips_endpoint, *use_dualstack_endpoint; /* AWS_USE_..._ENDPOINT */
 	const char *federation_url; /* KEYROLE_FEDERATION_URL: console's sign-in endpoint */
 	/* AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME (source_webid.c) */
 	const char *web_identity_token_file, *role_arn, *role_session_name;

@@ -125,13 +125,17 @@ static int take_mfa_prompt(struct walk *w, const struct pmap_profile *p)
 	return set_str(&w->ch->mfa_prompt, v.v);
 }
 
-/* The requested profile's region, CA bundle, mfa_process and keyrole_mfa_prompt. */
+/*
+ * The requested profile's region, CA bundle, mfa_process and
+ * keyrole_mfa_prompt. The region: AWS_REGION when not empty (botocore does
+ * not read it; the other SDKs do), else AWS_DEFAULT_REGION when set, even
+ * empty, as in botocore, else the profile's. An empty region stays ""
+ * (endpoint_resolve refuses it).
+ */
 static int top_settings(struct walk *w)
 {
 	const struct caller_env *env = w->env;
-	const char *region = env->region && env->region[0]                   ? env->region
-	                     : env->default_region && env->default_region[0] ? env->default_region
-	                                                                     : NULL;
+	const char *region = env->region && env->region[0] ? env->region : env->default_region;
 	struct chain *ch = w->ch;
 	struct pmap_val v = {0};
 	int r;
@@ -140,10 +144,6 @@ static int top_settings(struct walk *w)
 		r = pmap_take(&v, "region", &ch->region, w->e);
 	else
 		r = set_str(&ch->region, region);
-	if (r == KR_OK && ch->region && ch->region[0] == '\0') {
-		free(ch->region);
-		ch->region = NULL;
-	}
 	if (r == KR_OK && env->ca_bundle && env->ca_bundle[0])
 		r = set_str(&ch->ca_bundle, env->ca_bundle);
 	else if (r == KR_OK)
@@ -412,6 +412,8 @@ static int endpoint_for(struct walk *w)
 	in.services_sts_url = conf.services_url;
 	in.profile_endpoint_url = conf.profile_url;
 	in.ignore_configured = conf.ignore;
+	in.use_fips = conf.use_fips;
+	in.use_dualstack = conf.use_dualstack;
 	in.sts_regional_endpoints = env->sts_regional_endpoints;
 	if (!in.sts_regional_endpoints && pmap_get(w->m, p, PMAP_ANY, "sts_regional_endpoints", &v))
 		in.sts_regional_endpoints = v.v;

@@ -10,12 +10,16 @@
  *   and key can be found again by its name (sections are unique, keys are
  *   unique within a section, as the strict parser promises);
  * - splitting what shellquote_append() quoted gives back exactly that one
- *   word (what `keyrole env` prints must eval to the value it quoted).
+ *   word (what `keyrole env` prints must eval to the value it quoted);
+ * - keyrole check's SDK warnings (daemon/sdkdiff.c) of a parsed file, read
+ *   as a config and as a credentials file, have a line of the file and a
+ *   non-empty message and fix.
  */
 #include "buf.h"
 #include "caps.h"
 #include "err.h"
 #include "ini.h"
+#include "sdkdiff.h"
 #include "shellquote.h"
 
 #include <stdint.h>
@@ -42,6 +46,14 @@ static void check_ini(const struct ini *ini)
 					abort();
 		}
 	}
+}
+
+static int check_warning(void *ctx, int line, const char *msg, const char *fix)
+{
+	(void)ctx;
+	if (line < 1 || !msg || !msg[0] || !fix || !fix[0])
+		abort();
+	return 0;
 }
 
 static void check_shlex(const uint8_t *data, size_t size)
@@ -87,6 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else {
 		check_ini(ini);
+		if (sdkdiff_lint(ini, 1, NULL, check_warning, NULL) != 0 ||
+		    sdkdiff_lint(ini, 0, NULL, check_warning, NULL) != 0)
+			abort();
 		ini_free(ini);
 	}
 	check_shlex(data, size);

@@ -43,6 +43,7 @@ expected.json: {"env": {VAR: VALUE}, "profiles": {NAME: "same" | "same-message" 
 With "aws_profile", botocore gets the profile from AWS_PROFILE (its default
 chain, where the caller's web identity variables count) instead of
 Session(profile=NAME).
+"{case}" in a VALUE is the case directory.
 """
 import json
 import os
@@ -85,6 +86,18 @@ def clean_env(case_dir, extra):
     return env
 
 
+def request_endpoint(client, operation_name, params):
+    """Where botocore sends the call and the region it signs for: its
+    endpoint ruleset's answer (FIPS, dual-stack and the partitions are
+    decided there; client.meta.endpoint_url is the older resolver's)."""
+    op = client._service_model.operation_model(operation_name)
+    ctx = {"client_region": client.meta.region_name, "client_config": client.meta.config,
+           "has_streaming_input": False, "auth_type": op.resolved_auth_type}
+    url, _, _ = client._resolve_endpoint_ruleset(op, params, ctx)
+    region = ctx.get("signing", {}).get("region") or client._request_signer._region_name
+    return url, region
+
+
 def botocore_resolve(case_dir, profile, extra_env, aws_profile=False):
     """How botocore resolves profile: {"calls": [...], "source": ...} or
     {"error": ...}."""
@@ -103,7 +116,7 @@ def botocore_resolve(case_dir, profile, extra_env, aws_profile=False):
         if operation_name == "GetRoleCredentials":
             sso_calls.append({"account_id": params.get("accountId"),
                               "role_name": params.get("roleName"),
-                              "endpoint": self.meta.endpoint_url,
+                              "endpoint": request_endpoint(self, operation_name, params)[0],
                               "region": self.meta.region_name})
             return {"roleCredentials": {
                 "accessKeyId": "SSO:%s/%s" % (params.get("accountId"), params.get("roleName")),
@@ -112,20 +125,21 @@ def botocore_resolve(case_dir, profile, extra_env, aws_profile=False):
             return {"Credentials": {
                 "AccessKeyId": "WEBID|%s|%s|%s" % (params.get("RoleArn"),
                                                    params.get("RoleSessionName"),
-                                                   self.meta.endpoint_url),
+                                                   request_endpoint(self, operation_name, params)[0]),
                 "SecretAccessKey": "s", "SessionToken": "t",
                 "Expiration": "2099-01-01T00:00:00Z"}}
         if operation_name != "AssumeRole":
             raise RuntimeError("unexpected STS call " + operation_name)
         signer = self._request_signer
         creds = signer._credentials.get_frozen_credentials()
+        endpoint, region = request_endpoint(self, operation_name, params)
         calls.append({
             "role_arn": params.get("RoleArn"),
             "external_id": params.get("ExternalId"),
             "mfa_serial": params.get("SerialNumber"),
             "duration": params.get("DurationSeconds", 0),
-            "endpoint": self.meta.endpoint_url,
-            "region": signer._region_name,
+            "endpoint": endpoint,
+            "region": region,
             "source": creds.access_key,
         })
         n = len(calls)
