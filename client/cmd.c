@@ -127,7 +127,7 @@ static const struct cmd_def commands[] = {
     {"exec",
      CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART | CMD_OPT_FORCE | CMD_OPT_SERVER | CMD_OPT_NO_SERVER,
      PROFILE_REQUIRED, cmd_creds_exec, help_exec},
-    {"status", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_NONE, cmd_status_show, help_status},
+    {"status", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_status_show, help_status},
     {"forget", CMD_OPT_ALL | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_status_forget,
      help_forget},
     {"add", CMD_OPT_VERIFY | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_add_run, help_add},

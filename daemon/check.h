@@ -60,6 +60,17 @@ struct source_table;
 int check_profiles(const struct caller_env *env, const char *name,
                    const struct source_table *sources, struct check_reports **ret);
 
+/* What keyroled knows beyond the files: the profiles with keys in the keyring. */
+struct check_in {
+	const char *const *stored;
+	size_t n_stored;
+};
+
+/* The same, with in (NULL: nothing known): keys in a file that shadow stored ones are a warning. */
+int check_profiles_in(const struct caller_env *env, const char *name,
+                      const struct source_table *sources, const struct check_in *in,
+                      struct check_reports **ret);
+
 void check_reports_free(struct check_reports *c);
 
 #endif

@@ -50,6 +50,17 @@ static const char *role_label(const struct cache_entry *e)
 	return "(source)";
 }
 
+static int entry_matches(const struct cache_entry *e, const char *profile);
+
+/* Is entry e one of the steps of ch (a status for one profile)? */
+static int entry_in_chain(const struct cache_entry *e, const struct chain *ch)
+{
+	for (size_t i = 0; ch && i < ch->n; i++)
+		if (ch->steps[i].key && strcmp(ch->steps[i].key, e->key) == 0)
+			return 1;
+	return 0;
+}
+
 static void op_status(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
                       struct agent_req **ret_pending)
 {
@@ -65,6 +76,9 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 	struct sso_session_info *sso = ops_sso_status(a, &s.n_sso);
 	time_t now = agent_now(a);
 	struct list_node *n;
+	struct chain *ch = NULL;
+	struct err_detail why;
+	int rc = KR_OK;
 
 	if (!entries || !sso) {
 		free(entries);
@@ -72,6 +86,12 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 		reply_errorf(fn, userdata, KR_ERR_NOMEM, NULL, "%s", err_str(KR_ERR_NOMEM));
 		return;
 	}
+	/* status PROFILE: the steps of its chain (a tool profile's: its target's). */
+	memset(&why, 0, sizeof(why));
+	if (req->profile && !valid_profile_name(req->profile))
+		rc = KR_ERR_INVAL;
+	else if (req->profile)
+		rc = resolve_chain(&req->env, req->profile, &a->ropts, &ch, &why);
 	s.sso = sso;
 	for (n = cache_entries(a->cache)->next; n != cache_entries(a->cache); n = n->next) {
 		const struct cache_entry *e = list_entry(n, struct cache_entry, link);
@@ -81,20 +101,28 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 		/* Expired ones are never served again: not listed (the timer drops them). */
 		if (!live && !(e->last_error && !e->has_creds))
 			continue;
+		if (req->profile && !entry_matches(e, req->profile) && !entry_in_chain(e, ch))
+			continue;
 		o->profile = e->requested_by ? e->requested_by : e->profile;
 		o->role = role_label(e);
-		o->source = e->source ? e->source : "?";
+		o->source = e->source ? e->source : "unknown";
 		o->mfa_serial = e->mfa_serial;
 		o->hop = e->role_index;
 		o->expiration = live ? e->creds.expiration : 0;
-		o->from = e->from ? e->from : "sts";
+		/* where the credentials came from; none for a fetch that never succeeded */
+		o->from = !live ? NULL : e->from ? e->from : "sts";
 		o->refresh_error = e->last_error;
 		o->refreshing = e->call != NULL;
 		s.n_entries++;
 	}
+	chain_unref(ch);
 	s.entries = entries;
 	s.stored = store_longterm_profiles(a->store, &s.n_stored);
-	fn(userdata, &r);
+	if (req->profile && rc < 0 && s.n_entries == 0)
+		reply_errorf(fn, userdata, rc, req->profile, "%s",
+		             why.msg[0] ? why.msg : err_str(rc));
+	else
+		fn(userdata, &r);
 	free(entries);
 	free(sso);
 }
@@ -125,18 +153,19 @@ void ops_forget_key(struct agent *a, const char *key, uint64_t h, int *removed)
  * starts from, and a credential_process source's output. A profile that
  * does not resolve (any more) is forgotten by name only.
  */
-static void forget_chain(struct agent *a, const struct request *req, int *removed)
+static int forget_chain(struct agent *a, const struct request *req, int *removed,
+                        struct err_detail *e)
 {
 	struct chain *ch = NULL;
-	struct err_detail e;
+	int r = resolve_chain(&req->env, req->profile, &a->ropts, &ch, e);
 
-	memset(&e, 0, sizeof(e));
-	if (resolve_chain(&req->env, req->profile, &a->ropts, &ch, &e) < 0)
-		return;
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < ch->n; i++)
 		if (!(ch->steps[i].ops->flags & SOURCE_INLINE))
 			ops_forget_key(a, ch->steps[i].key, ch->steps[i].key_hash, removed);
 	chain_unref(ch);
+	return KR_OK;
 }
 
 static void op_forget(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
@@ -145,7 +174,8 @@ static void op_forget(struct agent *a, const struct request *req, reply_fn fn, v
 	const char *profile = req->all ? NULL : req->profile;
 	struct reply r = {.op = OP_FORGET, .ok = 1};
 	struct list_node *n, *t;
-	int removed = 0;
+	struct err_detail why;
+	int removed = 0, rc = KR_OK;
 
 	if (!req->all && !valid_profile_name(profile)) {
 		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "forget needs a profile or \"all\"");
@@ -158,10 +188,20 @@ static void op_forget(struct agent *a, const struct request *req, reply_fn fn, v
 		if (entry_matches(e, profile))
 			fetch_forget(a, e, &removed);
 	}
+	memset(&why, 0, sizeof(why));
 	if (profile)
-		forget_chain(a, req, &removed);
+		rc = forget_chain(a, req, &removed, &why);
 	store_sessions_remove_profile(a->store, profile);
 	resolve_memo_clear(); /* remembered chains hold static keys and callers' environments */
+	if (rc == KR_ERR_NOPROFILE && removed == 0) {
+		/* A typo must not look like success: the name is in no file and nothing was cached.
+		 */
+		reply_errorf(fn, userdata, KR_ERR_NOPROFILE, profile,
+		             "profile \"%s\" is in no config file and nothing is cached for it "
+		             "(check the name: keyrole check lists the profiles)",
+		             profile);
+		return;
+	}
 	r.u.removed = removed;
 	fn(userdata, &r);
 }
@@ -173,13 +213,15 @@ static void op_check(struct agent *a, const struct request *req, reply_fn fn, vo
 {
 	struct check_reports *reports = NULL;
 	struct reply r = {.op = OP_CHECK, .ok = 1};
+	struct check_in in = {0};
 	int rc;
 
 	if (req->profile && !valid_profile_name(req->profile)) {
 		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "invalid profile name");
 		return;
 	}
-	rc = check_profiles(&req->env, req->profile, a->opts.sources, &reports);
+	in.stored = store_longterm_profiles(a->store, &in.n_stored);
+	rc = check_profiles_in(&req->env, req->profile, a->opts.sources, &in, &reports);
 	if (rc < 0) {
 		reply_errorf(fn, userdata, rc, req->profile, "check failed: %s", err_str(rc));
 		return;
