@@ -60,6 +60,9 @@ enum {
 	CMD_OPT_DURATION = 1 << 10,   /* console --duration SECONDS */
 	CMD_OPT_SERVER = 1 << 11,     /* exec --server: the credentials endpoint */
 	CMD_OPT_NO_SERVER = 1 << 12,  /* exec --no-server: keys, whatever keyroled's default */
+	CMD_OPT_AS = 1 << 13,         /* wrap --as NAME: the tool profile's name */
+	CMD_OPT_WRITE = 1 << 14,      /* wrap --write: add the section to the config file */
+	CMD_OPT_MOVE = 1 << 15,       /* add --move: the keys come from the files, and leave them */
 };
 
 struct cmd_def; /* one entry of the command table (cmd.c) */
@@ -77,6 +80,7 @@ struct cmd_ctx {
 	unsigned opts;           /* CMD_OPT_* given */
 	const char *destination; /* console --destination */
 	long duration;           /* console --duration, checked; 0 when not given */
+	const char *as;          /* wrap --as */
 	char **exec_argv;        /* exec: the command, NULL-terminated (argv's tail) */
 	struct conn conn;
 	struct buf out; /* everything for stdout, written at the end (out_emit()) */

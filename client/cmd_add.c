@@ -17,6 +17,7 @@
  */
 #include "cmd_add.h"
 
+#include "awsfile.h"
 #include "buf.h"
 #include "caps.h"
 #include "err.h"
@@ -65,25 +66,10 @@ static int read_keys_stdin(struct keys *ret_keys)
 {
 	struct keys k;
 	struct buf in;
-	char chunk[512];
-	int r = KR_OK;
+	int r;
 
-	buf_init(&in, KR_ADD_INPUT_MAX);
-	for (;;) {
-		ssize_t got = read(0, chunk, sizeof(chunk));
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = KR_ERR_IO;
-			break;
-		}
-		if (got == 0)
-			break;
-		r = buf_append(&in, chunk, (size_t)got);
-		if (r < 0)
-			break;
-	}
+	buf_init_secret(&in, KR_ADD_INPUT_MAX);
+	r = awsfile_read_fd(0, &in);
 	if (r == KR_OK && (!in.data || memchr(in.data, '\0', in.len)))
 		r = KR_ERR_PARSE;
 	if (r == KR_OK)
@@ -93,7 +79,6 @@ static int read_keys_stdin(struct keys *ret_keys)
 	if (r == KR_OK)
 		*ret_keys = k;
 	mem_wipe(&k, sizeof(k));
-	mem_wipe(chunk, sizeof(chunk));
 	buf_free(&in);
 	return r;
 }

@@ -139,8 +139,7 @@ static const char *nearest_key(const char *key)
 	return bd <= lim ? best : NULL;
 }
 
-/* The profile of m whose name is nearest to name (a typo of it), or NULL. */
-static const char *nearest_profile(const struct pmap *m, const char *name)
+const char *check_nearest_profile(const struct pmap *m, const char *name)
 {
 	const char *best = NULL;
 	size_t bd = 99, lim = strlen(name) / 3;
@@ -338,7 +337,7 @@ static int check_target(const struct pmap *m, const struct caller_env *env,
 	if (!t)
 		return KR_OK;
 	if (!pmap_find(m, t)) {
-		const char *near = nearest_profile(m, t);
+		const char *near = check_nearest_profile(m, t);
 
 		snprintf(
 		    msg, sizeof(msg),

@@ -73,4 +73,8 @@ int check_profiles_in(const struct caller_env *env, const char *name,
 
 void check_reports_free(struct check_reports *c);
 
+struct pmap;
+/* The profile of m whose name is nearest to name (a typo of it: a did-you-mean), or NULL. */
+const char *check_nearest_profile(const struct pmap *m, const char *name);
+
 #endif

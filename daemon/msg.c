@@ -7,6 +7,8 @@
  */
 #include "msg.h"
 
+#include "wrap.h"
+
 #include "caps.h"
 #include "check.h"
 #include "err.h"
@@ -39,6 +41,7 @@ static const char *const op_names[] = {
     [OP_SSO_PROFILES] = "sso_profiles",
     [OP_CONSOLE] = "console",
     [OP_SERVE] = "serve",
+    [OP_WRAP] = "wrap",
 };
 
 const char *msg_op_name(enum req_op op)
@@ -55,6 +58,28 @@ enum req_op msg_op_from_name(const char *name)
 }
 
 /* ---- replies: written straight into the frame (common/json.c's writer) ---- */
+
+static void put_wrap(struct json_writer *w, const struct wrap_plan *p)
+{
+	json_w_str(w, "file", p->file);
+	json_w_begin_array(w, "sections");
+	for (size_t i = 0; i < p->n; i++) {
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "name", p->s[i].name);
+		json_w_str(w, "target", p->s[i].target);
+		json_w_str(w, "text", p->s[i].text);
+		json_w_end_object(w);
+	}
+	json_w_end_array(w);
+	json_w_begin_array(w, "skipped");
+	for (size_t i = 0; i < p->n_skipped; i++) {
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "profile", p->skipped[i].profile);
+		json_w_str(w, "reason", p->skipped[i].reason);
+		json_w_end_object(w);
+	}
+	json_w_end_array(w);
+}
 
 static void put_time(struct json_writer *w, const char *key, time_t t)
 {
@@ -320,6 +345,9 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		json_w_str(w, "url", r->u.console.url);
 		if (r->u.console.expiration)
 			put_time(w, "expiration", r->u.console.expiration);
+		break;
+	case OP_WRAP:
+		put_wrap(w, r->u.wrap);
 		break;
 	case OP_SERVE:
 		json_w_str(w, "url", r->u.serve.url);

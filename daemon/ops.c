@@ -21,6 +21,7 @@
 #include "pmap.h"
 #include "sts_req.h"
 #include "valid.h"
+#include "wrap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,35 @@ static void op_check(struct agent *a, const struct request *req, reply_fn fn, vo
 	r.u.check = reports;
 	fn(userdata, &r);
 	check_reports_free(reports);
+}
+
+/* ---- wrap ---- */
+
+static void op_wrap(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                    struct agent_req **ret_pending)
+{
+	struct reply r = {.op = OP_WRAP, .ok = 1};
+	struct wrap_plan *plan = NULL;
+	struct err_detail e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	if (req->all == !!req->profile || (req->profile && !valid_profile_name(req->profile)) ||
+	    (req->as && (req->all || !valid_profile_name(req->as)))) {
+		reply_errorf(fn, userdata, KR_ERR_INVAL, req->profile,
+		             "wrap needs a profile (and maybe \"as\", a profile name) or \"all\"");
+		return;
+	}
+	rc = wrap_make(&req->env, req->profile, req->as, req->keyrole, a->opts.sources, &plan, &e);
+	if (rc < 0) {
+		struct reply_error re = {.e = &e, .profile = req->profile};
+
+		reply_error(fn, userdata, &re);
+		return;
+	}
+	r.u.wrap = plan;
+	fn(userdata, &r);
+	wrap_plan_free(plan);
 }
 
 /* ---- long-term keys: add, remove ---- */
@@ -691,6 +721,7 @@ static const op_fn ops[] = {
     [OP_SSO_PROFILES] = ops_sso_profiles,
     [OP_CONSOLE] = ops_console,
     [OP_SERVE] = op_serve,
+    [OP_WRAP] = op_wrap,
 };
 
 void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
