@@ -200,7 +200,7 @@ const char help_forget[] =
     "  -h, --help       show this help\n";
 
 const char help_add[] =
-    "usage: keyrole add PROFILE [--verify] [--no-autostart]\n"
+    "usage: keyrole add PROFILE [--verify | --move] [--no-autostart]\n"
     "\n"
     "Store long-term access keys for PROFILE in the keyring, so that they\n"
     "need not be in ~/.aws/credentials. The profile then needs no keys in the\n"
@@ -210,8 +210,16 @@ const char help_add[] =
     "as the daemon's backend, a note on stderr says that it does not survive a\n"
     "reboot.\n"
     "\n"
+    "With --move the keys are PROFILE's in the files (~/.aws/credentials or\n"
+    "AWS_SHARED_CREDENTIALS_FILE): checked with GetCallerIdentity, stored,\n"
+    "then their aws_access_key_id and aws_secret_access_key lines are deleted\n"
+    "from the file (atomically, no backup; every other line, comment and the\n"
+    "[PROFILE] header stay). Keys GetCallerIdentity refuses, a session's keys\n"
+    "(aws_session_token) or none at all change nothing.\n"
+    "\n"
     "Options:\n"
     "  --verify         check the keys with STS GetCallerIdentity first\n"
+    "  --move           take the keys from the files, verify, store, delete them\n"
     "  --no-autostart   do not start keyroled if nothing answers\n"
     "  -h, --help       show this help\n";
 

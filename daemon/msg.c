@@ -325,6 +325,17 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		json_w_str_opt(w, "arn", r->u.add.arn);
 		json_w_str_opt(w, "backend", r->u.add.backend);
 		json_w_str_opt(w, "note", r->u.add.note);
+		if (r->u.add.n_move) {
+			json_w_begin_array(w, "move");
+			for (int i = 0; i < r->u.add.n_move && i < 2; i++) {
+				json_w_begin_object(w, NULL);
+				json_w_str(w, "file", r->u.add.move_file[i]);
+				json_w_int(w, "line", r->u.add.move_line[i]);
+				json_w_str(w, "key", r->u.add.move_key[i]);
+				json_w_end_object(w);
+			}
+			json_w_end_array(w);
+		}
 		break;
 	case OP_FORGET:
 	case OP_REMOVE:

@@ -275,6 +275,9 @@ struct keyop {
 	struct sts_call *call;        /* add --verify: GetCallerIdentity */
 	char *arn;                    /* add --verify: who the keys belong to */
 	char note[KR_PATH_MAX + 512]; /* add: what the files mean for these keys, or "" */
+	/* add --move: where the keys were read (the client deletes these lines once stored) */
+	char *move_file[2];
+	int move_line[2], n_move;
 };
 
 static void keyop_free(struct keyop *op)
@@ -288,6 +291,8 @@ static void keyop_free(struct keyop *op)
 	free(op->access_key_id);
 	mem_free_str(op->secret);
 	free(op->arn);
+	free(op->move_file[0]);
+	free(op->move_file[1]);
 	op->a->n_busy--;
 	free(op);
 }
@@ -383,6 +388,12 @@ static void on_added(void *userdata, int err, int count, const char *why)
 		snprintf(op->note + n, sizeof(op->note) - n, "; %s", note);
 	}
 	r.u.add.note = op->note[0] ? op->note : note;
+	for (int i = 0; i < op->n_move; i++) {
+		r.u.add.move_file[i] = op->move_file[i];
+		r.u.add.move_line[i] = op->move_line[i];
+		r.u.add.move_key[i] = i == 0 ? "aws_access_key_id" : "aws_secret_access_key";
+	}
+	r.u.add.n_move = op->n_move;
 	keyop_answer(op, &r);
 }
 
@@ -483,6 +494,66 @@ static void add_note(struct keyop *op, const struct caller_env *env)
 	pmap_release(m);
 }
 
+/*
+ * add --move: the keys are the profile's in the files (the credentials
+ * file, or the config file), long-term (no session token), and well
+ * formed; copied into op (the secret into secret memory) with where they
+ * are, for the client to delete those lines once they are stored.
+ */
+static int move_take(struct keyop *op, const struct caller_env *env, struct err_detail *e)
+{
+	static const char *const keys[2] = {"aws_access_key_id", "aws_secret_access_key"};
+	const struct pmap *m = NULL;
+	const struct pmap_profile *p;
+	struct pmap_val v[2], tok;
+	int r = pmap_load(env, &m, e);
+
+	if (r < 0)
+		return r;
+	p = pmap_find(m, op->profile);
+	if (!p || !pmap_get(m, p, PMAP_ANY, keys[0], &v[0]) ||
+	    !pmap_get(m, p, PMAP_ANY, keys[1], &v[1])) {
+		err_set(e, KR_ERR_CONFIG, pmap_filename(m, PMAP_CREDENTIALS), 0,
+		        "give the keys on standard input or the terminal instead: keyrole add "
+		        "PROFILE",
+		        "no aws_access_key_id and aws_secret_access_key for profile \"%s\" in %s "
+		        "or %s: "
+		        "nothing to move",
+		        op->profile, pmap_filename(m, PMAP_CREDENTIALS),
+		        pmap_filename(m, PMAP_CONFIG));
+		r = KR_ERR_CONFIG;
+	} else if (pmap_get(m, p, PMAP_ANY, "aws_session_token", &tok) ||
+	           pmap_get(m, p, PMAP_ANY, "aws_security_token", &tok)) {
+		err_set(
+		    e, KR_ERR_CONFIG, tok.file, tok.line,
+		    "keyrole add stores long-term keys (an IAM user's) only",
+		    "profile \"%s\" has a session token: its keys are a session's, not long-term "
+		    "keys; nothing moved",
+		    op->profile);
+		r = KR_ERR_CONFIG;
+	} else if (!valid_access_key_id(v[0].v) || !valid_secret_key(v[1].v)) {
+		err_set(
+		    e, KR_ERR_CONFIG, v[0].file, v[0].line, "fix the keys in the file",
+		    "profile \"%s\": the keys in the file do not look like an access key id and "
+		    "a secret access key; nothing moved",
+		    op->profile);
+		r = KR_ERR_CONFIG;
+	} else {
+		op->access_key_id = strdup(v[0].v);
+		op->secret = mem_secret_strdup(v[1].v, KR_SECRET_KEY_MAX);
+		for (int i = 0; i < 2; i++) {
+			op->move_file[i] = strdup(v[i].file);
+			op->move_line[i] = v[i].line;
+		}
+		op->n_move = 2;
+		r = op->access_key_id && op->secret && op->move_file[0] && op->move_file[1]
+		        ? KR_OK
+		        : KR_ERR_NOMEM;
+	}
+	pmap_release(m);
+	return r;
+}
+
 static void op_add(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
                    struct agent_req **ret_pending)
 {
@@ -491,8 +562,9 @@ static void op_add(struct agent *a, const struct request *req, reply_fn fn, void
 	int r;
 
 	memset(&e, 0, sizeof(e));
-	if (!valid_profile_name(req->profile) || !valid_access_key_id(req->access_key_id) ||
-	    !valid_secret_key(req->secret_access_key)) {
+	if (!valid_profile_name(req->profile) ||
+	    (!req->move && (!valid_access_key_id(req->access_key_id) ||
+	                    !valid_secret_key(req->secret_access_key)))) {
 		reply_errorf(
 		    fn, userdata, KR_ERR_INVAL, req->profile,
 		    "add needs a profile, an access key id ([A-Z0-9]{16,128}) and a secret "
@@ -509,11 +581,17 @@ static void op_add(struct agent *a, const struct request *req, reply_fn fn, void
 	op = keyop_new(a, req->profile, fn, userdata);
 	if (!op)
 		return;
-	add_note(op, &req->env);
-	op->access_key_id = strdup(req->access_key_id);
-	op->secret = mem_secret_strdup(req->secret_access_key, KR_SECRET_KEY_MAX);
-	r = op->access_key_id && op->secret ? KR_OK : KR_ERR_NOMEM;
-	if (r == KR_OK && req->verify)
+	if (req->move) {
+		/* The keys leave the file only once GetCallerIdentity took them and they are
+		 * stored. */
+		r = move_take(op, &req->env, &e);
+	} else {
+		add_note(op, &req->env);
+		op->access_key_id = strdup(req->access_key_id);
+		op->secret = mem_secret_strdup(req->secret_access_key, KR_SECRET_KEY_MAX);
+		r = op->access_key_id && op->secret ? KR_OK : KR_ERR_NOMEM;
+	}
+	if (r == KR_OK && (req->verify || req->move))
 		r = verify_start(op, &req->env, &e);
 	else if (r == KR_OK)
 		r = add_store(op, &e);

@@ -165,6 +165,10 @@ struct reply {
 		const struct wrap_plan *wrap;
 		struct {
 			const char *arn, *backend, *note;
+			/* add --move: the lines the client deletes (file, line, key), n_move of
+			 * them */
+			const char *move_file[2], *move_key[2];
+			int move_line[2], n_move;
 		} add;
 		int removed; /* forget, remove, logout */
 		struct {
