@@ -65,7 +65,8 @@ static int walk_profile(const struct pmap *m, const struct caller_env *env,
                         struct chain **ret, struct err_detail *e, int *ret_selfcall);
 
 static const char *follow_tools(const struct pmap *m, const struct caller_env *env,
-                                const struct resolve_opts *o, const char *name, char **ret_owned);
+                                const struct resolve_opts *o, const char *name, char **ret_owned,
+                                struct err_detail *where);
 
 static int set_str(char **dst, const char *src)
 {
@@ -570,7 +571,7 @@ int resolve_sts_client(const struct caller_env *env, const char *name, struct ch
 	r = pmap_load(env, &m, e);
 	if (r < 0)
 		return r;
-	name = follow_tools(m, env, &o, name, &owned);
+	name = follow_tools(m, env, &o, name, &owned, NULL);
 	memset(&w, 0, sizeof(w));
 	w.m = m;
 	w.env = env;
@@ -620,8 +621,9 @@ char *resolve_chain_target(const struct chain *ch)
 	return resolve_keyrole_target(rep.command);
 }
 
-char *resolve_tool_target(const struct pmap *m, const struct caller_env *env, const char *name,
-                          const struct resolve_opts *o)
+/* T of tool profile name, and where its credential_process is (where: file and line). */
+static char *tool_target(const struct pmap *m, const struct caller_env *env, const char *name,
+                         const struct resolve_opts *o, struct err_detail *where)
 {
 	struct chain *ch = NULL;
 	struct err_detail e;
@@ -630,8 +632,19 @@ char *resolve_tool_target(const struct pmap *m, const struct caller_env *env, co
 	memset(&e, 0, sizeof(e));
 	if (walk_profile(m, env, o, name, NULL, &ch, &e, NULL) == KR_OK)
 		t = resolve_chain_target(ch);
+	if (t && where) {
+		snprintf(where->file, sizeof(where->file), "%s",
+		         ch->steps[0].file ? ch->steps[0].file : "");
+		where->line = ch->steps[0].line;
+	}
 	chain_unref(ch);
 	return t;
+}
+
+char *resolve_tool_target(const struct pmap *m, const struct caller_env *env, const char *name,
+                          const struct resolve_opts *o)
+{
+	return tool_target(m, env, name, o, NULL);
 }
 
 /*
@@ -641,12 +654,13 @@ char *resolve_tool_target(const struct pmap *m, const struct caller_env *env, co
  * *ret_owned is what to free (NULL when it is name).
  */
 static const char *follow_tools(const struct pmap *m, const struct caller_env *env,
-                                const struct resolve_opts *o, const char *name, char **ret_owned)
+                                const struct resolve_opts *o, const char *name, char **ret_owned,
+                                struct err_detail *where)
 {
 	char *cur = NULL, *t;
 
 	for (int i = 0; i < KR_CHAIN_MAX; i++) {
-		t = resolve_tool_target(m, env, cur ? cur : name, o);
+		t = tool_target(m, env, cur ? cur : name, o, where);
 		if (!t || !valid_profile_name(t)) {
 			free(t);
 			break;
@@ -658,8 +672,13 @@ static const char *follow_tools(const struct pmap *m, const struct caller_env *e
 	return cur ? cur : name;
 }
 
-/* A failure of the profile a tool profile stands for, said for the tool profile. */
-static void blame_tool(const char *name, const char *target, struct err_detail *e)
+/*
+ * A failure of the profile a tool profile stands for, said for the tool
+ * profile; a missing target is blamed on the credential_process line
+ * (where) that names it.
+ */
+static void blame_tool(const char *name, const char *target, const struct err_detail *where,
+                       struct err_detail *e)
 {
 	char msg[KR_ERR_MSG_MAX];
 
@@ -668,6 +687,12 @@ static void blame_tool(const char *name, const char *target, struct err_detail *
 	snprintf(msg, sizeof(msg), "profile \"%s\" runs keyrole get %s: %s", name, target,
 	         e->msg[0] ? e->msg : err_str(e->code));
 	memcpy(e->msg, msg, sizeof(msg));
+	if (e->code == KR_ERR_NOPROFILE && where->file[0]) {
+		memcpy(e->file, where->file, sizeof(e->file));
+		e->line = where->line;
+		snprintf(e->fix, sizeof(e->fix), "%s",
+		         "fix the profile name there (keyrole check suggests one)");
+	}
 }
 
 /* ---- remembered chains ---- */
@@ -813,13 +838,16 @@ int resolve_chain(const struct caller_env *env, const char *name, const struct r
 	ch = memo_find(m, env, name, o, h);
 	if (!ch) {
 		char *owned = NULL;
-		const char *target = follow_tools(m, env, o, name, &owned);
+		struct err_detail where;
+		const char *target;
 
+		memset(&where, 0, sizeof(where));
+		target = follow_tools(m, env, o, name, &owned, &where);
 		r = walk_profile(m, env, o, target, NULL, &ch, e, NULL);
 		if (r == KR_OK)
 			memo_put(m, env, name, o, h, ch);
 		else
-			blame_tool(name, target, e);
+			blame_tool(name, target, &where, e);
 		free(owned);
 	}
 	pmap_release(m);

@@ -110,6 +110,9 @@ def main(tap, run):
         p = kr_("get", "typo")
         tap.is_(p.returncode, 4, "exit 4", p.stderr)
         tap.ok('profile "typo" runs keyrole get prod-admn' in p.stderr, "it says so", p.stderr)
+        line = [i + 1 for i, l in enumerate(open(cfg_path)) if "get prod-admn" in l][0]
+        tap.ok("%s:%d:" % (cfg_path, line) in p.stderr, "at the credential_process line",
+               p.stderr)
 
     try:
         ks = run.keyring()
