@@ -336,6 +336,11 @@ static int check_target(const struct pmap *m, const struct caller_env *env,
 	memset(&e, 0, sizeof(e));
 	if (!t)
 		return KR_OK;
+	rep->target = strdup(t);
+	if (!rep->target) {
+		free(t);
+		return KR_ERR_NOMEM;
+	}
 	if (!pmap_find(m, t)) {
 		const char *near = check_nearest_profile(m, t);
 
@@ -569,6 +574,7 @@ void check_reports_free(struct check_reports *c)
 		free(rep->steps);
 		chain_unref(rep->chain);
 		free(rep->name);
+		free(rep->target);
 	}
 	free(c->r);
 	free(c);

@@ -35,6 +35,7 @@ struct check_problem {
 
 struct check_report {
 	char *name;
+	char *target;        /* a tool profile's: the profile its keyrole get names, or NULL */
 	int ok;              /* no error problem */
 	struct chain *chain; /* kept for the steps' strings; may be partial or NULL */
 	struct step_report *steps;

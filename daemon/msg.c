@@ -240,6 +240,7 @@ static void put_check(struct json_writer *w, const struct check_reports *c)
 		json_w_begin_object(w, NULL);
 		json_w_str(w, "name", rep->name);
 		json_w_bool(w, "ok", rep->ok);
+		json_w_str_opt(w, "target", rep->target);
 		json_w_begin_array(w, "steps");
 		for (size_t k = 0; k < rep->n_steps; k++)
 			if (rep->steps[k].kind)

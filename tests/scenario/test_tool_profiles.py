@@ -58,6 +58,9 @@ def main(tap, run):
     with tap.test("check of a working tool profile and of all profiles"):
         p = kr_("check", "kr-prod-admin")
         tap.is_(p.returncode, 0, "check kr-prod-admin passes", p.stdout + p.stderr)
+        tap.ok("tool profile of: prod-admin" in p.stdout, "it names the target", p.stdout)
+        p = kr_("check", "--json", "kr-prod-admin")
+        tap.is_(json.loads(p.stdout)[0].get("target"), "prod-admin", "JSON: target")
         p = kr_("check")
         tap.ok("typo: ERROR" in p.stdout and "kr-prod: ok" in p.stdout,
                "check of every profile flags only the broken ones", p.stdout)
