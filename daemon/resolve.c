@@ -625,10 +625,14 @@ char *resolve_chain_target(const struct chain *ch)
 static char *tool_target(const struct pmap *m, const struct caller_env *env, const char *name,
                          const struct resolve_opts *o, struct err_detail *where)
 {
+	const struct pmap_profile *p = pmap_find(m, name);
 	struct chain *ch = NULL;
 	struct err_detail e;
 	char *t = NULL;
 
+	/* Only a profile with a credential_process can be one (no walk for the others). */
+	if (!p || !pmap_get(m, p, PMAP_ANY, "credential_process", NULL))
+		return NULL;
 	memset(&e, 0, sizeof(e));
 	if (walk_profile(m, env, o, name, NULL, &ch, &e, NULL) == KR_OK)
 		t = resolve_chain_target(ch);
