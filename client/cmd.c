@@ -23,6 +23,7 @@
 #include "cmd_creds.h"
 #include "cmd_sso.h"
 #include "cmd_status.h"
+#include "cmd_wrap.h"
 #include "conn.h"
 #include "err.h"
 #include "help.h"
@@ -47,7 +48,8 @@ static const struct {
     {"print", CMD_OPT_PRINT, 0},         {"destination", CMD_OPT_DESTINATION, 1},
     {"duration", CMD_OPT_DURATION, 1},   {"server", CMD_OPT_SERVER, 0},
     {"no-server", CMD_OPT_NO_SERVER, 0}, {"region", CMD_OPT_REGION, 1},
-    {"format", CMD_OPT_FORMAT, 1},
+    {"format", CMD_OPT_FORMAT, 1},       {"as", CMD_OPT_AS, 1},
+    {"write", CMD_OPT_WRITE, 0},         {"move", CMD_OPT_MOVE, 0},
 };
 
 /*
@@ -130,10 +132,13 @@ static const struct cmd_def commands[] = {
      CMD_OPT_MFA_CODE | CMD_OPT_NO_AUTOSTART | CMD_OPT_FORCE | CMD_OPT_SERVER | CMD_OPT_NO_SERVER |
          CMD_OPT_REGION,
      PROFILE_REQUIRED, cmd_creds_exec, help_exec},
-    {"status", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_NONE, cmd_status_show, help_status},
+    {"status", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_status_show, help_status},
     {"forget", CMD_OPT_ALL | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_status_forget,
      help_forget},
-    {"add", CMD_OPT_VERIFY | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_add_run, help_add},
+    {"add", CMD_OPT_VERIFY | CMD_OPT_MOVE | CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_add_run,
+     help_add},
+    {"wrap", CMD_OPT_AS | CMD_OPT_WRITE | CMD_OPT_ALL | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL,
+     cmd_wrap_run, help_wrap},
     {"remove", CMD_OPT_NO_AUTOSTART, PROFILE_REQUIRED, cmd_status_remove, help_remove},
     {"check", CMD_OPT_JSON | CMD_OPT_NO_AUTOSTART, PROFILE_OPTIONAL, cmd_check_run, help_check},
     {"login", CMD_OPT_PROFILE | CMD_OPT_FORCE | CMD_OPT_NO_BROWSER | CMD_OPT_NO_AUTOSTART,
@@ -236,6 +241,8 @@ static int parse_option(struct cmd_ctx *x, const char *a, int argc, char **argv,
 			x->destination = value;
 		if (option_defs[k].bit == CMD_OPT_REGION)
 			x->region = value;
+		if (option_defs[k].bit == CMD_OPT_AS)
+			x->as = value;
 		if (option_defs[k].bit == CMD_OPT_DURATION)
 			return parse_duration(x, value);
 		if (option_defs[k].bit == CMD_OPT_FORMAT)
@@ -300,8 +307,14 @@ static int parse(struct cmd_ctx *x, int argc, char **argv)
 	if (x->profile && c->run != run_help && !valid_profile_name(x->profile))
 		return usage_error(c, "invalid profile name (1 to %d printable characters)",
 		                   KR_NAME_MAX);
-	if (c->run == cmd_status_forget && !x->profile == !(x->opts & CMD_OPT_ALL))
+	if ((c->run == cmd_status_forget || c->run == cmd_wrap_run) &&
+	    !x->profile == !(x->opts & CMD_OPT_ALL))
 		return usage_error(c, "give either PROFILE or --all");
+	if (x->as && (x->opts & CMD_OPT_ALL))
+		return usage_error(c, "--as names one tool profile: not with --all");
+	if (x->as && !valid_profile_name(x->as))
+		return usage_error(c, "invalid --as name (1 to %d printable characters)",
+		                   KR_NAME_MAX);
 	if (x->destination && strncmp(x->destination, "https://", 8) != 0 &&
 	    strncmp(x->destination, "http://", 7) != 0)
 		return usage_error(c, "--destination needs an http:// or https:// URL");

@@ -62,6 +62,9 @@ enum {
 	CMD_OPT_NO_SERVER = 1 << 12,  /* exec --no-server: keys, whatever keyroled's default */
 	CMD_OPT_REGION = 1 << 13,     /* env, exec --region REGION */
 	CMD_OPT_FORMAT = 1 << 14,     /* env --format sh|fish|powershell|json|dotenv */
+	CMD_OPT_AS = 1 << 15,         /* wrap --as NAME: the tool profile's name */
+	CMD_OPT_WRITE = 1 << 16,      /* wrap --write: add the section to the config file */
+	CMD_OPT_MOVE = 1 << 17,       /* add --move: the keys come from the files, and leave them */
 };
 
 /* keyrole env --format. */
@@ -84,6 +87,7 @@ struct cmd_ctx {
 	long duration;           /* console --duration, checked; 0 when not given */
 	const char *region;      /* env, exec --region, checked by valid_region() */
 	int format;              /* env --format: CMD_FORMAT_* */
+	const char *as;          /* wrap --as */
 	char **exec_argv;        /* exec: the command, NULL-terminated (argv's tail) */
 	struct conn conn;
 	struct buf out; /* everything for stdout, written at the end (out_emit()) */

@@ -17,6 +17,7 @@
  */
 #include "cmd_add.h"
 
+#include "awsfile.h"
 #include "buf.h"
 #include "caps.h"
 #include "err.h"
@@ -65,25 +66,10 @@ static int read_keys_stdin(struct keys *ret_keys)
 {
 	struct keys k;
 	struct buf in;
-	char chunk[512];
-	int r = KR_OK;
+	int r;
 
-	buf_init(&in, KR_ADD_INPUT_MAX);
-	for (;;) {
-		ssize_t got = read(0, chunk, sizeof(chunk));
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = KR_ERR_IO;
-			break;
-		}
-		if (got == 0)
-			break;
-		r = buf_append(&in, chunk, (size_t)got);
-		if (r < 0)
-			break;
-	}
+	buf_init_secret(&in, KR_ADD_INPUT_MAX);
+	r = awsfile_read_fd(0, &in);
 	if (r == KR_OK && (!in.data || memchr(in.data, '\0', in.len)))
 		r = KR_ERR_PARSE;
 	if (r == KR_OK)
@@ -93,7 +79,6 @@ static int read_keys_stdin(struct keys *ret_keys)
 	if (r == KR_OK)
 		*ret_keys = k;
 	mem_wipe(&k, sizeof(k));
-	mem_wipe(chunk, sizeof(chunk));
 	buf_free(&in);
 	return r;
 }
@@ -121,6 +106,77 @@ static int read_keys_tty(const char *profile, struct keys *ret_keys)
 	return r;
 }
 
+/*
+ * Delete the key lines keyroled names (the keys are stored by now), one
+ * edit per file. why: what failed, for a person.
+ */
+static int move_delete(const struct json *moves, char *why, size_t why_n, const char **ret_file)
+{
+	struct awsfile_drop drop[2];
+	const char *file[2];
+	const struct json *m;
+	size_t n = 0;
+	int r = KR_OK;
+
+	json_for_each(m, moves)
+	{
+		if (n == 2 || !json_get_str(m, "file") || !json_get_str(m, "key") ||
+		    request_num(m, "line", 0) <= 0)
+			return KR_ERR_PROTO;
+		file[n] = json_get_str(m, "file");
+		drop[n].line = (int)request_num(m, "line", 0);
+		drop[n].key = json_get_str(m, "key");
+		n++;
+	}
+	if (n == 0)
+		return KR_ERR_PROTO;
+	*ret_file = file[0];
+	if (n == 2 && strcmp(file[0], file[1]) == 0) {
+		r = awsfile_edit(file[0], drop, 2, NULL, why, why_n);
+	} else {
+		for (size_t i = 0; i < n && r == KR_OK; i++) {
+			*ret_file = file[i];
+			r = awsfile_edit(file[i], &drop[i], 1, NULL, why, why_n);
+		}
+	}
+	return r;
+}
+
+/* add --move: keyroled takes the keys from the files, verifies and stores them; we delete. */
+static int add_move(struct cmd_ctx *x)
+{
+	struct json *req = request_new(x, "add", 1), *reply = NULL;
+	char why[KR_PATH_MAX + 256] = "";
+	const char *arn, *file = "";
+	int rc, r;
+
+	if (!req || json_add_bool(req, "move", 1) < 0) {
+		rc = out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
+		goto out;
+	}
+	rc = request_call(x, req, &reply);
+	if (rc != CMD_EXIT_OK)
+		goto out;
+	if (json_get_str(reply, "note"))
+		out_warn(x, "note: %s", json_get_str(reply, "note"));
+	r = move_delete(json_get(reply, "move"), why, sizeof(why), &file);
+	if (r < 0) {
+		rc = out_fail(x, r,
+		              "the keys are stored in the keyring, but %s still holds them: %s; "
+		              "delete its aws_access_key_id and aws_secret_access_key lines for %s",
+		              file, why[0] ? why : err_str(r), x->profile);
+		goto out;
+	}
+	arn = json_get_str(reply, "arn");
+	r = out_line(x, "moved long-term keys for %s from %s to the keyring (verified: %s)",
+	             x->profile, file, arn && *arn ? arn : "?");
+	rc = r < 0 ? out_fail(x, r, "%s", err_str(r)) : out_emit(x);
+out:
+	json_free(req);
+	json_free(reply);
+	return rc;
+}
+
 int cmd_add_run(struct cmd_ctx *x)
 {
 	struct keys k = {.id = "", .secret = ""};
@@ -129,6 +185,8 @@ int cmd_add_run(struct cmd_ctx *x)
 	const char *arn;
 	int rc, r;
 
+	if (x->opts & CMD_OPT_MOVE)
+		return add_move(x);
 	if (isatty(0))
 		r = read_keys_tty(x->profile, &k);
 	else

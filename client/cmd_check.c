@@ -108,6 +108,8 @@ static int check_text(struct cmd_ctx *x, const struct json *profiles, int *ret_e
 		}
 		if (r == KR_OK && !first)
 			r = out_eol(x);
+		if (r == KR_OK && json_get_str(p, "target"))
+			r = out_line(x, "  tool profile of: %s", json_get_str(p, "target"));
 		json_for_each(it, json_get(p, "problems"))
 		{
 			if (r == KR_OK)

@@ -67,28 +67,34 @@ static int status_entries(struct cmd_ctx *x, const struct json *entries)
 	}
 	r = out_line(x, "cached sessions:");
 	if (r == KR_OK)
-		r = out_line(x, "  %-*s  %3s  %-10s  %-7s  %s", width, "PROFILE", "HOP", "EXPIRES",
-		             "FROM", "ROLE");
+		r = out_line(x, "  %-*s  %3s  %-13s  %-7s  %-11s  %s", width, "PROFILE", "HOP",
+		             "EXPIRES", "FROM", "SOURCE", "ROLE");
 	json_for_each(e, entries)
 	{
 		char left[32] = "?", dur[24];
 		const char *rerr = json_get_str(e, "refresh_error");
+		const char *exp = json_get_str(e, "expiration");
 		int ok;
-		long s = secs_until(json_get_str(e, "expiration"), &ok);
+		long s = secs_until(exp, &ok);
 
 		if (r < 0)
 			break;
-		if (ok && s <= 0) {
+		/* No expiration: the entry's fetch never succeeded (its error follows). */
+		if (!exp) {
+			snprintf(left, sizeof(left), "never fetched");
+		} else if (ok && s <= 0) {
 			snprintf(left, sizeof(left), "expired");
 		} else if (ok) {
 			fmt_duration(dur, sizeof(dur), s);
 			snprintf(left, sizeof(left), "in %s", dur);
 		}
-		r = out_line(x, "  %-*s  %3ld  %-10s  %-7s  %s", width,
+		r = out_line(x, "  %-*s  %3ld  %-13s  %-7s  %-11s  %s", width,
 		             request_str(e, "profile", "-"), request_num(e, "hop", 0), left,
-		             request_str(e, "from", "-"), request_str(e, "role", "-"));
+		             request_str(e, "from", "-"), request_str(e, "source", "-"),
+		             request_str(e, "role", "-"));
 		if (r == KR_OK && rerr && *rerr)
-			r = out_line(x, "  %*s  refresh failed: %s", width, "", rerr);
+			r = out_line(x, "  %*s  %s: %s", width, "",
+			             exp ? "refresh failed" : "last error", rerr);
 	}
 	return r;
 }
@@ -206,7 +212,8 @@ int cmd_status_show(struct cmd_ctx *x)
 	struct json *req, *reply = NULL;
 	int rc, r;
 
-	req = request_new(x, "status", 0);
+	/* status PROFILE resolves the profile's chain as get does: it needs the caller's env. */
+	req = request_new(x, "status", x->profile != NULL);
 	rc = req ? request_call(x, req, &reply)
 	         : out_fail(x, KR_ERR_NOMEM, "%s", err_str(KR_ERR_NOMEM));
 	if (rc != CMD_EXIT_OK)

@@ -12,6 +12,7 @@ extern const char help_exec[];
 extern const char help_status[];
 extern const char help_forget[];
 extern const char help_add[];
+extern const char help_wrap[];
 extern const char help_remove[];
 extern const char help_check[];
 extern const char help_login[];

@@ -43,7 +43,8 @@ _keyrole_options()
 	exec) echo "--server --no-server --force --region --mfa-code --no-autostart --help" ;;
 	status | check) echo "--json --no-autostart --help" ;;
 	forget) echo "--all --no-autostart --help" ;;
-	add) echo "--verify --no-autostart --help" ;;
+	add) echo "--verify --move --no-autostart --help" ;;
+	wrap) echo "--as --write --all --no-autostart --help" ;;
 	remove) echo "--no-autostart --help" ;;
 	login) echo "--profile --force --no-browser --no-autostart --help" ;;
 	logout | sso) echo "--profile --no-autostart --help" ;;
@@ -63,7 +64,7 @@ _keyrole()
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	fi
-	local commands="get env exec status forget add remove check login logout sso console version help"
+	local commands="get env exec status forget add remove check wrap login logout sso console version help"
 	local cmd="" profile="" i w npos=0
 
 	# Find the subcommand and (for exec) where the command to run starts.
@@ -74,7 +75,7 @@ _keyrole()
 			continue
 		fi
 		case $w in
-		--mfa-code | --profile | --destination | --duration | --region | --format) ((i++)) ;;
+		--mfa-code | --profile | --destination | --duration | --region | --format | --as) ((i++)) ;;
 		--) [[ $cmd == exec && -n $profile ]] && break ;;
 		-*) ;;
 		*)
@@ -113,8 +114,8 @@ _keyrole()
 	fi
 
 	case $prev in
-	--mfa-code | --destination | --duration | --region)
-		return 0 # a code, a URL, seconds, a region: nothing to offer
+	--mfa-code | --destination | --duration | --region | --as)
+		return 0 # a code, a URL, seconds, a region, a new name: nothing to offer
 		;;
 	--format)
 		mapfile -t COMPREPLY < <(compgen -W "sh fish powershell json dotenv" -- "$cur")
@@ -150,7 +151,7 @@ _keyrole()
 			mapfile -t COMPREPLY < <(compgen -W "$(_keyrole_sessions)" -- "$cur")
 		fi
 		;;
-	get | env | exec | forget | add | remove | check | console)
+	get | env | exec | status | forget | add | remove | check | wrap | console)
 		if [[ -z $profile ]]; then
 			local IFS=$'\n'
 			mapfile -t COMPREPLY < <(compgen -W "$(_keyrole_profiles)" -- "$cur")

@@ -141,6 +141,25 @@ static const char *nearest_key(const char *key)
 	return bd <= lim ? best : NULL;
 }
 
+const char *check_nearest_profile(const struct pmap *m, const char *name)
+{
+	const char *best = NULL;
+	size_t bd = 99, lim = strlen(name) / 3;
+
+	if (lim < 2)
+		lim = 2;
+	for (size_t i = 0; i < pmap_count(m); i++) {
+		const char *n = pmap_name(pmap_at(m, i));
+		size_t d = edit_distance(name, n);
+
+		if (d < bd) {
+			bd = d;
+			best = n;
+		}
+	}
+	return bd <= lim ? best : NULL;
+}
+
 static int is_known(const char *key)
 {
 	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
@@ -333,8 +352,87 @@ static int warn_chaining(struct check_report *rep, const struct chain *ch, size_
 	return add_problem(rep, 0, s->file, line, msg, fix);
 }
 
+/*
+ * A tool profile (its credential_process runs `keyrole get T`) works only
+ * if T does: a missing or broken T is the tool profile's error, at its
+ * credential_process line.
+ */
+static int check_target(const struct pmap *m, const struct caller_env *env,
+                        const struct resolve_opts *o, const struct chain *ch,
+                        struct check_report *rep)
+{
+	const struct step *s = &ch->steps[0];
+	char *t = resolve_chain_target(ch);
+	char msg[KR_ERR_MSG_MAX + 256], fix[KR_ERR_MSG_MAX];
+	struct chain *sub = NULL;
+	struct err_detail e;
+	int r = KR_OK;
+
+	memset(&e, 0, sizeof(e));
+	if (!t)
+		return KR_OK;
+	rep->target = strdup(t);
+	if (!rep->target) {
+		free(t);
+		return KR_ERR_NOMEM;
+	}
+	if (!pmap_find(m, t)) {
+		const char *near = check_nearest_profile(m, t);
+
+		snprintf(
+		    msg, sizeof(msg),
+		    "credential_process of profile \"%s\" runs keyrole get %.200s, and there is "
+		    "no profile \"%.200s\": every AWS command with this profile fails",
+		    s->profile, t, t);
+		if (near)
+			snprintf(fix, sizeof(fix), "did you mean \"%s\"?", near);
+		else
+			snprintf(fix, sizeof(fix), "fix the name, or define [profile %.200s]", t);
+		r = add_problem(rep, 1, s->file, s->line, msg, fix);
+	} else if (resolve_in_map(m, env, t, o, &sub, &e) < 0 && e.code != KR_ERR_NOMEM) {
+		snprintf(msg, sizeof(msg),
+		         "credential_process of profile \"%s\" runs keyrole get %.200s, which does "
+		         "not work: %s%s%.*s%s",
+		         s->profile, t, e.msg[0] ? e.msg : err_str(e.code),
+		         e.file[0] ? " (at " : "", (int)sizeof(e.file), e.file,
+		         e.file[0] ? ")" : "");
+		snprintf(fix, sizeof(fix), "%s",
+		         e.fix[0] ? e.fix : "see keyrole check for that profile");
+		r = add_problem(rep, 1, s->file, s->line, msg, fix);
+	} else if (e.code == KR_ERR_NOMEM || !sub) {
+		r = KR_ERR_NOMEM;
+	}
+	chain_unref(sub);
+	free(t);
+	return r;
+}
+
+/* Keys in a file are used before stored ones: say so where they are. */
+static int warn_shadow(const struct pmap *m, const struct pmap_profile *p,
+                       const struct check_in *in, struct check_report *rep)
+{
+	struct pmap_val v;
+	char msg[512], fix[320];
+	int stored = 0;
+
+	for (size_t i = 0; in && i < in->n_stored && !stored; i++)
+		stored = strcmp(in->stored[i], pmap_name(p)) == 0;
+	if (!stored || !pmap_get(m, p, PMAP_ANY, "aws_access_key_id", &v))
+		return KR_OK;
+	snprintf(msg, sizeof(msg),
+	         "profile \"%s\" has keys here and in the keyring (keyrole add): these are used, "
+	         "the stored ones never are",
+	         pmap_name(p));
+	snprintf(fix, sizeof(fix),
+	         "delete the aws_access_key_id and aws_secret_access_key lines (keyrole add %.60s "
+	         "--move does it), or keyrole remove %.60s",
+	         pmap_name(p), pmap_name(p));
+	return add_problem(rep, 0, v.file, v.line, msg, fix);
+}
+
 static int check_one(const struct pmap *m, const struct caller_env *env,
-                     const struct resolve_opts *o, const char *name, struct check_report *rep)
+                     const struct resolve_opts *o, const struct check_in *in, const char *name,
+                     struct check_report *rep)
 {
 	const struct pmap_profile *p = pmap_find(m, name);
 	struct err_detail e;
@@ -374,8 +472,12 @@ static int check_one(const struct pmap *m, const struct caller_env *env,
 		r = add_problem_e(rep, &e);
 	for (size_t i = 1; r == KR_OK && rr == KR_OK && i < ch->n; i++)
 		r = warn_chaining(rep, ch, i);
+	if (r == KR_OK && rr == KR_OK)
+		r = check_target(m, env, o, ch, rep);
 	if (r == KR_OK && p)
 		r = lint_profile(m, p, rep);
+	if (r == KR_OK && p)
+		r = warn_shadow(m, p, in, rep);
 	return r;
 }
 
@@ -441,6 +543,13 @@ static int no_profiles(const struct pmap *m, const struct caller_env *env, struc
 int check_profiles(const struct caller_env *env, const char *name,
                    const struct source_table *sources, struct check_reports **ret)
 {
+	return check_profiles_in(env, name, sources, NULL, ret);
+}
+
+int check_profiles_in(const struct caller_env *env, const char *name,
+                      const struct source_table *sources, const struct check_in *in,
+                      struct check_reports **ret)
+{
 	struct resolve_opts o = {.sources = sources};
 	struct check_reports *c = calloc(1, sizeof(*c));
 	const struct pmap *m = NULL;
@@ -464,7 +573,7 @@ int check_profiles(const struct caller_env *env, const char *name,
 	}
 	if (name) {
 		rep = new_report(c);
-		r = rep ? check_one(m, env, &o, name, rep) : KR_ERR_NOMEM;
+		r = rep ? check_one(m, env, &o, in, name, rep) : KR_ERR_NOMEM;
 		if (r == KR_OK && pmap_find(m, name))
 			r = lint_sdk(m, pmap_find(m, name), rep);
 	} else {
@@ -498,7 +607,7 @@ int check_profiles(const struct caller_env *env, const char *name,
 		}
 		for (size_t i = 0; i < pmap_count(m) && r == KR_OK; i++) {
 			rep = new_report(c);
-			r = rep ? check_one(m, env, &o, pmap_name(pmap_at(m, i)), rep)
+			r = rep ? check_one(m, env, &o, in, pmap_name(pmap_at(m, i)), rep)
 			        : KR_ERR_NOMEM;
 		}
 	}
@@ -528,6 +637,7 @@ void check_reports_free(struct check_reports *c)
 		free(rep->steps);
 		chain_unref(rep->chain);
 		free(rep->name);
+		free(rep->target);
 	}
 	free(c->r);
 	free(c);

@@ -37,6 +37,7 @@ struct check_problem {
 
 struct check_report {
 	char *name;
+	char *target;        /* a tool profile's: the profile its keyrole get names, or NULL */
 	int ok;              /* no error problem */
 	struct chain *chain; /* kept for the steps' strings; may be partial or NULL */
 	struct step_report *steps;
@@ -62,6 +63,21 @@ struct source_table;
 int check_profiles(const struct caller_env *env, const char *name,
                    const struct source_table *sources, struct check_reports **ret);
 
+/* What keyroled knows beyond the files: the profiles with keys in the keyring. */
+struct check_in {
+	const char *const *stored;
+	size_t n_stored;
+};
+
+/* The same, with in (NULL: nothing known): keys in a file that shadow stored ones are a warning. */
+int check_profiles_in(const struct caller_env *env, const char *name,
+                      const struct source_table *sources, const struct check_in *in,
+                      struct check_reports **ret);
+
 void check_reports_free(struct check_reports *c);
+
+struct pmap;
+/* The profile of m whose name is nearest to name (a typo of it: a did-you-mean), or NULL. */
+const char *check_nearest_profile(const struct pmap *m, const char *name);
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include "msg.h"
 
+#include "wrap.h"
+
 #include "caps.h"
 #include "check.h"
 #include "err.h"
@@ -40,6 +42,7 @@ static const char *const op_names[] = {
     [OP_CONSOLE] = "console",
     [OP_SERVE] = "serve",
     [OP_WAITING] = "waiting",
+    [OP_WRAP] = "wrap",
 };
 
 const char *msg_op_name(enum req_op op)
@@ -56,6 +59,28 @@ enum req_op msg_op_from_name(const char *name)
 }
 
 /* ---- replies: written straight into the frame (common/json.c's writer) ---- */
+
+static void put_wrap(struct json_writer *w, const struct wrap_plan *p)
+{
+	json_w_str(w, "file", p->file);
+	json_w_begin_array(w, "sections");
+	for (size_t i = 0; i < p->n; i++) {
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "name", p->s[i].name);
+		json_w_str(w, "target", p->s[i].target);
+		json_w_str(w, "text", p->s[i].text);
+		json_w_end_object(w);
+	}
+	json_w_end_array(w);
+	json_w_begin_array(w, "skipped");
+	for (size_t i = 0; i < p->n_skipped; i++) {
+		json_w_begin_object(w, NULL);
+		json_w_str(w, "profile", p->skipped[i].profile);
+		json_w_str(w, "reason", p->skipped[i].reason);
+		json_w_end_object(w);
+	}
+	json_w_end_array(w);
+}
 
 static void put_time(struct json_writer *w, const char *key, time_t t)
 {
@@ -221,6 +246,7 @@ static void put_check(struct json_writer *w, const struct check_reports *c)
 		json_w_begin_object(w, NULL);
 		json_w_str(w, "name", rep->name);
 		json_w_bool(w, "ok", rep->ok);
+		json_w_str_opt(w, "target", rep->target);
 		json_w_begin_array(w, "steps");
 		for (size_t k = 0; k < rep->n_steps; k++)
 			if (rep->steps[k].kind)
@@ -306,6 +332,17 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		json_w_str_opt(w, "arn", r->u.add.arn);
 		json_w_str_opt(w, "backend", r->u.add.backend);
 		json_w_str_opt(w, "note", r->u.add.note);
+		if (r->u.add.n_move) {
+			json_w_begin_array(w, "move");
+			for (int i = 0; i < r->u.add.n_move && i < 2; i++) {
+				json_w_begin_object(w, NULL);
+				json_w_str(w, "file", r->u.add.move_file[i]);
+				json_w_int(w, "line", r->u.add.move_line[i]);
+				json_w_str(w, "key", r->u.add.move_key[i]);
+				json_w_end_object(w);
+			}
+			json_w_end_array(w);
+		}
 		break;
 	case OP_FORGET:
 	case OP_REMOVE:
@@ -329,6 +366,9 @@ static void put_ok(struct json_writer *w, const struct reply *r)
 		break;
 	case OP_WAITING:
 		json_w_str(w, "waiting", r->u.waiting ? r->u.waiting : "");
+		break;
+	case OP_WRAP:
+		put_wrap(w, r->u.wrap);
 		break;
 	case OP_SERVE:
 		json_w_str(w, "url", r->u.serve.url);

@@ -51,6 +51,8 @@ static const struct {
     {"session", offsetof(struct request, session)},
     {"login_id", offsetof(struct request, login_id)},
     {"destination", offsetof(struct request, destination)},
+    {"as", offsetof(struct request, as)},
+    {"keyrole", offsetof(struct request, keyrole)},
 };
 #define N_STR (sizeof(str_fields) / sizeof(str_fields[0]))
 
@@ -59,10 +61,9 @@ static const struct {
 	const char *key;
 	size_t offset; /* of an int in struct request */
 } bool_fields[] = {
-    {"all", offsetof(struct request, all)},
-    {"verify", offsetof(struct request, verify)},
-    {"force", offsetof(struct request, force)},
-    {"exec", offsetof(struct request, exec)},
+    {"all", offsetof(struct request, all)},     {"verify", offsetof(struct request, verify)},
+    {"force", offsetof(struct request, force)}, {"exec", offsetof(struct request, exec)},
+    {"move", offsetof(struct request, move)},
 };
 #define N_BOOL (sizeof(bool_fields) / sizeof(bool_fields[0]))
 

@@ -21,6 +21,7 @@
 #include "pmap.h"
 #include "sts_req.h"
 #include "valid.h"
+#include "wrap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,17 @@ static const char *role_label(const struct cache_entry *e)
 	return "(source)";
 }
 
+static int entry_matches(const struct cache_entry *e, const char *profile);
+
+/* Is entry e one of the steps of ch (a status for one profile)? */
+static int entry_in_chain(const struct cache_entry *e, const struct chain *ch)
+{
+	for (size_t i = 0; ch && i < ch->n; i++)
+		if (ch->steps[i].key && strcmp(ch->steps[i].key, e->key) == 0)
+			return 1;
+	return 0;
+}
+
 static void op_status(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
                       struct agent_req **ret_pending)
 {
@@ -65,6 +77,9 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 	struct sso_session_info *sso = ops_sso_status(a, &s.n_sso);
 	time_t now = agent_now(a);
 	struct list_node *n;
+	struct chain *ch = NULL;
+	struct err_detail why;
+	int rc = KR_OK;
 
 	if (!entries || !sso) {
 		free(entries);
@@ -72,6 +87,12 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 		reply_errorf(fn, userdata, KR_ERR_NOMEM, NULL, "%s", err_str(KR_ERR_NOMEM));
 		return;
 	}
+	/* status PROFILE: the steps of its chain (a tool profile's: its target's). */
+	memset(&why, 0, sizeof(why));
+	if (req->profile && !valid_profile_name(req->profile))
+		rc = KR_ERR_INVAL;
+	else if (req->profile)
+		rc = resolve_chain(&req->env, req->profile, &a->ropts, &ch, &why);
 	s.sso = sso;
 	for (n = cache_entries(a->cache)->next; n != cache_entries(a->cache); n = n->next) {
 		const struct cache_entry *e = list_entry(n, struct cache_entry, link);
@@ -81,20 +102,28 @@ static void op_status(struct agent *a, const struct request *req, reply_fn fn, v
 		/* Expired ones are never served again: not listed (the timer drops them). */
 		if (!live && !(e->last_error && !e->has_creds))
 			continue;
+		if (req->profile && !entry_matches(e, req->profile) && !entry_in_chain(e, ch))
+			continue;
 		o->profile = e->requested_by ? e->requested_by : e->profile;
 		o->role = role_label(e);
-		o->source = e->source ? e->source : "?";
+		o->source = e->source ? e->source : "unknown";
 		o->mfa_serial = e->mfa_serial;
 		o->hop = e->role_index;
 		o->expiration = live ? e->creds.expiration : 0;
-		o->from = e->from ? e->from : "sts";
+		/* where the credentials came from; none for a fetch that never succeeded */
+		o->from = !live ? NULL : e->from ? e->from : "sts";
 		o->refresh_error = e->last_error;
 		o->refreshing = e->call != NULL;
 		s.n_entries++;
 	}
+	chain_unref(ch);
 	s.entries = entries;
 	s.stored = store_longterm_profiles(a->store, &s.n_stored);
-	fn(userdata, &r);
+	if (req->profile && rc < 0 && s.n_entries == 0)
+		reply_errorf(fn, userdata, rc, req->profile, "%s",
+		             why.msg[0] ? why.msg : err_str(rc));
+	else
+		fn(userdata, &r);
 	free(entries);
 	free(sso);
 }
@@ -125,18 +154,19 @@ void ops_forget_key(struct agent *a, const char *key, uint64_t h, int *removed)
  * starts from, and a credential_process source's output. A profile that
  * does not resolve (any more) is forgotten by name only.
  */
-static void forget_chain(struct agent *a, const struct request *req, int *removed)
+static int forget_chain(struct agent *a, const struct request *req, int *removed,
+                        struct err_detail *e)
 {
 	struct chain *ch = NULL;
-	struct err_detail e;
+	int r = resolve_chain(&req->env, req->profile, &a->ropts, &ch, e);
 
-	memset(&e, 0, sizeof(e));
-	if (resolve_chain(&req->env, req->profile, &a->ropts, &ch, &e) < 0)
-		return;
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < ch->n; i++)
 		if (!(ch->steps[i].ops->flags & SOURCE_INLINE))
 			ops_forget_key(a, ch->steps[i].key, ch->steps[i].key_hash, removed);
 	chain_unref(ch);
+	return KR_OK;
 }
 
 static void op_forget(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
@@ -145,7 +175,8 @@ static void op_forget(struct agent *a, const struct request *req, reply_fn fn, v
 	const char *profile = req->all ? NULL : req->profile;
 	struct reply r = {.op = OP_FORGET, .ok = 1};
 	struct list_node *n, *t;
-	int removed = 0;
+	struct err_detail why;
+	int removed = 0, rc = KR_OK;
 
 	if (!req->all && !valid_profile_name(profile)) {
 		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "forget needs a profile or \"all\"");
@@ -158,10 +189,20 @@ static void op_forget(struct agent *a, const struct request *req, reply_fn fn, v
 		if (entry_matches(e, profile))
 			fetch_forget(a, e, &removed);
 	}
+	memset(&why, 0, sizeof(why));
 	if (profile)
-		forget_chain(a, req, &removed);
+		rc = forget_chain(a, req, &removed, &why);
 	store_sessions_remove_profile(a->store, profile);
 	resolve_memo_clear(); /* remembered chains hold static keys and callers' environments */
+	if (rc == KR_ERR_NOPROFILE && removed == 0) {
+		/* A typo must not look like success: the name is in no file and nothing was cached.
+		 */
+		reply_errorf(fn, userdata, KR_ERR_NOPROFILE, profile,
+		             "profile \"%s\" is in no config file and nothing is cached for it "
+		             "(check the name: keyrole check lists the profiles)",
+		             profile);
+		return;
+	}
 	r.u.removed = removed;
 	fn(userdata, &r);
 }
@@ -173,13 +214,15 @@ static void op_check(struct agent *a, const struct request *req, reply_fn fn, vo
 {
 	struct check_reports *reports = NULL;
 	struct reply r = {.op = OP_CHECK, .ok = 1};
+	struct check_in in = {0};
 	int rc;
 
 	if (req->profile && !valid_profile_name(req->profile)) {
 		reply_errorf(fn, userdata, KR_ERR_INVAL, NULL, "invalid profile name");
 		return;
 	}
-	rc = check_profiles(&req->env, req->profile, a->opts.sources, &reports);
+	in.stored = store_longterm_profiles(a->store, &in.n_stored);
+	rc = check_profiles_in(&req->env, req->profile, a->opts.sources, &in, &reports);
 	if (rc < 0) {
 		reply_errorf(fn, userdata, rc, req->profile, "check failed: %s", err_str(rc));
 		return;
@@ -187,6 +230,35 @@ static void op_check(struct agent *a, const struct request *req, reply_fn fn, vo
 	r.u.check = reports;
 	fn(userdata, &r);
 	check_reports_free(reports);
+}
+
+/* ---- wrap ---- */
+
+static void op_wrap(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
+                    struct agent_req **ret_pending)
+{
+	struct reply r = {.op = OP_WRAP, .ok = 1};
+	struct wrap_plan *plan = NULL;
+	struct err_detail e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	if (req->all == !!req->profile || (req->profile && !valid_profile_name(req->profile)) ||
+	    (req->as && (req->all || !valid_profile_name(req->as)))) {
+		reply_errorf(fn, userdata, KR_ERR_INVAL, req->profile,
+		             "wrap needs a profile (and maybe \"as\", a profile name) or \"all\"");
+		return;
+	}
+	rc = wrap_make(&req->env, req->profile, req->as, req->keyrole, a->opts.sources, &plan, &e);
+	if (rc < 0) {
+		struct reply_error re = {.e = &e, .profile = req->profile};
+
+		reply_error(fn, userdata, &re);
+		return;
+	}
+	r.u.wrap = plan;
+	fn(userdata, &r);
+	wrap_plan_free(plan);
 }
 
 /* ---- long-term keys: add, remove ---- */
@@ -203,6 +275,9 @@ struct keyop {
 	struct sts_call *call;        /* add --verify: GetCallerIdentity */
 	char *arn;                    /* add --verify: who the keys belong to */
 	char note[KR_PATH_MAX + 512]; /* add: what the files mean for these keys, or "" */
+	/* add --move: where the keys were read (the client deletes these lines once stored) */
+	char *move_file[2];
+	int move_line[2], n_move;
 };
 
 static void keyop_free(struct keyop *op)
@@ -216,6 +291,8 @@ static void keyop_free(struct keyop *op)
 	free(op->access_key_id);
 	mem_free_str(op->secret);
 	free(op->arn);
+	free(op->move_file[0]);
+	free(op->move_file[1]);
 	op->a->n_busy--;
 	free(op);
 }
@@ -311,6 +388,12 @@ static void on_added(void *userdata, int err, int count, const char *why)
 		snprintf(op->note + n, sizeof(op->note) - n, "; %s", note);
 	}
 	r.u.add.note = op->note[0] ? op->note : note;
+	for (int i = 0; i < op->n_move; i++) {
+		r.u.add.move_file[i] = op->move_file[i];
+		r.u.add.move_line[i] = op->move_line[i];
+		r.u.add.move_key[i] = i == 0 ? "aws_access_key_id" : "aws_secret_access_key";
+	}
+	r.u.add.n_move = op->n_move;
 	keyop_answer(op, &r);
 }
 
@@ -413,6 +496,66 @@ static void add_note(struct keyop *op, const struct caller_env *env)
 	pmap_release(m);
 }
 
+/*
+ * add --move: the keys are the profile's in the files (the credentials
+ * file, or the config file), long-term (no session token), and well
+ * formed; copied into op (the secret into secret memory) with where they
+ * are, for the client to delete those lines once they are stored.
+ */
+static int move_take(struct keyop *op, const struct caller_env *env, struct err_detail *e)
+{
+	static const char *const keys[2] = {"aws_access_key_id", "aws_secret_access_key"};
+	const struct pmap *m = NULL;
+	const struct pmap_profile *p;
+	struct pmap_val v[2], tok;
+	int r = pmap_load(env, &m, e);
+
+	if (r < 0)
+		return r;
+	p = pmap_find(m, op->profile);
+	if (!p || !pmap_get(m, p, PMAP_ANY, keys[0], &v[0]) ||
+	    !pmap_get(m, p, PMAP_ANY, keys[1], &v[1])) {
+		err_set(e, KR_ERR_CONFIG, pmap_filename(m, PMAP_CREDENTIALS), 0,
+		        "give the keys on standard input or the terminal instead: keyrole add "
+		        "PROFILE",
+		        "no aws_access_key_id and aws_secret_access_key for profile \"%s\" in %s "
+		        "or %s: "
+		        "nothing to move",
+		        op->profile, pmap_filename(m, PMAP_CREDENTIALS),
+		        pmap_filename(m, PMAP_CONFIG));
+		r = KR_ERR_CONFIG;
+	} else if (pmap_get(m, p, PMAP_ANY, "aws_session_token", &tok) ||
+	           pmap_get(m, p, PMAP_ANY, "aws_security_token", &tok)) {
+		err_set(
+		    e, KR_ERR_CONFIG, tok.file, tok.line,
+		    "keyrole add stores long-term keys (an IAM user's) only",
+		    "profile \"%s\" has a session token: its keys are a session's, not long-term "
+		    "keys; nothing moved",
+		    op->profile);
+		r = KR_ERR_CONFIG;
+	} else if (!valid_access_key_id(v[0].v) || !valid_secret_key(v[1].v)) {
+		err_set(
+		    e, KR_ERR_CONFIG, v[0].file, v[0].line, "fix the keys in the file",
+		    "profile \"%s\": the keys in the file do not look like an access key id and "
+		    "a secret access key; nothing moved",
+		    op->profile);
+		r = KR_ERR_CONFIG;
+	} else {
+		op->access_key_id = strdup(v[0].v);
+		op->secret = mem_secret_strdup(v[1].v, KR_SECRET_KEY_MAX);
+		for (int i = 0; i < 2; i++) {
+			op->move_file[i] = strdup(v[i].file);
+			op->move_line[i] = v[i].line;
+		}
+		op->n_move = 2;
+		r = op->access_key_id && op->secret && op->move_file[0] && op->move_file[1]
+		        ? KR_OK
+		        : KR_ERR_NOMEM;
+	}
+	pmap_release(m);
+	return r;
+}
+
 static void op_add(struct agent *a, const struct request *req, reply_fn fn, void *userdata,
                    struct agent_req **ret_pending)
 {
@@ -421,8 +564,9 @@ static void op_add(struct agent *a, const struct request *req, reply_fn fn, void
 	int r;
 
 	memset(&e, 0, sizeof(e));
-	if (!valid_profile_name(req->profile) || !valid_access_key_id(req->access_key_id) ||
-	    !valid_secret_key(req->secret_access_key)) {
+	if (!valid_profile_name(req->profile) ||
+	    (!req->move && (!valid_access_key_id(req->access_key_id) ||
+	                    !valid_secret_key(req->secret_access_key)))) {
 		reply_errorf(
 		    fn, userdata, KR_ERR_INVAL, req->profile,
 		    "add needs a profile, an access key id ([A-Z0-9]{16,128}) and a secret "
@@ -439,11 +583,17 @@ static void op_add(struct agent *a, const struct request *req, reply_fn fn, void
 	op = keyop_new(a, req->profile, fn, userdata);
 	if (!op)
 		return;
-	add_note(op, &req->env);
-	op->access_key_id = strdup(req->access_key_id);
-	op->secret = mem_secret_strdup(req->secret_access_key, KR_SECRET_KEY_MAX);
-	r = op->access_key_id && op->secret ? KR_OK : KR_ERR_NOMEM;
-	if (r == KR_OK && req->verify)
+	if (req->move) {
+		/* The keys leave the file only once GetCallerIdentity took them and they are
+		 * stored. */
+		r = move_take(op, &req->env, &e);
+	} else {
+		add_note(op, &req->env);
+		op->access_key_id = strdup(req->access_key_id);
+		op->secret = mem_secret_strdup(req->secret_access_key, KR_SECRET_KEY_MAX);
+		r = op->access_key_id && op->secret ? KR_OK : KR_ERR_NOMEM;
+	}
+	if (r == KR_OK && (req->verify || req->move))
 		r = verify_start(op, &req->env, &e);
 	else if (r == KR_OK)
 		r = add_store(op, &e);
@@ -658,6 +808,7 @@ static const op_fn ops[] = {
     [OP_CONSOLE] = ops_console,
     [OP_SERVE] = op_serve,
     [OP_WAITING] = op_waiting,
+    [OP_WRAP] = op_wrap,
 };
 
 void ops_handle(struct agent *a, const struct request *req, reply_fn fn, void *userdata,

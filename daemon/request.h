@@ -39,6 +39,7 @@ enum req_op {
 	OP_CONSOLE,      /* a sign-in URL of the web console (ops_console.c) */
 	OP_SERVE,        /* exec --server: a token for the credentials endpoint */
 	OP_WAITING,      /* what a get of the profile waits for now (the client's wait line) */
+	OP_WRAP,         /* the tool profile of a chain profile, as text (wrap.c) */
 };
 
 /*
@@ -92,6 +93,9 @@ struct request {
 	const char *destination; /* console: the page to open, or NULL (the region's home) */
 	long duration;           /* console: seconds, 0 = not given, -1 = not a valid number */
 	int exec;                /* get for `keyrole exec`: serve instead when exec-server is on */
+	const char *as;          /* wrap --as: the tool profile's name, or NULL (the default) */
+	const char *keyrole;     /* wrap: the client's absolute path, for credential_process */
+	int move;                /* add --move: the keys come from the files, and leave them */
 	int no_wait; /* not on the wire: the credentials endpoint's get (take usable, do not wait)
 	              */
 	struct caller_env env;
@@ -147,6 +151,7 @@ struct status_report {
 };
 
 struct check_reports; /* check.h */
+struct wrap_plan;     /* wrap.h */
 struct credsrv_reg;   /* credsrv.h */
 
 struct reply_error {
@@ -169,8 +174,13 @@ struct reply {
 		} get;
 		const struct status_report *status;
 		const struct check_reports *check;
+		const struct wrap_plan *wrap;
 		struct {
 			const char *arn, *backend, *note;
+			/* add --move: the lines the client deletes (file, line, key), n_move of
+			 * them */
+			const char *move_file[2], *move_key[2];
+			int move_line[2], n_move;
 		} add;
 		int removed; /* forget, remove, logout */
 		struct {

@@ -64,6 +64,10 @@ static int walk_profile(const struct pmap *m, const struct caller_env *env,
                         const struct resolve_opts *o, const char *name, const struct callers *up,
                         struct chain **ret, struct err_detail *e, int *ret_selfcall);
 
+static const char *follow_tools(const struct pmap *m, const struct caller_env *env,
+                                const struct resolve_opts *o, const char *name, char **ret_owned,
+                                struct err_detail *where);
+
 static int set_str(char **dst, const char *src)
 {
 	*dst = NULL;
@@ -320,8 +324,15 @@ char *resolve_keyrole_target(const char *command)
 		i++;
 	if (i >= argc || strcmp(argv[i], "get") != 0)
 		goto out;
-	for (i++; i < argc && argv[i][0] == '-'; i++)
-		;
+	/* get's options: --mfa-code takes a value (also as --mfa-code=V); -- ends them. */
+	for (i++; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "--mfa-code") == 0)
+			i++;
+	}
 	if (i < argc)
 		target = strdup(argv[i]);
 out:
@@ -594,8 +605,10 @@ out:
 int resolve_sts_client(const struct caller_env *env, const char *name, struct chain **ret,
                        struct err_detail *e)
 {
+	static const struct resolve_opts o = {0};
 	struct walk w;
 	const struct pmap *m = NULL;
+	char *owned = NULL;
 	int r;
 
 	*ret = NULL;
@@ -606,6 +619,7 @@ int resolve_sts_client(const struct caller_env *env, const char *name, struct ch
 	r = pmap_load(env, &m, e);
 	if (r < 0)
 		return r;
+	name = follow_tools(m, env, &o, name, &owned, NULL);
 	memset(&w, 0, sizeof(w));
 	w.m = m;
 	w.env = env;
@@ -627,6 +641,7 @@ int resolve_sts_client(const struct caller_env *env, const char *name, struct ch
 			r = endpoint_for(&w);
 	}
 	pmap_release(m);
+	free(owned);
 	if (r < 0) {
 		if (!e->code)
 			err_set_code(e, r);
@@ -641,6 +656,95 @@ int resolve_in_map(const struct pmap *m, const struct caller_env *env, const cha
                    const struct resolve_opts *o, struct chain **ret_partial, struct err_detail *e)
 {
 	return walk_profile(m, env, o, name, NULL, ret_partial, e, NULL);
+}
+
+char *resolve_chain_target(const struct chain *ch)
+{
+	struct step_report rep;
+
+	if (!ch || ch->n != 1 || ch->steps[0].ops != &source_process)
+		return NULL;
+	memset(&rep, 0, sizeof(rep));
+	ch->steps[0].ops->describe(&ch->steps[0], ch, &rep);
+	return resolve_keyrole_target(rep.command);
+}
+
+/* T of tool profile name, and where its credential_process is (where: file and line). */
+static char *tool_target(const struct pmap *m, const struct caller_env *env, const char *name,
+                         const struct resolve_opts *o, struct err_detail *where)
+{
+	const struct pmap_profile *p = pmap_find(m, name);
+	struct chain *ch = NULL;
+	struct err_detail e;
+	char *t = NULL;
+
+	/* Only a profile with a credential_process can be one (no walk for the others). */
+	if (!p || !pmap_get(m, p, PMAP_ANY, "credential_process", NULL))
+		return NULL;
+	memset(&e, 0, sizeof(e));
+	if (walk_profile(m, env, o, name, NULL, &ch, &e, NULL) == KR_OK)
+		t = resolve_chain_target(ch);
+	if (t && where) {
+		snprintf(where->file, sizeof(where->file), "%s",
+		         ch->steps[0].file ? ch->steps[0].file : "");
+		where->line = ch->steps[0].line;
+	}
+	chain_unref(ch);
+	return t;
+}
+
+char *resolve_tool_target(const struct pmap *m, const struct caller_env *env, const char *name,
+                          const struct resolve_opts *o)
+{
+	return tool_target(m, env, name, o, NULL);
+}
+
+/*
+ * The profile that name stands for: name itself, or the end of the tool
+ * profiles it leads through (each is followed at most KR_CHAIN_MAX times;
+ * a loop is a self-call, which the walk of the first one reports).
+ * *ret_owned is what to free (NULL when it is name).
+ */
+static const char *follow_tools(const struct pmap *m, const struct caller_env *env,
+                                const struct resolve_opts *o, const char *name, char **ret_owned,
+                                struct err_detail *where)
+{
+	char *cur = NULL, *t;
+
+	for (int i = 0; i < KR_CHAIN_MAX; i++) {
+		t = tool_target(m, env, cur ? cur : name, o, where);
+		if (!t || !valid_profile_name(t)) {
+			free(t);
+			break;
+		}
+		free(cur);
+		cur = t;
+	}
+	*ret_owned = cur;
+	return cur ? cur : name;
+}
+
+/*
+ * A failure of the profile a tool profile stands for, said for the tool
+ * profile; a missing target is blamed on the credential_process line
+ * (where) that names it.
+ */
+static void blame_tool(const char *name, const char *target, const struct err_detail *where,
+                       struct err_detail *e)
+{
+	char msg[KR_ERR_MSG_MAX];
+
+	if (target == name)
+		return;
+	snprintf(msg, sizeof(msg), "profile \"%s\" runs keyrole get %s: %s", name, target,
+	         e->msg[0] ? e->msg : err_str(e->code));
+	memcpy(e->msg, msg, sizeof(msg));
+	if (e->code == KR_ERR_NOPROFILE && where->file[0]) {
+		memcpy(e->file, where->file, sizeof(e->file));
+		e->line = where->line;
+		snprintf(e->fix, sizeof(e->fix), "%s",
+		         "fix the profile name there (keyrole check suggests one)");
+	}
 }
 
 /* ---- remembered chains ---- */
@@ -785,9 +889,18 @@ int resolve_chain(const struct caller_env *env, const char *name, const struct r
 	h = memo_hash(env, name, o);
 	ch = memo_find(m, env, name, o, h);
 	if (!ch) {
-		r = walk_profile(m, env, o, name, NULL, &ch, e, NULL);
+		char *owned = NULL;
+		struct err_detail where;
+		const char *target;
+
+		memset(&where, 0, sizeof(where));
+		target = follow_tools(m, env, o, name, &owned, &where);
+		r = walk_profile(m, env, o, target, NULL, &ch, e, NULL);
 		if (r == KR_OK)
 			memo_put(m, env, name, o, h, ch);
+		else
+			blame_tool(name, target, &where, e);
+		free(owned);
 	}
 	pmap_release(m);
 	if (r < 0) {

@@ -85,4 +85,17 @@ int resolve_in_map(const struct pmap *m, const struct caller_env *env, const cha
  */
 char *resolve_keyrole_target(const char *command);
 
+/*
+ * Tool profiles. A tool profile is what the AWS tools use: its chain is
+ * one credential_process that runs `keyrole get T`, and it stands for T
+ * (resolve_chain() and resolve_sts_client() resolve T for it, so get,
+ * env, exec, console, forget and status act on T's chain).
+ * resolve_chain_target(): T for a chain that is such a step, else NULL;
+ * resolve_tool_target(): T for profile name of m, else NULL (also when
+ * name does not resolve). The caller frees T.
+ */
+char *resolve_chain_target(const struct chain *ch);
+char *resolve_tool_target(const struct pmap *m, const struct caller_env *env, const char *name,
+                          const struct resolve_opts *o);
+
 #endif

@@ -61,6 +61,10 @@ def main(tap, run):
     home = run.home()
     cfg, creds = krtest.chain_config(seed, session_name=SESSION, process_profiles=False)
     cfg += "\n[profile fed]\nregion = eu-west-1\n"
+    # Tool profiles (what the AWS tools use): console acts on their targets.
+    cfg += ("\n[profile tool-prod]\ncredential_process = %s get prod\n"
+            "\n[profile tool-fed]\ncredential_process = %s get fed\n"
+            % (krtest.keyrole(), krtest.keyrole()))
     creds += "\n[fed]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % (
         fkey["AccessKeyId"], fkey["SecretAccessKey"])
     # A role's session as static keys: a console without any STS call, in any partition.
@@ -119,6 +123,24 @@ def main(tap, run):
               "?region=us-east-1", "Destination is the console home of the profile's region")
         t.ok(req is not None and req["token"] and q.get("SigninToken") == req["token"],
              "SigninToken is the one the fake answered")
+
+    with tap.test("console of a tool profile acts on its target") as t:
+        p = console("tool-prod", "--print")
+        req = fake.last()
+        remember(req, p.stdout.strip())
+        t.is_(p.returncode, 0, "console tool-prod: exit 0", p.stderr)
+        if req and req["session"]:
+            t.is_(caller_arn(moto, req["session"]), krtest.session_arn("prod", SESSION),
+                  "the session is prod's (no second keyrole ran)")
+        n = len(fake.requests())
+        p = console("tool-fed", "--print")
+        req = fake.last()
+        remember(req, p.stdout.strip())
+        t.is_(p.returncode, 0, "console tool-fed (long-term keys behind it): exit 0", p.stderr)
+        t.is_(len(fake.requests()), n + 1, "one getSigninToken")
+        t.is_(split_url(p.stdout.strip())[1].get("Destination"),
+              "https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1",
+              "the target's region decides the console home")
 
     with tap.test("--destination and --duration are honoured") as t:
         dest = "https://us-east-1.console.aws.amazon.com/s3/home?region=us-east-1"

@@ -52,7 +52,7 @@ sso_region = us-east-1
 """
 PROFILES = ["default", "dev", "prod-admin"]
 COMMANDS = ["add", "check", "console", "env", "exec", "forget", "get", "help", "login", "logout",
-            "remove", "sso", "status", "version"]
+            "remove", "sso", "status", "version", "wrap"]
 
 
 def make(args, timeout=300):
@@ -191,6 +191,10 @@ def main(tap, run):
                 "env --format FORMAT, then the profile")
         tap.is_(bash_complete(comp, ["keyrole", "forget", "--"], config),
                 ["--all", "--help", "--no-autostart"], "forget options")
+        tap.is_(bash_complete(comp, ["keyrole", "wrap", "--"], config),
+                ["--all", "--as", "--help", "--no-autostart", "--write"], "wrap options")
+        tap.is_(bash_complete(comp, ["keyrole", "add", "--m"], config), ["--move"],
+                "add --move")
         tap.is_(bash_complete(comp, ["keyrole", "help", ""], config), COMMANDS,
                 "help takes a command")
         tap.is_(bash_complete(comp, ["keyrole", "get", ""], run.path("missing")), [],
@@ -223,6 +227,7 @@ def main(tap, run):
         tap.is_(zsh_complete(run, fp, "keyrole get ", config), PROFILES, "profiles")
         tap.is_(zsh_complete(run, fp, "keyrole status --", config),
                 ["--help", "--json", "--no-autostart"], "status options")
+        tap.is_(zsh_complete(run, fp, "keyrole wrap ", config), PROFILES, "wrap: profiles")
         tap.ok("--force" in zsh_complete(run, fp, "keyrole exec dev --f", config),
                "exec options after PROFILE")
         tap.is_(zsh_complete(run, fp, "keyrole env dev --format ", config),

@@ -301,10 +301,21 @@ static void same_str(const char *what, const char *ours, const char *ref, const 
 static void decode_agrees_with_cjson_on_random_requests(void **state)
 {
 	/* The strings, then the flags, then keys that are not read. */
-	static const char *const keys[] = {
-	    "op",      "profile",  "mfa_code", "access_key_id", "secret_access_key",
-	    "session", "login_id", "all",      "verify",        "force",
-	    "x",       "o\\u0070"};
+	static const char *const keys[] = {"op",
+	                                   "profile",
+	                                   "mfa_code",
+	                                   "access_key_id",
+	                                   "secret_access_key",
+	                                   "session",
+	                                   "login_id",
+	                                   "as",
+	                                   "keyrole",
+	                                   "all",
+	                                   "verify",
+	                                   "force",
+	                                   "move",
+	                                   "x",
+	                                   "o\\u0070"};
 	static const char *const env_keys[] = {"HOME", "AWS_REGION", "AWS_\\u0052EGION", "NOPE",
 	                                       "https_proxy"};
 	char *text = malloc(1 << 16);
@@ -320,13 +331,13 @@ static void decode_agrees_with_cjson_on_random_requests(void **state)
 
 		n += (size_t)sprintf(text, "{\"v\":1");
 		for (unsigned i = 0, k = rnd(&seed) % 10; i < k; i++) {
-			unsigned pick = rnd(&seed) % 14;
+			unsigned pick = rnd(&seed) % 17;
 
-			if (pick < 12) {
+			if (pick < 15) {
 				n += (size_t)sprintf(text + n, ",\"%s\":", keys[pick]);
-				if (pick < 7 && rnd(&seed) % 4)
+				if (pick < 9 && rnd(&seed) % 4)
 					rnd_string(&seed, text, &n);
-				else if (pick >= 7 && pick < 10 && rnd(&seed) % 2)
+				else if (pick >= 9 && pick < 13 && rnd(&seed) % 2)
 					n += (size_t)sprintf(text + n, "true");
 				else
 					rnd_value(&seed, text, &n, 0);
@@ -353,6 +364,10 @@ static void decode_agrees_with_cjson_on_random_requests(void **state)
 		same_str("secret", r.secret_access_key, ref_str(ref, "secret_access_key"), text);
 		same_str("session", r.session, ref_str(ref, "session"), text);
 		same_str("login_id", r.login_id, ref_str(ref, "login_id"), text);
+		same_str("as", r.as, ref_str(ref, "as"), text);
+		same_str("keyrole", r.keyrole, ref_str(ref, "keyrole"), text);
+		assert_int_equal(r.move,
+		                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "move")));
 		assert_int_equal(r.force,
 		                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "force")));
 		assert_int_equal(r.all, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "all")));

@@ -446,15 +446,21 @@ static void profile_process_calling_keyrole_for_chain_is_error(void **state)
 	struct profile_chain *c;
 	char err[512];
 
-	put(fx->config, "[profile x]\ncredential_process = keyrole get x\n"
-	                "[profile y]\nrole_arn = arn:aws:iam::1:role/yyyyyy\nsource_profile = h\n"
-	                "[profile h]\ncredential_process = /usr/bin/keyrole -q get y\n"
-	                "[profile ok]\ncredential_process = keyrole get other\n");
+	put(fx->config,
+	    "[profile x]\ncredential_process = keyrole get x\n"
+	    "[profile y]\nrole_arn = arn:aws:iam::1:role/yyyyyy\nsource_profile = h\n"
+	    "[profile h]\ncredential_process = /usr/bin/keyrole -q get y\n"
+	    "[profile ok]\ncredential_process = keyrole get other\n"
+	    "[profile other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = s\n"
+	    "[profile typo]\ncredential_process = keyrole get --mfa-code 1 othr\n");
 	assert_int_equal(resolve_err(fx, "x", err, sizeof(err)), KR_ERR_CONFIG);
 	assert_non_null(strstr(err, "call itself"));
 	assert_int_equal(resolve_err(fx, "y", err, sizeof(err)), KR_ERR_CONFIG);
 	c = resolve_ok(fx, "ok");
 	profile_chain_free(c);
+	/* A tool profile stands for its target: a missing one is the tool's error. */
+	assert_int_equal(resolve_err(fx, "typo", err, sizeof(err)), KR_ERR_NOPROFILE);
+	assert_non_null(strstr(err, "profile \"typo\" runs keyrole get othr"));
 }
 
 static void profile_process_calling_keyrole_back_through_another_chain_is_error(void **state)
