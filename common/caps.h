@@ -75,7 +75,7 @@
 #define KR_HTTP_RESP_MAX   (256 * 1024) /* STS response body cap */
 #define KR_HTTP_CONNECT_MS 5000
 #define KR_HTTP_TOTAL_MS   15000 /* one attempt */
-#define KR_STS_DEADLINE_MS 60000 /* all attempts of one call */
+#define KR_STS_DEADLINE_MS 60000 /* all attempts of all a request's calls */
 #define KR_STS_RETRIES     4     /* extra attempts after the first */
 #define KR_STS_BACKOFF_MS  200   /* first backoff; doubles, jittered */
 

@@ -34,7 +34,7 @@ struct agent_opts {
 	int sweep_interval; /* seconds between keyring sweeps (test seam); 0 = default */
 	const struct source_table *sources; /* the sources (test seam); NULL = sources.c's */
 	int exec_server; /* exec-server = yes: `keyrole exec` gets the endpoint by default */
-	/* Seconds one STS call may take, retries included; 0 = KR_STS_DEADLINE_MS. */
+	/* Seconds a request's STS calls may take, all hops and retries; 0 = KR_STS_DEADLINE_MS. */
 	int sts_deadline;
 	char mfa_prompt[KR_PATH_MAX]; /* mfa-prompt (valid_mfa_prompt()), "" = auto */
 };

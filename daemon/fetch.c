@@ -51,6 +51,9 @@ struct job {
 	int starting;        /* inside fetch_get(): an answer must not free the job */
 	int answered;        /* answered while starting */
 	char *refresh_error; /* a step's last failed refresh, when one is served anyway */
+	/* Loop ms: the STS calls of all its hops end by then (sts-deadline), from its first
+	 * fetch; 0 = not begun. A wait for another client's MFA prompt starts it again. */
+	uint64_t deadline_ms;
 	int no_wait; /* the credentials endpoint: take a usable entry rather than wait on its fetch
 	              */
 };
@@ -437,6 +440,11 @@ static int start_fetch(struct job *j, struct cache_entry *e, const struct step *
 	int r;
 
 	memset(&res, 0, sizeof(res));
+	if (!j->deadline_ms) /* one deadline for the request, however many hops its chain has */
+		j->deadline_ms = loop_now(a->loop) / 1000u +
+		                 (a->opts.sts_deadline > 0 ? (uint64_t)a->opts.sts_deadline * 1000u
+		                                           : KR_STS_DEADLINE_MS);
+	f.not_after_ms = j->deadline_ms;
 	r = s->ops->fetch(&f, &res, &call);
 	if (r < 0) {
 		struct reply_error re = {.e = &res.detail,
@@ -540,7 +548,8 @@ static int step_cached(struct job *j, const struct step *s)
 		if (cache_usable(e) && !forced)
 			return take(j, e, "memory"); /* cannot refresh without a code */
 		if (e->mfa_wait_until > loop_now(a->loop) && j->fn) {
-			job_wait(j, e); /* another client is prompting: one prompt, not many */
+			j->deadline_ms = 0; /* a person's wait is no part of the deadline */
+			job_wait(j, e);     /* another client is prompting: one prompt, not many */
 			return STEP_WAITING;
 		}
 		need_mfa(j, e, s->mfa_serial);

@@ -212,11 +212,15 @@ int source_sts_fetch(const struct source_fetch *f, struct sts_params *p, struct 
 	p->ca_bundle = ch->ca_bundle;
 	p->proxy = ch->proxy;
 	p->no_proxy = ch->no_proxy;
+	p->not_after_ms = f->not_after_ms;
 	r = sts_call(f->svc->sts, p, on_sts_fetch_done, c, &c->sts);
 	if (r < 0) {
 		err_set(&res->detail, r, NULL, 0,
 		        r == KR_ERR_INVAL ? "check the profile with 'keyrole check'" : NULL,
-		        "%s: %s", c->what, r == KR_ERR_INVAL ? "invalid parameters" : err_str(r));
+		        "%s: %s", c->what,
+		        r == KR_ERR_INVAL     ? "invalid parameters"
+		        : r == KR_ERR_TIMEOUT ? "the request's sts-deadline passed before this hop"
+		                              : err_str(r));
 		sts_fetch_free(c);
 		return r;
 	}

@@ -83,6 +83,7 @@ struct source_fetch {
 	int input_chained;             /* input is a role session: STS caps durations at 3600 s */
 	const char *mfa_code;          /* NULL when the client sent none */
 	const char *profile;           /* the requested profile (for messages) */
+	uint64_t not_after_ms; /* the request's deadline (sts_params.not_after_ms); 0 = none */
 	source_done_fn done;
 	void *userdata;
 };

@@ -421,6 +421,8 @@ int sts_call(struct sts *s, const struct sts_params *p, sts_done_fn done, void *
 		goto out;
 	c->start_ms = now_ms(s);
 	c->deadline_ms = c->start_ms + s->deadline_ms;
+	if (p->not_after_ms && p->not_after_ms < c->deadline_ms)
+		c->deadline_ms = p->not_after_ms;
 	/* Link first: a failing first attempt frees through call_free(). */
 	c->next = s->calls;
 	if (s->calls)

@@ -80,6 +80,12 @@ struct sts_params {
 	const char *source_identity;
 	const char *policy;
 	int duration; /* DurationSeconds; 0 = STS default */
+	/*
+	 * An end for every attempt earlier than the sts-deadline setting gives
+	 * (the request's own deadline, when its chain has run hops before this
+	 * one), in the sts clock's milliseconds; 0 = none.
+	 */
+	uint64_t not_after_ms;
 	const char *const *tag_keys;
 	const char *const *tag_values;
 	size_t n_tags;

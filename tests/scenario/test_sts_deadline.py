@@ -1,4 +1,4 @@
-"""One deadline for an STS call, set in keyroled.conf (sts-deadline), and an
+"""One deadline for a request, set in keyroled.conf (sts-deadline), and an
 error that says what was waited for: a hanging STS ends at the deadline, not
 after a minute, and the message gives the whole time, the attempts, the URL
 and where that URL came from (AWS_ENDPOINT_URL_STS, the profile's
@@ -36,9 +36,11 @@ def main(tap, run):
            "role_session_name = %s\nendpoint_url = %s\n\n"
            "[profile via-services]\nrole_arn = %s\nsource_profile = dev\n"
            "role_session_name = %s\nservices = broken\n\n"
-           "[services broken]\nsts =\n  endpoint_url = %s\n"
+           "[services broken]\nsts =\n  endpoint_url = %s\n\n"
+           "[profile admin]\nrole_arn = %s\nsource_profile = prod\n"
+           "role_session_name = kr-admin\n"
            % (seed["roles"]["prod"], SESSION, seed["roles"]["prod"], SESSION, dead,
-              seed["roles"]["prod"], SESSION, dead))
+              seed["roles"]["prod"], SESSION, dead, seed["roles"]["prod-admin"]))
     creds = ("[dev]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
              % (seed["access_key_id"], seed["secret_access_key"]))
     krtest.write_aws_config(home, cfg, creds)
@@ -88,6 +90,28 @@ def main(tap, run):
                               timeout=40)
         tap.ok(p.returncode == 7 and "no answer from %s (AWS_ENDPOINT_URL)" % dead in p.stderr,
                "AWS_ENDPOINT_URL", (p.returncode, p.stderr))
+
+    with tap.test("one deadline for the whole request, not one per hop of its chain"):
+        # admin is prod-admin chained on prod: the first hop answers after
+        # 2.5 s, the second never. One deadline ends the request at 3 s; one
+        # per call would end it at 5.5 s.
+        run_client_forget = krtest.run_client(["forget", "--all"], env=env, timeout=20)
+        tap.is_(run_client_forget.returncode, 0, "forget --all", run_client_forget.stderr)
+        proxy.delay(2.5, match="RoleSessionName=%s" % SESSION)
+        proxy.hold(match="RoleSessionName=kr-admin")
+        t0 = time.monotonic()
+        try:
+            p = krtest.run_client(["get", "admin"], env=env, timeout=40)
+        finally:
+            proxy.release()
+            proxy.clear_delays()
+        took = time.monotonic() - t0
+        tap.ok(p.returncode == 7 and len(p.stderr.splitlines()) == 1, "exit 7, one line",
+               (p.returncode, p.stderr))
+        tap.ok(DEADLINE_S - 0.5 <= took < DEADLINE_S + 1.6,
+               "ends at the request's deadline, not a deadline per hop", "%.1f s" % took)
+        tap.ok(seed["roles"]["prod-admin"] in p.stderr, "names the hop that was waited for",
+               p.stderr)
 
     with tap.test("STS answering again: the same profile works"):
         p = krtest.run_client(["get", "prod"], env=env, timeout=40)
